@@ -1,0 +1,399 @@
+//! The cheap-to-clone QMP client handle: connect, negotiate, execute, subscribe to events.
+//!
+//! Every command carries a numeric id and a timeout. Many tasks may call [`Client::execute`]
+//! at once; replies find their caller through the pending map in [`super::connection`].
+
+use super::connection::{FrameReader, Notice, SUBSCRIBER_BACKLOG, Shared, run_reader, run_writer};
+use super::framing::Frame;
+use super::message::{Greeting, QmpError, decode_greeting};
+use super::target::Target;
+use super::types;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::AbortHandle;
+
+/// Timeouts and limits for a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// How long to wait for the socket to open.
+    pub connect_timeout: Duration,
+    /// How long to wait for QEMU's greeting before concluding another client holds the socket.
+    pub greeting_timeout: Duration,
+    /// Timeout for commands that do not name their own.
+    pub command_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(5),
+            greeting_timeout: Duration::from_secs(3),
+            command_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+struct Inner {
+    target: Target,
+    greeting: Greeting,
+    peer_pid: Option<u32>,
+    shared: Arc<Shared>,
+    lines: mpsc::Sender<Vec<u8>>,
+    next_id: AtomicU64,
+    command_timeout: Duration,
+    notices: broadcast::Sender<Notice>,
+    /// The receiver made before the reader started, handed to the first subscriber so that
+    /// no event is missed between negotiation and subscription.
+    first_subscription: Mutex<Option<broadcast::Receiver<Notice>>>,
+    reader: AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// A connected, negotiated QMP session. Clones share the connection.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// A stream of [`Notice`]s for one subscriber.
+pub struct Subscription {
+    receiver: broadcast::Receiver<Notice>,
+}
+
+impl Subscription {
+    /// The next notice; `None` once the connection is gone and everything was delivered.
+    /// Falling behind yields [`Notice::Missed`] with the number of notices lost.
+    pub async fn recv(&mut self) -> Option<Notice> {
+        match self.receiver.recv().await {
+            Ok(notice) => Some(notice),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Notice::Missed(missed)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+impl Client {
+    /// Connects to `target`, reads the greeting and negotiates capabilities.
+    pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Client, QmpError> {
+        let (stream, peer_pid) = open(target, options.connect_timeout).await?;
+        Self::handshake(target.clone(), stream, peer_pid, options).await
+    }
+
+    async fn handshake(
+        target: Target,
+        stream: Box<dyn Stream>,
+        peer_pid: Option<u32>,
+        options: &ConnectOptions,
+    ) -> Result<Client, QmpError> {
+        let (read, write) = tokio::io::split(stream);
+        let mut reader = FrameReader::new(read);
+        let first = tokio::time::timeout(options.greeting_timeout, reader.next_frame())
+            .await
+            .map_err(|_| QmpError::GreetingTimeout {
+                target: target.to_string(),
+                after: options.greeting_timeout,
+            })?;
+        let greeting = match first? {
+            Some(Frame::Line(line)) => decode_greeting(&line)?,
+            Some(Frame::TooLong(seen)) => {
+                return Err(QmpError::LineTooLong {
+                    seen,
+                    limit: super::framing::MAX_LINE_BYTES,
+                });
+            }
+            None => {
+                return Err(QmpError::Disconnected {
+                    reason: "the peer closed the connection before sending a QMP greeting"
+                        .to_string(),
+                });
+            }
+        };
+        let (notices, first_receiver) = broadcast::channel(SUBSCRIBER_BACKLOG);
+        let shared = Shared::new(notices.clone());
+        let (lines, line_receiver) = mpsc::channel(256);
+        tokio::spawn(run_writer(write, line_receiver, shared.clone()));
+        let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
+        let client = Client {
+            inner: Arc::new(Inner {
+                target,
+                greeting,
+                peer_pid,
+                shared,
+                lines,
+                next_id: AtomicU64::new(1),
+                command_timeout: options.command_timeout,
+                notices,
+                first_subscription: Mutex::new(Some(first_receiver)),
+                reader,
+            }),
+        };
+        client.execute("qmp_capabilities", None).await?;
+        Ok(client)
+    }
+
+    /// The target this client is connected to.
+    pub fn target(&self) -> &Target {
+        &self.inner.target
+    }
+
+    /// QEMU's greeting (version and capabilities).
+    pub fn greeting(&self) -> &Greeting {
+        &self.inner.greeting
+    }
+
+    /// The pid of the QEMU process, when known (unix sockets on this host).
+    pub fn peer_pid(&self) -> Option<u32> {
+        self.inner.peer_pid
+    }
+
+    /// Total events read on this connection, including any a subscriber missed.
+    pub fn events_seen(&self) -> u64 {
+        self.inner.shared.events_seen()
+    }
+
+    /// Why the connection closed, or `None` while it is open.
+    pub fn closed_reason(&self) -> Option<String> {
+        self.inner.shared.closed_reason()
+    }
+
+    /// Commands sent and still waiting for a reply.
+    pub fn pending_count(&self) -> usize {
+        self.inner.shared.pending_count()
+    }
+
+    /// Subscribes to events and connection notices. The first call receives everything since
+    /// the connection opened; later calls receive what arrives from then on.
+    pub fn subscribe(&self) -> Subscription {
+        let first = self
+            .inner
+            .first_subscription
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        Subscription {
+            receiver: first.unwrap_or_else(|| self.inner.notices.subscribe()),
+        }
+    }
+
+    /// Runs `command` with optional `arguments` and the default timeout.
+    pub async fn execute(
+        &self,
+        command: &str,
+        arguments: Option<Value>,
+    ) -> Result<Value, QmpError> {
+        self.execute_with_timeout(command, arguments, self.inner.command_timeout)
+            .await
+    }
+
+    /// Runs `command` with optional `arguments`, failing with `Timeout` after `timeout`.
+    pub async fn execute_with_timeout(
+        &self,
+        command: &str,
+        arguments: Option<Value>,
+        timeout: Duration,
+    ) -> Result<Value, QmpError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut message = json!({ "execute": command, "id": id });
+        if let Some(arguments) = arguments {
+            message["arguments"] = arguments;
+        }
+        let mut line = message.to_string().into_bytes();
+        line.push(b'\n');
+        let receiver = self.inner.shared.register(id)?;
+        let _forget_on_exit = ForgetGuard {
+            shared: &self.inner.shared,
+            id,
+        };
+        let disconnected = || QmpError::Disconnected {
+            reason: self
+                .closed_reason()
+                .unwrap_or_else(|| "the connection task ended".to_string()),
+        };
+        self.inner
+            .lines
+            .send(line)
+            .await
+            .map_err(|_| disconnected())?;
+        match tokio::time::timeout(timeout, receiver).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(disconnected()),
+            Err(_) => Err(QmpError::Timeout {
+                command: command.to_string(),
+                after: timeout,
+            }),
+        }
+    }
+
+    /// Runs `command` and decodes its reply into `T`.
+    pub async fn query<T: DeserializeOwned>(&self, command: &str) -> Result<T, QmpError> {
+        let value = self.execute(command, None).await?;
+        decode_reply(command, value)
+    }
+
+    /// `query-status`.
+    pub async fn query_status(&self) -> Result<types::StatusInfo, QmpError> {
+        self.query("query-status").await
+    }
+
+    /// `query-cpus-fast`.
+    pub async fn query_cpus_fast(&self) -> Result<Vec<types::CpuInfo>, QmpError> {
+        self.query("query-cpus-fast").await
+    }
+
+    /// `query-blockstats`.
+    pub async fn query_blockstats(&self) -> Result<Vec<types::BlockStats>, QmpError> {
+        self.query("query-blockstats").await
+    }
+
+    /// `query-block`.
+    pub async fn query_block(&self) -> Result<Vec<types::BlockInfo>, QmpError> {
+        self.query("query-block").await
+    }
+
+    /// `query-name`.
+    pub async fn query_name(&self) -> Result<types::NameInfo, QmpError> {
+        self.query("query-name").await
+    }
+
+    /// `query-version`.
+    pub async fn query_version(&self) -> Result<types::VersionInfo, QmpError> {
+        self.query("query-version").await
+    }
+
+    /// `query-memory-size-summary`.
+    pub async fn query_memory_size_summary(&self) -> Result<types::MemorySizeSummary, QmpError> {
+        self.query("query-memory-size-summary").await
+    }
+
+    /// `query-balloon` (an error with class `DeviceNotActive` when there is no balloon).
+    pub async fn query_balloon(&self) -> Result<types::BalloonInfo, QmpError> {
+        self.query("query-balloon").await
+    }
+
+    /// `query-jobs`.
+    pub async fn query_jobs(&self) -> Result<Vec<types::JobInfo>, QmpError> {
+        self.query("query-jobs").await
+    }
+
+    /// `query-commands`: the names of the commands this QEMU offers.
+    pub async fn query_command_names(&self) -> Result<Vec<String>, QmpError> {
+        let commands: Vec<types::CommandInfo> = self.query("query-commands").await?;
+        Ok(commands.into_iter().map(|c| c.name).collect())
+    }
+}
+
+struct ForgetGuard<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for ForgetGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.forget(self.id);
+    }
+}
+
+/// Decodes a reply value into `T`, naming the command on failure.
+pub fn decode_reply<T: DeserializeOwned>(command: &str, value: Value) -> Result<T, QmpError> {
+    let shown = super::message::shorten(&value.to_string(), 200);
+    serde_json::from_value(value).map_err(|error| QmpError::Protocol {
+        message: format!("cannot decode the reply to {command}: {error}"),
+        line: shown,
+    })
+}
+
+async fn open(
+    target: &Target,
+    connect_timeout: Duration,
+) -> Result<(Box<dyn Stream>, Option<u32>), QmpError> {
+    let fail = |reason: String| QmpError::Connect {
+        target: target.to_string(),
+        reason,
+    };
+    let attempt = async {
+        match target {
+            Target::Unix(path) => {
+                check_socket_path(path).map_err(fail)?;
+                let stream = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|error| fail(describe_unix_error(path, &error)))?;
+                let pid = stream
+                    .peer_cred()
+                    .ok()
+                    .and_then(|cred| cred.pid())
+                    .and_then(|pid| u32::try_from(pid).ok())
+                    .filter(|&pid| pid > 0);
+                Ok((Box::new(stream) as Box<dyn Stream>, pid))
+            }
+            Target::Tcp { host, port } => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(|error| fail(describe_tcp_error(host, *port, &error)))?;
+                let _ = stream.set_nodelay(true);
+                Ok((Box::new(stream) as Box<dyn Stream>, None))
+            }
+        }
+    };
+    tokio::time::timeout(connect_timeout, attempt)
+        .await
+        .map_err(|_| {
+            fail(format!(
+                "no answer within {:.1} s",
+                connect_timeout.as_secs_f64()
+            ))
+        })?
+}
+
+fn check_socket_path(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => Ok(()),
+        Ok(meta) if meta.is_dir() => {
+            Err(format!("{} is a directory, not a socket", path.display()))
+        }
+        Ok(_) => Err(format!(
+            "{} is not a socket (is it the right path? QEMU creates it with -qmp unix:PATH,server=on,wait=off)",
+            path.display()
+        )),
+        Err(error) => Err(describe_unix_error(path, &error)),
+    }
+}
+
+fn describe_unix_error(path: &std::path::Path, error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let path = path.display();
+    match error.kind() {
+        ErrorKind::NotFound => format!(
+            "no socket at {path} (is QEMU running with -qmp unix:{path},server=on,wait=off?)"
+        ),
+        ErrorKind::PermissionDenied => format!(
+            "permission denied on {path} (run as the user that owns QEMU's socket, or change its permissions)"
+        ),
+        ErrorKind::ConnectionRefused => format!(
+            "nothing is listening on {path} (QEMU has exited and left the socket file behind?)"
+        ),
+        _ => format!("{path}: {error}"),
+    }
+}
+
+fn describe_tcp_error(host: &str, port: u16, error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => format!(
+            "connection refused (is QEMU running with -qmp tcp:{host}:{port},server=on,wait=off?)"
+        ),
+        _ => error.to_string(),
+    }
+}

@@ -1,0 +1,250 @@
+//! The tasks that own a QMP socket once it is open: one reads, one writes.
+//!
+//! The reader frames lines, routes replies to their callers through the pending map (by id;
+//! an id-less error or an undecodable line goes to the oldest pending command, since QEMU
+//! answers in order), and fans events out to subscribers the moment they are read. When the
+//! socket closes, every pending call fails with `Disconnected` at once. Nothing here knows
+//! which commands exist; that is [`super::client`]'s business.
+
+use super::framing::{Frame, LineFramer, MAX_LINE_BYTES};
+use super::message::{Event, Incoming, QmpError, decode_line};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// How many notices a subscriber may fall behind before it is told it missed some.
+pub const SUBSCRIBER_BACKLOG: usize = 65_536;
+
+/// What subscribers receive: events as they arrive, and news about the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// A QMP event.
+    Event(Event),
+    /// QEMU sent something this client could not use (the text says what).
+    ProtocolError(String),
+    /// The subscriber fell behind and this many notices were lost to it.
+    Missed(u64),
+    /// The connection closed; the text says why.
+    Disconnected(String),
+}
+
+/// The result a waiting caller gets.
+pub type Reply = Result<Value, QmpError>;
+
+struct PendingCall {
+    reply: oneshot::Sender<Reply>,
+}
+
+#[derive(Default)]
+struct State {
+    pending: BTreeMap<u64, PendingCall>,
+    /// Set once the connection is gone, with the reason.
+    closed: Option<String>,
+}
+
+/// State shared by the reader task and the callers.
+pub struct Shared {
+    state: Mutex<State>,
+    events_seen: AtomicU64,
+    notices: broadcast::Sender<Notice>,
+}
+
+impl Shared {
+    /// New shared state publishing notices on `notices`.
+    pub fn new(notices: broadcast::Sender<Notice>) -> Arc<Self> {
+        Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            events_seen: AtomicU64::new(0),
+            notices,
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a call waiting for the reply with this id; fails if the connection is gone.
+    pub fn register(&self, id: u64) -> Result<oneshot::Receiver<Reply>, QmpError> {
+        let mut state = self.state();
+        if let Some(reason) = &state.closed {
+            return Err(QmpError::Disconnected {
+                reason: reason.clone(),
+            });
+        }
+        let (reply, receiver) = oneshot::channel();
+        state.pending.insert(id, PendingCall { reply });
+        Ok(receiver)
+    }
+
+    /// Forgets a pending call (its caller gave up or timed out).
+    pub fn forget(&self, id: u64) {
+        self.state().pending.remove(&id);
+    }
+
+    /// How many calls are waiting for replies.
+    pub fn pending_count(&self) -> usize {
+        self.state().pending.len()
+    }
+
+    /// Total events read on this connection.
+    pub fn events_seen(&self) -> u64 {
+        self.events_seen.load(Ordering::Relaxed)
+    }
+
+    /// The reason the connection closed, if it did.
+    pub fn closed_reason(&self) -> Option<String> {
+        self.state().closed.clone()
+    }
+
+    /// Marks the connection closed and fails every pending call with `Disconnected`.
+    pub fn close(&self, reason: &str) {
+        let drained = {
+            let mut state = self.state();
+            if state.closed.is_some() {
+                return;
+            }
+            state.closed = Some(reason.to_string());
+            std::mem::take(&mut state.pending)
+        };
+        for (_, call) in drained {
+            let _ = call.reply.send(Err(QmpError::Disconnected {
+                reason: reason.to_string(),
+            }));
+        }
+        let _ = self.notices.send(Notice::Disconnected(reason.to_string()));
+    }
+
+    fn complete(&self, id: Option<u64>, reply: Reply, line_for_log: impl FnOnce() -> String) {
+        let call = {
+            let mut state = self.state();
+            match id {
+                Some(id) => state.pending.remove(&id),
+                None => state.pending.pop_first().map(|(_, call)| call),
+            }
+        };
+        match (call, reply) {
+            (Some(call), reply) => {
+                let _ = call.reply.send(reply);
+            }
+            (None, Err(error)) => {
+                let _ = self.notices.send(Notice::ProtocolError(error.to_string()));
+            }
+            (None, Ok(_)) => {
+                tracing::warn!(line = %line_for_log(), "dropping a reply with an unknown id");
+            }
+        }
+    }
+
+    fn dispatch(&self, frame: Frame) {
+        let incoming = match frame {
+            Frame::TooLong(seen) => Err(QmpError::LineTooLong {
+                seen,
+                limit: MAX_LINE_BYTES,
+            }),
+            Frame::Line(bytes) => decode_line(&bytes),
+        };
+        match incoming {
+            Ok(Incoming::Event(event)) => {
+                self.events_seen.fetch_add(1, Ordering::Relaxed);
+                let _ = self.notices.send(Notice::Event(event));
+            }
+            Ok(Incoming::Return { id, value }) => {
+                let shown = value.to_string();
+                self.complete(id, Ok(value), || shown)
+            }
+            Ok(Incoming::Error { id, class, desc }) => {
+                let shown = format!("{class}: {desc}");
+                // An id-less error belongs to the oldest pending command, if any.
+                self.complete(id, Err(QmpError::Qemu { class, desc }), || shown)
+            }
+            Ok(Incoming::Unknown(value)) => {
+                let message = format!("unexpected message: {}", value);
+                let _ = self
+                    .notices
+                    .send(Notice::ProtocolError(super::message::shorten(
+                        &message, 200,
+                    )));
+            }
+            // An undecodable line is most likely the reply of the oldest pending command.
+            Err(error) => self.complete(None, Err(error), String::new),
+        }
+    }
+}
+
+/// Reads frames from a byte stream.
+pub struct FrameReader<R> {
+    read: R,
+    framer: LineFramer,
+    ready: std::collections::VecDeque<Frame>,
+    buffer: Box<[u8]>,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// A reader over `read` with the standard line limit.
+    pub fn new(read: R) -> Self {
+        Self::with_limit(read, MAX_LINE_BYTES)
+    }
+
+    /// A reader with a custom line limit (tests).
+    pub fn with_limit(read: R, limit: usize) -> Self {
+        FrameReader {
+            read,
+            framer: LineFramer::new(limit),
+            ready: Default::default(),
+            buffer: vec![0; 64 * 1024].into_boxed_slice(),
+        }
+    }
+
+    /// The next frame; `Ok(None)` at end of stream.
+    pub async fn next_frame(&mut self) -> std::io::Result<Option<Frame>> {
+        loop {
+            if let Some(frame) = self.ready.pop_front() {
+                return Ok(Some(frame));
+            }
+            let read = self.read.read(&mut self.buffer).await?;
+            if read == 0 {
+                return Ok(None);
+            }
+            let mut frames = Vec::new();
+            self.framer.feed(&self.buffer[..read], &mut frames);
+            self.ready.extend(frames);
+        }
+    }
+}
+
+/// Runs the reader until the stream ends, then closes the connection.
+pub async fn run_reader<R: AsyncRead + Unpin>(mut reader: FrameReader<R>, shared: Arc<Shared>) {
+    let reason = loop {
+        match reader.next_frame().await {
+            Ok(Some(frame)) => shared.dispatch(frame),
+            Ok(None) => break "QEMU closed the connection".to_string(),
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
+                break "QEMU closed the connection (reset)".to_string();
+            }
+            Err(error) => break format!("read failed: {error}"),
+        }
+    };
+    shared.close(&reason);
+}
+
+/// Runs the writer: sends each queued line; on a write error closes the connection.
+pub async fn run_writer<W: AsyncWrite + Unpin>(
+    mut write: W,
+    mut lines: mpsc::Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+) {
+    while let Some(line) = lines.recv().await {
+        let written = async {
+            write.write_all(&line).await?;
+            write.flush().await
+        };
+        if let Err(error) = written.await {
+            shared.close(&format!("write failed: {error}"));
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}

@@ -1,0 +1,157 @@
+//! Where a QMP server listens: a unix socket path or a TCP host and port.
+//!
+//! Parses the forms users type (`PATH`, `unix:PATH`, `tcp:HOST:PORT`, `tcp:[V6]:PORT`) and
+//! opens the stream. It does not speak QMP.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A QMP endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A unix domain socket at this path.
+    Unix(PathBuf),
+    /// A TCP endpoint; `host` is a name or an IP address (without brackets).
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+}
+
+impl Target {
+    /// True when this is TCP to an address that is not loopback (QMP has no authentication).
+    pub fn is_remote_tcp(&self) -> bool {
+        match self {
+            Target::Unix(_) => false,
+            Target::Tcp { host, .. } => match host.parse::<IpAddr>() {
+                Ok(ip) => !ip.is_loopback(),
+                Err(_) => host != "localhost",
+            },
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Unix(path) => write!(f, "unix:{}", path.display()),
+            Target::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
+            Target::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
+        }
+    }
+}
+
+/// Why a target string could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid target '{input}': {reason} (expected PATH, unix:PATH or tcp:HOST:PORT)")]
+pub struct TargetParseError {
+    input: String,
+    reason: &'static str,
+}
+
+impl FromStr for Target {
+    type Err = TargetParseError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let fail = |reason| TargetParseError {
+            input: input.to_string(),
+            reason,
+        };
+        if input.is_empty() {
+            return Err(fail("it is empty"));
+        }
+        if let Some(path) = input.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(fail("the socket path is empty"));
+            }
+            return Ok(Target::Unix(PathBuf::from(path)));
+        }
+        let Some(rest) = input.strip_prefix("tcp:") else {
+            return Ok(Target::Unix(PathBuf::from(input)));
+        };
+        let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| fail("an IPv6 address needs a closing ']'"))?;
+            let port = after
+                .strip_prefix(':')
+                .ok_or_else(|| fail("the port is missing"))?;
+            (host, port)
+        } else {
+            rest.rsplit_once(':')
+                .ok_or_else(|| fail("the port is missing"))?
+        };
+        if host.is_empty() {
+            return Err(fail("the host is empty"));
+        }
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| fail("the port is not a number from 0 to 65535"))?;
+        Ok(Target::Tcp {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(
+            "/tmp/vm.qmp".parse::<Target>(),
+            Ok(Target::Unix("/tmp/vm.qmp".into()))
+        );
+        assert_eq!(
+            "unix:rel/vm.sock".parse::<Target>(),
+            Ok(Target::Unix("rel/vm.sock".into()))
+        );
+        assert_eq!(
+            "tcp:localhost:4444".parse::<Target>(),
+            Ok(Target::Tcp {
+                host: "localhost".into(),
+                port: 4444
+            })
+        );
+        assert_eq!(
+            "tcp:[::1]:4444".parse::<Target>(),
+            Ok(Target::Tcp {
+                host: "::1".into(),
+                port: 4444
+            })
+        );
+        assert!("tcp:host".parse::<Target>().is_err());
+        assert!("tcp:host:99999".parse::<Target>().is_err());
+        assert!("tcp:[::1:4".parse::<Target>().is_err());
+        assert!("".parse::<Target>().is_err());
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in [
+            "unix:/a/b",
+            "tcp:127.0.0.1:1",
+            "tcp:[::1]:2",
+            "tcp:example.org:3",
+        ] {
+            let target: Target = text.parse().unwrap();
+            assert_eq!(target.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn remote_tcp_is_flagged() {
+        let remote: Target = "tcp:192.0.2.1:4444".parse().unwrap();
+        let local: Target = "tcp:127.0.0.1:4444".parse().unwrap();
+        assert!(remote.is_remote_tcp());
+        assert!(!local.is_remote_tcp());
+        assert!(!"tcp:localhost:1".parse::<Target>().unwrap().is_remote_tcp());
+        assert!(!"/x".parse::<Target>().unwrap().is_remote_tcp());
+    }
+}

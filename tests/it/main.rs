@@ -1,0 +1,5 @@
+//! Integration tests: one binary so that the QEMU harness can bound how many QEMUs run at once.
+
+mod qmp_fake;
+mod qmp_real;
+mod support;

@@ -1,0 +1,238 @@
+//! The QMP client against a scripted fake server: what a real QEMU will not do on demand.
+
+use crate::support::{FakeQmp, fake};
+use qemu_dash::qmp::{Client, ConnectOptions, Notice, QmpError, Target};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+async fn connect(fake: &FakeQmp) -> Result<Client, QmpError> {
+    let target: Target = fake.target().parse().unwrap();
+    let options = ConnectOptions {
+        greeting_timeout: Duration::from_millis(500),
+        command_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    Client::connect(&target, &options).await
+}
+
+#[tokio::test]
+async fn events_interleaved_with_replies_and_before_their_reply() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        while let Some(cmd) = conn.command().await {
+            // An event before the reply of the command that caused it, then the reply
+            // broken by another event in the same write.
+            conn.event(
+                "JOB_STATUS_CHANGE",
+                json!({"id": "job0", "status": "created"}),
+            )
+            .await;
+            let reply = format!(
+                "{}\n{}\n",
+                json!({"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 0}}),
+                json!({"return": {"ok": cmd["execute"]}, "id": cmd["id"]})
+            );
+            conn.send_raw(reply.as_bytes()).await;
+        }
+    });
+    let client = connect(&fake).await.unwrap();
+    let mut events = client.subscribe();
+    let reply = client.execute("snapshot-save", None).await.unwrap();
+    assert_eq!(reply, json!({"ok": "snapshot-save"}));
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        match events.recv().await {
+            Some(Notice::Event(event)) => names.push(event.name),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(names, ["JOB_STATUS_CHANGE", "RESUME"]);
+    assert_eq!(client.events_seen(), 2);
+}
+
+#[tokio::test]
+async fn idless_error_goes_to_the_oldest_pending_command() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        let first = conn.command().await.unwrap();
+        let second = conn.command().await.unwrap();
+        conn.send(json!({"error": {"class": "GenericError", "desc": "JSON parse error, x"}}))
+            .await;
+        conn.reply(&second["id"], json!({"second": true})).await;
+        let _ = first;
+        conn.command().await;
+    });
+    let client = connect(&fake).await.unwrap();
+    let (first, second) = tokio::join!(client.execute("first", None), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        client.execute("second", None).await
+    });
+    match first.unwrap_err() {
+        QmpError::Qemu { class, desc } => {
+            assert_eq!(class, "GenericError");
+            assert_eq!(desc, "JSON parse error, x");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(second.unwrap(), json!({"second": true}));
+}
+
+#[tokio::test]
+async fn idless_error_with_nothing_pending_is_a_protocol_notice() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        conn.send(json!({"error": {"class": "GenericError", "desc": "stray"}}))
+            .await;
+        conn.command().await;
+    });
+    let client = connect(&fake).await.unwrap();
+    let mut notices = client.subscribe();
+    match tokio::time::timeout(Duration::from_secs(5), notices.recv()).await {
+        Ok(Some(Notice::ProtocolError(text))) => assert!(text.contains("stray"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unknown_id_is_dropped_and_the_right_reply_still_arrives() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        let cmd = conn.command().await.unwrap();
+        conn.reply(&json!(987654), json!({"wrong": true})).await;
+        conn.reply(&cmd["id"], json!({"right": true})).await;
+        conn.command().await;
+    });
+    let client = connect(&fake).await.unwrap();
+    assert_eq!(
+        client.execute("query-status", None).await.unwrap(),
+        json!({"right": true})
+    );
+}
+
+#[tokio::test]
+async fn hang_up_with_calls_pending_fails_them_all_at_once() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        for _ in 0..5 {
+            conn.command().await;
+        }
+        // Hang up without answering.
+    });
+    let client = connect(&fake).await.unwrap();
+    let started = Instant::now();
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .execute_with_timeout("query-status", None, Duration::from_secs(30))
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        let error = call.await.unwrap().unwrap_err();
+        assert!(matches!(error, QmpError::Disconnected { .. }), "{error:?}");
+    }
+    // All failed at the hang-up, long before their 30 s timeout.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let error = client.execute("query-status", None).await.unwrap_err();
+    assert!(error.is_disconnect(), "{error:?}");
+}
+
+#[tokio::test]
+async fn greeting_that_never_comes_names_the_other_client() {
+    let fake = FakeQmp::start(|conn| async move {
+        // Accept, say nothing, keep the connection open.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(conn);
+    });
+    let error = connect(&fake).await.err().expect("must fail");
+    let text = error.to_string();
+    assert!(matches!(error, QmpError::GreetingTimeout { .. }), "{text}");
+    assert!(text.contains("another client"), "{text}");
+    assert!(text.contains("-qmp unix:"), "{text}");
+}
+
+#[tokio::test]
+async fn garbage_greeting_is_a_protocol_error() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.send_raw(b"SSH-2.0-OpenSSH_9.2\n").await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let error = connect(&fake).await.err().expect("must fail");
+    assert!(matches!(error, QmpError::InvalidJson { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn command_without_reply_times_out_and_the_next_one_works() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        conn.command().await; // never answered
+        let cmd = conn.command().await.unwrap();
+        conn.reply(&cmd["id"], fake::plausible_reply("query-status"))
+            .await;
+        conn.command().await;
+    });
+    let client = connect(&fake).await.unwrap();
+    let error = client
+        .execute_with_timeout("query-status", None, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, QmpError::Timeout { .. }), "{error}");
+    assert_eq!(client.pending_count(), 0);
+    assert_eq!(client.query_status().await.unwrap().status, "running");
+}
+
+#[tokio::test]
+async fn over_long_line_fails_the_pending_call_and_the_connection_survives() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        let cmd = conn.command().await.unwrap();
+        let mut huge = format!("{{\"return\": \"{}", "x".repeat(17 << 20));
+        huge.push_str(&format!("\", \"id\": {}}}\n", cmd["id"]));
+        conn.send_raw(huge.as_bytes()).await;
+        let cmd = conn.command().await.unwrap();
+        conn.reply(&cmd["id"], fake::plausible_reply("query-status"))
+            .await;
+        conn.command().await;
+    });
+    let client = connect(&fake).await.unwrap();
+    let error = client
+        .execute_with_timeout("query-block", None, Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, QmpError::LineTooLong { .. }), "{error}");
+    assert_eq!(client.query_status().await.unwrap().status, "running");
+}
+
+#[tokio::test]
+async fn socket_errors_are_one_clear_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.qmp");
+    let text = Client::connect(&Target::Unix(missing), &ConnectOptions::default())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(text.contains("no socket at"), "{text}");
+
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let text = Client::connect(&Target::Unix(file), &ConnectOptions::default())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(text.contains("is not a socket"), "{text}");
+
+    let stale = dir.path().join("stale.qmp");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let text = Client::connect(&Target::Unix(stale), &ConnectOptions::default())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(text.contains("nothing is listening"), "{text}");
+    assert!(!text.contains('\n'));
+}
