@@ -1,3 +1,34 @@
-fn main() {
-    println!("Hello, world!");
+//! The `qemu-dash` binary: parses the command line, sets up logging, runs, and turns errors
+//! into one clear line and a non-zero exit.
+
+use clap::Parser;
+use qemu_dash::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("qemu-dash: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Demo(args)) => qemu_dash::demo::run(args).await,
+            None => qemu_dash::watch(cli).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("qemu-dash: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -85,6 +85,15 @@ impl Subscription {
     }
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("target", &self.inner.target)
+            .field("version", &self.inner.greeting.version)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Client {
     /// Connects to `target`, reads the greeting and negotiates capabilities.
     pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Client, QmpError> {

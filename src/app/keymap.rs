@@ -1,0 +1,190 @@
+//! The key table: which key does what in which mode. The footer and the help overlay are
+//! drawn from this same table, so they can never disagree with the behaviour.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// Something the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the dashboard (the VM keeps running).
+    QuitDashboard,
+    /// Pause a running VM or resume a paused one.
+    TogglePause,
+    /// Ask to reset the VM.
+    Reset,
+    /// Ask to send an ACPI power-down.
+    PowerDown,
+    /// Ask to quit QEMU.
+    QuitVm,
+    /// Confirm the question asked.
+    Confirm,
+    /// Cancel the question or close the overlay.
+    Cancel,
+    /// Show or hide the help overlay.
+    Help,
+    /// Move focus to the next panel.
+    FocusNext,
+    /// Move focus to the previous panel.
+    FocusPrevious,
+    /// Scroll or move the selection up.
+    Up,
+    /// Scroll or move the selection down.
+    Down,
+    /// Poll more often.
+    Faster,
+    /// Poll less often.
+    Slower,
+    /// Open the snapshot view.
+    Snapshots,
+}
+
+/// Which key table applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyContext {
+    /// The dashboard.
+    Main,
+    /// A yes/no question.
+    Confirm,
+    /// The help overlay.
+    Help,
+}
+
+/// One row of the key table.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// Where it applies.
+    pub context: KeyContext,
+    /// The keys as shown to the user.
+    pub keys: &'static str,
+    /// What it does, as shown to the user.
+    pub description: &'static str,
+    /// The action.
+    pub action: Action,
+    /// Shown in the footer (the help overlay shows all).
+    pub in_footer: bool,
+}
+
+const fn bind(
+    context: KeyContext,
+    keys: &'static str,
+    description: &'static str,
+    action: Action,
+    in_footer: bool,
+) -> Binding {
+    Binding {
+        context,
+        keys,
+        description,
+        action,
+        in_footer,
+    }
+}
+
+use Action as A;
+use KeyContext as K;
+
+/// Every binding, in the order the help shows them.
+pub const BINDINGS: &[Binding] = &[
+    bind(K::Main, "p/space", "pause/resume", A::TogglePause, true),
+    bind(K::Main, "r", "reset", A::Reset, true),
+    bind(K::Main, "P", "power down", A::PowerDown, true),
+    bind(K::Main, "Q", "quit VM", A::QuitVm, true),
+    bind(K::Main, "s", "snapshots", A::Snapshots, true),
+    bind(K::Main, "Tab", "next panel", A::FocusNext, false),
+    bind(K::Main, "S-Tab", "previous panel", A::FocusPrevious, false),
+    bind(K::Main, "↑/k ↓/j", "scroll / select", A::Up, false),
+    bind(K::Main, "+/-", "poll faster/slower", A::Faster, false),
+    bind(K::Main, "?", "help", A::Help, true),
+    bind(K::Main, "q/C-c", "quit dashboard", A::QuitDashboard, true),
+    bind(K::Confirm, "y", "yes", A::Confirm, true),
+    bind(K::Confirm, "n/Esc", "no", A::Cancel, true),
+    bind(K::Help, "?/Esc/q", "close help", A::Cancel, true),
+];
+
+/// The action for a key press in a context, if any.
+pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
+        return Some(A::QuitDashboard);
+    }
+    match context {
+        K::Main => match key.code {
+            KeyCode::Char('p') | KeyCode::Char(' ') => Some(A::TogglePause),
+            KeyCode::Char('r') => Some(A::Reset),
+            KeyCode::Char('P') => Some(A::PowerDown),
+            KeyCode::Char('Q') => Some(A::QuitVm),
+            KeyCode::Char('s') => Some(A::Snapshots),
+            KeyCode::Tab => Some(A::FocusNext),
+            KeyCode::BackTab => Some(A::FocusPrevious),
+            KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
+            KeyCode::Down | KeyCode::Char('j') => Some(A::Down),
+            KeyCode::Char('+') | KeyCode::Char('=') => Some(A::Faster),
+            KeyCode::Char('-') => Some(A::Slower),
+            KeyCode::Char('?') => Some(A::Help),
+            KeyCode::Char('q') => Some(A::QuitDashboard),
+            _ => None,
+        },
+        K::Confirm => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => Some(A::Confirm),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => Some(A::Cancel),
+            _ => None,
+        },
+        K::Help => match key.code {
+            KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') => Some(A::Cancel),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn main_keys() {
+        assert_eq!(
+            action_for(K::Main, key(KeyCode::Char('p'))),
+            Some(A::TogglePause)
+        );
+        assert_eq!(
+            action_for(K::Main, key(KeyCode::Char(' '))),
+            Some(A::TogglePause)
+        );
+        assert_eq!(
+            action_for(K::Main, key(KeyCode::Char('P'))),
+            Some(A::PowerDown)
+        );
+        assert_eq!(
+            action_for(K::Main, key(KeyCode::Char('q'))),
+            Some(A::QuitDashboard)
+        );
+        assert_eq!(action_for(K::Main, key(KeyCode::Char('x'))), None);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(K::Confirm, ctrl_c), Some(A::QuitDashboard));
+    }
+
+    #[test]
+    fn confirm_only_takes_yes_or_no() {
+        assert_eq!(
+            action_for(K::Confirm, key(KeyCode::Char('y'))),
+            Some(A::Confirm)
+        );
+        assert_eq!(action_for(K::Confirm, key(KeyCode::Esc)), Some(A::Cancel));
+        assert_eq!(action_for(K::Confirm, key(KeyCode::Char('p'))), None);
+        assert_eq!(action_for(K::Confirm, key(KeyCode::Char('q'))), None);
+    }
+
+    #[test]
+    fn every_footer_context_has_bindings() {
+        for context in [K::Main, K::Confirm, K::Help] {
+            assert!(BINDINGS.iter().any(|b| b.context == context && b.in_footer));
+        }
+    }
+}

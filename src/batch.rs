@@ -1,0 +1,103 @@
+//! Batch mode: the same collectors and model as the dashboard, printed as JSON lines.
+//!
+//! One object per VM per poll on stdout, with the figures the screen shows and the events
+//! since that VM's previous line. A target that cannot be reached, or a connection that drops,
+//! ends the run with a non-zero exit and one clear line on stderr.
+
+use crate::app::{Model, Vm};
+use crate::collect::watch::WatchOptions;
+use crate::collect::{AppEvent, EventRecord};
+use crate::qmp::Target;
+use crate::runtime::Collectors;
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Prints `count` lines per VM (forever when `None`).
+pub async fn run(
+    targets: Vec<Target>,
+    options: WatchOptions,
+    interval: Duration,
+    count: Option<u64>,
+) -> anyhow::Result<()> {
+    let names: Vec<String> = targets.iter().map(ToString::to_string).collect();
+    let mut model = Model::new(names.clone(), interval, true);
+    let mut collectors = Collectors::start(&targets, &options, interval);
+    let mut pending_events: Vec<Vec<EventRecord>> = vec![Vec::new(); targets.len()];
+    let mut printed = vec![0u64; targets.len()];
+    let stdout = std::io::stdout();
+    while let Some(news) = collectors.events.recv().await {
+        let vm = crate::runtime::vm_of(&news);
+        match &news {
+            AppEvent::Disconnected { reason, .. } => {
+                bail!("{}: {reason}", names.get(vm).map_or("?", String::as_str));
+            }
+            AppEvent::Event { record, .. } => {
+                if let Some(pending) = pending_events.get_mut(vm) {
+                    pending.push(record.clone());
+                }
+            }
+            _ => {}
+        }
+        let is_sample = matches!(news, AppEvent::Sample { .. });
+        model.apply(news, Instant::now());
+        if !is_sample {
+            continue;
+        }
+        let (Some(vm_state), Some(pending)) = (model.vms.get(vm), pending_events.get_mut(vm))
+        else {
+            continue;
+        };
+        let line = batch_line(vm_state, std::mem::take(pending));
+        let mut out = stdout.lock();
+        writeln!(out, "{line}")
+            .and_then(|_| out.flush())
+            .context("writing to stdout")?;
+        printed[vm] += 1;
+        if count.is_some_and(|n| printed.iter().all(|&p| p >= n)) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The JSON object for one VM at one poll. Field names are documented in README.md.
+pub fn batch_line(vm: &Vm, events: Vec<EventRecord>) -> Value {
+    let status = vm.status.as_ref();
+    json!({
+        "time": chrono::Local::now().to_rfc3339(),
+        "target": vm.target,
+        "name": vm.name,
+        "qemu_version": vm.version.as_ref().map(ToString::to_string),
+        "status": status.map(|s| s.status.clone()),
+        "running": status.map(|s| s.running),
+        "vcpus": vm.vcpus,
+        "host": {
+            "process_cpu_percent": vm.process_cpu_percent,
+            "rss_bytes": vm.rss_bytes,
+            "problem": vm.host_problem,
+        },
+        "memory": vm.memory,
+        "blocks": vm.blocks.iter().map(|row| {
+            let medium = vm.medium_of(&row.sample);
+            json!({
+                "device": row.sample.device,
+                "node_name": row.sample.node_name,
+                "qdev": row.sample.qdev,
+                "file": medium.map(|m| m.file.clone()),
+                "format": medium.map(|m| m.drv.clone()),
+                "totals": row.sample.totals,
+                "rates": row.sample.rates,
+            })
+        }).collect::<Vec<_>>(),
+        "events": events.iter().map(|e| json!({
+            "time": e.time.to_rfc3339(),
+            "event": e.name,
+            "text": e.text,
+            "data": e.data,
+        })).collect::<Vec<_>>(),
+        "events_total": vm.events_total,
+        "poll_problem": vm.problem,
+    })
+}

@@ -1,0 +1,79 @@
+//! Collection: everything that gathers data about a VM in the background.
+//!
+//! Tasks here never touch the dashboard's model; they send [`AppEvent`]s over a channel and
+//! the app loop applies them. [`watch`] runs one VM's connection (with reconnect), its
+//! [`poller`] and its [`listener`]; [`host`] samples `/proc`; [`rates`] turns cumulative
+//! counters into per-second rates.
+
+pub mod host;
+pub mod listener;
+pub mod poller;
+pub mod rates;
+pub mod watch;
+
+use crate::qmp::{Client, Greeting};
+pub use listener::{EventKind, EventRecord};
+pub use poller::Sample;
+
+/// Identifies a watched VM (its index in the target list).
+pub type VmId = usize;
+
+/// What background tasks tell the app loop.
+#[derive(Debug)]
+pub enum AppEvent {
+    /// A connection to the VM was opened and negotiated.
+    Connected {
+        /// Which VM.
+        vm: VmId,
+        /// A handle for sending commands.
+        client: Client,
+        /// QEMU's greeting.
+        greeting: Greeting,
+    },
+    /// Connecting failed, or the connection dropped; a retry is scheduled.
+    Disconnected {
+        /// Which VM.
+        vm: VmId,
+        /// Why, in one line.
+        reason: String,
+        /// Seconds until the next attempt.
+        retry_in: f64,
+    },
+    /// One poll's figures.
+    Sample {
+        /// Which VM.
+        vm: VmId,
+        /// The figures.
+        sample: Box<Sample>,
+    },
+    /// A decoded QMP event.
+    Event {
+        /// Which VM.
+        vm: VmId,
+        /// The decoded event.
+        record: EventRecord,
+    },
+    /// Events were lost to a slow subscriber (they still count).
+    EventsMissed {
+        /// Which VM.
+        vm: VmId,
+        /// How many.
+        count: u64,
+    },
+    /// A poll failed or QEMU said something the client could not use.
+    Problem {
+        /// Which VM.
+        vm: VmId,
+        /// One line.
+        text: String,
+    },
+    /// A command started by a key finished.
+    CommandDone {
+        /// Which VM.
+        vm: VmId,
+        /// What was done, in words ("pause", "reset").
+        what: String,
+        /// `Ok` or QEMU's error text verbatim.
+        result: Result<(), String>,
+    },
+}

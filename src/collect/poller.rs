@@ -1,0 +1,295 @@
+//! The interval loop of one connected VM: queries QEMU and `/proc`, computes rates, and sends
+//! a [`Sample`] per tick to the app.
+//!
+//! Fast queries (`query-status`, `query-cpus-fast`, `query-blockstats`) run every tick,
+//! pipelined; slow-changing ones (`query-block`, `query-name`, memory, balloon) every
+//! [`SLOW_EVERY`] ticks and right after an event that changes them. Missed ticks are delayed,
+//! never bunched. Returns when the connection is gone.
+
+use super::host::{HostSample, HostSampler, VcpuHost};
+use super::rates::BlockRates;
+use super::{AppEvent, VmId};
+use crate::qmp::types::{BlockDeviceStats, BlockInfo, StatusInfo};
+use crate::qmp::{Client, Notice, QmpError};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio::time::MissedTickBehavior;
+
+/// Slow queries run every this many ticks.
+pub const SLOW_EVERY: u32 = 10;
+
+/// Events after which the slow queries run at the next tick.
+const REFRESHING_EVENTS: &[&str] = &[
+    "DEVICE_TRAY_MOVED",
+    "BALLOON_CHANGE",
+    "JOB_STATUS_CHANGE",
+    "BLOCK_JOB_COMPLETED",
+    "DEVICE_DELETED",
+    "RESET",
+    "MEMORY_DEVICE_SIZE_CHANGE",
+];
+
+/// One vCPU in a sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct VcpuSample {
+    /// QEMU's cpu index.
+    pub index: u32,
+    /// Host thread id.
+    pub thread_id: u32,
+    /// Host CPU and steal over the last interval.
+    #[serde(flatten)]
+    pub host: VcpuHost,
+}
+
+/// One block device in a sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BlockSample {
+    /// Drive id (may be empty for -blockdev devices).
+    pub device: String,
+    /// Node name.
+    pub node_name: Option<String>,
+    /// Guest device.
+    pub qdev: Option<String>,
+    /// Cumulative counters.
+    pub totals: BlockDeviceStats,
+    /// Rates over the last interval (`None` on the first sample or after a counter reset).
+    pub rates: Option<BlockRates>,
+}
+
+/// Memory figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct MemorySample {
+    /// Boot memory, bytes.
+    pub base_bytes: Option<u64>,
+    /// Hot-plugged memory, bytes.
+    pub plugged_bytes: Option<u64>,
+    /// Memory the balloon leaves the guest, bytes (with a balloon device).
+    pub balloon_bytes: Option<u64>,
+}
+
+/// Slow-changing facts, refreshed every few ticks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SlowSample {
+    /// `-name`.
+    pub name: Option<String>,
+    /// Block devices and their media.
+    pub block_info: Vec<BlockInfo>,
+    /// Memory.
+    pub memory: MemorySample,
+}
+
+/// Everything one tick learned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Run state.
+    pub status: StatusInfo,
+    /// vCPUs with host figures.
+    pub vcpus: Vec<VcpuSample>,
+    /// Block devices with rates.
+    pub blocks: Vec<BlockSample>,
+    /// The QEMU process on the host, or why it cannot be read.
+    pub host: Result<HostSample, String>,
+    /// Slow facts, when refreshed at this tick.
+    pub slow: Option<SlowSample>,
+    /// How long the fast queries took.
+    pub round_trip: Duration,
+}
+
+/// Where the host figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostSource {
+    /// Read `/proc/<pid>`.
+    Pid(u32),
+    /// Not available, with the reason shown in the panel.
+    Unavailable(&'static str),
+}
+
+/// Runs the poll loop until the connection is gone; returns the error that ended it.
+pub async fn run(
+    vm: VmId,
+    client: Client,
+    mut interval: watch::Receiver<Duration>,
+    host_source: HostSource,
+    app: mpsc::UnboundedSender<AppEvent>,
+) -> QmpError {
+    let mut events = client.subscribe();
+    let mut state = PollState::new(host_source);
+    let mut ticker = new_ticker(*interval.borrow_and_update());
+    let mut tick: u32 = 0;
+    let mut slow_due = true;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            changed = interval.changed() => {
+                if changed.is_ok() {
+                    ticker = new_ticker(*interval.borrow_and_update());
+                }
+                continue;
+            }
+            notice = events.recv() => {
+                match notice {
+                    Some(Notice::Event(event)) if REFRESHING_EVENTS.contains(&event.name.as_str()) => {
+                        slow_due = true;
+                    }
+                    Some(Notice::Missed(_)) => slow_due = true,
+                    None | Some(Notice::Disconnected(_)) => {}
+                    Some(_) => {}
+                }
+                continue;
+            }
+        }
+        let with_slow = slow_due || tick.is_multiple_of(SLOW_EVERY);
+        tick = tick.wrapping_add(1);
+        match state.poll(&client, with_slow).await {
+            Ok(sample) => {
+                slow_due = false;
+                if app
+                    .send(AppEvent::Sample {
+                        vm,
+                        sample: Box::new(sample),
+                    })
+                    .is_err()
+                {
+                    return QmpError::Disconnected {
+                        reason: "the dashboard stopped".to_string(),
+                    };
+                }
+            }
+            Err(error) if error.is_disconnect() => return error,
+            Err(error) => {
+                let text = error.to_string();
+                if app.send(AppEvent::Problem { vm, text }).is_err() {
+                    return error;
+                }
+            }
+        }
+    }
+}
+
+fn new_ticker(period: Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker
+}
+
+/// What the poller remembers between ticks.
+struct PollState {
+    host: Result<HostSampler, &'static str>,
+    previous_blocks: HashMap<String, (Instant, BlockDeviceStats)>,
+    has_balloon: bool,
+}
+
+fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
+    format!(
+        "{}/{}",
+        stats.device,
+        stats.node_name.as_deref().unwrap_or_default()
+    )
+}
+
+impl PollState {
+    fn new(host_source: HostSource) -> Self {
+        PollState {
+            host: match host_source {
+                HostSource::Pid(pid) => Ok(HostSampler::new(pid)),
+                HostSource::Unavailable(reason) => Err(reason),
+            },
+            previous_blocks: HashMap::new(),
+            has_balloon: true,
+        }
+    }
+
+    async fn poll(&mut self, client: &Client, with_slow: bool) -> Result<Sample, QmpError> {
+        let started = Instant::now();
+        let (status, cpus, blockstats) = tokio::join!(
+            client.query_status(),
+            client.query_cpus_fast(),
+            client.query_blockstats()
+        );
+        let (status, cpus, blockstats) = (status?, cpus?, blockstats?);
+        let round_trip = started.elapsed();
+        let now = Instant::now();
+        let thread_ids: Vec<u32> = cpus.iter().map(|c| c.thread_id).collect();
+        let host = match &mut self.host {
+            Ok(sampler) => sampler.sample(&thread_ids),
+            Err(reason) => Err(reason.to_string()),
+        };
+        let vcpus = cpus
+            .iter()
+            .map(|cpu| VcpuSample {
+                index: cpu.cpu_index,
+                thread_id: cpu.thread_id,
+                host: host
+                    .as_ref()
+                    .ok()
+                    .and_then(|h| h.vcpus.get(&cpu.thread_id).copied())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let mut seen = HashMap::new();
+        let blocks = blockstats
+            .iter()
+            .map(|stats| {
+                let key = block_key(stats);
+                let rates = self.previous_blocks.get(&key).and_then(|(then, previous)| {
+                    BlockRates::between(previous, &stats.stats, now.duration_since(*then))
+                });
+                seen.insert(key, (now, stats.stats));
+                BlockSample {
+                    device: stats.device.clone(),
+                    node_name: stats.node_name.clone(),
+                    qdev: stats.qdev.clone(),
+                    totals: stats.stats,
+                    rates,
+                }
+            })
+            .collect();
+        self.previous_blocks = seen;
+        let slow = if with_slow {
+            Some(self.poll_slow(client).await?)
+        } else {
+            None
+        };
+        Ok(Sample {
+            status,
+            vcpus,
+            blocks,
+            host,
+            slow,
+            round_trip,
+        })
+    }
+
+    async fn poll_slow(&mut self, client: &Client) -> Result<SlowSample, QmpError> {
+        let (name, block_info, memory) = tokio::join!(
+            client.query_name(),
+            client.query_block(),
+            client.query_memory_size_summary()
+        );
+        let memory = memory.ok();
+        let balloon_bytes = if self.has_balloon {
+            match client.query_balloon().await {
+                Ok(balloon) => Some(balloon.actual),
+                Err(error) if error.is_disconnect() => return Err(error),
+                Err(_) => {
+                    // No balloon device (DeviceNotActive): stop asking.
+                    self.has_balloon = false;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(SlowSample {
+            name: name?.name,
+            block_info: block_info?,
+            memory: MemorySample {
+                base_bytes: memory.map(|m| m.base_memory),
+                plugged_bytes: memory.and_then(|m| m.plugged_memory),
+                balloon_bytes,
+            },
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! Keeps one VM watched: connects, runs the listener and poller while connected, and
+//! reconnects with backoff when the connection drops or cannot be opened.
+
+use super::poller::{self, HostSource};
+use super::{AppEvent, VmId, listener};
+use crate::qmp::{Client, ConnectOptions, Target};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// The first retry waits this long; each failure doubles it up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest wait between attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How to watch a VM.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Connection timeouts.
+    pub connect: ConnectOptions,
+    /// The QEMU pid given on the command line, overriding the socket's peer credentials.
+    pub pid: Option<u32>,
+}
+
+/// Picks where host figures come from for this connection.
+pub fn host_source(target: &Target, client: &Client, pid_override: Option<u32>) -> HostSource {
+    if let Some(pid) = pid_override {
+        return HostSource::Pid(pid);
+    }
+    match (target, client.peer_pid()) {
+        (_, Some(pid)) => HostSource::Pid(pid),
+        (Target::Tcp { .. }, None) => HostSource::Unavailable(
+            "QEMU is reached over TCP: pass --pid to read its threads from /proc",
+        ),
+        (Target::Unix(_), None) => HostSource::Unavailable(
+            "the socket did not tell QEMU's pid: pass --pid to read its threads from /proc",
+        ),
+    }
+}
+
+/// Watches `target` forever (until the app's channel closes).
+pub async fn run(
+    vm: VmId,
+    target: Target,
+    options: WatchOptions,
+    interval: watch::Receiver<Duration>,
+    app: mpsc::UnboundedSender<AppEvent>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let reason = match Client::connect(&target, &options.connect).await {
+            Ok(client) => {
+                backoff = FIRST_BACKOFF;
+                let subscription = client.subscribe();
+                let connected = AppEvent::Connected {
+                    vm,
+                    greeting: client.greeting().clone(),
+                    client: client.clone(),
+                };
+                if app.send(connected).is_err() {
+                    return;
+                }
+                let events = tokio::spawn(listener::run(vm, subscription, app.clone()));
+                let source = host_source(&target, &client, options.pid);
+                let error =
+                    poller::run(vm, client.clone(), interval.clone(), source, app.clone()).await;
+                // Let the listener forward what arrived before the hang-up, so the log is in order.
+                let _ = events.await;
+                client.closed_reason().unwrap_or_else(|| error.to_string())
+            }
+            Err(error) => error.to_string(),
+        };
+        let retry_in = backoff;
+        let disconnected = AppEvent::Disconnected {
+            vm,
+            reason,
+            retry_in: retry_in.as_secs_f64(),
+        };
+        if app.send(disconnected).is_err() {
+            return;
+        }
+        tokio::time::sleep(retry_in).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

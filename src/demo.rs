@@ -1,0 +1,222 @@
+//! `qemu-dash demo`: starts a throwaway VM (the tiny guest from `assets/guest`, under TCG by
+//! default) in a temp dir, watches it, and on exit stops QEMU and removes the files.
+//!
+//! The guest is built on first use by the script embedded from `assets/guest/build.sh` and
+//! cached; when it cannot be built, the demo says so and starts QEMU without a guest OS.
+
+use crate::cli::DemoArgs;
+use crate::collect::watch::WatchOptions;
+use crate::qmp::{ConnectOptions, Target};
+use anyhow::{Context, bail};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The guest build script, embedded so an installed binary can build the guest too.
+pub const GUEST_BUILD_SCRIPT: &str = include_str!("../assets/guest/build.sh");
+
+/// Where the guest is cached by default: `$XDG_CACHE_HOME/qemu-dash/guest` or
+/// `~/.cache/qemu-dash/guest`.
+pub fn default_guest_dir() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(cache.join("qemu-dash").join("guest"))
+}
+
+/// The kernel and initramfs in `dir`, if both are there.
+pub fn guest_files(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let kernel = dir.join("vmlinuz");
+    let initrd = dir.join("initrd.gz");
+    (kernel.is_file() && initrd.is_file()).then_some((kernel, initrd))
+}
+
+/// Builds the guest into `dir` (progress on stderr), or says why it could not.
+pub fn build_guest(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    eprintln!(
+        "qemu-dash: building the demo guest in {} (once)…",
+        dir.display()
+    );
+    let mut child = Command::new("bash")
+        .arg("-s")
+        .arg("--")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("running bash to build the guest")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin
+            .write_all(GUEST_BUILD_SCRIPT.as_bytes())
+            .context("sending the build script to bash")?;
+    }
+    let status = child.wait().context("waiting for the guest build")?;
+    if !status.success() {
+        bail!("the guest build script failed ({status})");
+    }
+    guest_files(dir).context("the guest build finished but vmlinuz/initrd.gz are missing")
+}
+
+/// A QEMU process killed when dropped (unless kept).
+struct DemoVm {
+    child: Child,
+    keep: bool,
+}
+
+impl Drop for DemoVm {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn which(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+const INSTALL_HINT: &str = "install it with `sudo apt-get install qemu-system-x86 qemu-utils` \
+     (Debian/Ubuntu) or `sudo dnf install qemu-system-x86 qemu-img` (Fedora), or point \
+     QEMU_DASH_QEMU at a qemu-system binary";
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if !which(&args.qemu) {
+        bail!("QEMU ({}) was not found: {INSTALL_HINT}", args.qemu);
+    }
+    let qemu_img = std::env::var("QEMU_DASH_QEMU_IMG").unwrap_or_else(|_| "qemu-img".into());
+    if !which(&qemu_img) {
+        bail!("qemu-img was not found: {INSTALL_HINT}");
+    }
+    let guest = if args.no_guest {
+        None
+    } else {
+        let dir = args
+            .guest_dir
+            .clone()
+            .or_else(default_guest_dir)
+            .context("no cache dir: set HOME or pass --guest-dir")?;
+        match guest_files(&dir)
+            .map(Ok)
+            .unwrap_or_else(|| build_guest(&dir))
+        {
+            Ok(files) => Some(files),
+            Err(error) => {
+                eprintln!(
+                    "qemu-dash: {error:#}; starting QEMU without a guest OS (the disk will stay idle)"
+                );
+                None
+            }
+        }
+    };
+    let workdir = tempfile::Builder::new()
+        .prefix("qemu-dash-demo-")
+        .tempdir()
+        .context("creating a temp dir")?;
+    let disk = workdir.path().join("disk.qcow2");
+    let made = Command::new(&qemu_img)
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&disk)
+        .arg("256M")
+        .status()
+        .context("running qemu-img")?;
+    if !made.success() {
+        bail!("qemu-img could not create {}", disk.display());
+    }
+    let socket = workdir.path().join("qmp.sock");
+    let mut command = Command::new(&args.qemu);
+    command
+        .args([
+            "-name",
+            "qemu-dash-demo",
+            "-accel",
+            &args.accel,
+            "-m",
+            "256",
+        ])
+        .args(["-smp", "2", "-nodefaults", "-display", "none"])
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=qcow2,if=virtio,id=disk0",
+            disk.display()
+        ))
+        .args(["-device", "virtio-balloon"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", socket.display()))
+        .arg("-serial")
+        .arg(format!(
+            "file:{}",
+            workdir.path().join("serial.log").display()
+        ));
+    if let Some((kernel, initrd)) = &guest {
+        command
+            .arg("-kernel")
+            .arg(kernel)
+            .arg("-initrd")
+            .arg(initrd)
+            .args(["-append", "console=ttyS0 quiet"]);
+    }
+    // Its own process group: a Ctrl-C meant for the dashboard never reaches QEMU directly.
+    command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {}", args.qemu))?;
+    let mut vm = DemoVm { child, keep: false };
+    wait_for_socket(&mut vm.child, &socket)?;
+    let target = Target::Unix(socket.clone());
+    let options = WatchOptions {
+        connect: ConnectOptions::default(),
+        pid: Some(vm.child.id()),
+    };
+    let result = crate::tui::run(
+        vec![target],
+        options,
+        Duration::from_secs_f64(args.interval),
+        false,
+    )
+    .await;
+    if args.keep {
+        vm.keep = true;
+        let kept = workdir.keep();
+        println!(
+            "The demo VM is still running (pid {}). QMP socket: {}\nWatch it again: qemu-dash {}\nFiles: {}",
+            vm.child.id(),
+            socket.display(),
+            socket.display(),
+            kept.display()
+        );
+    }
+    result
+}
+
+fn wait_for_socket(child: &mut Child, socket: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while !socket.exists() {
+        if let Some(status) = child.try_wait().context("checking on QEMU")? {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                use std::io::Read;
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            bail!("QEMU exited at once ({status}): {}", stderr.trim());
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            bail!("QEMU did not create its QMP socket within 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}

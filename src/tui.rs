@@ -1,0 +1,89 @@
+//! The interactive terminal: sets the terminal up, runs the event loop, and restores the
+//! terminal on every exit path (normal, error, panic, SIGTERM, SIGHUP).
+//!
+//! The loop owns the [`Model`]: it waits on keys, background news and a one-second tick,
+//! applies them, and redraws only when something changed.
+
+use crate::app::Model;
+use crate::app::keymap::action_for;
+use crate::collect::watch::WatchOptions;
+use crate::qmp::Target;
+use crate::runtime::Collectors;
+use anyhow::Context;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Restores the terminal when dropped, whatever path leaves the loop.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Runs the dashboard until the user quits or a signal arrives.
+pub async fn run(
+    targets: Vec<Target>,
+    options: WatchOptions,
+    interval: Duration,
+    read_only: bool,
+) -> anyhow::Result<()> {
+    let names = targets.iter().map(ToString::to_string).collect();
+    let mut model = Model::new(names, interval, read_only);
+    let mut collectors = Collectors::start(&targets, &options, interval);
+    let mut terminate = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut hangup = signal(SignalKind::hangup()).context("installing a SIGHUP handler")?;
+    let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+    let _guard = TerminalGuard;
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut dirty = true;
+    loop {
+        if dirty {
+            let now = Instant::now();
+            terminal
+                .draw(|frame| crate::ui::render(frame, &model, now))
+                .context("drawing the dashboard")?;
+            dirty = false;
+        }
+        tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(TermEvent::Key(key))) => {
+                    if let Some(action) = action_for(model.key_context(), key) {
+                        let effects = model.act(action);
+                        collectors.run_effects(effects);
+                        dirty = true;
+                    }
+                }
+                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error).context("reading the terminal"),
+                None => break,
+            },
+            news = collectors.events.recv() => {
+                let Some(news) = news else { break };
+                let now = Instant::now();
+                model.apply(news, now);
+                // Take everything already queued before drawing once, so a flood of events
+                // costs one frame, not one per event.
+                while let Ok(more) = collectors.events.try_recv() {
+                    model.apply(more, now);
+                }
+                dirty = true;
+            }
+            _ = tick.tick() => {
+                model.tick(Instant::now());
+                dirty = true;
+            }
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => break,
+        }
+        if model.should_quit {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! Drawing: [`render`] is a pure function of the [`Model`] (and the current instant, for
+//! "time in state"). One file per panel; styles come from [`theme`]. No widget is given an
+//! area it cannot handle: below [`MIN_SIZE`] a message replaces the panels.
+
+pub mod blocks;
+pub mod cpus;
+pub mod events;
+pub mod footer;
+pub mod header;
+pub mod overlay;
+pub mod theme;
+
+use crate::app::{Mode, Model, Panel};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use std::time::Instant;
+
+/// The smallest terminal the dashboard draws in: (columns, rows).
+pub const MIN_SIZE: (u16, u16) = (60, 18);
+
+/// Draws the whole screen.
+pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
+    let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        render_too_small(frame, area);
+        return;
+    }
+    let [header, upper, blocks, events, message, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(8),
+        Constraint::Min(7),
+        Constraint::Min(5),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let Some(vm) = model.vm() else {
+        return;
+    };
+    let stale = !vm.is_connected();
+    header::render(frame, header, model, vm, now);
+    let [cpu_area, memory_area] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(upper);
+    cpus::render_cpus(frame, cpu_area, model, vm, stale);
+    cpus::render_memory(frame, memory_area, vm, stale);
+    blocks::render(frame, blocks, model, vm, stale);
+    events::render(frame, events, model, vm);
+    footer::render_message(frame, message, model, vm);
+    footer::render_keys(frame, footer, model);
+    match model.mode {
+        Mode::Main => {}
+        Mode::Help => overlay::render_help(frame, area),
+        Mode::Confirm(dangerous) => {
+            overlay::render_confirm(frame, area, &dangerous.question(vm.display_name()))
+        }
+    }
+}
+
+fn render_too_small(frame: &mut Frame, area: Rect) {
+    let text = format!(
+        "Terminal too small: {}x{}. qemu-dash needs at least {}x{}. Enlarge the window, or press q to quit.",
+        area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+    );
+    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+}
+
+/// A bordered panel block with a title; highlighted when focused, dimmed when stale.
+pub fn panel(title: &str, focused: bool, stale: bool) -> Block<'static> {
+    let border = if focused {
+        theme::focused_border()
+    } else {
+        theme::border()
+    };
+    let block = Block::bordered()
+        .border_style(border)
+        .title(Line::styled(format!(" {title} "), theme::title()));
+    if stale {
+        block.style(theme::stale())
+    } else {
+        block.style(Style::new())
+    }
+}
+
+/// True when `panel` has focus in the main mode.
+pub fn is_focused(model: &Model, panel: Panel) -> bool {
+    model.focus == panel
+}

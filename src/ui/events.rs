@@ -1,0 +1,41 @@
+//! The event log: newest at the bottom, coloured by kind, scrollable.
+
+use super::{is_focused, panel, theme};
+use crate::app::{Model, Panel, Vm};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// Draws the event log.
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
+    let title = if model.event_scroll > 0 {
+        format!(
+            "Events ({} seen, scrolled up {})",
+            vm.events_total, model.event_scroll
+        )
+    } else {
+        format!("Events ({} seen)", vm.events_total)
+    };
+    let block = panel(&title, is_focused(model, Panel::Events), false);
+    let height = block.inner(area).height as usize;
+    let end = vm.events.len().saturating_sub(model.event_scroll);
+    let start = end.saturating_sub(height);
+    let lines: Vec<Line> = vm
+        .events
+        .range(start..end)
+        .map(|record| {
+            Line::from(vec![
+                Span::styled(record.time.format("%H:%M:%S ").to_string(), theme::muted()),
+                Span::styled(format!("{:<18}", record.name), theme::event(record.kind)),
+                Span::raw(record.text.clone()),
+            ])
+        })
+        .collect();
+    let body = if lines.is_empty() {
+        Paragraph::new(Line::styled("no events yet", theme::muted()))
+    } else {
+        Paragraph::new(lines)
+    };
+    frame.render_widget(body.block(block), area);
+}

@@ -1,0 +1,41 @@
+//! The message line (command results, QEMU's errors verbatim, poll problems) and the key
+//! hints for the current mode, drawn from the key table.
+
+use super::theme;
+use crate::app::keymap::BINDINGS;
+use crate::app::{Model, Vm};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// Draws the message line.
+pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
+    let line = if let Some(message) = &model.message {
+        let style = if message.is_error {
+            theme::error()
+        } else {
+            theme::info()
+        };
+        Line::styled(message.text.clone(), style)
+    } else if let Some(problem) = &vm.problem {
+        Line::styled(format!("poll problem: {problem}"), theme::error())
+    } else {
+        Line::default()
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// Draws the key hints of the current mode.
+pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
+    let context = model.key_context();
+    let mut spans = Vec::new();
+    for binding in BINDINGS
+        .iter()
+        .filter(|b| b.context == context && b.in_footer)
+    {
+        spans.push(Span::styled(binding.keys, theme::key()));
+        spans.push(Span::raw(format!(" {}  ", binding.description)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
