@@ -493,13 +493,12 @@ impl Model {
     pub fn tick(&mut self, now: Instant) {
         let mut silent = None;
         for vm in &mut self.vms {
-            if let Some(request) = vm.powerdown.as_mut() {
-                if !request.reported_silence
-                    && now.duration_since(request.sent_at) >= POWERDOWN_PATIENCE
-                {
-                    request.reported_silence = true;
-                    silent = Some(vm.display_name().to_string());
-                }
+            if let Some(request) = vm.powerdown.as_mut()
+                && !request.reported_silence
+                && now.duration_since(request.sent_at) >= POWERDOWN_PATIENCE
+            {
+                request.reported_silence = true;
+                silent = Some(vm.display_name().to_string());
             }
         }
         if let Some(name) = silent {

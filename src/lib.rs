@@ -5,6 +5,8 @@
 //! tasks, [`app`] owns the model and its updates, [`ui`] draws it, [`tui`] runs the terminal,
 //! [`batch`] prints JSON lines instead, [`demo`] starts a throwaway VM.
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod app;
 pub mod batch;
 pub mod cli;

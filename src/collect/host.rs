@@ -155,16 +155,19 @@ mod tests {
     #[test]
     fn samples_this_process() {
         let pid = std::process::id();
+        // This test's own thread plays the vCPU thread.
+        let link = std::fs::read_link("/proc/thread-self").unwrap();
+        let tid: u32 = link.file_name().unwrap().to_str().unwrap().parse().unwrap();
         let mut sampler = HostSampler::new(pid);
-        let first = sampler.sample(&[pid]).unwrap();
+        let first = sampler.sample(&[tid]).unwrap();
         assert!(first.rss_bytes.unwrap() > 0);
-        assert_eq!(first.vcpus[&pid].cpu_percent, None);
+        assert_eq!(first.vcpus[&tid].cpu_percent, None);
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(100) {
             std::hint::black_box(0u64.wrapping_add(1));
         }
-        let second = sampler.sample(&[pid]).unwrap();
-        let busy = second.vcpus[&pid].cpu_percent.unwrap();
+        let second = sampler.sample(&[tid]).unwrap();
+        let busy = second.vcpus[&tid].cpu_percent.unwrap();
         assert!(busy > 10.0, "a busy thread shows CPU: {busy}");
     }
 

@@ -84,6 +84,7 @@ mod tests {
             rd_operations: rd_ops,
             wr_operations: wr_ops,
             rd_total_time_ns: rd_ns,
+            wr_total_time_ns: wr_ops * 1_500_000,
             ..Default::default()
         }
     }
@@ -98,7 +99,9 @@ mod tests {
         assert_eq!(rates.read_iops, 8.0);
         assert_eq!(rates.write_iops, 4.0);
         assert_eq!(rates.read_latency_ms, Some(2.0));
-        assert_eq!(rates.write_latency_ms, None);
+        assert_eq!(rates.write_latency_ms, Some(1.5));
+        let idle = BlockRates::between(&b, &b, Duration::from_secs(1)).unwrap();
+        assert_eq!(idle.read_latency_ms, None, "no operations, no latency");
     }
 
     #[test]

@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn too_long_line_is_reported_and_the_next_one_survives() {
-        let long = vec![b'x'; 50];
+        let long = [b'x'; 50];
         let out = frames(10, &[&long[..20], &long[20..], b"\nok\n"]);
         assert_eq!(out, vec![Frame::TooLong(50), Frame::Line(b"ok".to_vec())]);
     }

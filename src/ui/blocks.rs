@@ -59,7 +59,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
         Row::new(vec![
             name,
             sample.node_name.clone().unwrap_or_default(),
-            medium.map(|m| m.file.clone()).unwrap_or_default(),
+            medium.map(|m| file_name(&m.file)).unwrap_or_default(),
             medium.map(|m| m.drv.clone()).unwrap_or_default(),
             rate(|r| r.read_bytes_per_sec),
             rate(|r| r.write_bytes_per_sec),
@@ -145,4 +145,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
             write_area,
         );
     }
+}
+
+/// The last component of an image path (the column is narrow; the batch output has the path).
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path).file_name().map_or_else(
+        || path.to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }

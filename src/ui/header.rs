@@ -21,11 +21,18 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
                 .status_since
                 .map(|t| format!(" for {}", format::duration(now.duration_since(t))))
                 .unwrap_or_default();
-            first.push(Span::styled(
-                format!("● {}", status.status),
-                theme::run_state(&status.status),
-            ));
-            first.push(Span::styled(since, theme::muted()));
+            if vm.is_connected() {
+                first.push(Span::styled(
+                    format!("● {}", status.status),
+                    theme::run_state(&status.status),
+                ));
+                first.push(Span::styled(since, theme::muted()));
+            } else {
+                first.push(Span::styled(
+                    format!("● {} (last known)", status.status),
+                    theme::stale(),
+                ));
+            }
         }
         None => first.push(Span::styled("state unknown", theme::muted())),
     }
@@ -41,7 +48,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         Some(ConnectionState::Connected) => Span::styled("connected", theme::info()),
         Some(ConnectionState::Connecting) | None => Span::styled("connecting…", theme::muted()),
         Some(ConnectionState::Disconnected { reason, retry_in }) => Span::styled(
-            format!("DISCONNECTED: {reason} (retrying every {retry_in:.1} s)"),
+            format!("DISCONNECTED: {reason} (retry in {retry_in:.1} s)"),
             theme::error(),
         ),
     };

@@ -58,7 +58,7 @@ pub fn render_help(frame: &mut Frame, area: Rect) {
             ),
         ])
         .collect();
-    let popup = centered(area, 56, rows.len() as u16 + 2);
+    let popup = centered(area, 68, rows.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(rows).block(Block::bordered().title(Line::styled(" Help ", theme::title()))),

@@ -1,5 +1,9 @@
 //! Integration tests: one binary so that the QEMU harness can bound how many QEMUs run at once.
 
+mod batch_real;
+mod dashboard_e2e;
+mod guest_real;
 mod qmp_fake;
 mod qmp_real;
+mod render;
 mod support;

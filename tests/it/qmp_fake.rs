@@ -147,7 +147,7 @@ async fn greeting_that_never_comes_names_the_other_client() {
         tokio::time::sleep(Duration::from_secs(30)).await;
         drop(conn);
     });
-    let error = connect(&fake).await.err().expect("must fail");
+    let error = connect(&fake).await.expect_err("must fail");
     let text = error.to_string();
     assert!(matches!(error, QmpError::GreetingTimeout { .. }), "{text}");
     assert!(text.contains("another client"), "{text}");
@@ -160,7 +160,7 @@ async fn garbage_greeting_is_a_protocol_error() {
         conn.send_raw(b"SSH-2.0-OpenSSH_9.2\n").await;
         tokio::time::sleep(Duration::from_secs(5)).await;
     });
-    let error = connect(&fake).await.err().expect("must fail");
+    let error = connect(&fake).await.expect_err("must fail");
     assert!(matches!(error, QmpError::InvalidJson { .. }), "{error}");
 }
 

@@ -3,11 +3,11 @@
 
 pub mod fake;
 pub mod observer;
+pub mod pty;
 pub mod qemu;
 
 pub use fake::FakeQmp;
-pub use observer::Observer;
-pub use qemu::{Qemu, QemuBuilder};
+pub use qemu::Qemu;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
@@ -63,11 +63,6 @@ impl FakeQmp {
             received,
             task,
         }
-    }
-
-    /// The socket path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The target string (`unix:PATH`).

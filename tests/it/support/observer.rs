@@ -98,10 +98,10 @@ impl Observer {
                     self.events
                 );
             }
-            if let Some(message) = self.read_message(left.min(Duration::from_millis(200))) {
-                if message.get("event").is_some() {
-                    self.events.push(message);
-                }
+            if let Some(message) = self.read_message(left.min(Duration::from_millis(200)))
+                && message.get("event").is_some()
+            {
+                self.events.push(message);
             }
         }
     }

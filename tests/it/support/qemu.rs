@@ -77,7 +77,6 @@ pub struct QemuBuilder {
     observer: bool,
     guest: bool,
     name: Option<String>,
-    extra: Vec<String>,
     memory_mib: u32,
 }
 
@@ -109,12 +108,6 @@ impl QemuBuilder {
     /// `-name`.
     pub fn name(mut self, name: &str) -> Self {
         self.name = Some(name.to_string());
-        self
-    }
-
-    /// Extra command-line arguments.
-    pub fn arg(mut self, arg: &str) -> Self {
-        self.extra.push(arg.to_string());
         self
     }
 
@@ -172,7 +165,6 @@ impl QemuBuilder {
                 observer_socket.display()
             ));
         }
-        command.args(&self.extra);
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -210,24 +202,13 @@ impl Qemu {
             observer: false,
             guest: false,
             name: None,
-            extra: Vec::new(),
             memory_mib: 128,
         }
-    }
-
-    /// The QMP socket for the code under test.
-    pub fn qmp_path(&self) -> &Path {
-        &self.qmp
     }
 
     /// The target string for the code under test (`unix:PATH`).
     pub fn target(&self) -> String {
         format!("unix:{}", self.qmp.display())
-    }
-
-    /// The temp dir holding sockets and images.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// QEMU's pid.
@@ -256,16 +237,6 @@ impl Qemu {
                 .contains("qemu-dash guest ready")
                 .then_some(())
         });
-    }
-
-    /// Sends a signal to QEMU (e.g. "KILL", "STOP", "CONT").
-    pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success());
     }
 
     /// Waits for QEMU to exit and returns whether it did within `timeout`.

@@ -1,0 +1,141 @@
+//! The real binary in a pseudo-terminal against a real QEMU: keys pressed, the screen read,
+//! and the effect checked through a second QMP socket.
+
+use crate::support::Qemu;
+use crate::support::pty::Dashboard;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[test]
+fn pause_resume_and_reset_from_the_keyboard() {
+    let qemu = Qemu::builder()
+        .name("e2e-vm")
+        .disk("disk0", "qcow2")
+        .observer()
+        .start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&[&target, "--interval", "0.25"], 120, 36);
+    let screen = dash.wait_for("● running", WAIT);
+    assert!(screen.contains("e2e-vm"), "{screen}");
+    assert!(screen.contains("disk0"), "{screen}");
+
+    dash.send("p");
+    dash.wait_for("● paused", WAIT);
+    assert_eq!(observer.status(), "paused");
+    observer.wait_event("STOP", WAIT);
+
+    dash.send(" ");
+    dash.wait_for("● running", WAIT);
+    assert_eq!(observer.status(), "running");
+
+    dash.send("r");
+    let dialog = dash.wait_for("Reset e2e-vm?", WAIT);
+    assert!(dialog.contains("y yes"), "{dialog}");
+    dash.send("y");
+    dash.wait_for("reset by the host (host-qmp-system-reset)", WAIT);
+    observer.wait_event("RESET", WAIT);
+
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true), "q quits the dashboard");
+    // The terminal was handed back: alternate screen left, and QEMU still runs.
+    let raw = String::from_utf8_lossy(&dash.raw()).to_string();
+    assert!(raw.contains("\x1b[?1049l"), "alternate screen not left");
+    assert_eq!(observer.status(), "running");
+}
+
+#[test]
+fn cancelled_quit_sends_nothing_and_confirmed_quit_stops_qemu() {
+    let mut qemu = Qemu::builder().machine("none").observer().start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&[&target], 100, 30);
+    dash.wait_for("● running", WAIT);
+    dash.send("Q");
+    dash.wait_for("Quit QEMU for", WAIT);
+    dash.send("n");
+    dash.wait_for("quit QEMU: cancelled", WAIT);
+    assert_eq!(observer.status(), "running");
+    dash.send("Q");
+    dash.wait_for("Quit QEMU for", WAIT);
+    dash.send("y");
+    dash.wait_for("DISCONNECTED", WAIT);
+    assert!(qemu.wait_exit(WAIT), "QEMU exited after a confirmed quit");
+}
+
+#[test]
+fn read_only_refuses_commands() {
+    let qemu = Qemu::builder().machine("none").observer().start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&[&target, "--read-only"], 100, 30);
+    dash.wait_for("● running", WAIT);
+    dash.send("p");
+    dash.wait_for("read-only: pause was not sent", WAIT);
+    dash.send("r");
+    dash.wait_for("read-only: reset was not sent", WAIT);
+    assert_eq!(observer.status(), "running");
+}
+
+#[test]
+fn tiny_terminal_shows_a_message_instead_of_panels() {
+    let qemu = Qemu::builder().machine("none").start();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&[&target], 40, 10);
+    dash.wait_for("Terminal too small", WAIT);
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+}
+
+#[test]
+fn wrong_socket_shows_disconnected_and_keeps_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing.qmp");
+    let target = missing.display().to_string();
+    let mut dash = Dashboard::start(&[&target], 120, 30);
+    dash.wait_for("DISCONNECTED: cannot connect", WAIT);
+    dash.wait_for("no socket at", WAIT);
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_sends_nothing_but_queries() {
+    let fake = crate::support::FakeQmp::start(|mut conn| async move {
+        if conn.handshake().await.is_some() {
+            conn.serve_plausibly().await;
+        }
+    });
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        let mut dash = Dashboard::start(&[&target, "--read-only", "--interval", "0.25"], 100, 30);
+        dash.wait_for("● running", WAIT);
+        for (key, refusal) in [
+            ("p", "read-only: pause was not sent"),
+            ("r", "read-only: reset was not sent"),
+            ("P", "read-only: power down was not sent"),
+            ("Q", "read-only: quit QEMU was not sent"),
+        ] {
+            dash.send(key);
+            dash.wait_for(refusal, WAIT);
+            dash.send("y");
+        }
+        for key in ["s", "c", "d", "y", "l", "y", "\x1b", " "] {
+            dash.send(key);
+        }
+        // One more poll after the keys, so anything they sent has arrived.
+        std::thread::sleep(Duration::from_millis(600));
+    })
+    .await
+    .unwrap();
+    let received = fake.received();
+    assert!(received.len() > 3, "{received:?}");
+    for command in &received {
+        let name = command["execute"].as_str().unwrap();
+        assert!(
+            name == "qmp_capabilities" || name.starts_with("query-"),
+            "read-only sent {name}"
+        );
+    }
+}

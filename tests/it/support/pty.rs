@@ -1,0 +1,116 @@
+//! Runs the real `qemu-dash` binary in a pseudo-terminal, sends keys, and parses the screen
+//! with a terminal emulator so tests read what a user would see.
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_qemu-dash")
+}
+
+/// A running `qemu-dash` on a pseudo-terminal.
+pub struct Dashboard {
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Dashboard {
+    /// Starts `qemu-dash ARGS` on a `cols`x`rows` terminal.
+    pub fn start(args: &[&str], cols: u16, rows: u16) -> Dashboard {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let mut command = CommandBuilder::new(binary());
+        command.args(args);
+        command.env("TERM", "xterm-256color");
+        let child = pty.slave.spawn_command(command).expect("spawn qemu-dash");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("pty reader");
+        let writer = pty.master.take_writer().expect("pty writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZero::new(rows).expect("rows > 0"),
+            std::num::NonZero::new(cols).expect("cols > 0"),
+            0,
+        )));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (screen_feed, raw_feed) = (screen.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            while let Ok(read) = reader.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                screen_feed.lock().unwrap().process(&buffer[..read]);
+                raw_feed.lock().unwrap().extend_from_slice(&buffer[..read]);
+            }
+        });
+        Dashboard {
+            child,
+            writer,
+            screen,
+            raw,
+            _master: pty.master,
+        }
+    }
+
+    /// The screen's text now.
+    pub fn text(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    /// Everything the program wrote, raw.
+    pub fn raw(&self) -> Vec<u8> {
+        self.raw.lock().unwrap().clone()
+    }
+
+    /// Sends keys (bytes as a terminal would).
+    pub fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).expect("send keys");
+        self.writer.flush().expect("flush keys");
+    }
+
+    /// Waits until the screen contains `needle`; panics with the screen otherwise.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.text();
+            if text.contains(needle) {
+                return text;
+            }
+            if start.elapsed() > timeout {
+                panic!("screen did not show {needle:?} within {timeout:?}:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the process to exit; returns whether it exited successfully.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<bool> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.success());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
