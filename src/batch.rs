@@ -1,8 +1,9 @@
 //! Batch mode: the same collectors and model as the dashboard, printed as JSON lines.
 //!
 //! One object per VM per poll on stdout, with the figures the screen shows and the events
-//! since that VM's previous line. A target that cannot be reached, or a connection that drops,
-//! ends the run with a non-zero exit and one clear line on stderr.
+//! since that VM's previous line. A target that cannot be reached, a connection that drops,
+//! or a poll that fails (a timeout, a malformed reply) ends the run with a non-zero exit and
+//! one clear line on stderr: a script must not mistake stale figures for live ones.
 
 use crate::app::{Model, Vm};
 use crate::collect::watch::WatchOptions;
@@ -32,6 +33,9 @@ pub async fn run(
         match &news {
             AppEvent::Disconnected { reason, .. } => {
                 bail!("{}: {reason}", names.get(vm).map_or("?", String::as_str));
+            }
+            AppEvent::Problem { text, .. } => {
+                bail!("{}: {text}", names.get(vm).map_or("?", String::as_str));
             }
             AppEvent::Event { record, .. } => {
                 if let Some(pending) = pending_events.get_mut(vm) {

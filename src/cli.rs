@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(long)]
     pub pid: Option<u32>,
 
+    /// Append every QMP event to FILE as a JSON line (with the VM and the local time).
+    #[arg(long, value_name = "FILE")]
+    pub event_log: Option<PathBuf>,
+
     /// Seconds to wait for QEMU's greeting before concluding another client holds the socket.
     #[arg(long, default_value_t = 3.0)]
     pub greeting_timeout: f64,

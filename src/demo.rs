@@ -180,6 +180,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let options = WatchOptions {
         connect: ConnectOptions::default(),
         pid: Some(vm.child.id()),
+        event_log: None,
     };
     let result = crate::tui::run(
         vec![target],

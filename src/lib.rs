@@ -43,6 +43,11 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
             ..Default::default()
         },
         pid: cli.pid,
+        event_log: cli
+            .event_log
+            .as_deref()
+            .map(collect::eventlog::EventLog::open)
+            .transpose()?,
     };
     let interval = Duration::from_secs_f64(cli.interval);
     if cli.batch {

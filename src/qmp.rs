@@ -12,6 +12,6 @@ pub mod target;
 pub mod types;
 
 pub use client::{Client, ConnectOptions};
-pub use connection::Notice;
+pub use connection::{EventTap, Notice};
 pub use message::{Event, Greeting, QemuVersion, QmpError};
 pub use target::Target;

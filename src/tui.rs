@@ -38,6 +38,10 @@ pub async fn run(
     let mut hangup = signal(SignalKind::hangup()).context("installing a SIGHUP handler")?;
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let _guard = TerminalGuard;
+    if std::env::var_os("QEMU_DASH_TEST_PANIC").is_some() {
+        // Lets the test suite check that a panic hands the terminal back in a sane state.
+        panic!("panic forced by QEMU_DASH_TEST_PANIC");
+    }
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;

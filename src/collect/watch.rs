@@ -1,9 +1,11 @@
 //! Keeps one VM watched: connects, runs the listener and poller while connected, and
 //! reconnects with backoff when the connection drops or cannot be opened.
 
+use super::eventlog::{EventLog, NameSlot};
 use super::poller::{self, HostSource};
 use super::{AppEvent, VmId, listener};
 use crate::qmp::{Client, ConnectOptions, Target};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -19,6 +21,8 @@ pub struct WatchOptions {
     pub connect: ConnectOptions,
     /// The QEMU pid given on the command line, overriding the socket's peer credentials.
     pub pid: Option<u32>,
+    /// Where every event is appended, if anywhere.
+    pub event_log: Option<Arc<EventLog>>,
 }
 
 /// Picks where host figures come from for this connection.
@@ -46,10 +50,20 @@ pub async fn run(
     app: mpsc::UnboundedSender<AppEvent>,
 ) {
     let mut backoff = FIRST_BACKOFF;
+    let name: NameSlot = Arc::new(Mutex::new(None));
+    let mut connect = options.connect.clone();
+    if let Some(log) = &options.event_log {
+        connect.event_tap = Some(log.tap(target.to_string(), name.clone()));
+    }
     loop {
-        let reason = match Client::connect(&target, &options.connect).await {
+        let reason = match Client::connect(&target, &connect).await {
             Ok(client) => {
                 backoff = FIRST_BACKOFF;
+                if options.event_log.is_some()
+                    && let Ok(info) = client.query_name().await
+                {
+                    *name.lock().unwrap_or_else(PoisonError::into_inner) = info.name;
+                }
                 let subscription = client.subscribe();
                 let connected = AppEvent::Connected {
                     vm,

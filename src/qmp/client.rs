@@ -3,7 +3,9 @@
 //! Every command carries a numeric id and a timeout. Many tasks may call [`Client::execute`]
 //! at once; replies find their caller through the pending map in [`super::connection`].
 
-use super::connection::{FrameReader, Notice, SUBSCRIBER_BACKLOG, Shared, run_reader, run_writer};
+use super::connection::{
+    EventTap, FrameReader, Notice, SUBSCRIBER_BACKLOG, Shared, run_reader, run_writer,
+};
 use super::framing::Frame;
 use super::message::{Greeting, QmpError, decode_greeting};
 use super::target::Target;
@@ -18,7 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
 
 /// Timeouts and limits for a connection.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectOptions {
     /// How long to wait for the socket to open.
     pub connect_timeout: Duration,
@@ -26,6 +28,8 @@ pub struct ConnectOptions {
     pub greeting_timeout: Duration,
     /// Timeout for commands that do not name their own.
     pub command_timeout: Duration,
+    /// Called with every event as it is read (see [`EventTap`]).
+    pub event_tap: Option<EventTap>,
 }
 
 impl Default for ConnectOptions {
@@ -34,7 +38,19 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(5),
             greeting_timeout: Duration::from_secs(3),
             command_timeout: Duration::from_secs(5),
+            event_tap: None,
         }
+    }
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("greeting_timeout", &self.greeting_timeout)
+            .field("command_timeout", &self.command_timeout)
+            .field("event_tap", &self.event_tap.is_some())
+            .finish()
     }
 }
 
@@ -131,7 +147,7 @@ impl Client {
             }
         };
         let (notices, first_receiver) = broadcast::channel(SUBSCRIBER_BACKLOG);
-        let shared = Shared::new(notices.clone());
+        let shared = Shared::new(notices.clone(), options.event_tap.clone());
         let (lines, line_receiver) = mpsc::channel(256);
         tokio::spawn(run_writer(write, line_receiver, shared.clone()));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();

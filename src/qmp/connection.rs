@@ -45,20 +45,26 @@ struct State {
     closed: Option<String>,
 }
 
+/// A function called with every event, on the reader task, before subscribers see it.
+/// It never misses an event, however far subscribers fall behind (an event log file).
+pub type EventTap = Arc<dyn Fn(&Event) + Send + Sync>;
+
 /// State shared by the reader task and the callers.
 pub struct Shared {
     state: Mutex<State>,
     events_seen: AtomicU64,
     notices: broadcast::Sender<Notice>,
+    tap: Option<EventTap>,
 }
 
 impl Shared {
-    /// New shared state publishing notices on `notices`.
-    pub fn new(notices: broadcast::Sender<Notice>) -> Arc<Self> {
+    /// New shared state publishing notices on `notices` and events to `tap`.
+    pub fn new(notices: broadcast::Sender<Notice>, tap: Option<EventTap>) -> Arc<Self> {
         Arc::new(Shared {
             state: Mutex::new(State::default()),
             events_seen: AtomicU64::new(0),
             notices,
+            tap,
         })
     }
 
@@ -149,6 +155,9 @@ impl Shared {
         match incoming {
             Ok(Incoming::Event(event)) => {
                 self.events_seen.fetch_add(1, Ordering::Relaxed);
+                if let Some(tap) = &self.tap {
+                    tap(&event);
+                }
                 let _ = self.notices.send(Notice::Event(event));
             }
             Ok(Incoming::Return { id, value }) => {
@@ -242,7 +251,13 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
             write.flush().await
         };
         if let Err(error) = written.await {
-            shared.close(&format!("write failed: {error}"));
+            let reason = match error.kind() {
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+                    "QEMU closed the connection".to_string()
+                }
+                _ => format!("write failed: {error}"),
+            };
+            shared.close(&reason);
             return;
         }
     }

@@ -356,4 +356,27 @@ mod tests {
         assert!(cut.starts_with("xxxxxxxxxx…"), "{cut}");
         assert!(cut.contains("300 bytes"), "{cut}");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = decode_line(&bytes);
+            let _ = decode_greeting(&bytes);
+        }
+
+        #[test]
+        fn replies_and_events_round_trip(id in 0u64..u64::MAX / 2, text in "\\PC{0,40}", name in "[A-Z_]{1,20}") {
+            let reply = json!({"return": {"text": text}, "id": id}).to_string();
+            proptest::prop_assert_eq!(
+                decode_line(reply.as_bytes()).unwrap(),
+                Incoming::Return { id: Some(id), value: json!({"text": text}) }
+            );
+            let event = json!({"event": name, "data": {"text": text}, "timestamp": {"seconds": 1, "microseconds": 2}}).to_string();
+            let Incoming::Event(decoded) = decode_line(event.as_bytes()).unwrap() else {
+                panic!("not an event");
+            };
+            proptest::prop_assert_eq!(decoded.name, name);
+            proptest::prop_assert_eq!(decoded.data, json!({"text": text}));
+        }
+    }
 }

@@ -28,7 +28,7 @@ impl Target {
         match self {
             Target::Unix(_) => false,
             Target::Tcp { host, .. } => match host.parse::<IpAddr>() {
-                Ok(ip) => !ip.is_loopback(),
+                Ok(ip) => !ip.to_canonical().is_loopback(),
                 Err(_) => host != "localhost",
             },
         }
@@ -152,6 +152,10 @@ mod tests {
         assert!(remote.is_remote_tcp());
         assert!(!local.is_remote_tcp());
         assert!(!"tcp:localhost:1".parse::<Target>().unwrap().is_remote_tcp());
+        let mapped: Target = "tcp:[::ffff:127.0.0.1]:1".parse().unwrap();
+        assert!(!mapped.is_remote_tcp(), "IPv4-mapped loopback is local");
+        let v6: Target = "tcp:[2001:db8::1]:1".parse().unwrap();
+        assert!(v6.is_remote_tcp());
         assert!(!"/x".parse::<Target>().unwrap().is_remote_tcp());
     }
 }

@@ -5,5 +5,6 @@ mod dashboard_e2e;
 mod guest_real;
 mod qmp_fake;
 mod qmp_real;
+mod reliability;
 mod render;
 mod support;

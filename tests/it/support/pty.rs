@@ -1,7 +1,7 @@
 //! Runs the real `qemu-dash` binary in a pseudo-terminal, sends keys, and parses the screen
 //! with a terminal emulator so tests read what a user would see.
 
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, SlavePty, native_pty_system};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,12 +17,18 @@ pub struct Dashboard {
     writer: Box<dyn Write + Send>,
     screen: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
+    slave: Box<dyn SlavePty + Send>,
     _master: Box<dyn MasterPty + Send>,
 }
 
 impl Dashboard {
     /// Starts `qemu-dash ARGS` on a `cols`x`rows` terminal.
     pub fn start(args: &[&str], cols: u16, rows: u16) -> Dashboard {
+        Self::start_with_env(args, &[], cols, rows)
+    }
+
+    /// Starts `qemu-dash ARGS` with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Dashboard {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -34,8 +40,10 @@ impl Dashboard {
         let mut command = CommandBuilder::new(binary());
         command.args(args);
         command.env("TERM", "xterm-256color");
+        for (key, value) in env {
+            command.env(key, value);
+        }
         let child = pty.slave.spawn_command(command).expect("spawn qemu-dash");
-        drop(pty.slave);
         let mut reader = pty.master.try_clone_reader().expect("pty reader");
         let writer = pty.master.take_writer().expect("pty writer");
         let screen = Arc::new(Mutex::new(vt100::Parser::new(
@@ -60,6 +68,7 @@ impl Dashboard {
             writer,
             screen,
             raw,
+            slave: pty.slave,
             _master: pty.master,
         }
     }
@@ -90,6 +99,33 @@ impl Dashboard {
             }
             if start.elapsed() > timeout {
                 panic!("screen did not show {needle:?} within {timeout:?}:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The dashboard's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.process_id().expect("pid")
+    }
+
+    /// The terminal's modes now (`stty -a` run on the same pseudo-terminal).
+    pub fn terminal_modes(&self) -> String {
+        let mut command = CommandBuilder::new("stty");
+        command.arg("-a");
+        let mut stty = self.slave.spawn_command(command).expect("spawn stty");
+        stty.wait().expect("stty");
+        let start = Instant::now();
+        loop {
+            let raw = String::from_utf8_lossy(&self.raw()).to_string();
+            if let Some(at) = raw.rfind("speed ") {
+                let modes = &raw[at..];
+                if modes.contains("echoctl") || start.elapsed() > Duration::from_secs(5) {
+                    return modes.to_string();
+                }
+            }
+            if start.elapsed() > Duration::from_secs(5) {
+                panic!("no stty output");
             }
             std::thread::sleep(Duration::from_millis(20));
         }

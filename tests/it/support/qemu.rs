@@ -78,6 +78,7 @@ pub struct QemuBuilder {
     guest: bool,
     name: Option<String>,
     memory_mib: u32,
+    qmp_at: Option<PathBuf>,
 }
 
 impl QemuBuilder {
@@ -105,6 +106,12 @@ impl QemuBuilder {
         self
     }
 
+    /// Puts the QMP socket at `path` instead of the temp dir (to restart QEMU on one path).
+    pub fn qmp_at(mut self, path: &Path) -> Self {
+        self.qmp_at = Some(path.to_path_buf());
+        self
+    }
+
     /// `-name`.
     pub fn name(mut self, name: &str) -> Self {
         self.name = Some(name.to_string());
@@ -118,7 +125,10 @@ impl QemuBuilder {
             .prefix("qemu-dash-test")
             .tempdir()
             .expect("temp dir");
-        let qmp = dir.path().join("qmp.sock");
+        let qmp = self
+            .qmp_at
+            .clone()
+            .unwrap_or_else(|| dir.path().join("qmp.sock"));
         let observer_socket = dir.path().join("observer.sock");
         let mut command = Command::new(qemu_binary());
         command.args(["-accel", "tcg", "-nodefaults", "-display", "none"]);
@@ -203,7 +213,18 @@ impl Qemu {
             guest: false,
             name: None,
             memory_mib: 128,
+            qmp_at: None,
         }
+    }
+
+    /// The QMP socket for the code under test.
+    pub fn qmp_path(&self) -> &Path {
+        &self.qmp
+    }
+
+    /// Sends a signal to QEMU ("KILL", "STOP", "CONT").
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.pid(), signal);
     }
 
     /// The target string for the code under test (`unix:PATH`).
@@ -280,4 +301,14 @@ impl Drop for Qemu {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `signal` (a name such as "TERM") to `pid` with kill(1).
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid}");
 }

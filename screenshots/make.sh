@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Makes PNG screenshots of the real dashboard watching the demo VM (`qemu-dash demo`):
+# a virtual X server (Xvfb), an xterm running the demo, keys sent with xdotool and the
+# window captured with ImageMagick's `import`.
+#
+#   screenshots/make.sh            # from anywhere in the repo
+#
+# Needs (Debian/Ubuntu): xvfb xterm xdotool imagemagick x11-utils fonts-dejavu-core
+#                        and optionally optipng (smaller PNGs).
+# Plus what `qemu-dash demo` needs: qemu-system-x86 qemu-utils (the guest is built once).
+#
+# Environment:
+#   QEMU_DASH_BIN    the binary (default: target/release/qemu-dash, built with cargo if missing;
+#                    honours CARGO_TARGET_DIR)
+#   SHOTS_DIR        where the PNGs go (default: screenshots/)
+#   SHOTS_WARMUP     seconds to let the guest boot and the graphs move (default 25)
+#   SHOTS_FONT       xterm font (default "DejaVu Sans Mono"), SHOTS_FONT_SIZE (default 11)
+#   SHOTS_GEOMETRY   xterm size in cells (default 140x40)
+#
+# To add a shot, add a line at the bottom: `shot NAME [KEY...]` sends the keys (xdotool
+# key names: question, r, n, Escape, Tab, shift+P ...), waits, and writes NAME.png.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+out=${SHOTS_DIR:-$here}
+warmup=${SHOTS_WARMUP:-25}
+font=${SHOTS_FONT:-DejaVu Sans Mono}
+font_size=${SHOTS_FONT_SIZE:-11}
+geometry=${SHOTS_GEOMETRY:-140x40}
+
+say() { printf 'make.sh: %s\n' "$*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+# --- what we need ---------------------------------------------------------------------------
+missing=()
+need() { # need COMMAND DEBIAN-PACKAGE
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+}
+need Xvfb xvfb
+need xterm xterm
+need xdotool xdotool
+need import imagemagick
+need xwininfo x11-utils
+need fc-list fontconfig
+if command -v fc-list >/dev/null 2>&1 && ! fc-list | grep -qi "$font"; then
+    if [[ $font == "DejaVu Sans Mono" ]]; then missing+=(fonts-dejavu-core); else die "font '$font' not found (fc-list)"; fi
+fi
+if ((${#missing[@]})); then
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+    die "missing packages; install them with: sudo apt-get install ${missing[*]}"
+fi
+command -v optipng >/dev/null 2>&1 || say "optipng not found: PNGs will be a bit larger (apt-get install optipng)"
+
+bin=${QEMU_DASH_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/qemu-dash}
+if [[ ! -x $bin ]]; then
+    [[ -z ${QEMU_DASH_BIN:-} ]] || die "QEMU_DASH_BIN=$bin is not an executable"
+    say "building $bin"
+    (cd "$repo" && cargo build --release --quiet)
+fi
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+
+# --- clean up on every exit ---------------------------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qemu-dash-shots.XXXXXX")
+xvfb_pid=
+xterm_pid=
+cleanup() {
+    local status=$?
+    if [[ -n $xterm_pid ]] && kill -0 "$xterm_pid" 2>/dev/null; then
+        # Ask the dashboard to quit first so the demo stops its VM and removes its files.
+        [[ -z ${win:-} ]] || press q >/dev/null 2>&1 || true
+        for _ in $(seq 50); do kill -0 "$xterm_pid" 2>/dev/null || break; sleep 0.1; done
+        kill "$xterm_pid" 2>/dev/null || true
+        wait "$xterm_pid" 2>/dev/null || true
+    fi
+    if [[ -n $xvfb_pid ]]; then
+        kill "$xvfb_pid" 2>/dev/null || true
+        wait "$xvfb_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- X server on a free display --------------------------------------------------------------
+# Xvfb picks a free display itself and writes its number on the -displayfd descriptor.
+exec {dfd}>"$tmp/display"
+Xvfb -displayfd "$dfd" -screen 0 1920x1080x24 -nolisten tcp \
+    >"$tmp/xvfb.log" 2>&1 &
+xvfb_pid=$!
+exec {dfd}>&-
+for _ in $(seq 100); do
+    [[ -s $tmp/display ]] && break
+    kill -0 "$xvfb_pid" 2>/dev/null || die "Xvfb failed: $(cat "$tmp/xvfb.log")"
+    sleep 0.1
+done
+[[ -s $tmp/display ]] || die "Xvfb did not report a display"
+DISPLAY=":$(head -n1 "$tmp/display")"
+export DISPLAY
+say "Xvfb on $DISPLAY"
+
+# --- the dashboard in an xterm -----------------------------------------------------------------
+cat >"$tmp/run" <<EOF
+#!/usr/bin/env bash
+export TERM=xterm-256color COLORTERM=
+exec "$bin" demo 2>"$tmp/demo.log"
+EOF
+chmod +x "$tmp/run"
+xterm -title qemu-dash-shot -geometry "$geometry+0+0" -fa "$font" -fs "$font_size" \
+    -bg '#1c1c1c' -fg '#d0d0d0' -b 0 -bw 0 +sb -xrm 'XTerm*cursorBlink: false' \
+    -xrm 'XTerm*renderFont: true' -xrm 'XTerm*termName: xterm-256color' \
+    -e "$tmp/run" >"$tmp/xterm.log" 2>&1 &
+xterm_pid=$!
+win=
+for _ in $(seq 100); do
+    win=$(xdotool search --limit 1 --name '^qemu-dash-shot$' 2>/dev/null | head -n1) || true
+    [[ -n $win ]] && break
+    kill -0 "$xterm_pid" 2>/dev/null || die "xterm exited: $(cat "$tmp/xterm.log")"
+    sleep 0.1
+done
+[[ -n $win ]] || die "the xterm window did not appear"
+
+say "waiting ${warmup}s for the guest to boot and the graphs to move"
+for _ in $(seq "$warmup"); do
+    kill -0 "$xterm_pid" 2>/dev/null || die "the dashboard exited early: $(cat "$tmp/demo.log" 2>/dev/null)"
+    sleep 1
+done
+
+# press KEY: type a key into the xterm. Sent through XTEST to the focused window (xterm
+# ignores synthetic events from `xdotool key --window`); there is no window manager.
+press() {
+    xdotool windowfocus --sync "$win" key "$1"
+}
+
+# shot NAME [KEY...]: send the keys (xdotool key names), let the screen redraw, save NAME.png.
+shot() {
+    local name=$1
+    shift
+    local key
+    for key in "$@"; do
+        press "$key"
+        sleep 0.4
+    done
+    sleep 1.2
+    kill -0 "$xterm_pid" 2>/dev/null || die "the dashboard exited before $name.png"
+    import -window "$win" -strip "$tmp/$name.png"
+    if command -v optipng >/dev/null 2>&1; then optipng -quiet -o2 "$tmp/$name.png"; fi
+    mv "$tmp/$name.png" "$out/$name.png"
+    say "wrote $out/$name.png ($(($(stat -c %s "$out/$name.png") / 1024)) KiB)"
+}
+
+# keys: add a line here for a new shot; the help overlay is closed again by `?`.
+shot main
+shot help question
+shot confirm question r
+press n
+
+# Quit the dashboard: the demo stops its VM and removes its temp dir.
+press q
+for _ in $(seq 100); do kill -0 "$xterm_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$xterm_pid" 2>/dev/null; then say "the dashboard did not quit on q"; else xterm_pid=; fi
