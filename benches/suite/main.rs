@@ -1,0 +1,96 @@
+//! qemu-dash's benchmark suite: one binary, one subcommand per measurement.
+//!
+//! `bench/run.sh` starts the QEMUs, builds this binary and runs every subcommand; each prints
+//! progress on stderr and one JSON object per measurement on stdout, which `bench/report.py`
+//! turns into `bench/RESULTS.md`. Each subcommand can also be run by hand, e.g.
+//! `cargo bench --bench suite -- render`.
+//!
+//! - `rtt`: QMP round trip of `query-status`, qemu-dash's client vs a raw socket vs `qemu.qmp`.
+//! - `collector`: CPU of `qemu-dash --batch` (and of a Python monitor loop) per VM-poll, and
+//!   the extra CPU the watched QEMUs spend answering.
+//! - `render`: time and bytes per frame of `ui::render` with full histories.
+//! - `bytes`, `keys`, `memory`: the real binary in a pseudo-terminal: bytes written per
+//!   second, key-to-effect latency, peak RSS.
+
+mod collector;
+mod cpu;
+mod pty;
+mod render;
+mod rtt;
+mod tui;
+
+use clap::{Parser, Subcommand};
+
+/// qemu-dash benchmark suite.
+#[derive(Debug, Parser)]
+struct Cli {
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, global = true, hide = true)]
+    bench: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// QMP round trip per `query-status`, sequential and pipelined.
+    Rtt(rtt::Args),
+    /// CPU per VM-poll of the collector, and the extra CPU of the watched QEMUs.
+    Collector(collector::Args),
+    /// Time and bytes per frame of the renderer.
+    Render(render::Args),
+    /// Bytes written to the terminal per second by the real binary in a PTY.
+    Bytes(tui::BytesArgs),
+    /// Key press to effect (QMP event, screen) latency.
+    Keys(tui::KeysArgs),
+    /// Peak RSS of the dashboard watching VMs for a while.
+    Memory(tui::MemoryArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Rtt(args) => rtt::run(args),
+        Command::Collector(args) => collector::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Bytes(args) => tui::bytes(args),
+        Command::Keys(args) => tui::keys(args),
+        Command::Memory(args) => tui::memory(args),
+    }
+}
+
+/// Prints one result object as a JSON line on stdout.
+pub fn emit(value: serde_json::Value) {
+    println!("{value}");
+}
+
+/// Reads a VM list written by bench/run.sh: one `PID MAIN_SOCKET OBSERVER_SOCKET` per line.
+pub fn read_vms(path: &std::path::Path) -> anyhow::Result<Vec<Vm>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut fields = line.split_whitespace();
+            let pid = fields.next().context("pid")?.parse()?;
+            let socket = fields.next().context("socket")?.into();
+            let observer = fields.next().map(Into::into);
+            Ok(Vm {
+                pid,
+                socket,
+                observer,
+            })
+        })
+        .collect()
+}
+
+/// A QEMU started by bench/run.sh.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    /// QEMU's pid.
+    pub pid: u32,
+    /// The QMP socket for the program under test.
+    pub socket: std::path::PathBuf,
+    /// A second QMP socket for an observer, if any.
+    pub observer: Option<std::path::PathBuf>,
+}
