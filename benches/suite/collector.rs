@@ -184,9 +184,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 // Let QEMU notice the hang-up before the next window.
                 std::thread::sleep(Duration::from_millis(300));
                 let seconds = measured.wall.as_secs_f64();
-                let per_poll = |ns: u64| {
-                    (measured.polls > 0).then(|| ns as f64 / 1e6 / measured.polls as f64)
-                };
+                let per_poll =
+                    |ns: u64| (measured.polls > 0).then(|| ns as f64 / 1e6 / measured.polls as f64);
                 eprintln!(
                     "collector {} x{count} round {round} {name:<15} {:5} polls in {seconds:.1} s: \
                      {:8.3} ms CPU/VM-poll ({:.2} % of a core), QEMUs {:7.1} ms CPU/s",

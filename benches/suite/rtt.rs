@@ -38,6 +38,10 @@ pub struct Args {
     /// The Python contender: a command line that runs bench/qmp_rtt.py (words split on spaces).
     #[arg(long)]
     python: Option<String>,
+    /// Run only these contenders (raw, qemu-dash, qemu-dash-current-thread, qemu.qmp), e.g.
+    /// to profile one.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 /// One contender's figures for one round.
@@ -76,6 +80,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ];
     if args.python.is_some() {
         contenders.push(Contender::Python);
+    }
+    if !args.only.is_empty() {
+        contenders.retain(|c| args.only.iter().any(|name| name == c.name()));
     }
     for round in 0..args.rounds {
         let count = contenders.len();
@@ -141,8 +148,9 @@ impl Raw {
             writer,
             line: String::new(),
         };
-        raw.read_reply()?; // the greeting has no "return" but is one line: read it below
-        raw.writer.write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
+        raw.read_reply()?; // the greeting
+        raw.writer
+            .write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
         raw.read_reply()?;
         Ok(raw)
     }
