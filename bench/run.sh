@@ -112,22 +112,29 @@ for line in sys.stdin:
 dash=$target_dir/release/qemu-dash
 [[ -x $suite && -x $dash ]] || die "build did not produce the binaries"
 
-step "start $many QEMUs (-M none, qcow2 disk) and one plain VM (pc, 1 vCPU, virtio disk, no OS)"
+step "start $many QEMUs (-M none, qcow2 disk), one plain VM (pc, 1 vCPU, virtio disk, no OS), one for round trips"
 for i in $(seq 0 $((many - 1))); do
     start_qemu "$work/none.list" "none$i" -M none \
         -drive "file=$work/none$i/disk.qcow2,format=qcow2,if=none,id=disk0"
 done
 start_qemu "$work/plain.list" plain -m 128 \
     -drive "file=$work/plain/disk.qcow2,format=qcow2,if=virtio,id=disk0"
+# The round-trip QEMU: one socket per client (a QMP socket serves one client at a time).
+start_qemu "$work/rtt.list" rtt -M none $(for s in c d e f; do
+    printf -- '-qmp unix:%s,server=on,wait=off ' "$work/rtt/$s.sock"
+done)
 wait_sockets "$work/none.list"
 wait_sockets "$work/plain.list"
+wait_sockets "$work/rtt.list"
 sleep 2 # let the plain VM's firmware give up looking for a boot disk
-first_socket=$(awk 'NR == 1 {print $2}' "$work/none.list")
 plain_socket=$(awk '{print $2}' "$work/plain.list")
 plain_observer=$(awk '{print $3}' "$work/plain.list")
 
 step "1. QMP round trip (query-status): qemu-dash client vs raw socket vs qemu.qmp"
-"$suite" rtt --socket "$first_socket" --python "$py $root/bench/qmp_rtt.py" >>"$results"
+for _ in $(seq 100); do [[ -S $work/rtt/f.sock ]] && break; sleep 0.05; done
+"$suite" rtt --socket "$work/rtt/qmp.sock" --socket "$work/rtt/obs.sock" --socket "$work/rtt/c.sock" \
+    --socket "$work/rtt/d.sock" --socket "$work/rtt/e.sock" --python-socket "$work/rtt/f.sock" \
+    --python "$py $root/bench/qmp_rtt.py" >>"$results"
 
 step "4a. rendering: time and bytes per frame"
 "$suite" render >>"$results"

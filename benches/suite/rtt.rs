@@ -1,10 +1,17 @@
 //! QMP round trip per `query-status`: qemu-dash's client against a raw-socket client (the
 //! floor: QEMU's own cost plus one blocking write and read) and Python's `qemu.qmp`.
 //!
-//! Every contender connects to the same QEMU socket in turn (a QMP socket serves one client
-//! at a time), sends `warmup` commands, then `n` one after another (sequential), then `n` with
-//! at most `depth` in flight (pipelined). Rounds rotate the order of the contenders so that
-//! drift in machine load touches them alike. Wall time and the client's own CPU time are
+//! QEMU (7.2 at least) reads QMP input one byte per main-loop turn (`monitor_can_read`
+//! returns 1), so a longer request costs QEMU more: `raw-id` is the raw client sending the
+//! same bytes as qemu-dash (`{"execute":"query-status","id":N}`), `raw` the shortest request.
+//!
+//! The Rust contenders are connected at once, each to its own QMP socket of the same QEMU
+//! (QEMU accepts several `-qmp`; each serves one client), and take turns in short blocks:
+//! `block` commands one after another (sequential), then `block` with at most `depth` in
+//! flight (pipelined), the order rotating every block. Ratios are taken within a block, so
+//! bursts of load from other work on the machine touch the contenders alike; the report
+//! gives the median over blocks. Python's `qemu.qmp` runs as a subprocess (bench/qmp_rtt.py)
+//! between blocks, `n` commands per round. Wall time and the client's own CPU time are
 //! recorded per command.
 
 use crate::cpu;
@@ -20,28 +27,324 @@ use std::time::Instant;
 /// Options of `rtt`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The QEMU's QMP socket.
+    /// QMP sockets of one QEMU, one per Rust contender (raw, raw-id, raw-tokio, qemu-dash,
+    /// qemu-dash-current-thread).
+    #[arg(long, required = true)]
+    socket: Vec<PathBuf>,
+    /// Another QMP socket of the same QEMU for the Python contender.
     #[arg(long)]
-    socket: PathBuf,
-    /// Commands per measurement.
-    #[arg(long, default_value_t = 1000)]
-    n: usize,
+    python_socket: Option<PathBuf>,
+    /// Blocks per Rust contender and mode.
+    #[arg(long, default_value_t = 40)]
+    blocks: usize,
+    /// Commands per block.
+    #[arg(long, default_value_t = 100)]
+    block: usize,
     /// Commands before measuring.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
     /// Commands in flight when pipelined.
     #[arg(long, default_value_t = 16)]
     depth: usize,
-    /// Rounds (each runs every contender once; ratios are taken within a round).
-    #[arg(long, default_value_t = 10)]
-    rounds: usize,
     /// The Python contender: a command line that runs bench/qmp_rtt.py (words split on spaces).
     #[arg(long)]
     python: Option<String>,
-    /// Run only these contenders (raw, qemu-dash, qemu-dash-current-thread, qemu.qmp), e.g.
-    /// to profile one.
+    /// Python rounds (each a fresh process and connection).
+    #[arg(long, default_value_t = 5)]
+    python_rounds: usize,
+    /// Commands per Python round and mode.
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// Run only these Rust contenders (raw, raw-id, raw-tokio, qemu-dash,
+    /// qemu-dash-current-thread), e.g. to
+    /// profile one.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+}
+
+/// A connected Rust contender.
+enum Session {
+    Raw(Raw),
+    RawId(Raw),
+    RawTokio(Box<RawTokio>),
+    Ours {
+        name: &'static str,
+        runtime: tokio::runtime::Runtime,
+        client: Client,
+    },
+}
+
+impl Session {
+    fn name(&self) -> &'static str {
+        match self {
+            Session::Raw(_) => "raw",
+            Session::RawId(_) => "raw-id",
+            Session::RawTokio(_) => "raw-tokio",
+            Session::Ours { name, .. } => name,
+        }
+    }
+
+    fn sequential(&mut self, n: usize) -> anyhow::Result<()> {
+        match self {
+            Session::Raw(raw) | Session::RawId(raw) => raw.sequential(n),
+            Session::RawTokio(raw) => raw.sequential(n),
+            Session::Ours {
+                runtime, client, ..
+            } => runtime.block_on(async {
+                for _ in 0..n {
+                    client.execute("query-status", None).await?;
+                }
+                Ok(())
+            }),
+        }
+    }
+
+    fn pipelined(&mut self, n: usize, depth: usize) -> anyhow::Result<()> {
+        match self {
+            Session::Raw(raw) | Session::RawId(raw) => raw.pipelined(n, depth),
+            Session::RawTokio(raw) => raw.pipelined(n, depth),
+            Session::Ours {
+                runtime, client, ..
+            } => runtime.block_on(async {
+                futures_util::stream::iter(0..n)
+                    .map(|_| client.execute("query-status", None))
+                    .buffer_unordered(depth)
+                    .try_for_each(|_| async { Ok(()) })
+                    .await?;
+                Ok(())
+            }),
+        }
+    }
+}
+
+/// The same plain line I/O as [`Raw`] on a current-thread tokio runtime: what async I/O
+/// itself costs, without qemu-dash's client around it.
+struct RawTokio {
+    runtime: tokio::runtime::Runtime,
+    reader: tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
+    writer: tokio::net::unix::OwnedWriteHalf,
+    line: String,
+}
+
+impl RawTokio {
+    fn connect(path: &Path) -> anyhow::Result<RawTokio> {
+        use tokio::io::AsyncWriteExt;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let stream = runtime.block_on(tokio::net::UnixStream::connect(path))?;
+        let (read, writer) = stream.into_split();
+        let mut raw = RawTokio {
+            runtime,
+            reader: tokio::io::BufReader::new(read),
+            writer,
+            line: String::new(),
+        };
+        raw.runtime.block_on(async {
+            read_reply_async(&mut raw.reader, &mut raw.line).await?; // the greeting
+            raw.writer
+                .write_all(b"{\"execute\":\"qmp_capabilities\"}\n")
+                .await?;
+            read_reply_async(&mut raw.reader, &mut raw.line).await
+        })?;
+        Ok(raw)
+    }
+
+    fn sequential(&mut self, n: usize) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let RawTokio {
+            runtime,
+            reader,
+            writer,
+            line,
+        } = self;
+        runtime.block_on(async {
+            for _ in 0..n {
+                writer.write_all(QUERY_STATUS).await?;
+                read_reply_async(reader, line).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn pipelined(&mut self, n: usize, depth: usize) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let RawTokio {
+            runtime,
+            reader,
+            writer,
+            line,
+        } = self;
+        runtime.block_on(async {
+            let mut sent = 0;
+            while sent < depth.min(n) {
+                writer.write_all(QUERY_STATUS).await?;
+                sent += 1;
+            }
+            for _ in 0..n {
+                read_reply_async(reader, line).await?;
+                if sent < n {
+                    writer.write_all(QUERY_STATUS).await?;
+                    sent += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Reads lines until one that is not an event (a greeting or a reply).
+async fn read_reply_async(
+    reader: &mut tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
+    line: &mut String,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncBufReadExt;
+    loop {
+        line.clear();
+        if reader.read_line(line).await? == 0 {
+            bail!("QEMU closed the socket");
+        }
+        if !line.starts_with("{\"event\"") {
+            if line.contains("\"error\"") {
+                bail!("QMP error: {line}");
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// qemu-dash's client on the runtime the binary uses (multi-thread, two workers) or on a
+/// current-thread runtime.
+fn connect_ours(socket: &Path, multi_thread: bool) -> anyhow::Result<Session> {
+    let runtime = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
+    let target = Target::Unix(socket.to_path_buf());
+    let client = runtime.block_on(Client::connect(&target, &ConnectOptions::default()))?;
+    Ok(Session::Ours {
+        name: if multi_thread {
+            "qemu-dash"
+        } else {
+            "qemu-dash-current-thread"
+        },
+        runtime,
+        client,
+    })
+}
+
+fn emit(
+    contender: &str,
+    mode: &str,
+    round: usize,
+    n: usize,
+    depth: usize,
+    (wall, cpu): (u64, u64),
+    paired: bool,
+) {
+    let (wall_us, cpu_us) = (wall as f64 / n as f64 / 1e3, cpu as f64 / n as f64 / 1e3);
+    crate::emit(json!({
+        "bench": "rtt",
+        "contender": contender,
+        "mode": mode,
+        "round": round,
+        "paired": paired,
+        "n": n,
+        "depth": if mode == "pipelined" { depth } else { 1 },
+        "wall_us_per_cmd": wall_us,
+        "cpu_us_per_cmd": cpu_us,
+    }));
+}
+
+/// Runs every block and Python round; prints one JSON line per contender, mode and block.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let mut sockets = args.socket.iter().cycle();
+    let mut next_socket = || sockets.next().context("no --socket");
+    let mut sessions = Vec::new();
+    if wanted("raw") {
+        sessions.push(Session::Raw(Raw::connect(next_socket()?, false)?));
+    }
+    if wanted("raw-id") {
+        sessions.push(Session::RawId(Raw::connect(next_socket()?, true)?));
+    }
+    if wanted("raw-tokio") {
+        sessions.push(Session::RawTokio(Box::new(RawTokio::connect(
+            next_socket()?,
+        )?)));
+    }
+    if wanted("qemu-dash") {
+        sessions.push(connect_ours(next_socket()?, true)?);
+    }
+    if wanted("qemu-dash-current-thread") {
+        sessions.push(connect_ours(next_socket()?, false)?);
+    }
+    if sessions.len() > args.socket.len() {
+        bail!("{} contenders need as many sockets", sessions.len());
+    }
+    for session in &mut sessions {
+        session.sequential(args.warmup)?;
+    }
+    let python_every = (args.blocks / args.python_rounds.max(1)).max(1);
+    let mut python_round = 0;
+    for block in 0..args.blocks {
+        let count = sessions.len();
+        for mode in ["sequential", "pipelined"] {
+            for k in 0..count {
+                let session = &mut sessions[(block + k) % count];
+                let measured = timed(|| match mode {
+                    "sequential" => session.sequential(args.block),
+                    _ => session.pipelined(args.block, args.depth),
+                })?;
+                emit(
+                    session.name(),
+                    mode,
+                    block,
+                    args.block,
+                    args.depth,
+                    measured,
+                    true,
+                );
+            }
+        }
+        if args.python.is_some() && block % python_every == 0 && python_round < args.python_rounds {
+            let measured = python(&args)?;
+            for (mode, figures) in [
+                ("sequential", measured.sequential),
+                ("pipelined", measured.pipelined),
+            ] {
+                emit(
+                    "qemu.qmp",
+                    mode,
+                    python_round,
+                    args.n,
+                    args.depth,
+                    figures,
+                    false,
+                );
+            }
+            python_round += 1;
+        }
+        if block % 10 == 9 {
+            eprintln!("rtt: {} of {} blocks", block + 1, args.blocks);
+        }
+    }
+    for session in sessions {
+        if let Session::Ours {
+            runtime, client, ..
+        } = session
+        {
+            drop(client);
+            runtime.shutdown_background();
+        }
+    }
+    Ok(())
 }
 
 /// One contender's figures for one round.
@@ -50,75 +353,6 @@ struct Measured {
     sequential: (u64, u64),
     /// (wall ns, client CPU ns) for n pipelined commands.
     pipelined: (u64, u64),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Contender {
-    Raw,
-    Ours,
-    OursCurrentThread,
-    Python,
-}
-
-impl Contender {
-    fn name(self) -> &'static str {
-        match self {
-            Contender::Raw => "raw",
-            Contender::Ours => "qemu-dash",
-            Contender::OursCurrentThread => "qemu-dash-current-thread",
-            Contender::Python => "qemu.qmp",
-        }
-    }
-}
-
-/// Runs every round and prints one JSON line per contender, mode and round.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut contenders = vec![
-        Contender::Raw,
-        Contender::Ours,
-        Contender::OursCurrentThread,
-    ];
-    if args.python.is_some() {
-        contenders.push(Contender::Python);
-    }
-    if !args.only.is_empty() {
-        contenders.retain(|c| args.only.iter().any(|name| name == c.name()));
-    }
-    for round in 0..args.rounds {
-        let count = contenders.len();
-        for k in 0..count {
-            let contender = contenders[(round + k) % count];
-            let measured = match contender {
-                Contender::Raw => raw(&args)?,
-                Contender::Ours => ours(&args, true)?,
-                Contender::OursCurrentThread => ours(&args, false)?,
-                Contender::Python => python(&args)?,
-            };
-            for (mode, (wall, cpu)) in [
-                ("sequential", measured.sequential),
-                ("pipelined", measured.pipelined),
-            ] {
-                let n = args.n as f64;
-                eprintln!(
-                    "rtt round {round} {:<26} {mode:<10} {:7.1} µs/cmd wall {:6.1} µs/cmd CPU",
-                    contender.name(),
-                    wall as f64 / n / 1e3,
-                    cpu as f64 / n / 1e3
-                );
-                crate::emit(json!({
-                    "bench": "rtt",
-                    "contender": contender.name(),
-                    "mode": mode,
-                    "round": round,
-                    "n": args.n,
-                    "depth": if mode == "pipelined" { args.depth } else { 1 },
-                    "wall_us_per_cmd": wall as f64 / n / 1e3,
-                    "cpu_us_per_cmd": cpu as f64 / n / 1e3,
-                }));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Times `work` in wall and CPU nanoseconds of this process.
@@ -137,16 +371,22 @@ struct Raw {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
     line: String,
+    /// When set, each command carries `"id":N` exactly as qemu-dash writes it (QEMU reads a
+    /// request one byte per main-loop turn, so its length is part of QEMU's cost).
+    next_id: Option<u64>,
+    out: Vec<u8>,
 }
 
 impl Raw {
-    fn connect(path: &Path) -> anyhow::Result<Raw> {
+    fn connect(path: &Path, with_ids: bool) -> anyhow::Result<Raw> {
         let stream = UnixStream::connect(path).with_context(|| format!("{}", path.display()))?;
         let writer = stream.try_clone()?;
         let mut raw = Raw {
             reader: BufReader::new(stream),
             writer,
             line: String::new(),
+            next_id: with_ids.then_some(1),
+            out: Vec::new(),
         };
         raw.read_reply()?; // the greeting
         raw.writer
@@ -171,9 +411,22 @@ impl Raw {
         }
     }
 
+    fn send(&mut self) -> anyhow::Result<()> {
+        match self.next_id.as_mut() {
+            None => self.writer.write_all(QUERY_STATUS)?,
+            Some(id) => {
+                self.out.clear();
+                writeln!(self.out, "{{\"execute\":\"query-status\",\"id\":{id}}}")?;
+                *id += 1;
+                self.writer.write_all(&self.out)?;
+            }
+        }
+        Ok(())
+    }
+
     fn sequential(&mut self, n: usize) -> anyhow::Result<()> {
         for _ in 0..n {
-            self.writer.write_all(QUERY_STATUS)?;
+            self.send()?;
             self.read_reply()?;
         }
         Ok(())
@@ -182,72 +435,18 @@ impl Raw {
     fn pipelined(&mut self, n: usize, depth: usize) -> anyhow::Result<()> {
         let mut sent = 0;
         while sent < depth.min(n) {
-            self.writer.write_all(QUERY_STATUS)?;
+            self.send()?;
             sent += 1;
         }
         for _ in 0..n {
             self.read_reply()?;
             if sent < n {
-                self.writer.write_all(QUERY_STATUS)?;
+                self.send()?;
                 sent += 1;
             }
         }
         Ok(())
     }
-}
-
-fn raw(args: &Args) -> anyhow::Result<Measured> {
-    let mut raw = Raw::connect(&args.socket)?;
-    raw.sequential(args.warmup)?;
-    let sequential = timed(|| raw.sequential(args.n))?;
-    let pipelined = timed(|| raw.pipelined(args.n, args.depth))?;
-    Ok(Measured {
-        sequential,
-        pipelined,
-    })
-}
-
-/// qemu-dash's client on the runtime the binary uses (multi-thread, two workers) or on a
-/// current-thread runtime.
-fn ours(args: &Args, multi_thread: bool) -> anyhow::Result<Measured> {
-    let runtime = if multi_thread {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    };
-    let target = Target::Unix(args.socket.clone());
-    let client = runtime.block_on(Client::connect(&target, &ConnectOptions::default()))?;
-    let sequential_run = |n: usize| {
-        runtime.block_on(async {
-            for _ in 0..n {
-                client.execute("query-status", None).await?;
-            }
-            anyhow::Ok(())
-        })
-    };
-    sequential_run(args.warmup)?;
-    let sequential = timed(|| sequential_run(args.n))?;
-    let pipelined = timed(|| {
-        runtime.block_on(async {
-            futures_util::stream::iter(0..args.n)
-                .map(|_| client.execute("query-status", None))
-                .buffer_unordered(args.depth)
-                .try_for_each(|_| async { Ok(()) })
-                .await?;
-            anyhow::Ok(())
-        })
-    })?;
-    drop(client);
-    runtime.shutdown_background();
-    Ok(Measured {
-        sequential,
-        pipelined,
-    })
 }
 
 /// Runs bench/qmp_rtt.py, which measures itself and prints one JSON object.
@@ -258,7 +457,7 @@ fn python(args: &Args) -> anyhow::Result<Measured> {
     let output = std::process::Command::new(program)
         .args(words)
         .arg("--socket")
-        .arg(&args.socket)
+        .arg(args.python_socket.as_ref().context("no --python-socket")?)
         .args(["--n", &args.n.to_string()])
         .args(["--warmup", &args.warmup.to_string()])
         .args(["--depth", &args.depth.to_string()])
