@@ -263,7 +263,7 @@ class Report:
         self.sections.append(
             "## 5. Key to effect\n\n"
             "The real binary in a pseudo-terminal (120x36) watching the plain VM; `p` and space pressed "
-            "alternately with a random 0.2-1 s pause (so presses land at every phase of the poll "
+            "alternately with a random 0.2-1.2 s pause (so presses land at random phases of the poll "
             "interval). Times from the key's write to: the `STOP`/`RESUME` event read on a second QMP "
             "socket; the command's result on screen (`pause: done`); the event in the on-screen log "
             "(`Events (N seen)` moves); the header's run state (`● paused` / `● running`). "

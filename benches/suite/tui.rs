@@ -117,8 +117,8 @@ fn events_seen(screen: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// A small deterministic generator for the pause between presses, so presses land at every
-/// phase of the poll interval.
+/// A small generator for the pause between presses, seeded from the clock, so presses land
+/// at random phases of the poll interval (a fixed seed would give the same phases every run).
 struct Jitter(u64);
 
 impl Jitter {
@@ -148,9 +148,12 @@ pub fn keys(args: KeysArgs) -> anyhow::Result<()> {
         )?;
         dash.wait_for("● running", WAIT)?;
         std::thread::sleep(Duration::from_millis(1500));
-        let mut jitter = Jitter(42);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(42, |d| d.as_nanos() as u64);
+        let mut jitter = Jitter(seed | 1);
         for press in 0..args.presses {
-            std::thread::sleep(Duration::from_millis(200 + jitter.next_ms(800)));
+            std::thread::sleep(Duration::from_millis(200 + jitter.next_ms(1000)));
             let pausing = press % 2 == 0;
             let (key, event, state, ack) = if pausing {
                 ("p", "STOP", "● paused", "pause: done")
