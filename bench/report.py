@@ -314,6 +314,13 @@ def main():
     report.keys()
     report.memory()
 
+    root = Path(__file__).resolve().parent.parent
+
+    def git_log(*paths):
+        return subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h", "--", *paths],
+                              capture_output=True, text=True).stdout.strip() or "?"
+
+    commit = f"{git_log('src', 'Cargo.lock')} (last change to src/), suite at {git_log()}"
     qemu_version = subprocess.run([args.qemu, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     minutes = f"{int(args.seconds) // 60} min {int(args.seconds) % 60} s" if args.seconds else "?"
     out = [
@@ -324,6 +331,7 @@ def main():
         "",
         table(["", ""], [
             ["date", args.date],
+            ["code measured", f"commit {commit}"],
             ["machine", f"{os.cpu_count()} CPUs, {cpu_model()}, {mem_total()} RAM"],
             ["kernel", platform.release()],
             ["QEMU", qemu_version + " (TCG)"],
