@@ -14,7 +14,9 @@
 #                    honours CARGO_TARGET_DIR)
 #   SHOTS_DIR        where the PNGs go (default: screenshots/)
 #   SHOTS_WARMUP     seconds to let the guest boot and the graphs move (default 25)
-#   SHOTS_FONT       xterm font (default "DejaVu Sans Mono"), SHOTS_FONT_SIZE (default 11)
+#   SHOTS_FONT       xterm font (default "DejaVu Sans Mono"), SHOTS_FONT_PIXELS its size in
+#                    pixels (default 16, about 12 pt: at this size DejaVu's block characters
+#                    fill the 10x19 cell exactly, so stacked sparkline rows show no seams)
 #   SHOTS_GEOMETRY   xterm size in cells (default 140x40)
 #
 # To add a shot, add a line at the bottom: `shot NAME [KEY...]` sends the keys (xdotool
@@ -26,7 +28,7 @@ repo=$(cd "$here/.." && pwd)
 out=${SHOTS_DIR:-$here}
 warmup=${SHOTS_WARMUP:-25}
 font=${SHOTS_FONT:-DejaVu Sans Mono}
-font_size=${SHOTS_FONT_SIZE:-11}
+font_px=${SHOTS_FONT_PIXELS:-16}
 geometry=${SHOTS_GEOMETRY:-140x40}
 
 say() { printf 'make.sh: %s\n' "$*" >&2; }
@@ -46,7 +48,7 @@ need xdotool xdotool
 need import imagemagick
 need xwininfo x11-utils
 need fc-list fontconfig
-if command -v fc-list >/dev/null 2>&1 && ! fc-list | grep -qi "$font"; then
+if command -v fc-list >/dev/null 2>&1 && [[ -z $(fc-list "$font") ]]; then
     if [[ $font == "DejaVu Sans Mono" ]]; then missing+=(fonts-dejavu-core); else die "font '$font' not found (fc-list)"; fi
 fi
 if ((${#missing[@]})); then
@@ -111,9 +113,9 @@ export TERM=xterm-256color COLORTERM=
 exec "$bin" demo 2>"$tmp/demo.log"
 EOF
 chmod +x "$tmp/run"
-xterm -title qemu-dash-shot -geometry "$geometry+0+0" -fa "$font" -fs "$font_size" \
+xterm -title qemu-dash-shot -geometry "$geometry+0+0" -fa "$font:pixelsize=$font_px" \
     -bg '#1c1c1c' -fg '#d0d0d0' -b 0 -bw 0 +sb -xrm 'XTerm*cursorBlink: false' \
-    -xrm 'XTerm*renderFont: true' -xrm 'XTerm*termName: xterm-256color' \
+    -xrm 'XTerm*renderFont: true' -xrm 'XTerm*forceBoxChars: true' -xrm 'XTerm*termName: xterm-256color' \
     -e "$tmp/run" >"$tmp/xterm.log" 2>&1 &
 xterm_pid=$!
 win=

@@ -5,6 +5,7 @@
 //! [`poller`] and its [`listener`]; [`host`] samples `/proc`; [`rates`] turns cumulative
 //! counters into per-second rates.
 
+pub mod discover;
 pub mod eventlog;
 pub mod host;
 pub mod listener;

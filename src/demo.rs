@@ -182,8 +182,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         pid: Some(vm.child.id()),
         event_log: None,
     };
+    let watchlist = crate::runtime::Watchlist {
+        vms: vec![(target, None)],
+        ..Default::default()
+    };
     let result = crate::tui::run(
-        vec![target],
+        watchlist,
         options,
         Duration::from_secs_f64(args.interval),
         false,

@@ -5,12 +5,13 @@
 pub mod blocks;
 pub mod cpus;
 pub mod events;
+pub mod fleet;
 pub mod footer;
 pub mod header;
 pub mod overlay;
 pub mod theme;
 
-use crate::app::{Mode, Model, Panel};
+use crate::app::{Model, Panel, View};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -28,6 +29,21 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
         render_too_small(frame, area);
         return;
     }
+    if model.view == View::Fleet {
+        fleet::render(frame, area, model, now);
+    } else {
+        render_vm(frame, area, model, now);
+    }
+    if model.help {
+        overlay::render_help(frame, area, model.base_context());
+    }
+    if let Some(question) = &model.confirm {
+        let name = model.vm().map_or("", |vm| vm.display_name());
+        overlay::render_confirm(frame, area, &question.text(name));
+    }
+}
+
+fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let [header, upper, blocks, events, message, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(8),
@@ -48,15 +64,8 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
     cpus::render_memory(frame, memory_area, vm, stale);
     blocks::render(frame, blocks, model, vm, stale);
     events::render(frame, events, model, vm);
-    footer::render_message(frame, message, model, vm);
+    footer::render_message(frame, message, model, Some(vm));
     footer::render_keys(frame, footer, model);
-    match model.mode {
-        Mode::Main => {}
-        Mode::Help => overlay::render_help(frame, area),
-        Mode::Confirm(dangerous) => {
-            overlay::render_confirm(frame, area, &dangerous.question(vm.display_name()))
-        }
-    }
 }
 
 fn render_too_small(frame: &mut Frame, area: Rect) {

@@ -36,13 +36,31 @@ pub enum Action {
     Slower,
     /// Open the snapshot view.
     Snapshots,
+    /// Open the selected VM (fleet view).
+    Open,
+    /// Mark or unmark the selected VM (fleet view).
+    Mark,
+    /// Sort the fleet table by column number (0-based); again reverses.
+    Sort(u8),
+    /// Start typing the fleet filter.
+    Filter,
+    /// A character typed into an input line.
+    Char(char),
+    /// Delete the last character of an input line.
+    Backspace,
+    /// Finish an input line.
+    Submit,
 }
 
 /// Which key table applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyContext {
-    /// The dashboard.
+    /// One VM's dashboard.
     Main,
+    /// The fleet table.
+    Fleet,
+    /// Typing into an input line.
+    Input,
     /// A yes/no question.
     Confirm,
     /// The help overlay.
@@ -85,6 +103,24 @@ use KeyContext as K;
 
 /// Every binding, in the order the help shows them.
 pub const BINDINGS: &[Binding] = &[
+    bind(K::Fleet, "↑/↓", "select", A::Up, false),
+    bind(K::Fleet, "Enter", "open", A::Open, true),
+    bind(K::Fleet, "space", "mark", A::Mark, true),
+    bind(K::Fleet, "p", "pause/resume marked", A::TogglePause, true),
+    bind(
+        K::Fleet,
+        "1-8",
+        "sort by column (again: reverse)",
+        A::Sort(0),
+        true,
+    ),
+    bind(K::Fleet, "/", "filter", A::Filter, true),
+    bind(K::Fleet, "Esc", "clear filter", A::Cancel, false),
+    bind(K::Fleet, "+/-", "poll faster/slower", A::Faster, false),
+    bind(K::Fleet, "?", "help", A::Help, true),
+    bind(K::Fleet, "q/C-c", "quit dashboard", A::QuitDashboard, true),
+    bind(K::Input, "Enter", "done", A::Submit, true),
+    bind(K::Input, "Esc", "clear", A::Cancel, true),
     bind(K::Main, "p/space", "pause/resume", A::TogglePause, true),
     bind(K::Main, "r", "reset", A::Reset, true),
     bind(K::Main, "P", "power down", A::PowerDown, true),
@@ -94,6 +130,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(K::Main, "S-Tab", "previous panel", A::FocusPrevious, false),
     bind(K::Main, "↑/k ↓/j", "scroll / select", A::Up, false),
     bind(K::Main, "+/-", "poll faster/slower", A::Faster, false),
+    bind(K::Main, "Esc", "back to the fleet", A::Cancel, false),
     bind(K::Main, "?", "help", A::Help, true),
     bind(K::Main, "q/C-c", "quit dashboard", A::QuitDashboard, true),
     bind(K::Confirm, "y", "yes", A::Confirm, true),
@@ -125,6 +162,29 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('-') => Some(A::Slower),
             KeyCode::Char('?') => Some(A::Help),
             KeyCode::Char('q') => Some(A::QuitDashboard),
+            KeyCode::Esc => Some(A::Cancel),
+            _ => None,
+        },
+        K::Fleet => match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
+            KeyCode::Down | KeyCode::Char('j') => Some(A::Down),
+            KeyCode::Enter => Some(A::Open),
+            KeyCode::Char(' ') => Some(A::Mark),
+            KeyCode::Char('p') => Some(A::TogglePause),
+            KeyCode::Char(digit @ '1'..='8') => Some(A::Sort(digit as u8 - b'1')),
+            KeyCode::Char('/') => Some(A::Filter),
+            KeyCode::Esc => Some(A::Cancel),
+            KeyCode::Char('+') | KeyCode::Char('=') => Some(A::Faster),
+            KeyCode::Char('-') => Some(A::Slower),
+            KeyCode::Char('?') => Some(A::Help),
+            KeyCode::Char('q') => Some(A::QuitDashboard),
+            _ => None,
+        },
+        K::Input => match key.code {
+            KeyCode::Enter => Some(A::Submit),
+            KeyCode::Esc => Some(A::Cancel),
+            KeyCode::Backspace => Some(A::Backspace),
+            KeyCode::Char(c) if !ctrl => Some(A::Char(c)),
             _ => None,
         },
         K::Confirm => match key.code {
@@ -171,6 +231,20 @@ mod tests {
     }
 
     #[test]
+    fn fleet_and_input_keys() {
+        assert_eq!(
+            action_for(K::Fleet, key(KeyCode::Char('3'))),
+            Some(A::Sort(2))
+        );
+        assert_eq!(action_for(K::Fleet, key(KeyCode::Enter)), Some(A::Open));
+        assert_eq!(
+            action_for(K::Input, key(KeyCode::Char('q'))),
+            Some(A::Char('q'))
+        );
+        assert_eq!(action_for(K::Input, key(KeyCode::Enter)), Some(A::Submit));
+    }
+
+    #[test]
     fn confirm_only_takes_yes_or_no() {
         assert_eq!(
             action_for(K::Confirm, key(KeyCode::Char('y'))),
@@ -183,7 +257,7 @@ mod tests {
 
     #[test]
     fn every_footer_context_has_bindings() {
-        for context in [K::Main, K::Confirm, K::Help] {
+        for context in [K::Main, K::Fleet, K::Input, K::Confirm, K::Help] {
             assert!(BINDINGS.iter().any(|b| b.context == context && b.in_footer));
         }
     }

@@ -40,13 +40,13 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str) {
 }
 
 /// Draws the help overlay from the key table.
-pub fn render_help(frame: &mut Frame, area: Rect) {
+pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext) {
     let rows: Vec<Line> = BINDINGS
         .iter()
-        .filter(|b| b.context == KeyContext::Main)
+        .filter(|b| b.context == context)
         .map(|b| {
             Line::from(vec![
-                Span::styled(format!("{:>10}  ", b.keys), theme::key()),
+                Span::styled(format!("{:>12}  ", b.keys), theme::key()),
                 Span::raw(b.description),
             ])
         })

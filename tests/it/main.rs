@@ -2,6 +2,7 @@
 
 mod batch_real;
 mod dashboard_e2e;
+mod fleet;
 mod guest_real;
 mod qmp_fake;
 mod qmp_real;

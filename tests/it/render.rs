@@ -3,7 +3,7 @@
 
 use chrono::{Local, TimeZone};
 use qemu_dash::app::keymap::Action;
-use qemu_dash::app::{ConnectionState, Mode, Model};
+use qemu_dash::app::{ConnectionState, Model, Question};
 use qemu_dash::collect::host::{HostSample, VcpuHost};
 use qemu_dash::collect::poller::{BlockSample, MemorySample, Sample, SlowSample, VcpuSample};
 use qemu_dash::collect::rates::BlockRates;
@@ -223,8 +223,8 @@ fn tiny_terminal() {
 fn confirm_dialog() {
     let start = Instant::now();
     let mut model = model_in("running", start);
-    model.act(Action::Reset);
-    assert!(matches!(model.mode, Mode::Confirm(_)));
+    model.act(Action::Reset, start);
+    assert!(matches!(model.confirm, Some(Question::Vm(_))));
     insta::assert_snapshot!(draw(&model, start, 100, 30));
 }
 
@@ -232,6 +232,6 @@ fn confirm_dialog() {
 fn help_overlay() {
     let start = Instant::now();
     let mut model = model_in("running", start);
-    model.act(Action::Help);
+    model.act(Action::Help, start);
     insta::assert_snapshot!(draw(&model, start, 100, 30));
 }
