@@ -19,9 +19,10 @@ bin=$PWD/target/release/qemu-dash
 
 work=$(mktemp -d)
 session=qemu-dash-soak-$$
+tmux_() { tmux -L "$session" "$@"; }
 qemu_pid=
 cleanup() {
-    tmux kill-session -t "$session" 2>/dev/null || true
+    tmux_ kill-server 2>/dev/null || true
     [[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -36,7 +37,7 @@ qemu-img create -q -f qcow2 "$work/disk.qcow2" 64M
 qemu_pid=$!
 for _ in $(seq 100); do [[ -S $work/qmp.sock ]] && break; sleep 0.1; done
 
-tmux new-session -d -s "$session" -x 160 -y 45 "$bin --interval 0.25 $work/qmp.sock"
+tmux_ new-session -d -s "$session" -x 160 -y 45 "$bin --interval 0.25 $work/qmp.sock"
 sleep 1
 dash_pid=$(pgrep -n -f "$bin --interval 0.25 $work/qmp.sock")
 
@@ -50,6 +51,6 @@ for i in $(seq 0 "$samples"); do
     first=${first:-$rss}; last=$rss; (( rss > max )) && max=$rss
     (( i < samples )) && sleep 10
 done
-screen=$(tmux capture-pane -p -t "$session" | head -n 3)
+screen=$(tmux_ capture-pane -p -t "$session" | head -n 3)
 echo "$screen"
 echo "soak: ${minutes} min at 0.25 s: qemu-dash RSS first ${first} KiB, last ${last} KiB, max ${max} KiB"

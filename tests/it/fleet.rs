@@ -53,9 +53,11 @@ fn twenty_vms_in_one_dashboard_one_killed() {
     args.extend(["--interval", "0.5"]);
     let mut dash = Dashboard::start(&args, 160, 40);
     dash.wait_for("20 VMs, 20 connected", WAIT);
-    let rows = fleet_rows(&dash.text());
-    assert_eq!(rows.len(), 20, "{}", dash.text());
-    assert!(rows.iter().all(|(_, state)| state == "running"));
+    // Names arrive with the first full poll of each VM.
+    crate::support::wait_until(WAIT, "20 named running rows", || {
+        let rows = fleet_rows(&dash.text());
+        (rows.len() == 20 && rows.iter().all(|(_, state)| state == "running")).then_some(())
+    });
 
     vms[7].signal("KILL");
     dash.wait_for("20 VMs, 19 connected", WAIT);
