@@ -69,16 +69,38 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qemu-dash-shots.XXXXXX")
 xvfb_pid=
 xterm_pid=
+alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
+# stop_demo: if the dashboard is still running (it did not take `q`, or we failed early), stop
+# the demo's QEMU ourselves (it runs in its own process group, so killing the xterm would
+# leave it behind) and remove the demo's temp dir, found from QEMU's -qmp argument.
+stop_demo() {
+    local dash qemu arg dir
+    dash=$(cat "$tmp/dash.pid" 2>/dev/null) || return 0
+    alive "$dash" || return 0
+    for qemu in $(ps -o pid= --ppid "$dash" 2>/dev/null); do
+        dir=
+        while IFS= read -r -d '' arg; do
+            [[ $arg == unix:*/qmp.sock* ]] && dir=$(dirname "${arg#unix:}")
+        done <"/proc/$qemu/cmdline" || true
+        kill "$qemu" 2>/dev/null || true
+        if [[ -n $dir && $(basename "$dir") == qemu-dash-demo-* ]]; then
+            sleep 0.5
+            rm -rf "$dir"
+        fi
+    done
+    kill "$dash" 2>/dev/null || true
+}
 cleanup() {
     local status=$?
-    if [[ -n $xterm_pid ]] && kill -0 "$xterm_pid" 2>/dev/null; then
+    if alive "$xterm_pid"; then
         # Ask the dashboard to quit first so the demo stops its VM and removes its files.
         [[ -z ${win:-} ]] || press q >/dev/null 2>&1 || true
-        for _ in $(seq 50); do kill -0 "$xterm_pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 100); do alive "$xterm_pid" || break; sleep 0.1; done
+        stop_demo
         kill "$xterm_pid" 2>/dev/null || true
         wait "$xterm_pid" 2>/dev/null || true
     fi
-    if [[ -n $xvfb_pid ]]; then
+    if alive "$xvfb_pid"; then
         kill "$xvfb_pid" 2>/dev/null || true
         wait "$xvfb_pid" 2>/dev/null || true
     fi
@@ -98,7 +120,7 @@ xvfb_pid=$!
 exec {dfd}>&-
 for _ in $(seq 100); do
     [[ -s $tmp/display ]] && break
-    kill -0 "$xvfb_pid" 2>/dev/null || die "Xvfb failed: $(cat "$tmp/xvfb.log")"
+    alive "$xvfb_pid" || die "Xvfb failed: $(cat "$tmp/xvfb.log")"
     sleep 0.1
 done
 [[ -s $tmp/display ]] || die "Xvfb did not report a display"
@@ -107,29 +129,32 @@ export DISPLAY
 say "Xvfb on $DISPLAY"
 
 # --- the dashboard in an xterm -----------------------------------------------------------------
-cat >"$tmp/run" <<EOF
+# run BIN DIR: records its pid (the dashboard's, after exec) and keeps stderr out of the screen.
+cat >"$tmp/run" <<'EOF'
 #!/usr/bin/env bash
-export TERM=xterm-256color COLORTERM=
-exec "$bin" demo 2>"$tmp/demo.log"
+export TERM=xterm-256color
+unset COLORTERM
+echo $$ >"$2/dash.pid"
+exec "$1" demo 2>"$2/demo.log"
 EOF
 chmod +x "$tmp/run"
 xterm -title qemu-dash-shot -geometry "$geometry+0+0" -fa "$font:pixelsize=$font_px" \
     -bg '#1c1c1c' -fg '#d0d0d0' -b 0 -bw 0 +sb -xrm 'XTerm*cursorBlink: false' \
     -xrm 'XTerm*renderFont: true' -xrm 'XTerm*forceBoxChars: true' -xrm 'XTerm*termName: xterm-256color' \
-    -e "$tmp/run" >"$tmp/xterm.log" 2>&1 &
+    -e "$tmp/run" "$bin" "$tmp" >"$tmp/xterm.log" 2>&1 &
 xterm_pid=$!
 win=
 for _ in $(seq 100); do
     win=$(xdotool search --limit 1 --name '^qemu-dash-shot$' 2>/dev/null | head -n1) || true
     [[ -n $win ]] && break
-    kill -0 "$xterm_pid" 2>/dev/null || die "xterm exited: $(cat "$tmp/xterm.log")"
+    alive "$xterm_pid" || die "xterm exited: $(cat "$tmp/xterm.log")"
     sleep 0.1
 done
 [[ -n $win ]] || die "the xterm window did not appear"
 
 say "waiting ${warmup}s for the guest to boot and the graphs to move"
 for _ in $(seq "$warmup"); do
-    kill -0 "$xterm_pid" 2>/dev/null || die "the dashboard exited early: $(cat "$tmp/demo.log" 2>/dev/null)"
+    alive "$xterm_pid" || die "the dashboard exited early: $(cat "$tmp/demo.log" 2>/dev/null)"
     sleep 1
 done
 
@@ -149,7 +174,7 @@ shot() {
         sleep 0.4
     done
     sleep 1.2
-    kill -0 "$xterm_pid" 2>/dev/null || die "the dashboard exited before $name.png"
+    alive "$xterm_pid" || die "the dashboard exited before $name.png"
     import -window "$win" -strip "$tmp/$name.png"
     if command -v optipng >/dev/null 2>&1; then optipng -quiet -o2 "$tmp/$name.png"; fi
     mv "$tmp/$name.png" "$out/$name.png"
@@ -164,5 +189,6 @@ press n
 
 # Quit the dashboard: the demo stops its VM and removes its temp dir.
 press q
-for _ in $(seq 100); do kill -0 "$xterm_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$xterm_pid" 2>/dev/null; then say "the dashboard did not quit on q"; else xterm_pid=; fi
+for _ in $(seq 100); do alive "$xterm_pid" || break; sleep 0.1; done
+if alive "$xterm_pid"; then die "the dashboard did not quit on q"; fi
+xterm_pid=

@@ -2,6 +2,7 @@
 
 mod batch_real;
 mod dashboard_e2e;
+mod demo;
 mod fleet;
 mod guest_real;
 mod qmp_fake;
