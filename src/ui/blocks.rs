@@ -25,8 +25,10 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
         );
         return;
     }
+    // The table takes the rows it needs (up to half the panel); the history charts the rest.
+    let table_height = (vm.blocks.len() as u16 + 1).clamp(2, (inner.height / 2).max(2));
     let [table_area, chart_area] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(2)]).areas(inner);
+        Layout::vertical([Constraint::Length(table_height), Constraint::Min(2)]).areas(inner);
     let rows = vm.blocks.iter().map(|row| {
         let sample = &row.sample;
         let medium = vm.medium_of(sample);
@@ -107,44 +109,53 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
     let mut state = TableState::default().with_selected(Some(model.selected_block));
     frame.render_stateful_widget(table, table_area, &mut state);
     if let Some(row) = vm.blocks.get(model.selected_block) {
-        let [labels, sparks] =
-            Layout::horizontal([Constraint::Length(20), Constraint::Min(1)]).areas(chart_area);
-        let [read_area, write_area] =
-            Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(sparks);
-        let width = read_area.width as usize;
-        let read = row.read_history.last(width);
-        let write = row.write_history.last(width);
-        let now = |rates: Option<f64>| rates.map_or("-".to_string(), format::rate);
-        frame.render_widget(
-            Paragraph::new(vec![
-                Line::styled(
-                    format!(
-                        "read  {}",
-                        now(row.sample.rates.map(|r| r.read_bytes_per_sec))
-                    ),
-                    theme::read_series(),
-                ),
-                Line::styled(
-                    format!(
-                        "write {}",
-                        now(row.sample.rates.map(|r| r.write_bytes_per_sec))
-                    ),
-                    theme::write_series(),
-                ),
-            ]),
-            labels,
+        let [read_row, write_row] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(chart_area);
+        let rates = row.sample.rates;
+        render_series(
+            frame,
+            read_row,
+            "read ",
+            rates.map(|r| r.read_bytes_per_sec),
+            &row.read_history,
+            theme::read_series(),
         );
-        frame.render_widget(
-            Sparkline::default().data(&read).style(theme::read_series()),
-            read_area,
-        );
-        frame.render_widget(
-            Sparkline::default()
-                .data(&write)
-                .style(theme::write_series()),
-            write_area,
+        render_series(
+            frame,
+            write_row,
+            "write",
+            rates.map(|r| r.write_bytes_per_sec),
+            &row.write_history,
+            theme::write_series(),
         );
     }
+}
+
+/// One history series: a label with the current and peak rate, and a sparkline.
+fn render_series(
+    frame: &mut Frame,
+    area: Rect,
+    label: &str,
+    current: Option<f64>,
+    history: &crate::app::History,
+    style: ratatui::style::Style,
+) {
+    let [label_area, spark_area] =
+        Layout::horizontal([Constraint::Length(20), Constraint::Min(1)]).areas(area);
+    let data = history.last(spark_area.width as usize);
+    let peak = data.iter().copied().max().unwrap_or(0);
+    let text = vec![
+        Line::styled(
+            format!("{label} {}", current.map_or("-".to_string(), format::rate)),
+            style,
+        ),
+        Line::styled(
+            format!("peak  {}", format::rate(peak as f64)),
+            theme::muted(),
+        ),
+    ];
+    frame.render_widget(Paragraph::new(text), label_area);
+    frame.render_widget(Sparkline::default().data(&data).style(style), spark_area);
 }
 
 /// The last component of an image path (the column is narrow; the batch output has the path).
