@@ -18,9 +18,11 @@
 #                    pixels (default 16, about 12 pt: at this size DejaVu's block characters
 #                    fill the 10x19 cell exactly, so stacked sparkline rows show no seams)
 #   SHOTS_GEOMETRY   xterm size in cells (default 140x40)
+#   SHOTS_TEXT=1     also write NAME.txt, the screen as text, beside each NAME.png
 #
 # To add a shot, add a line at the bottom: `shot NAME [KEY...]` sends the keys (xdotool
-# key names: question, r, n, Escape, Tab, shift+P ...), waits, and writes NAME.png.
+# key names: question, r, n, Escape, Tab, shift+P ...), waits, and writes NAME.png;
+# `wait_for SECONDS REGEX` first waits until a line of the screen (as text) matches.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,7 +48,7 @@ need Xvfb xvfb
 need xterm xterm
 need xdotool xdotool
 need import imagemagick
-need xwininfo x11-utils
+need xdpyinfo x11-utils
 need fc-list fontconfig
 if command -v fc-list >/dev/null 2>&1 && [[ -z $(fc-list "$font") ]]; then
     if [[ $font == "DejaVu Sans Mono" ]]; then missing+=(fonts-dejavu-core); else die "font '$font' not found (fc-list)"; fi
@@ -57,7 +59,9 @@ if ((${#missing[@]})); then
 fi
 command -v optipng >/dev/null 2>&1 || say "optipng not found: PNGs will be a bit larger (apt-get install optipng)"
 
-bin=${QEMU_DASH_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/qemu-dash}
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$repo/$target_dir # cargo reads it from the repo
+bin=${QEMU_DASH_BIN:-$target_dir/release/qemu-dash}
 if [[ ! -x $bin ]]; then
     [[ -z ${QEMU_DASH_BIN:-} ]] || die "QEMU_DASH_BIN=$bin is not an executable"
     say "building $bin"
@@ -126,6 +130,12 @@ done
 [[ -s $tmp/display ]] || die "Xvfb did not report a display"
 DISPLAY=":$(head -n1 "$tmp/display")"
 export DISPLAY
+for _ in $(seq 50); do
+    xdpyinfo >/dev/null 2>&1 && break
+    alive "$xvfb_pid" || die "Xvfb failed: $(cat "$tmp/xvfb.log")"
+    sleep 0.1
+done
+xdpyinfo >/dev/null 2>&1 || die "cannot connect to Xvfb on $DISPLAY: $(cat "$tmp/xvfb.log")"
 say "Xvfb on $DISPLAY"
 
 # --- the dashboard in an xterm -----------------------------------------------------------------
@@ -141,6 +151,8 @@ chmod +x "$tmp/run"
 xterm -title qemu-dash-shot -geometry "$geometry+0+0" -fa "$font:pixelsize=$font_px" \
     -bg '#1c1c1c' -fg '#d0d0d0' -b 0 -bw 0 +sb -xrm 'XTerm*cursorBlink: false' \
     -xrm 'XTerm*renderFont: true' -xrm 'XTerm*forceBoxChars: true' -xrm 'XTerm*termName: xterm-256color' \
+    -xrm "XTerm*printFileImmediate: $tmp/screen." -xrm 'XTerm*printAttributes: 0' \
+    -xrm 'XTerm*VT100.translations: #override Ctrl Shift<Key>F12: print-immediate()' \
     -e "$tmp/run" "$bin" "$tmp" >"$tmp/xterm.log" 2>&1 &
 xterm_pid=$!
 win=
@@ -152,16 +164,41 @@ for _ in $(seq 100); do
 done
 [[ -n $win ]] || die "the xterm window did not appear"
 
-say "waiting ${warmup}s for the guest to boot and the graphs to move"
-for _ in $(seq "$warmup"); do
-    alive "$xterm_pid" || die "the dashboard exited early: $(cat "$tmp/demo.log" 2>/dev/null)"
-    sleep 1
-done
-
 # press KEY: type a key into the xterm. Sent through XTEST to the focused window (xterm
 # ignores synthetic events from `xdotool key --window`); there is no window manager.
 press() {
     xdotool windowfocus --sync "$win" key "$1"
+}
+
+# screen: print the xterm's screen as plain text (xterm's print-immediate, bound above to a
+# key the dashboard never sees).
+screen() {
+    local dump
+    rm -f "$tmp"/screen.*
+    press ctrl+shift+F12
+    for _ in $(seq 30); do
+        dump=$(compgen -G "$tmp/screen.*" | head -n1) || true
+        if [[ -n $dump ]]; then
+            sleep 0.1
+            cat "$dump"
+            rm -f "$dump"
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "xterm did not print its screen"
+}
+
+# wait_for SECONDS REGEX: wait until a line of the screen matches REGEX (grep -E); false if it
+# did not within SECONDS.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    while ((SECONDS < deadline)); do
+        alive "$xterm_pid" || die "the dashboard exited: $(cat "$tmp/demo.log" 2>/dev/null)"
+        screen | grep -Eq -- "$2" && return 0
+        sleep 0.5
+    done
+    return 1
 }
 
 # shot NAME [KEY...]: send the keys (xdotool key names), let the screen redraw, save NAME.png.
@@ -169,19 +206,32 @@ shot() {
     local name=$1
     shift
     local key
-    for key in "$@"; do
-        press "$key"
-        sleep 0.4
-    done
-    sleep 1.2
+    if (($#)); then
+        for key in "$@"; do
+            press "$key"
+            sleep 0.4
+        done
+        sleep 1.2
+    fi
     alive "$xterm_pid" || die "the dashboard exited before $name.png"
     import -window "$win" -strip "$tmp/$name.png"
     if command -v optipng >/dev/null 2>&1; then optipng -quiet -o2 "$tmp/$name.png"; fi
     mv "$tmp/$name.png" "$out/$name.png"
+    [[ -z ${SHOTS_TEXT:-} ]] || screen >"$out/$name.txt"
     say "wrote $out/$name.png ($(($(stat -c %s "$out/$name.png") / 1024)) KiB)"
 }
 
-# keys: add a line here for a new shot; the help overlay is closed again by `?`.
+wait_for 30 ' running ' || die "the demo VM is not running: $(cat "$tmp/demo.log" 2>/dev/null)"
+say "waiting ${warmup}s for the guest to boot and the graphs to move"
+for _ in $(seq "$warmup"); do
+    alive "$xterm_pid" || die "the dashboard exited early: $(cat "$tmp/demo.log" 2>/dev/null)"
+    sleep 1
+done
+# The guest's disk load comes in bursts: take the main view while disk0 reads something.
+busy='disk0 .* [0-9.]+ [KMG]iB/s '
+wait_for 20 "$busy" || say "disk0 shows no I/O: main.png will show 0 B/s"
+
+# Add a line here for a new shot, e.g. `wait_for 10 REGEX` then `shot NAME KEY...`.
 shot main
 shot help question
 shot confirm question r
