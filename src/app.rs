@@ -455,8 +455,8 @@ impl Model {
             .clamp(INTERVAL_RANGE.0, INTERVAL_RANGE.1);
         self.interval = next;
         self.say(Message::info(format!(
-            "polling every {:.2} s",
-            next.as_secs_f64()
+            "polling every {}",
+            crate::format::seconds(next)
         )));
         vec![Effect::SetInterval(next)]
     }

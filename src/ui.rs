@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
         render_vm(frame, area, model, now);
     }
     if model.help {
-        overlay::render_help(frame, area, model.base_context());
+        overlay::render_help(frame, area, model.base_context(), model.has_fleet());
     }
     if let Some(question) = &model.confirm {
         let name = model.vm().map_or("", |vm| vm.display_name());
@@ -44,11 +44,12 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
 }
 
 fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+    let vcpu_rows = model.vm().map_or(1, |vm| vm.vcpus.len()) as u16;
     let [header, upper, blocks, events, message, footer] = Layout::vertical([
         Constraint::Length(2),
-        Constraint::Length(8),
-        Constraint::Min(7),
-        Constraint::Min(5),
+        Constraint::Length((vcpu_rows + 7).clamp(8, 12)),
+        Constraint::Fill(3),
+        Constraint::Fill(2),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -96,4 +97,14 @@ pub fn panel(title: &str, focused: bool, stale: bool) -> Block<'static> {
 /// True when `panel` has focus in the main mode.
 pub fn is_focused(model: &Model, panel: Panel) -> bool {
     model.focus == panel
+}
+
+/// The right-most `width` columns of `area`, so that the newest sample sits at the right edge.
+pub fn right_aligned(area: Rect, width: usize) -> Rect {
+    let width = (width as u16).min(area.width);
+    Rect {
+        x: area.x + area.width - width,
+        width,
+        ..area
+    }
 }

@@ -82,6 +82,13 @@ pub struct Binding {
     pub in_footer: bool,
 }
 
+impl Binding {
+    /// Whether the binding does anything now: "back to the fleet" needs a fleet.
+    pub fn applies(&self, has_fleet: bool) -> bool {
+        has_fleet || !(self.context == KeyContext::Main && self.action == Action::Cancel)
+    }
+}
+
 const fn bind(
     context: KeyContext,
     keys: &'static str,

@@ -27,8 +27,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
     }
     // The table takes the rows it needs (up to half the panel); the history charts the rest.
     let table_height = (vm.blocks.len() as u16 + 1).clamp(2, (inner.height / 2).max(2));
-    let [table_area, chart_area] =
-        Layout::vertical([Constraint::Length(table_height), Constraint::Min(2)]).areas(inner);
+    let [table_area, _gap, chart_area] = Layout::vertical([
+        Constraint::Length(table_height),
+        Constraint::Length(1),
+        Constraint::Min(2),
+    ])
+    .areas(inner);
     let rows = vm.blocks.iter().map(|row| {
         let sample = &row.sample;
         let medium = vm.medium_of(sample);
@@ -60,7 +64,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
             .unwrap_or_else(|| "-".to_string());
         Row::new(vec![
             name,
-            sample.node_name.clone().unwrap_or_default(),
+            display_node_name(sample.node_name.as_deref()),
             medium.map(|m| file_name(&m.file)).unwrap_or_default(),
             medium.map(|m| m.drv.clone()).unwrap_or_default(),
             rate(|r| r.read_bytes_per_sec),
@@ -109,8 +113,9 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
     let mut state = TableState::default().with_selected(Some(model.selected_block));
     frame.render_stateful_widget(table, table_area, &mut state);
     if let Some(row) = vm.blocks.get(model.selected_block) {
-        let [read_row, write_row] =
-            Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(chart_area);
+        let [read_row, write_row] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)])
+            .spacing(1)
+            .areas(chart_area);
         let rates = row.sample.rates;
         render_series(
             frame,
@@ -155,7 +160,18 @@ fn render_series(
         ),
     ];
     frame.render_widget(Paragraph::new(text), label_area);
-    frame.render_widget(Sparkline::default().data(&data).style(style), spark_area);
+    frame.render_widget(
+        Sparkline::default().data(&data).style(style),
+        super::right_aligned(spark_area, data.len()),
+    );
+}
+
+/// Node names QEMU generated ("#block123") say nothing the device id does not; hide them.
+fn display_node_name(node: Option<&str>) -> String {
+    match node {
+        Some(name) if !name.starts_with('#') => name.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// The last component of an image path (the column is narrow; the batch output has the path).

@@ -30,9 +30,9 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let mut spans = vec![
         Span::styled("qemu-dash", theme::title()),
         Span::raw(format!(
-            "  {watched} VMs, {connected} connected, {} shown  every {:.2} s",
+            "  {watched} VMs, {connected} connected, {} shown  every {}",
             rows.len(),
-            model.interval.as_secs_f64()
+            format::seconds(model.interval)
         )),
     ];
     if model.read_only {

@@ -32,7 +32,7 @@ pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
     let mut spans = Vec::new();
     for binding in BINDINGS
         .iter()
-        .filter(|b| b.context == context && b.in_footer)
+        .filter(|b| b.context == context && b.in_footer && b.applies(model.has_fleet()))
     {
         spans.push(Span::styled(binding.keys, theme::key()));
         spans.push(Span::raw(format!(" {}  ", binding.description)));

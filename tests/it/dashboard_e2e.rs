@@ -40,8 +40,10 @@ fn pause_resume_and_reset_from_the_keyboard() {
     dash.send("q");
     assert_eq!(dash.wait_exit(WAIT), Some(true), "q quits the dashboard");
     // The terminal was handed back: alternate screen left, and QEMU still runs.
-    let raw = String::from_utf8_lossy(&dash.raw()).to_string();
-    assert!(raw.contains("\x1b[?1049l"), "alternate screen not left");
+    assert!(
+        dash.wait_raw("\x1b[?1049l", WAIT),
+        "alternate screen not left"
+    );
     assert_eq!(observer.status(), "running");
 }
 

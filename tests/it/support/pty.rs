@@ -83,6 +83,19 @@ impl Dashboard {
         self.raw.lock().unwrap().clone()
     }
 
+    /// Waits until the program's raw output contains `needle` (its last bytes may still be
+    /// on their way from the pseudo-terminal after it exits).
+    pub fn wait_raw(&self, needle: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if String::from_utf8_lossy(&self.raw()).contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Sends keys (bytes as a terminal would).
     pub fn send(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).expect("send keys");
