@@ -2,4 +2,6 @@
 
 mod qmp_fake;
 mod qmp_real;
+mod snapshot_fake;
+mod snapshot_real;
 mod support;
