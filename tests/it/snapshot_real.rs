@@ -238,6 +238,28 @@ async fn load_restores_the_disk_as_it_was_at_the_snapshot() {
 }
 
 #[tokio::test]
+async fn a_paused_vm_stays_paused_through_save_and_load() {
+    let qemu = Qemu::builder().disk("disk0", "qcow2").observer().start();
+    let client = connect(&qemu).await;
+    let mut observer = qemu.observer();
+    observer.execute("stop", json!({}));
+
+    for (method, tag) in [
+        (MethodChoice::Qmp, "paused-qmp"),
+        (MethodChoice::Hmp, "paused-hmp"),
+    ] {
+        snapshot::save(&client, tag, &options(method), ignore)
+            .await
+            .unwrap();
+        assert_eq!(observer.status(), "paused", "after save ({method:?})");
+        snapshot::load(&client, tag, &options(method), ignore)
+            .await
+            .unwrap();
+        assert_eq!(observer.status(), "paused", "after load ({method:?})");
+    }
+}
+
+#[tokio::test]
 async fn delete_removes_the_snapshot_from_every_disk() {
     let qemu = two_disk_vm();
     let client = connect(&qemu).await;
