@@ -1,5 +1,5 @@
 //! The command line (clap derive): targets and options for the dashboard and batch mode,
-//! and the `demo` subcommand.
+//! and the `demo` and `snapshot` subcommands.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -63,6 +63,9 @@ pub struct Cli {
 pub enum Command {
     /// Start a throwaway VM (a tiny Linux guest under TCG) and watch it.
     Demo(DemoArgs),
+    /// List, save, load and delete internal snapshots (for scripts).
+    #[command(subcommand)]
+    Snapshot(crate::snapshot::SnapshotCommand),
 }
 
 /// Options of `qemu-dash demo`.

@@ -3,7 +3,8 @@
 //! The library holds everything; `main.rs` only parses the command line and calls [`watch`]
 //! or a subcommand. [`qmp`] speaks the protocol, [`collect`] gathers figures in background
 //! tasks, [`app`] owns the model and its updates, [`ui`] draws it, [`tui`] runs the terminal,
-//! [`batch`] prints JSON lines instead, [`demo`] starts a throwaway VM.
+//! [`batch`] prints JSON lines instead, [`snapshot`] lists, checks and runs internal
+//! snapshots, [`demo`] starts a throwaway VM.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod format;
 pub mod qmp;
 pub mod runtime;
+pub mod snapshot;
 pub mod tui;
 pub mod ui;
 

@@ -9,4 +9,6 @@ mod qmp_fake;
 mod qmp_real;
 mod reliability;
 mod render;
+mod snapshot_fake;
+mod snapshot_real;
 mod support;

@@ -176,9 +176,11 @@ impl QemuBuilder {
                 observer_socket.display()
             ));
         }
+        // stdout is kept: HMP `qemu-io` prints its results there, not in the reply.
+        let stdout = std::fs::File::create(dir.path().join("stdout.log")).expect("stdout log");
         command
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped());
         let child = command
             .spawn()
@@ -250,6 +252,11 @@ impl Qemu {
     /// The guest's serial output so far.
     pub fn serial(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("serial.log")).unwrap_or_default()
+    }
+
+    /// What QEMU printed on stdout so far (e.g. the output of HMP `qemu-io`).
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
     }
 
     /// Waits until the guest prints its ready line.
