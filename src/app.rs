@@ -7,12 +7,15 @@
 
 pub mod fleet;
 pub mod keymap;
+pub mod snapshots;
 pub mod vm;
 
 use crate::collect::{AppEvent, VmId};
 use crate::qmp::Client;
+use crate::snapshot::Operation;
 use fleet::{FleetColumn, FleetState};
 use keymap::{Action, KeyContext};
+use snapshots::{RunningJob, SnapshotSort};
 use std::time::{Duration, Instant};
 pub use vm::{
     BlockRow, ConnectionState, EVENT_LOG_LEN, HISTORY_LEN, History, PowerdownRequest, Vm,
@@ -75,6 +78,17 @@ impl Dangerous {
 pub enum Question {
     /// A dangerous command for the VM on screen.
     Vm(Dangerous),
+    /// Revert the VM to a snapshot.
+    SnapshotLoad(String),
+    /// Delete a snapshot.
+    SnapshotDelete(String),
+    /// Some writable disks cannot take internal snapshots: snapshot the others?
+    SnapshotSkipDisks {
+        /// The tag to save.
+        tag: String,
+        /// Which disks and why (from the preflight).
+        warning: String,
+    },
     /// Pause (or resume) several VMs marked in the fleet view.
     Marked {
         /// Resume instead of pause.
@@ -87,10 +101,35 @@ pub enum Question {
 }
 
 impl Question {
+    /// What is asked about, in a word or two.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Question::Vm(dangerous) => dangerous.label(),
+            Question::SnapshotLoad(_) => "snapshot load",
+            Question::SnapshotDelete(_) => "snapshot delete",
+            Question::SnapshotSkipDisks { .. } => "snapshot save",
+            Question::Marked { resume: true, .. } => "resume",
+            Question::Marked { resume: false, .. } => "pause",
+        }
+    }
+
     /// The text of the question.
     pub fn text(&self, vm_name: &str) -> String {
         match self {
             Question::Vm(dangerous) => dangerous.question(vm_name),
+            Question::SnapshotLoad(tag) => format!(
+                "Load snapshot '{tag}'? The VM's current state will be replaced by snapshot '{tag}'."
+            ),
+            Question::SnapshotDelete(tag) => {
+                format!(
+                    "Delete snapshot '{tag}' from every disk of {vm_name}? It cannot be undone."
+                )
+            }
+            Question::SnapshotSkipDisks { tag, warning } => {
+                format!(
+                    "{warning}. Save '{tag}' on the other disks? (y: snapshot the others, n: cancel)"
+                )
+            }
             Question::Marked { resume, names, .. } => format!(
                 "{} {} VM{}: {}?",
                 if *resume { "Resume" } else { "Pause" },
@@ -109,6 +148,8 @@ pub enum View {
     Fleet,
     /// One VM's dashboard.
     Vm,
+    /// One VM's snapshots.
+    Snapshots,
 }
 
 /// The panel that arrows act on.
@@ -163,9 +204,21 @@ impl Message {
     }
 }
 
-/// A line of text being typed (the fleet filter).
+/// What an input line is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InputPurpose {
+    /// The fleet table's filter (applied as it is typed).
+    #[default]
+    Filter,
+    /// The tag of a new snapshot.
+    SnapshotTag,
+}
+
+/// A line of text being typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputLine {
+    /// What it is for.
+    pub purpose: InputPurpose,
     /// What was typed so far.
     pub text: String,
 }
@@ -186,6 +239,26 @@ pub enum Effect {
     },
     /// Change the poll interval.
     SetInterval(Duration),
+    /// Read the VM's snapshot list; reported as [`AppEvent::SnapshotList`].
+    ListSnapshots {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+    },
+    /// Run a snapshot job; reported as progress and [`AppEvent::SnapshotDone`].
+    SnapshotJob {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+        /// Save, load or delete.
+        operation: Operation,
+        /// The tag.
+        tag: String,
+        /// Leave out writable disks that cannot take internal snapshots.
+        skip_unsupported: bool,
+    },
 }
 
 /// The whole state of the dashboard.
@@ -293,6 +366,7 @@ impl Model {
         match self.view {
             View::Fleet => KeyContext::Fleet,
             View::Vm => KeyContext::Main,
+            View::Snapshots => KeyContext::Snapshots,
         }
     }
 
@@ -307,6 +381,21 @@ impl Model {
             return;
         };
         if vm.removed {
+            return;
+        }
+        if let AppEvent::SnapshotDone {
+            unsupported_disks: true,
+            operation: Operation::Save,
+            tag,
+            result: Err(warning),
+            ..
+        } = &event
+        {
+            vm.snapshots.job = None;
+            self.confirm = Some(Question::SnapshotSkipDisks {
+                tag: tag.clone(),
+                warning: warning.clone(),
+            });
             return;
         }
         if let Some(message) = vm.apply(event, now) {
@@ -361,11 +450,7 @@ impl Model {
 
     fn ask(&mut self, question: Question) {
         if self.read_only {
-            let what = match &question {
-                Question::Vm(dangerous) => dangerous.label(),
-                Question::Marked { resume: true, .. } => "resume",
-                Question::Marked { resume: false, .. } => "pause",
-            };
+            let what = question.label();
             self.say(Message::error(format!("read-only: {what} was not sent")));
         } else {
             self.confirm = Some(question);
@@ -382,11 +467,7 @@ impl Model {
             return match action {
                 Action::Confirm => self.answer_yes(question),
                 Action::Cancel => {
-                    let what = match &question {
-                        Question::Vm(dangerous) => dangerous.label(),
-                        Question::Marked { .. } => "bulk pause/resume",
-                    };
-                    self.say(Message::info(format!("{what}: cancelled")));
+                    self.say(Message::info(format!("{}: cancelled", question.label())));
                     Vec::new()
                 }
                 _ => {
@@ -402,27 +483,37 @@ impl Model {
             return Vec::new();
         }
         if let Some(input) = self.input.as_mut() {
+            let purpose = input.purpose;
             match action {
                 Action::Char(c) => input.text.push(c),
                 Action::Backspace => {
                     input.text.pop();
                 }
+                Action::Submit if purpose == InputPurpose::SnapshotTag => {
+                    let tag = input.text.clone();
+                    return self.submit_snapshot_tag(tag);
+                }
                 Action::Submit => self.input = None,
                 Action::Cancel => {
                     self.input = None;
-                    self.fleet.filter.clear();
+                    if purpose == InputPurpose::Filter {
+                        self.fleet.filter.clear();
+                    }
                 }
                 _ => {}
             }
-            if let Some(input) = &self.input {
-                self.fleet.filter = input.text.clone();
+            if purpose == InputPurpose::Filter {
+                if let Some(input) = &self.input {
+                    self.fleet.filter = input.text.clone();
+                }
+                self.fleet.selected = 0;
             }
-            self.fleet.selected = 0;
             return Vec::new();
         }
         match self.view {
             View::Fleet => self.act_fleet(action, now),
             View::Vm => self.act_vm(action),
+            View::Snapshots => self.act_snapshots(action),
         }
     }
 
@@ -430,6 +521,11 @@ impl Model {
         match question {
             Question::Vm(dangerous) => {
                 self.execute(self.current, dangerous.command(), dangerous.label())
+            }
+            Question::SnapshotLoad(tag) => self.snapshot_job(Operation::Load, tag, false),
+            Question::SnapshotDelete(tag) => self.snapshot_job(Operation::Delete, tag, false),
+            Question::SnapshotSkipDisks { tag, .. } => {
+                self.snapshot_job(Operation::Save, tag, true)
             }
             Question::Marked { resume, vms, .. } => {
                 let (command, what) = if resume {
@@ -514,6 +610,7 @@ impl Model {
             }
             Action::Filter => {
                 self.input = Some(InputLine {
+                    purpose: InputPurpose::Filter,
                     text: self.fleet.filter.clone(),
                 });
             }
@@ -552,8 +649,153 @@ impl Model {
                 return self.change_interval(action == Action::Faster);
             }
             Action::Snapshots => {
-                self.say(Message::error("the snapshot view is not available yet"));
+                self.view = View::Snapshots;
+                return self.list_snapshots();
             }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn list_snapshots(&mut self) -> Vec<Effect> {
+        let vm = self.current;
+        match self.vms.get(vm).and_then(|v| v.client.clone()) {
+            Some(client) => vec![Effect::ListSnapshots { vm, client }],
+            None => {
+                self.say(Message::error("not connected: cannot list snapshots"));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Starts a snapshot job on the VM on screen, unless read-only or another job runs.
+    fn snapshot_job(
+        &mut self,
+        operation: Operation,
+        tag: String,
+        skip_unsupported: bool,
+    ) -> Vec<Effect> {
+        if self.read_only {
+            self.say(Message::error(format!(
+                "read-only: snapshot {operation} was not sent"
+            )));
+            return Vec::new();
+        }
+        let vm = self.current;
+        let Some(entry) = self.vms.get_mut(vm) else {
+            return Vec::new();
+        };
+        let Some(client) = entry.client.clone() else {
+            self.say(Message::error(format!(
+                "not connected: snapshot {operation} was not sent"
+            )));
+            return Vec::new();
+        };
+        let job = RunningJob {
+            operation,
+            tag: tag.clone(),
+            progress: None,
+        };
+        if let Err(refusal) = entry.start_snapshot_job(job) {
+            self.say(Message::error(refusal));
+            return Vec::new();
+        }
+        self.say(Message::info(format!(
+            "snapshot {operation} '{tag}' started"
+        )));
+        vec![Effect::SnapshotJob {
+            vm,
+            client,
+            operation,
+            tag,
+            skip_unsupported,
+        }]
+    }
+
+    /// Refuses a new job while one runs (and in read-only mode), saying why.
+    fn can_start_snapshot_job(&mut self, what: &str) -> bool {
+        if self.read_only {
+            self.say(Message::error(format!(
+                "read-only: snapshot {what} was not sent"
+            )));
+            return false;
+        }
+        if let Some(job) = self.vm().and_then(|vm| vm.snapshots.job.as_ref()) {
+            let text = format!(
+                "a snapshot job is running: {}; wait for it to finish",
+                job.describe()
+            );
+            self.say(Message::error(text));
+            return false;
+        }
+        true
+    }
+
+    fn submit_snapshot_tag(&mut self, tag: String) -> Vec<Effect> {
+        let existing = self
+            .vm()
+            .map(|vm| vm.snapshots.snapshots.clone())
+            .unwrap_or_default();
+        match crate::snapshot::validate_tag(&tag, &existing) {
+            Ok(()) => {
+                self.input = None;
+                self.snapshot_job(Operation::Save, tag, false)
+            }
+            // Keep the prompt open so the user can pick another tag.
+            Err(error) => {
+                self.say(Message::error(error.to_string()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn act_snapshots(&mut self, action: Action) -> Vec<Effect> {
+        let selected = self
+            .vm()
+            .and_then(|vm| vm.snapshots.selected_tag())
+            .map(str::to_string);
+        match action {
+            Action::Up | Action::Down => {
+                if let Some(vm) = self.vms.get_mut(self.current) {
+                    vm.snapshots.step(action == Action::Down);
+                }
+            }
+            Action::SnapshotCreate if self.can_start_snapshot_job("save") => {
+                let existing = self
+                    .vm()
+                    .map(|vm| vm.snapshots.snapshots.clone())
+                    .unwrap_or_default();
+                self.input = Some(InputLine {
+                    purpose: InputPurpose::SnapshotTag,
+                    text: crate::snapshot::suggest_free_tag(&chrono::Local::now(), &existing),
+                });
+            }
+            Action::SnapshotLoad | Action::SnapshotDelete => match selected {
+                Some(tag) => {
+                    let load = action == Action::SnapshotLoad;
+                    if self.can_start_snapshot_job(if load { "load" } else { "delete" }) {
+                        self.confirm = Some(if load {
+                            Question::SnapshotLoad(tag)
+                        } else {
+                            Question::SnapshotDelete(tag)
+                        });
+                    }
+                }
+                None => self.say(Message::error("no snapshot selected")),
+            },
+            Action::SortByName | Action::SortByDate => {
+                let sort = if action == Action::SortByName {
+                    SnapshotSort::Name
+                } else {
+                    SnapshotSort::Date
+                };
+                if let Some(vm) = self.vms.get_mut(self.current) {
+                    vm.snapshots.sort_by(sort);
+                }
+            }
+            Action::Refresh => return self.list_snapshots(),
+            Action::Cancel => self.view = View::Vm,
+            Action::Help => self.help = true,
             _ => {}
         }
         Vec::new()

@@ -69,6 +69,34 @@ pub enum AppEvent {
         /// One line.
         text: String,
     },
+    /// The VM's snapshot list, or why it could not be read.
+    SnapshotList {
+        /// Which VM.
+        vm: VmId,
+        /// The list, or the error text.
+        result: Result<Vec<crate::snapshot::Snapshot>, String>,
+    },
+    /// A snapshot job reported progress.
+    SnapshotProgress {
+        /// Which VM.
+        vm: VmId,
+        /// The report.
+        progress: crate::snapshot::Progress,
+    },
+    /// A snapshot job ended.
+    SnapshotDone {
+        /// Which VM.
+        vm: VmId,
+        /// What it was.
+        operation: crate::snapshot::Operation,
+        /// The tag.
+        tag: String,
+        /// What it did, or QEMU's error verbatim.
+        result: Result<crate::snapshot::Outcome, String>,
+        /// The job did not start because some writable disks cannot take internal snapshots;
+        /// the user may agree to leave them out.
+        unsupported_disks: bool,
+    },
     /// A command started by a key finished.
     CommandDone {
         /// Which VM.

@@ -4,7 +4,8 @@
 use crate::app::Effect;
 use crate::collect::watch::{self, WatchOptions};
 use crate::collect::{AppEvent, VmId};
-use crate::qmp::Target;
+use crate::qmp::{Client, Target};
+use crate::snapshot::{self, Operation, SnapshotError, SnapshotOptions};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch as watch_channel};
 
@@ -86,6 +87,25 @@ impl Collectors {
                 Effect::SetInterval(interval) => {
                     let _ = self.interval.send(interval);
                 }
+                Effect::ListSnapshots { vm, client } => {
+                    tokio::spawn(send_snapshot_list(vm, client, self.sender.clone()));
+                }
+                Effect::SnapshotJob {
+                    vm,
+                    client,
+                    operation,
+                    tag,
+                    skip_unsupported,
+                } => {
+                    tokio::spawn(run_snapshot_job(
+                        vm,
+                        client,
+                        operation,
+                        tag,
+                        skip_unsupported,
+                        self.sender.clone(),
+                    ));
+                }
             }
         }
     }
@@ -102,6 +122,44 @@ impl Drop for Collectors {
             task.abort();
         }
     }
+}
+
+async fn send_snapshot_list(vm: VmId, client: Client, sender: mpsc::UnboundedSender<AppEvent>) {
+    let result = snapshot::list(&client).await.map_err(|e| e.to_string());
+    let _ = sender.send(AppEvent::SnapshotList { vm, result });
+}
+
+/// Runs a snapshot job, reporting progress and the end as events, then refreshes the list.
+async fn run_snapshot_job(
+    vm: VmId,
+    client: Client,
+    operation: Operation,
+    tag: String,
+    skip_unsupported: bool,
+    sender: mpsc::UnboundedSender<AppEvent>,
+) {
+    let options = SnapshotOptions {
+        skip_unsupported,
+        ..Default::default()
+    };
+    let progress_sender = sender.clone();
+    let report = move |progress| {
+        let _ = progress_sender.send(AppEvent::SnapshotProgress { vm, progress });
+    };
+    let result = match operation {
+        Operation::Save => snapshot::save(&client, &tag, &options, report).await,
+        Operation::Load => snapshot::load(&client, &tag, &options, report).await,
+        Operation::Delete => snapshot::delete(&client, &tag, &options, report).await,
+    };
+    let unsupported_disks = matches!(result, Err(SnapshotError::UnsupportedDisks { .. }));
+    let _ = sender.send(AppEvent::SnapshotDone {
+        vm,
+        operation,
+        tag,
+        result: result.map_err(|e| e.to_string()),
+        unsupported_disks,
+    });
+    send_snapshot_list(vm, client, sender).await;
 }
 
 /// Parses target strings, failing on the first invalid one.
@@ -121,6 +179,9 @@ pub fn vm_of(event: &AppEvent) -> VmId {
         | AppEvent::Event { vm, .. }
         | AppEvent::EventsMissed { vm, .. }
         | AppEvent::Problem { vm, .. }
+        | AppEvent::SnapshotList { vm, .. }
+        | AppEvent::SnapshotProgress { vm, .. }
+        | AppEvent::SnapshotDone { vm, .. }
         | AppEvent::CommandDone { vm, .. } => *vm,
     }
 }

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod footer;
 pub mod header;
 pub mod overlay;
+pub mod snapshots;
 pub mod theme;
 
 use crate::app::{Model, Panel, View};
@@ -29,10 +30,10 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
         render_too_small(frame, area);
         return;
     }
-    if model.view == View::Fleet {
-        fleet::render(frame, area, model, now);
-    } else {
-        render_vm(frame, area, model, now);
+    match model.view {
+        View::Fleet => fleet::render(frame, area, model, now),
+        View::Vm => render_vm(frame, area, model, now),
+        View::Snapshots => snapshots::render(frame, area, model, now),
     }
     if model.help {
         overlay::render_help(frame, area, model.base_context(), model.has_fleet());

@@ -50,6 +50,18 @@ pub enum Action {
     Backspace,
     /// Finish an input line.
     Submit,
+    /// Take a new snapshot (prompts for the tag).
+    SnapshotCreate,
+    /// Load the selected snapshot.
+    SnapshotLoad,
+    /// Delete the selected snapshot.
+    SnapshotDelete,
+    /// Sort snapshots by tag.
+    SortByName,
+    /// Sort snapshots by date.
+    SortByDate,
+    /// Read the list again.
+    Refresh,
 }
 
 /// Which key table applies.
@@ -59,6 +71,8 @@ pub enum KeyContext {
     Main,
     /// The fleet table.
     Fleet,
+    /// The snapshot view.
+    Snapshots,
     /// Typing into an input line.
     Input,
     /// A yes/no question.
@@ -126,8 +140,29 @@ pub const BINDINGS: &[Binding] = &[
     bind(K::Fleet, "+/-", "poll faster/slower", A::Faster, false),
     bind(K::Fleet, "?", "help", A::Help, true),
     bind(K::Fleet, "q/C-c", "quit dashboard", A::QuitDashboard, true),
+    bind(K::Snapshots, "↑/↓", "select", A::Up, false),
+    bind(K::Snapshots, "c", "create", A::SnapshotCreate, true),
+    bind(K::Snapshots, "Enter/l", "load", A::SnapshotLoad, true),
+    bind(K::Snapshots, "d", "delete", A::SnapshotDelete, true),
+    bind(
+        K::Snapshots,
+        "n/t",
+        "sort by name/date",
+        A::SortByName,
+        true,
+    ),
+    bind(K::Snapshots, "r", "refresh", A::Refresh, true),
+    bind(K::Snapshots, "Esc", "back", A::Cancel, true),
+    bind(K::Snapshots, "?", "help", A::Help, false),
+    bind(
+        K::Snapshots,
+        "q/C-c",
+        "quit dashboard",
+        A::QuitDashboard,
+        true,
+    ),
     bind(K::Input, "Enter", "done", A::Submit, true),
-    bind(K::Input, "Esc", "clear", A::Cancel, true),
+    bind(K::Input, "Esc", "cancel", A::Cancel, true),
     bind(K::Main, "p/space", "pause/resume", A::TogglePause, true),
     bind(K::Main, "r", "reset", A::Reset, true),
     bind(K::Main, "P", "power down", A::PowerDown, true),
@@ -183,6 +218,20 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Esc => Some(A::Cancel),
             KeyCode::Char('+') | KeyCode::Char('=') => Some(A::Faster),
             KeyCode::Char('-') => Some(A::Slower),
+            KeyCode::Char('?') => Some(A::Help),
+            KeyCode::Char('q') => Some(A::QuitDashboard),
+            _ => None,
+        },
+        K::Snapshots => match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
+            KeyCode::Down | KeyCode::Char('j') => Some(A::Down),
+            KeyCode::Char('c') => Some(A::SnapshotCreate),
+            KeyCode::Enter | KeyCode::Char('l') => Some(A::SnapshotLoad),
+            KeyCode::Char('d') => Some(A::SnapshotDelete),
+            KeyCode::Char('n') => Some(A::SortByName),
+            KeyCode::Char('t') => Some(A::SortByDate),
+            KeyCode::Char('r') => Some(A::Refresh),
+            KeyCode::Esc => Some(A::Cancel),
             KeyCode::Char('?') => Some(A::Help),
             KeyCode::Char('q') => Some(A::QuitDashboard),
             _ => None,
@@ -264,7 +313,14 @@ mod tests {
 
     #[test]
     fn every_footer_context_has_bindings() {
-        for context in [K::Main, K::Fleet, K::Input, K::Confirm, K::Help] {
+        for context in [
+            K::Main,
+            K::Fleet,
+            K::Snapshots,
+            K::Input,
+            K::Confirm,
+            K::Help,
+        ] {
             assert!(BINDINGS.iter().any(|b| b.context == context && b.in_footer));
         }
     }

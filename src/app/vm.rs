@@ -1,6 +1,7 @@
 //! One watched VM as the dashboard knows it: the latest figures, histories, the event log,
 //! and how news from the collectors changes them.
 
+use super::snapshots::{RunningJob, SnapshotView};
 use super::{Dangerous, Message};
 use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
 use crate::collect::{AppEvent, EventKind, EventRecord};
@@ -131,6 +132,8 @@ pub struct Vm {
     pub round_trip: Option<Duration>,
     /// A pending power-down request.
     pub powerdown: Option<PowerdownRequest>,
+    /// The snapshot list and job.
+    pub snapshots: SnapshotView,
 }
 
 impl Vm {
@@ -210,6 +213,18 @@ impl Vm {
             self.status_since = Some(now);
         }
         self.status = Some(status);
+    }
+
+    /// Starts tracking a snapshot job (refused while another runs).
+    pub fn start_snapshot_job(&mut self, job: RunningJob) -> Result<(), String> {
+        if let Some(running) = &self.snapshots.job {
+            return Err(format!(
+                "a snapshot job is running: {}; wait for it to finish",
+                running.describe()
+            ));
+        }
+        self.snapshots.job = Some(job);
+        Ok(())
     }
 
     /// Applies news about this VM; returns a message for the message line, if any.
@@ -315,6 +330,31 @@ impl Vm {
             }
             AppEvent::Problem { text, .. } => {
                 self.problem = Some(text);
+            }
+            AppEvent::SnapshotList { result, .. } => match result {
+                Ok(list) => self.snapshots.set_list(list),
+                Err(error) => self.snapshots.error = Some(error),
+            },
+            AppEvent::SnapshotProgress { progress, .. } => {
+                if let Some(job) = self.snapshots.job.as_mut() {
+                    job.progress = Some(progress);
+                }
+            }
+            AppEvent::SnapshotDone {
+                operation,
+                tag,
+                result,
+                ..
+            } => {
+                self.snapshots.job = None;
+                return Some(match result {
+                    Ok(outcome) => Message::info(format!(
+                        "{operation} '{tag}': done on {} in {:.2} s",
+                        outcome.disks.join(", "),
+                        outcome.elapsed.as_secs_f64()
+                    )),
+                    Err(error) => Message::error(format!("{operation} '{tag}' failed: {error}")),
+                });
             }
             AppEvent::CommandDone { what, result, .. } => match result {
                 Ok(()) if what == Dangerous::PowerDown.label() => {
