@@ -5,6 +5,8 @@
 //! spawns; their results come back as [`AppEvent::CommandDone`]. Keyed by VM: one VM shows
 //! the dashboard, several show the fleet table first.
 
+pub mod console;
+pub mod devices;
 pub mod fleet;
 pub mod keymap;
 pub mod snapshots;
@@ -98,6 +100,8 @@ pub enum Question {
         /// Their names, for the question.
         names: Vec<String>,
     },
+    /// A question of the devices screen (force eject, migrate, unplug).
+    Monitor(devices::Ask),
 }
 
 impl Question {
@@ -110,6 +114,7 @@ impl Question {
             Question::SnapshotSkipDisks { .. } => "snapshot save",
             Question::Marked { resume: true, .. } => "resume",
             Question::Marked { resume: false, .. } => "pause",
+            Question::Monitor(ask) => ask.label(),
         }
     }
 
@@ -137,6 +142,7 @@ impl Question {
                 if names.len() == 1 { "" } else { "s" },
                 names.join(", ")
             ),
+            Question::Monitor(ask) => ask.text(vm_name),
         }
     }
 }
@@ -150,6 +156,10 @@ pub enum View {
     Vm,
     /// One VM's snapshots.
     Snapshots,
+    /// The monitor console.
+    Console,
+    /// Removable media, network, hot-plug and migration.
+    Devices,
 }
 
 /// The panel that arrows act on.
@@ -246,6 +256,25 @@ pub enum Effect {
         /// The connection.
         client: Client,
     },
+    /// Console, media, network, migration or hot-plug work; reported as
+    /// [`AppEvent::Monitor`].
+    Monitor {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+        /// What to do.
+        job: crate::monitor::Job,
+    },
+    /// Write the console history; a failure comes back as [`AppEvent::Monitor`].
+    SaveHistory {
+        /// The VM whose console was used (for the message).
+        vm: VmId,
+        /// Where (`None`: nowhere known).
+        path: Option<std::path::PathBuf>,
+        /// The entries, oldest first.
+        entries: Vec<String>,
+    },
     /// Run a snapshot job; reported as progress and [`AppEvent::SnapshotDone`].
     SnapshotJob {
         /// Which VM.
@@ -294,6 +323,10 @@ pub struct Model {
     pub message: Option<Message>,
     /// Set when the user quits the dashboard.
     pub should_quit: bool,
+    /// The monitor console's input, mode and history.
+    pub console: console::Console,
+    /// The devices screen's tab, selections and prompt.
+    pub devices: devices::DevicesUi,
 }
 
 impl Model {
@@ -320,6 +353,8 @@ impl Model {
             read_only,
             message: None,
             should_quit: false,
+            console: console::Console::default(),
+            devices: devices::DevicesUi::default(),
         }
     }
 
@@ -367,6 +402,8 @@ impl Model {
             View::Fleet => KeyContext::Fleet,
             View::Vm => KeyContext::Main,
             View::Snapshots => KeyContext::Snapshots,
+            View::Console => KeyContext::Console,
+            View::Devices => self.devices.key_context(),
         }
     }
 
@@ -398,6 +435,10 @@ impl Model {
             });
             return;
         }
+        self.form_sees(&event);
+        let Some(vm) = self.vms.get_mut(vm_id) else {
+            return;
+        };
         if let Some(message) = vm.apply(event, now) {
             self.say(message);
         }
@@ -425,6 +466,7 @@ impl Model {
                     POWERDOWN_PATIENCE.as_secs()
             )));
         }
+        self.tick_monitor(now);
     }
 
     fn execute(&mut self, vm: VmId, command: &'static str, what: &'static str) -> Vec<Effect> {
@@ -514,6 +556,8 @@ impl Model {
             View::Fleet => self.act_fleet(action, now),
             View::Vm => self.act_vm(action),
             View::Snapshots => self.act_snapshots(action),
+            View::Console => self.act_console(action),
+            View::Devices => self.act_devices(action),
         }
     }
 
@@ -540,6 +584,7 @@ impl Model {
                 self.fleet.marked.clear();
                 effects
             }
+            Question::Monitor(ask) => self.answer_monitor(ask),
         }
     }
 
@@ -652,6 +697,7 @@ impl Model {
                 self.view = View::Snapshots;
                 return self.list_snapshots();
             }
+            Action::Monitor(key) => return self.act_monitor_key(key),
             _ => {}
         }
         Vec::new()

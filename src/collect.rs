@@ -97,6 +97,13 @@ pub enum AppEvent {
         /// the user may agree to leave them out.
         unsupported_disks: bool,
     },
+    /// News from the console, media, network, migration or hot-plug work.
+    Monitor {
+        /// Which VM.
+        vm: VmId,
+        /// What happened.
+        news: crate::monitor::News,
+    },
     /// A command started by a key finished.
     CommandDone {
         /// Which VM.

@@ -4,7 +4,8 @@
 //! or a subcommand. [`qmp`] speaks the protocol, [`collect`] gathers figures in background
 //! tasks, [`app`] owns the model and its updates, [`ui`] draws it, [`tui`] runs the terminal,
 //! [`batch`] prints JSON lines instead, [`snapshot`] lists, checks and runs internal
-//! snapshots, [`demo`] starts a throwaway VM.
+//! snapshots, [`monitor`] runs the console, media, network, migration and hot-plug commands,
+//! [`demo`] starts a throwaway VM.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -15,6 +16,7 @@ pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod format;
+pub mod monitor;
 pub mod qmp;
 pub mod runtime;
 pub mod snapshot;

@@ -87,6 +87,13 @@ impl Collectors {
                 Effect::SetInterval(interval) => {
                     let _ = self.interval.send(interval);
                 }
+                Effect::Monitor { vm, client, job } => {
+                    tokio::spawn(crate::monitor::run(vm, client, job, self.sender.clone()));
+                }
+                Effect::SaveHistory { vm, path, entries } => {
+                    let sender = self.sender.clone();
+                    tokio::spawn(crate::monitor::save_history(vm, path, entries, sender));
+                }
                 Effect::ListSnapshots { vm, client } => {
                     tokio::spawn(send_snapshot_list(vm, client, self.sender.clone()));
                 }
@@ -182,6 +189,7 @@ pub fn vm_of(event: &AppEvent) -> VmId {
         | AppEvent::SnapshotList { vm, .. }
         | AppEvent::SnapshotProgress { vm, .. }
         | AppEvent::SnapshotDone { vm, .. }
+        | AppEvent::Monitor { vm, .. }
         | AppEvent::CommandDone { vm, .. } => *vm,
     }
 }

@@ -42,6 +42,8 @@ pub async fn run(
     if watchlist.discover.is_some() {
         model.view = crate::app::View::Fleet;
     }
+    let (history_path, history) = crate::monitor::history::load_default();
+    model.restore_history(history_path, history);
     let mut collectors = Collectors::start(&targets, &options, interval);
     let (changes_tx, mut changes) = mpsc::unbounded_channel();
     let (problems_tx, mut problems) = mpsc::unbounded_channel();

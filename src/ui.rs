@@ -3,11 +3,14 @@
 //! area it cannot handle: below [`MIN_SIZE`] a message replaces the panels.
 
 pub mod blocks;
+pub mod console;
 pub mod cpus;
+pub mod devices;
 pub mod events;
 pub mod fleet;
 pub mod footer;
 pub mod header;
+pub mod migration;
 pub mod overlay;
 pub mod snapshots;
 pub mod theme;
@@ -34,6 +37,8 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
         View::Fleet => fleet::render(frame, area, model, now),
         View::Vm => render_vm(frame, area, model, now),
         View::Snapshots => snapshots::render(frame, area, model, now),
+        View::Console => console::render(frame, area, model, now),
+        View::Devices => devices::render(frame, area, model, now),
     }
     if model.help {
         overlay::render_help(frame, area, model.base_context(), model.has_fleet());
@@ -64,6 +69,19 @@ fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(upper);
     cpus::render_cpus(frame, cpu_area, model, vm, stale);
     cpus::render_memory(frame, memory_area, vm, stale);
+    // While a migration runs, its panel takes rows from the block panel.
+    let blocks = match vm.monitor.migration.as_ref().filter(|m| m.is_active()) {
+        Some(info) if blocks.height >= migration::COMPACT_HEIGHT + 4 => {
+            let [panel, rest] = Layout::vertical([
+                Constraint::Length(migration::COMPACT_HEIGHT),
+                Constraint::Min(4),
+            ])
+            .areas(blocks);
+            migration::render(frame, panel, info, " (M: details, x there cancels)");
+            rest
+        }
+        _ => blocks,
+    };
     blocks::render(frame, blocks, model, vm, stale);
     events::render(frame, events, model, vm);
     footer::render_message(frame, message, model, Some(vm));

@@ -3,6 +3,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+mod monitor;
+pub use monitor::MonitorKey;
+
 /// Something the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -62,6 +65,8 @@ pub enum Action {
     SortByDate,
     /// Read the list again.
     Refresh,
+    /// A key of the console or the devices screen.
+    Monitor(MonitorKey),
 }
 
 /// Which key table applies.
@@ -79,6 +84,18 @@ pub enum KeyContext {
     Confirm,
     /// The help overlay.
     Help,
+    /// The monitor console.
+    Console,
+    /// The removable media tab.
+    Media,
+    /// The network tab.
+    Network,
+    /// The hot-plug tab.
+    Hotplug,
+    /// The migration tab.
+    Migration,
+    /// A prompt on the devices screen.
+    Form,
 }
 
 /// One row of the key table.
@@ -121,6 +138,7 @@ const fn bind(
 
 use Action as A;
 use KeyContext as K;
+use MonitorKey as M;
 
 /// Every binding, in the order the help shows them.
 pub const BINDINGS: &[Binding] = &[
@@ -178,6 +196,244 @@ pub const BINDINGS: &[Binding] = &[
     bind(K::Confirm, "y", "yes", A::Confirm, true),
     bind(K::Confirm, "n/Esc", "no", A::Cancel, true),
     bind(K::Help, "?/Esc/q", "close help", A::Cancel, true),
+    bind(K::Main, ":", "console", A::Monitor(M::OpenConsole), true),
+    bind(
+        K::Main,
+        "m",
+        "removable media",
+        A::Monitor(M::OpenMedia),
+        false,
+    ),
+    bind(K::Main, "n", "network", A::Monitor(M::OpenNetwork), false),
+    bind(
+        K::Main,
+        "d",
+        "devices (hot-plug)",
+        A::Monitor(M::OpenDevices),
+        false,
+    ),
+    bind(
+        K::Main,
+        "M",
+        "migration",
+        A::Monitor(M::OpenMigration),
+        false,
+    ),
+    bind(K::Console, "Enter", "run", A::Submit, true),
+    bind(
+        K::Console,
+        "Tab",
+        "HMP/QMP",
+        A::Monitor(M::ToggleMode),
+        true,
+    ),
+    bind(K::Console, "↑/↓", "history", A::Up, true),
+    bind(
+        K::Console,
+        "PgUp/PgDn",
+        "scroll",
+        A::Monitor(M::PageUp),
+        true,
+    ),
+    bind(
+        K::Console,
+        "←/→ Home/End",
+        "move the cursor",
+        A::Monitor(M::Left),
+        false,
+    ),
+    bind(
+        K::Console,
+        "C-u",
+        "clear the line",
+        A::Monitor(M::ClearLine),
+        false,
+    ),
+    bind(K::Console, "Esc", "back", A::Cancel, true),
+    bind(K::Console, "F1", "help", A::Help, true),
+    bind(K::Console, "C-c", "quit dashboard", A::QuitDashboard, false),
+    bind(K::Media, "↑/↓", "select", A::Up, false),
+    bind(
+        K::Media,
+        "c/Enter",
+        "change medium",
+        A::Monitor(M::ChangeMedium),
+        true,
+    ),
+    bind(K::Media, "e", "eject", A::Monitor(M::Eject), true),
+    bind(
+        K::Media,
+        "E",
+        "force eject",
+        A::Monitor(M::ForceEject),
+        true,
+    ),
+    bind(K::Network, "↑/↓", "select a forward", A::Up, false),
+    bind(
+        K::Network,
+        "a",
+        "add host forward",
+        A::Monitor(M::Add),
+        true,
+    ),
+    bind(
+        K::Network,
+        "x/Del",
+        "remove forward",
+        A::Monitor(M::Remove),
+        true,
+    ),
+    bind(K::Hotplug, "↑/↓", "select", A::Up, false),
+    bind(K::Hotplug, "a", "add device", A::Monitor(M::Add), true),
+    bind(
+        K::Hotplug,
+        "x/Del",
+        "remove device",
+        A::Monitor(M::Remove),
+        true,
+    ),
+    bind(
+        K::Migration,
+        "s",
+        "start migration",
+        A::Monitor(M::StartMigration),
+        true,
+    ),
+    bind(
+        K::Migration,
+        "x",
+        "cancel migration",
+        A::Monitor(M::CancelMigration),
+        true,
+    ),
+    bind(K::Media, "r", "refresh", A::Refresh, true),
+    bind(
+        K::Media,
+        "Tab/S-Tab",
+        "next/previous tab",
+        A::FocusNext,
+        true,
+    ),
+    bind(
+        K::Media,
+        "m n d M",
+        "media, network, devices, migration",
+        A::Monitor(M::OpenMedia),
+        false,
+    ),
+    bind(K::Media, ":", "console", A::Monitor(M::OpenConsole), false),
+    bind(K::Media, "Esc", "back", A::Cancel, true),
+    bind(K::Media, "?", "help", A::Help, true),
+    bind(K::Media, "q/C-c", "quit dashboard", A::QuitDashboard, false),
+    bind(K::Network, "r", "refresh", A::Refresh, true),
+    bind(
+        K::Network,
+        "Tab/S-Tab",
+        "next/previous tab",
+        A::FocusNext,
+        true,
+    ),
+    bind(
+        K::Network,
+        "m n d M",
+        "media, network, devices, migration",
+        A::Monitor(M::OpenMedia),
+        false,
+    ),
+    bind(
+        K::Network,
+        ":",
+        "console",
+        A::Monitor(M::OpenConsole),
+        false,
+    ),
+    bind(K::Network, "Esc", "back", A::Cancel, true),
+    bind(K::Network, "?", "help", A::Help, true),
+    bind(
+        K::Network,
+        "q/C-c",
+        "quit dashboard",
+        A::QuitDashboard,
+        false,
+    ),
+    bind(K::Hotplug, "r", "refresh", A::Refresh, true),
+    bind(
+        K::Hotplug,
+        "Tab/S-Tab",
+        "next/previous tab",
+        A::FocusNext,
+        true,
+    ),
+    bind(
+        K::Hotplug,
+        "m n d M",
+        "media, network, devices, migration",
+        A::Monitor(M::OpenMedia),
+        false,
+    ),
+    bind(
+        K::Hotplug,
+        ":",
+        "console",
+        A::Monitor(M::OpenConsole),
+        false,
+    ),
+    bind(K::Hotplug, "Esc", "back", A::Cancel, true),
+    bind(K::Hotplug, "?", "help", A::Help, true),
+    bind(
+        K::Hotplug,
+        "q/C-c",
+        "quit dashboard",
+        A::QuitDashboard,
+        false,
+    ),
+    bind(K::Migration, "r", "refresh", A::Refresh, true),
+    bind(
+        K::Migration,
+        "Tab/S-Tab",
+        "next/previous tab",
+        A::FocusNext,
+        true,
+    ),
+    bind(
+        K::Migration,
+        "m n d M",
+        "media, network, devices, migration",
+        A::Monitor(M::OpenMedia),
+        false,
+    ),
+    bind(
+        K::Migration,
+        ":",
+        "console",
+        A::Monitor(M::OpenConsole),
+        false,
+    ),
+    bind(K::Migration, "Esc", "back", A::Cancel, true),
+    bind(K::Migration, "?", "help", A::Help, true),
+    bind(
+        K::Migration,
+        "q/C-c",
+        "quit dashboard",
+        A::QuitDashboard,
+        false,
+    ),
+    bind(K::Form, "Enter", "ok", A::Submit, true),
+    bind(
+        K::Form,
+        "Tab",
+        "next choice",
+        A::Monitor(M::NextChoice),
+        true,
+    ),
+    bind(K::Form, "Esc", "cancel", A::Cancel, true),
+    bind(
+        K::Form,
+        "←/→ Home/End",
+        "move the cursor",
+        A::Monitor(M::Left),
+        false,
+    ),
 ];
 
 /// The action for a key press in a context, if any.
@@ -196,6 +452,11 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('P') => Some(A::PowerDown),
             KeyCode::Char('Q') => Some(A::QuitVm),
             KeyCode::Char('s') => Some(A::Snapshots),
+            KeyCode::Char(':') => Some(A::Monitor(M::OpenConsole)),
+            KeyCode::Char('m') => Some(A::Monitor(M::OpenMedia)),
+            KeyCode::Char('n') => Some(A::Monitor(M::OpenNetwork)),
+            KeyCode::Char('d') => Some(A::Monitor(M::OpenDevices)),
+            KeyCode::Char('M') => Some(A::Monitor(M::OpenMigration)),
             KeyCode::Tab => Some(A::FocusNext),
             KeyCode::BackTab => Some(A::FocusPrevious),
             KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
@@ -250,8 +511,12 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
         },
         K::Help => match key.code {
             KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') => Some(A::Cancel),
+            KeyCode::F(1) => Some(A::Cancel),
             _ => None,
         },
+        K::Console | K::Form | K::Media | K::Network | K::Hotplug | K::Migration => {
+            monitor::action_for(context, key, ctrl)
+        }
     }
 }
 
@@ -320,6 +585,12 @@ mod tests {
             K::Input,
             K::Confirm,
             K::Help,
+            K::Console,
+            K::Media,
+            K::Network,
+            K::Hotplug,
+            K::Migration,
+            K::Form,
         ] {
             assert!(BINDINGS.iter().any(|b| b.context == context && b.in_footer));
         }

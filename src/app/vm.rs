@@ -134,6 +134,8 @@ pub struct Vm {
     pub powerdown: Option<PowerdownRequest>,
     /// The snapshot list and job.
     pub snapshots: SnapshotView,
+    /// Console output, network, devices and migration (the monitor's screens).
+    pub monitor: super::devices::VmMonitor,
 }
 
 impl Vm {
@@ -319,9 +321,12 @@ impl Vm {
                     self.log(record);
                     return Some(Message::info(text));
                 } else {
+                    let note = self.note_monitor_event(&record);
                     self.log(record);
+                    return note;
                 }
             }
+            AppEvent::Monitor { news, .. } => return self.apply_monitor(news, now),
             AppEvent::EventsMissed { count, .. } => {
                 self.events_total += count;
                 self.log(EventRecord::note(format!(
