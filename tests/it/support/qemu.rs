@@ -80,9 +80,16 @@ pub struct QemuBuilder {
     name: Option<String>,
     memory_mib: u32,
     qmp_at: Option<PathBuf>,
+    extra: Vec<String>,
 }
 
 impl QemuBuilder {
+    /// Adds raw arguments to QEMU's command line (devices, netdevs…).
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.extra.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
     /// `-M` machine type, e.g. "none" for the cheapest QEMU.
     pub fn machine(mut self, machine: &str) -> Self {
         self.machine = Some(machine.to_string());
@@ -148,6 +155,7 @@ impl QemuBuilder {
                 image.display()
             ));
         }
+        command.args(&self.extra);
         if self.guest {
             let (kernel, initrd) = guest_files().expect(
                 "the test guest is not built: run assets/guest/build.sh (or .ci/run) first",
@@ -217,6 +225,7 @@ impl Qemu {
             name: None,
             memory_mib: 128,
             qmp_at: None,
+            extra: Vec::new(),
         }
     }
 
