@@ -191,11 +191,6 @@ pub const BINDINGS: &[Binding] = &[
     bind(K::Main, "↑/k ↓/j", "scroll / select", A::Up, false),
     bind(K::Main, "+/-", "poll faster/slower", A::Faster, false),
     bind(K::Main, "Esc", "back to the fleet", A::Cancel, false),
-    bind(K::Main, "?", "help", A::Help, true),
-    bind(K::Main, "q/C-c", "quit dashboard", A::QuitDashboard, true),
-    bind(K::Confirm, "y", "yes", A::Confirm, true),
-    bind(K::Confirm, "n/Esc", "no", A::Cancel, true),
-    bind(K::Help, "?/Esc/q", "close help", A::Cancel, true),
     bind(K::Main, ":", "console", A::Monitor(M::OpenConsole), true),
     bind(
         K::Main,
@@ -219,6 +214,11 @@ pub const BINDINGS: &[Binding] = &[
         A::Monitor(M::OpenMigration),
         false,
     ),
+    bind(K::Main, "?", "help", A::Help, true),
+    bind(K::Main, "q/C-c", "quit dashboard", A::QuitDashboard, true),
+    bind(K::Confirm, "y", "yes", A::Confirm, true),
+    bind(K::Confirm, "n/Esc", "no", A::Cancel, true),
+    bind(K::Help, "?/Esc/q", "close help", A::Cancel, true),
     bind(K::Console, "Enter", "run", A::Submit, true),
     bind(
         K::Console,

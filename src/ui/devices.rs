@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Tab::Migration => render_migration(frame, content, vm),
     }
     if let Some(form) = &model.devices.form {
-        let height = 5.min(content.height);
+        let height = 6.min(content.height);
         let form_area = Rect {
             y: content.bottom() - height,
             height,
@@ -443,7 +443,7 @@ fn render_form(frame: &mut Frame, area: Rect, form: &Form) {
     let [input_row, hint_row, status_row] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Min(1),
     ])
     .areas(inner);
     let mut hint = Vec::new();
@@ -458,6 +458,6 @@ fn render_form(frame: &mut Frame, area: Rect, form: &Form) {
         (None, Some(_)) => Line::styled("sending…", theme::muted()),
         (None, None) => Line::default(),
     };
-    frame.render_widget(Paragraph::new(status), status_row);
+    frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: true }), status_row);
     console::render_text(frame, input_row, &form.input, form.label());
 }

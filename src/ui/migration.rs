@@ -84,7 +84,8 @@ pub fn render(frame: &mut Frame, area: Rect, info: &MigrationInfo, hint: &str) {
     frame.render_widget(Paragraph::new(Line::from(status)), status_area);
     let ratio = info.progress().unwrap_or(0.0);
     let label = match info.progress() {
-        Some(p) => format!("{:.0}% of RAM", p * 100.0),
+        // Floored, so that 100% means done.
+        Some(p) => format!("{}% of RAM", (p * 100.0).floor()),
         None => "no figures yet".to_string(),
     };
     frame.render_widget(
