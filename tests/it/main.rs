@@ -5,6 +5,7 @@ mod dashboard_e2e;
 mod demo;
 mod fleet;
 mod guest_real;
+mod monitor_model;
 mod monitor_real;
 mod qmp_fake;
 mod qmp_real;
