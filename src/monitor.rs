@@ -266,8 +266,16 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: mpsc::UnboundedSender<
                 .map_err(|e| e.to_string());
             let started = result.is_ok();
             done(result);
-            if started && let Ok(info) = migration::query(&client).await {
-                send(News::Migration(info));
+            if started {
+                // Every migration starts in setup; saying so first lets the screen see the
+                // change even when QEMU fails it before the next query.
+                send(News::Migration(MigrationInfo {
+                    status: Some("setup".to_string()),
+                    ..Default::default()
+                }));
+                if let Ok(info) = migration::query(&client).await {
+                    send(News::Migration(info));
+                }
             }
         }
         Job::CancelMigration => {

@@ -323,9 +323,17 @@ impl Vm {
             News::Network(result) => self.monitor.network = Some(result),
             News::Devices(result) => self.monitor.devices = Some(result),
             News::Migration(info) => {
-                let was_active = self.monitor.migrating();
+                // The first report after connecting may be an old migration's end: only a
+                // change seen here is news.
+                let before = self
+                    .monitor
+                    .migration
+                    .as_ref()
+                    .map(|m| m.status().to_string());
+                let changed = before.as_deref().is_some_and(|b| b != info.status());
                 let message = match info.status() {
-                    _ if !was_active || info.is_active() => None,
+                    _ if !changed || info.is_active() => None,
+                    "none" => None,
                     "completed" => Some(Message::info(format!(
                         "migration completed in {:.1} s (downtime {} ms)",
                         info.total_time.unwrap_or(0) as f64 / 1000.0,
