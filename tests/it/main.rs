@@ -1,8 +1,10 @@
 //! Integration tests: one binary so that the QEMU harness can bound how many QEMUs run at once.
 
 mod batch_real;
+mod console_e2e;
 mod dashboard_e2e;
 mod demo;
+mod devices_e2e;
 mod fleet;
 mod guest_real;
 mod monitor_model;
