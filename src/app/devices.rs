@@ -351,6 +351,11 @@ impl Vm {
             News::Done { what, result } => {
                 return Some(match result {
                     Ok(text) => Message::info(text),
+                    Err(error) if what.starts_with("eject ") && error.contains("locked") => {
+                        Message::error(format!(
+                            "{what} failed: {error}; E ejects by force (asks first)"
+                        ))
+                    }
                     Err(error) => Message::error(format!("{what} failed: {error}")),
                 });
             }
@@ -783,7 +788,7 @@ impl Model {
         }
         if let Some(id) = late.pop() {
             self.say(Message::error(format!(
-                "device_del {id}: no DEVICE_DELETED after {} s. QEMU waits for the guest to release it: PCI hot-unplug on the pc machine goes through ACPI and needs a guest OS that answers (USB and SCSI devices go at once)",
+                "device_del {id}: no DEVICE_DELETED after {} s. QEMU waits for the guest to release it: PCI hot-unplug on the pc machine goes through ACPI and needs a guest OS that answers (USB devices go at once)",
                 UNPLUG_PATIENCE.as_secs()
             )));
         }

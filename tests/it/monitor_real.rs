@@ -368,7 +368,10 @@ async fn migration_to_a_file_completes_with_progress() {
         "{active:?}"
     );
     assert!(std::fs::metadata(&file).unwrap().len() > 0);
-    assert_eq!(observer.status(), "postmigrate");
+    // QEMU reports "completed" a moment before it moves the VM from finish-migrate on.
+    crate::support::wait_until(WAIT, "the postmigrate state", || {
+        (observer.status() == "postmigrate").then_some(())
+    });
     // The dashboard turned on MIGRATION events; the observer sees them too.
     let event = observer.wait_event("MIGRATION", WAIT);
     assert!(event["data"]["status"].is_string());
