@@ -301,3 +301,65 @@ fn migration_panel_shows_on_the_dashboard_while_it_runs() {
         "migration failed: Failed to connect to '127.0.0.1:1': Connection refused"
     );
 }
+
+#[test]
+fn an_unplug_without_device_deleted_is_explained_after_a_while() {
+    let mut model = model(false);
+    let start = Instant::now();
+    model.apply(
+        AppEvent::Monitor {
+            vm: 0,
+            news: News::UnplugRequested { id: "nic1".into() },
+        },
+        start,
+    );
+    assert!(
+        model
+            .message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("waiting for DEVICE_DELETED")
+    );
+    model.tick(start + Duration::from_secs(2));
+    assert!(!model.message.as_ref().unwrap().is_error);
+    model.tick(start + Duration::from_secs(6));
+    let message = model.message.clone().unwrap();
+    assert!(message.is_error, "{message:?}");
+    assert!(
+        message.text.contains("no DEVICE_DELETED after 5 s"),
+        "{message:?}"
+    );
+    assert!(message.text.contains("ACPI"), "{message:?}");
+
+    // When it does come, the screen says so.
+    model.apply(
+        AppEvent::Monitor {
+            vm: 0,
+            news: News::UnplugRequested { id: "t0".into() },
+        },
+        start,
+    );
+    let record = qemu_dash::collect::EventRecord::decode(&qemu_dash::qmp::Event {
+        name: "DEVICE_DELETED".into(),
+        data: json!({"device": "t0", "path": "/machine/peripheral/t0"}),
+        timestamp: (0, 0),
+    });
+    model.apply(AppEvent::Event { vm: 0, record }, start);
+    assert_eq!(
+        model.message.as_ref().unwrap().text,
+        "device t0 removed (DEVICE_DELETED)"
+    );
+}
+
+#[test]
+fn tray_events_update_the_media_tab_at_once() {
+    let mut model = model(false);
+    let record = qemu_dash::collect::EventRecord::decode(&qemu_dash::qmp::Event {
+        name: "DEVICE_TRAY_MOVED".into(),
+        data: json!({"device": "cd0", "tray-open": true, "id": "/machine/peripheral-anon/device[0]"}),
+        timestamp: (0, 0),
+    });
+    model.apply(AppEvent::Event { vm: 0, record }, Instant::now());
+    assert_eq!(model.vms[0].block_info[0].tray_open, Some(true));
+}
