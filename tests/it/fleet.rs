@@ -61,24 +61,23 @@ fn twenty_vms_in_one_dashboard_one_killed() {
 
     vms[7].signal("KILL");
     dash.wait_for("20 VMs, 19 connected", WAIT);
-    let screen = dash.text();
-    let rows = fleet_rows(&screen);
-    assert!(
-        rows.contains(&("vm07".to_string(), "disconnected".to_string())),
-        "{screen}"
-    );
-    assert_eq!(rows.iter().filter(|(_, s)| s == "running").count(), 19);
+    crate::support::wait_until(WAIT, "vm07 disconnected, 19 running", || {
+        let rows = fleet_rows(&dash.text());
+        (rows.contains(&("vm07".to_string(), "disconnected".to_string()))
+            && rows.iter().filter(|(_, s)| s == "running").count() == 19)
+            .then_some(())
+    });
 
     // Sort by state (column 2): "disconnected" sorts before "running".
     dash.send("2");
     dash.wait_for("2:state ▲", WAIT);
-    assert_eq!(fleet_rows(&dash.text())[0].0, "vm07");
+    assert_eq!(fleet_rows(&dash.settled_text())[0].0, "vm07");
     // Sort by name, reversed.
     dash.send("1");
     dash.wait_for("1:name ▲", WAIT);
     dash.send("1");
     dash.wait_for("1:name ▼", WAIT);
-    assert_eq!(fleet_rows(&dash.text())[0].0, "vm19");
+    assert_eq!(fleet_rows(&dash.settled_text())[0].0, "vm19");
 
     // Filter.
     dash.send("/");
@@ -136,11 +135,12 @@ fn discovered_sockets_appear_and_vanish() {
         .qmp_at(&dir.path().join("vm05.qmp"))
         .start();
     dash.wait_for("2 VMs, 2 connected", WAIT);
-    assert!(
+    crate::support::wait_until(WAIT, "vm05's row", || {
         fleet_rows(&dash.text())
             .iter()
             .any(|(name, _)| name == "vm05")
-    );
+            .then_some(())
+    });
     drop(second); // kills QEMU; QEMU removes its socket file
     std::fs::remove_file(dir.path().join("vm05.qmp")).ok();
     dash.wait_for("1 VMs, 1 connected", WAIT);

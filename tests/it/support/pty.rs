@@ -102,13 +102,28 @@ impl Dashboard {
         self.writer.flush().expect("flush keys");
     }
 
-    /// Waits until the screen contains `needle`; panics with the screen otherwise.
+    /// The screen once no output has arrived for 50 ms, so a frame is not read half drawn.
+    pub fn settled_text(&self) -> String {
+        let mut seen = self.raw.lock().unwrap().len();
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = self.raw.lock().unwrap().len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        self.text()
+    }
+
+    /// Waits until the screen contains `needle`, then returns the settled screen; panics with
+    /// the screen otherwise.
     pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
             let text = self.text();
             if text.contains(needle) {
-                return text;
+                return self.settled_text();
             }
             if start.elapsed() > timeout {
                 panic!("screen did not show {needle:?} within {timeout:?}:\n{text}");
