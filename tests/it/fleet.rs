@@ -114,7 +114,7 @@ fn twenty_vms_in_one_dashboard_one_killed() {
 
     // Enter opens the single-VM dashboard; Esc returns.
     dash.send("\r");
-    dash.wait_for("QEMU 7", WAIT);
+    dash.wait_for("connected  every", WAIT);
     dash.wait_for("vCPUs", WAIT);
     dash.send("\x1b");
     dash.wait_for("1:name", WAIT);
