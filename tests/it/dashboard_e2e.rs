@@ -142,3 +142,21 @@ async fn read_only_sends_nothing_but_queries() {
         );
     }
 }
+
+#[test]
+fn no_color_draws_without_colours_but_keeps_the_words() {
+    // A QMP socket serves one client at a time: one QEMU per dashboard.
+    let first = Qemu::builder().machine("none").start();
+    let second = Qemu::builder().machine("none").start();
+    let coloured = Dashboard::start(&[&first.target()], 100, 30);
+    coloured.wait_for("● running", WAIT);
+    assert!(coloured.wait_raw("38;5;", WAIT), "colours by default");
+    let plain = Dashboard::start_with_env(&[&second.target()], &[("NO_COLOR", "1")], 100, 30);
+    plain.wait_for("● running", WAIT);
+    plain.wait_for("connected", WAIT);
+    let raw = String::from_utf8_lossy(&plain.raw()).to_string();
+    assert!(
+        !raw.contains("38;5;") && !raw.contains("38;2;"),
+        "a colour was drawn"
+    );
+}
