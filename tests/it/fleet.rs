@@ -2,9 +2,7 @@
 //! rendered screen, bulk pause, and batch output for every VM.
 
 use crate::support::Qemu;
-use crate::support::pty::{Dashboard, binary};
-use serde_json::Value;
-use std::process::Command;
+use crate::support::pty::{Dashboard, run};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -153,21 +151,17 @@ fn discovered_sockets_appear_and_vanish() {
 fn batch_emits_one_object_per_vm_per_poll() {
     let dir = tempfile::tempdir().unwrap();
     let _vms = start_named(dir.path(), 3);
-    let output = Command::new(binary())
-        .args(["--batch", "-n", "2", "--interval", "0.25", "--discover"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let dir_arg = dir.path().display().to_string();
+    let lines = run([
+        "--batch",
+        "-n",
+        "2",
+        "--interval",
+        "0.25",
+        "--discover",
+        &dir_arg,
+    ])
+    .json_lines();
     let mut names: Vec<&str> = lines.iter().map(|l| l["name"].as_str().unwrap()).collect();
     names.sort_unstable();
     assert!(lines.len() >= 6, "{lines:?}");
@@ -193,17 +187,15 @@ fn config_file_names_vms() {
         ),
     )
     .unwrap();
-    let output = Command::new(binary())
-        .args(["--batch", "-n", "1", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).unwrap();
+    let finished = run([
+        "--batch".as_ref(),
+        "-n".as_ref(),
+        "1".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]);
+    assert!(finished.success, "{}", finished.stderr);
+    let text = finished.stdout;
     assert!(text.contains("\"name\":\"database\""), "{text}");
     assert!(text.contains("\"name\":\"vm01\""), "{text}");
 }
