@@ -236,6 +236,16 @@ shot main
 shot help question
 shot confirm question r
 press n
+sleep 0.5
+# The snapshot view after a save (on the demo VM a save takes ~0.2 s, too quick to catch
+# the progress gauge on a screenshot; tests/it/render.rs draws it).
+press s
+sleep 1
+press c
+sleep 0.5
+press Return
+wait_for 60 "save '.*': done" || say "the snapshot save did not finish in 60 s"
+shot snapshots
 
 # Quit the dashboard: the demo stops its VM and removes its temp dir.
 press q

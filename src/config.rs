@@ -7,6 +7,7 @@
 //! interval = 0.5        # seconds between polls
 //! read_only = false
 //! discover = "/run/qemu"   # watch every socket in this directory
+//! theme = "mono"           # no colours (NO_COLOR does the same)
 //!
 //! [[vm]]
 //! name = "web1"
@@ -37,6 +38,8 @@ pub struct Config {
     pub read_only: Option<bool>,
     /// Default for `--discover`.
     pub discover: Option<PathBuf>,
+    /// "default", or "mono" for no colours (as does the `NO_COLOR` environment variable).
+    pub theme: Option<String>,
     /// VMs to watch when none are given on the command line.
     #[serde(default)]
     pub vm: Vec<VmEntry>,
@@ -45,7 +48,22 @@ pub struct Config {
 impl Config {
     /// Parses config text; errors name the line and field.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        Ok(toml::from_str(text)?)
+        let config: Config = toml::from_str(text)?;
+        if let Some(theme) = &config.theme
+            && !crate::ui::theme::THEMES.contains(&theme.as_str())
+        {
+            anyhow::bail!(
+                "unknown theme '{theme}' (known: {})",
+                crate::ui::theme::THEMES.join(", ")
+            );
+        }
+        Ok(config)
+    }
+
+    /// True when colours are off: the `mono` theme, or `NO_COLOR` set and not empty.
+    pub fn monochrome(&self) -> bool {
+        self.theme.as_deref() == Some("mono")
+            || std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
     }
 
     /// Reads `explicit` (which must exist), else the default file if it exists, else nothing.
@@ -98,6 +116,19 @@ mod tests {
             Some("web1")
         );
         assert_eq!(config.name_of("/run/other.qmp"), None);
+    }
+
+    #[test]
+    fn themes_are_checked() {
+        assert_eq!(
+            Config::parse("theme = \"mono\"\n")
+                .unwrap()
+                .theme
+                .as_deref(),
+            Some("mono")
+        );
+        let error = Config::parse("theme = \"neon\"\n").unwrap_err().to_string();
+        assert!(error.contains("unknown theme 'neon'"), "{error}");
     }
 
     #[test]

@@ -90,6 +90,7 @@ const INSTALL_HINT: &str = "install it with `sudo apt-get install qemu-system-x8
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    crate::ui::theme::set_monochrome(crate::config::Config::default().monochrome());
     if !which(&args.qemu) {
         bail!("QEMU ({}) was not found: {INSTALL_HINT}", args.qemu);
     }

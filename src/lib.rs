@@ -29,6 +29,7 @@ use std::time::Duration;
 /// Watches the command line's targets, in the terminal UI or in batch mode.
 pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
     let config = config::Config::load(cli.config.as_deref())?;
+    ui::theme::set_monochrome(config.monochrome());
     let discover = cli.discover.clone().or_else(|| config.discover.clone());
     let targets: Vec<String> = if cli.targets.is_empty() && discover.is_none() {
         config.vm.iter().map(|entry| entry.target.clone()).collect()

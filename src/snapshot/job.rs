@@ -214,34 +214,18 @@ pub async fn save<F: FnMut(Progress) + Send>(
     let (method, why) = resolve(client, options.method).await?;
     plan.check(method, options.skip_unsupported)?;
     let disks = plan.disks.iter().collect::<Vec<_>>();
-    let run = Run {
-        client,
-        operation: Operation::Save,
-        tag,
-        start,
-        deadline: start + options.timeout,
-        poll_interval: options.poll_interval,
+    let run = Run::new(client, Operation::Save, tag, start, options);
+    let arguments = || {
+        let vmstate = plan
+            .vmstate
+            .as_ref()
+            .ok_or_else(|| SnapshotError::NoSnapshotDisk {
+                unsupported: plan.unsupported.clone(),
+            })?;
+        state_arguments(tag, vmstate, &disks)
     };
-    match method {
-        Method::Qmp => {
-            let vmstate = plan
-                .vmstate
-                .as_ref()
-                .ok_or_else(|| SnapshotError::NoSnapshotDisk {
-                    unsupported: plan.unsupported.clone(),
-                })?;
-            let arguments = json!({
-                "tag": tag,
-                "vmstate": node_name(vmstate)?,
-                "devices": node_names(&disks)?,
-            });
-            run.qmp(arguments, names(&disks), progress).await
-        }
-        Method::Hmp => {
-            check_hmp_tag(tag, why)?;
-            run.hmp(names(&disks), progress).await
-        }
-    }
+    run.by(method, why, arguments, names(&disks), progress)
+        .await
 }
 
 /// Reverts the VM to the snapshot tagged `tag` (disks and VM state). Refuses unknown tags and
@@ -272,28 +256,10 @@ pub async fn load<F: FnMut(Progress) + Send>(
             tag: tag.to_string(),
         })?;
     let disks = plan.disks.iter().collect::<Vec<_>>();
-    let run = Run {
-        client,
-        operation: Operation::Load,
-        tag,
-        start,
-        deadline: start + options.timeout,
-        poll_interval: options.poll_interval,
-    };
-    match method {
-        Method::Qmp => {
-            let arguments = json!({
-                "tag": tag,
-                "vmstate": node_name(vmstate)?,
-                "devices": node_names(&disks)?,
-            });
-            run.qmp(arguments, names(&disks), progress).await
-        }
-        Method::Hmp => {
-            check_hmp_tag(tag, why)?;
-            run.hmp(names(&disks), progress).await
-        }
-    }
+    let run = Run::new(client, Operation::Load, tag, start, options);
+    let arguments = || state_arguments(tag, vmstate, &disks);
+    run.by(method, why, arguments, names(&disks), progress)
+        .await
 }
 
 /// Deletes the snapshot tagged `tag` from every writable disk carrying it. Refuses unknown
@@ -314,27 +280,28 @@ pub async fn delete<F: FnMut(Progress) + Send>(
         .iter()
         .filter(|disk| snapshot.disks.contains(&disk.name))
         .collect();
-    let run = Run {
-        client,
-        operation: Operation::Delete,
-        tag,
-        start,
-        deadline: start + options.timeout,
-        poll_interval: options.poll_interval,
-    };
-    match method {
-        Method::Qmp => {
-            let devices = node_names(&carriers)?;
-            let arguments = json!({"tag": tag, "devices": devices});
-            run.qmp(arguments, names(&carriers), progress).await
-        }
-        Method::Hmp => {
-            // delvm touches every writable disk and fails if one cannot take snapshots.
-            plan.check(Method::Hmp, false)?;
-            check_hmp_tag(tag, why)?;
-            run.hmp(names(&carriers), progress).await
-        }
+    if method == Method::Hmp {
+        // delvm touches every writable disk and fails if one cannot take snapshots.
+        plan.check(Method::Hmp, false)?;
     }
+    let run = Run::new(client, Operation::Delete, tag, start, options);
+    let arguments = || Ok(json!({"tag": tag, "devices": node_names(&carriers)?}));
+    run.by(method, why, arguments, names(&carriers), progress)
+        .await
+}
+
+/// Arguments of `snapshot-save` and `snapshot-load`: the tag, the node holding the VM state,
+/// and every node taking part.
+fn state_arguments(
+    tag: &str,
+    vmstate: &PlanDisk,
+    disks: &[&PlanDisk],
+) -> Result<Value, SnapshotError> {
+    Ok(json!({
+        "tag": tag,
+        "vmstate": node_name(vmstate)?,
+        "devices": node_names(disks)?,
+    }))
 }
 
 /// The snapshot tagged `tag`, if a writable snapshot-capable disk carries it.
@@ -391,7 +358,43 @@ struct Run<'a> {
     poll_interval: Duration,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(
+        client: &'a Client,
+        operation: Operation,
+        tag: &'a str,
+        start: Instant,
+        options: &SnapshotOptions,
+    ) -> Self {
+        Run {
+            client,
+            operation,
+            tag,
+            start,
+            deadline: start + options.timeout,
+            poll_interval: options.poll_interval,
+        }
+    }
+
+    /// Runs the operation by `method`: a QMP job with the `arguments` built on demand, or
+    /// HMP once the tag is known to be safe on its command line.
+    async fn by<F: FnMut(Progress) + Send>(
+        &self,
+        method: Method,
+        why: &'static str,
+        arguments: impl FnOnce() -> Result<Value, SnapshotError>,
+        disks: Vec<String>,
+        progress: F,
+    ) -> Result<Outcome, SnapshotError> {
+        match method {
+            Method::Qmp => self.qmp(arguments()?, disks, progress).await,
+            Method::Hmp => {
+                check_hmp_tag(self.tag, why)?;
+                self.hmp(disks, progress).await
+            }
+        }
+    }
+
     fn timeout(&self, job_id: Option<&str>) -> SnapshotError {
         SnapshotError::Timeout {
             operation: self.operation,

@@ -33,6 +33,10 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
         Constraint::Min(2),
     ])
     .areas(inner);
+    let show_nodes = vm
+        .blocks
+        .iter()
+        .any(|row| !display_node_name(row.sample.node_name.as_deref()).is_empty());
     let rows = vm.blocks.iter().map(|row| {
         let sample = &row.sample;
         let medium = vm.medium_of(sample);
@@ -83,11 +87,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
         rows,
         [
             Constraint::Length(8),
-            Constraint::Length(10),
+            // Only user-given node names are shown; without any, the column takes no room.
+            Constraint::Length(if show_nodes { 10 } else { 0 }),
             Constraint::Fill(1),
             Constraint::Length(6),
-            Constraint::Length(11),
-            Constraint::Length(11),
+            Constraint::Length(12),
+            Constraint::Length(12),
             Constraint::Length(6),
             Constraint::Length(6),
             Constraint::Length(11),
@@ -97,7 +102,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
     .header(
         Row::new([
             "device",
-            "node",
+            if show_nodes { "node" } else { "" },
             "image",
             "format",
             "read/s",

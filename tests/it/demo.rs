@@ -1,6 +1,6 @@
 //! `qemu-dash demo`: one command starts a real guest, shows it live, and cleans up on exit.
 
-use crate::support::pty::{Dashboard, binary};
+use crate::support::pty::{Dashboard, run_with_env};
 use std::process::Command;
 use std::time::Duration;
 
@@ -51,16 +51,9 @@ fn demo_shows_a_live_guest_and_leaves_nothing_behind() {
 
 #[test]
 fn demo_without_qemu_says_how_to_install_it() {
-    let output = Command::new(binary())
-        .arg("demo")
-        .env("QEMU_DASH_QEMU", "/nonexistent/qemu-system-x86_64")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("apt-get install qemu-system-x86"),
-        "{stderr}"
-    );
+    run_with_env(
+        ["demo"],
+        &[("QEMU_DASH_QEMU", "/nonexistent/qemu-system-x86_64")],
+    )
+    .assert_one_line_error("apt-get install qemu-system-x86");
 }

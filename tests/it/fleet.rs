@@ -2,9 +2,7 @@
 //! rendered screen, bulk pause, and batch output for every VM.
 
 use crate::support::Qemu;
-use crate::support::pty::{Dashboard, binary};
-use serde_json::Value;
-use std::process::Command;
+use crate::support::pty::{Dashboard, run};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -61,24 +59,23 @@ fn twenty_vms_in_one_dashboard_one_killed() {
 
     vms[7].signal("KILL");
     dash.wait_for("20 VMs, 19 connected", WAIT);
-    let screen = dash.text();
-    let rows = fleet_rows(&screen);
-    assert!(
-        rows.contains(&("vm07".to_string(), "disconnected".to_string())),
-        "{screen}"
-    );
-    assert_eq!(rows.iter().filter(|(_, s)| s == "running").count(), 19);
+    crate::support::wait_until(WAIT, "vm07 disconnected, 19 running", || {
+        let rows = fleet_rows(&dash.text());
+        (rows.contains(&("vm07".to_string(), "disconnected".to_string()))
+            && rows.iter().filter(|(_, s)| s == "running").count() == 19)
+            .then_some(())
+    });
 
     // Sort by state (column 2): "disconnected" sorts before "running".
     dash.send("2");
     dash.wait_for("2:state ▲", WAIT);
-    assert_eq!(fleet_rows(&dash.text())[0].0, "vm07");
+    assert_eq!(fleet_rows(&dash.settled_text())[0].0, "vm07");
     // Sort by name, reversed.
     dash.send("1");
     dash.wait_for("1:name ▲", WAIT);
     dash.send("1");
     dash.wait_for("1:name ▼", WAIT);
-    assert_eq!(fleet_rows(&dash.text())[0].0, "vm19");
+    assert_eq!(fleet_rows(&dash.settled_text())[0].0, "vm19");
 
     // Filter.
     dash.send("/");
@@ -115,7 +112,7 @@ fn twenty_vms_in_one_dashboard_one_killed() {
 
     // Enter opens the single-VM dashboard; Esc returns.
     dash.send("\r");
-    dash.wait_for("QEMU 7", WAIT);
+    dash.wait_for("connected  every", WAIT);
     dash.wait_for("vCPUs", WAIT);
     dash.send("\x1b");
     dash.wait_for("1:name", WAIT);
@@ -136,11 +133,12 @@ fn discovered_sockets_appear_and_vanish() {
         .qmp_at(&dir.path().join("vm05.qmp"))
         .start();
     dash.wait_for("2 VMs, 2 connected", WAIT);
-    assert!(
+    crate::support::wait_until(WAIT, "vm05's row", || {
         fleet_rows(&dash.text())
             .iter()
             .any(|(name, _)| name == "vm05")
-    );
+            .then_some(())
+    });
     drop(second); // kills QEMU; QEMU removes its socket file
     std::fs::remove_file(dir.path().join("vm05.qmp")).ok();
     dash.wait_for("1 VMs, 1 connected", WAIT);
@@ -153,21 +151,17 @@ fn discovered_sockets_appear_and_vanish() {
 fn batch_emits_one_object_per_vm_per_poll() {
     let dir = tempfile::tempdir().unwrap();
     let _vms = start_named(dir.path(), 3);
-    let output = Command::new(binary())
-        .args(["--batch", "-n", "2", "--interval", "0.25", "--discover"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let dir_arg = dir.path().display().to_string();
+    let lines = run([
+        "--batch",
+        "-n",
+        "2",
+        "--interval",
+        "0.25",
+        "--discover",
+        &dir_arg,
+    ])
+    .json_lines();
     let mut names: Vec<&str> = lines.iter().map(|l| l["name"].as_str().unwrap()).collect();
     names.sort_unstable();
     assert!(lines.len() >= 6, "{lines:?}");
@@ -193,17 +187,15 @@ fn config_file_names_vms() {
         ),
     )
     .unwrap();
-    let output = Command::new(binary())
-        .args(["--batch", "-n", "1", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).unwrap();
+    let finished = run([
+        "--batch".as_ref(),
+        "-n".as_ref(),
+        "1".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]);
+    assert!(finished.success, "{}", finished.stderr);
+    let text = finished.stdout;
     assert!(text.contains("\"name\":\"database\""), "{text}");
     assert!(text.contains("\"name\":\"vm01\""), "{text}");
 }
