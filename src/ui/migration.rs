@@ -7,7 +7,6 @@ use crate::format;
 use crate::monitor::migration::MigrationInfo;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph};
 use std::time::Duration;
@@ -16,16 +15,6 @@ use std::time::Duration;
 pub const HEIGHT: u16 = 6;
 /// Rows of the panel without the error row (the dashboard's, while a migration runs).
 pub const COMPACT_HEIGHT: u16 = 5;
-
-fn status_style(status: &str) -> Style {
-    let color = match status {
-        "completed" => Color::Green,
-        "failed" => Color::Red,
-        "cancelled" | "cancelling" | "none" => Color::Yellow,
-        _ => Color::Magenta,
-    };
-    Style::new().fg(color).add_modifier(Modifier::BOLD)
-}
 
 /// The figures line.
 pub fn figures(info: &MigrationInfo) -> String {
@@ -69,7 +58,10 @@ pub fn render(frame: &mut Frame, area: Rect, info: &MigrationInfo, hint: &str) {
     .areas(inner);
     let mut status = vec![
         Span::raw("status "),
-        Span::styled(info.status().to_string(), status_style(info.status())),
+        Span::styled(
+            info.status().to_string(),
+            theme::migration_status(info.status()),
+        ),
     ];
     if let Some(ms) = info.total_time {
         status.push(Span::styled(
@@ -92,7 +84,7 @@ pub fn render(frame: &mut Frame, area: Rect, info: &MigrationInfo, hint: &str) {
         Gauge::default()
             .ratio(ratio)
             .label(label)
-            .gauge_style(Style::new().fg(Color::Magenta)),
+            .gauge_style(theme::migration_gauge()),
         gauge_area,
     );
     frame.render_widget(Paragraph::new(figures(info)), figures_area);

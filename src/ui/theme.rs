@@ -114,3 +114,20 @@ pub fn write_series() -> Style {
 pub fn cpu_series() -> Style {
     paint(Style::new().fg(Color::Cyan))
 }
+
+/// A migration status, by QEMU's word: completed green, failed red, cancelled yellow,
+/// running magenta (like migration events).
+pub fn migration_status(status: &str) -> Style {
+    let color = match status {
+        "completed" => Color::Green,
+        "failed" => Color::Red,
+        "cancelled" | "cancelling" | "none" => Color::Yellow,
+        _ => Color::Magenta,
+    };
+    paint(Style::new().fg(color).add_modifier(Modifier::BOLD))
+}
+
+/// The migration progress gauge.
+pub fn migration_gauge() -> Style {
+    paint(Style::new().fg(Color::Magenta))
+}
