@@ -363,3 +363,49 @@ fn tray_events_update_the_media_tab_at_once() {
     model.apply(AppEvent::Event { vm: 0, record }, Instant::now());
     assert_eq!(model.vms[0].block_info[0].tray_open, Some(true));
 }
+
+#[test]
+fn every_monitor_screen_draws_at_the_smallest_and_a_large_size() {
+    let mut model = model(false);
+    news(
+        &mut model,
+        News::Network(Ok(NetworkInfo {
+            entries: parse_info_network(" \\ n0: index=0,type=user,net=10.0.2.0\r\n"),
+            usernet: parse_info_usernet(USERNET),
+            usernet_text: USERNET.to_string(),
+        })),
+    );
+    let draw_at = |model: &Model, width, height| {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal
+            .draw(|frame| qemu_dash::ui::render(frame, model, Instant::now()))
+            .unwrap();
+    };
+    let screens = [
+        (M::OpenConsole, None),
+        (M::OpenMedia, None),
+        (M::OpenMedia, Some(M::ChangeMedium)),
+        (M::OpenNetwork, Some(M::Add)),
+        (M::OpenDevices, Some(M::Add)),
+        (M::OpenMigration, Some(M::StartMigration)),
+    ];
+    for (open, then) in screens {
+        model.devices.form = None;
+        model.view = View::Vm;
+        model.act(Action::Monitor(open), Instant::now());
+        if let Some(key) = then {
+            model.act(Action::Monitor(key), Instant::now());
+        }
+        typed(
+            &mut model,
+            "a rather long line of text that is wider than the smallest terminal",
+        );
+        assert!(
+            then.is_none() || model.devices.form.is_some(),
+            "{open:?} {then:?}"
+        );
+        for (width, height) in [(60, 18), (61, 19), (200, 60)] {
+            draw_at(&model, width, height);
+        }
+    }
+}
