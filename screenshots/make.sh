@@ -14,11 +14,15 @@
 #                    honours CARGO_TARGET_DIR)
 #   SHOTS_DIR        where the PNGs go (default: screenshots/)
 #   SHOTS_WARMUP     seconds to let the guest boot and the graphs move (default 25)
-#   SHOTS_FONT       xterm font (default "DejaVu Sans Mono"), SHOTS_FONT_SIZE (default 11)
+#   SHOTS_FONT       xterm font (default "DejaVu Sans Mono"), SHOTS_FONT_PIXELS its size in
+#                    pixels (default 16, about 12 pt: at this size DejaVu's block characters
+#                    fill the 10x19 cell exactly, so stacked sparkline rows show no seams)
 #   SHOTS_GEOMETRY   xterm size in cells (default 140x40)
+#   SHOTS_TEXT=1     also write NAME.txt, the screen as text, beside each NAME.png
 #
 # To add a shot, add a line at the bottom: `shot NAME [KEY...]` sends the keys (xdotool
-# key names: question, r, n, Escape, Tab, shift+P ...), waits, and writes NAME.png.
+# key names: question, r, n, Escape, Tab, shift+P ...), waits, and writes NAME.png;
+# `wait_for SECONDS REGEX` first waits until a line of the screen (as text) matches.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,7 +30,7 @@ repo=$(cd "$here/.." && pwd)
 out=${SHOTS_DIR:-$here}
 warmup=${SHOTS_WARMUP:-25}
 font=${SHOTS_FONT:-DejaVu Sans Mono}
-font_size=${SHOTS_FONT_SIZE:-11}
+font_px=${SHOTS_FONT_PIXELS:-16}
 geometry=${SHOTS_GEOMETRY:-140x40}
 
 say() { printf 'make.sh: %s\n' "$*" >&2; }
@@ -44,9 +48,9 @@ need Xvfb xvfb
 need xterm xterm
 need xdotool xdotool
 need import imagemagick
-need xwininfo x11-utils
+need xdpyinfo x11-utils
 need fc-list fontconfig
-if command -v fc-list >/dev/null 2>&1 && ! fc-list | grep -qi "$font"; then
+if command -v fc-list >/dev/null 2>&1 && [[ -z $(fc-list "$font") ]]; then
     if [[ $font == "DejaVu Sans Mono" ]]; then missing+=(fonts-dejavu-core); else die "font '$font' not found (fc-list)"; fi
 fi
 if ((${#missing[@]})); then
@@ -55,7 +59,9 @@ if ((${#missing[@]})); then
 fi
 command -v optipng >/dev/null 2>&1 || say "optipng not found: PNGs will be a bit larger (apt-get install optipng)"
 
-bin=${QEMU_DASH_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/qemu-dash}
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$repo/$target_dir # cargo reads it from the repo
+bin=${QEMU_DASH_BIN:-$target_dir/release/qemu-dash}
 if [[ ! -x $bin ]]; then
     [[ -z ${QEMU_DASH_BIN:-} ]] || die "QEMU_DASH_BIN=$bin is not an executable"
     say "building $bin"
@@ -67,16 +73,38 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qemu-dash-shots.XXXXXX")
 xvfb_pid=
 xterm_pid=
+alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
+# stop_demo: if the dashboard is still running (it did not take `q`, or we failed early), stop
+# the demo's QEMU ourselves (it runs in its own process group, so killing the xterm would
+# leave it behind) and remove the demo's temp dir, found from QEMU's -qmp argument.
+stop_demo() {
+    local dash qemu arg dir
+    dash=$(cat "$tmp/dash.pid" 2>/dev/null) || return 0
+    alive "$dash" || return 0
+    for qemu in $(ps -o pid= --ppid "$dash" 2>/dev/null); do
+        dir=
+        while IFS= read -r -d '' arg; do
+            [[ $arg == unix:*/qmp.sock* ]] && dir=$(dirname "${arg#unix:}")
+        done <"/proc/$qemu/cmdline" || true
+        kill "$qemu" 2>/dev/null || true
+        if [[ -n $dir && $(basename "$dir") == qemu-dash-demo-* ]]; then
+            sleep 0.5
+            rm -rf "$dir"
+        fi
+    done
+    kill "$dash" 2>/dev/null || true
+}
 cleanup() {
     local status=$?
-    if [[ -n $xterm_pid ]] && kill -0 "$xterm_pid" 2>/dev/null; then
+    if alive "$xterm_pid"; then
         # Ask the dashboard to quit first so the demo stops its VM and removes its files.
         [[ -z ${win:-} ]] || press q >/dev/null 2>&1 || true
-        for _ in $(seq 50); do kill -0 "$xterm_pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 100); do alive "$xterm_pid" || break; sleep 0.1; done
+        stop_demo
         kill "$xterm_pid" 2>/dev/null || true
         wait "$xterm_pid" 2>/dev/null || true
     fi
-    if [[ -n $xvfb_pid ]]; then
+    if alive "$xvfb_pid"; then
         kill "$xvfb_pid" 2>/dev/null || true
         wait "$xvfb_pid" 2>/dev/null || true
     fi
@@ -96,40 +124,45 @@ xvfb_pid=$!
 exec {dfd}>&-
 for _ in $(seq 100); do
     [[ -s $tmp/display ]] && break
-    kill -0 "$xvfb_pid" 2>/dev/null || die "Xvfb failed: $(cat "$tmp/xvfb.log")"
+    alive "$xvfb_pid" || die "Xvfb failed: $(cat "$tmp/xvfb.log")"
     sleep 0.1
 done
 [[ -s $tmp/display ]] || die "Xvfb did not report a display"
 DISPLAY=":$(head -n1 "$tmp/display")"
 export DISPLAY
+for _ in $(seq 50); do
+    xdpyinfo >/dev/null 2>&1 && break
+    alive "$xvfb_pid" || die "Xvfb failed: $(cat "$tmp/xvfb.log")"
+    sleep 0.1
+done
+xdpyinfo >/dev/null 2>&1 || die "cannot connect to Xvfb on $DISPLAY: $(cat "$tmp/xvfb.log")"
 say "Xvfb on $DISPLAY"
 
 # --- the dashboard in an xterm -----------------------------------------------------------------
-cat >"$tmp/run" <<EOF
+# run BIN DIR: records its pid (the dashboard's, after exec) and keeps stderr out of the screen.
+cat >"$tmp/run" <<'EOF'
 #!/usr/bin/env bash
-export TERM=xterm-256color COLORTERM=
-exec "$bin" demo 2>"$tmp/demo.log"
+export TERM=xterm-256color
+unset COLORTERM
+echo $$ >"$2/dash.pid"
+exec "$1" demo 2>"$2/demo.log"
 EOF
 chmod +x "$tmp/run"
-xterm -title qemu-dash-shot -geometry "$geometry+0+0" -fa "$font" -fs "$font_size" \
+xterm -title qemu-dash-shot -geometry "$geometry+0+0" -fa "$font:pixelsize=$font_px" \
     -bg '#1c1c1c' -fg '#d0d0d0' -b 0 -bw 0 +sb -xrm 'XTerm*cursorBlink: false' \
-    -xrm 'XTerm*renderFont: true' -xrm 'XTerm*termName: xterm-256color' \
-    -e "$tmp/run" >"$tmp/xterm.log" 2>&1 &
+    -xrm 'XTerm*renderFont: true' -xrm 'XTerm*forceBoxChars: true' -xrm 'XTerm*termName: xterm-256color' \
+    -xrm "XTerm*printFileImmediate: $tmp/screen." -xrm 'XTerm*printAttributes: 0' \
+    -xrm 'XTerm*VT100.translations: #override Ctrl Shift<Key>F12: print-immediate()' \
+    -e "$tmp/run" "$bin" "$tmp" >"$tmp/xterm.log" 2>&1 &
 xterm_pid=$!
 win=
 for _ in $(seq 100); do
     win=$(xdotool search --limit 1 --name '^qemu-dash-shot$' 2>/dev/null | head -n1) || true
     [[ -n $win ]] && break
-    kill -0 "$xterm_pid" 2>/dev/null || die "xterm exited: $(cat "$tmp/xterm.log")"
+    alive "$xterm_pid" || die "xterm exited: $(cat "$tmp/xterm.log")"
     sleep 0.1
 done
 [[ -n $win ]] || die "the xterm window did not appear"
-
-say "waiting ${warmup}s for the guest to boot and the graphs to move"
-for _ in $(seq "$warmup"); do
-    kill -0 "$xterm_pid" 2>/dev/null || die "the dashboard exited early: $(cat "$tmp/demo.log" 2>/dev/null)"
-    sleep 1
-done
 
 # press KEY: type a key into the xterm. Sent through XTEST to the focused window (xterm
 # ignores synthetic events from `xdotool key --window`); there is no window manager.
@@ -137,30 +170,85 @@ press() {
     xdotool windowfocus --sync "$win" key "$1"
 }
 
+# screen: print the xterm's screen as plain text (xterm's print-immediate, bound above to a
+# key the dashboard never sees).
+screen() {
+    local dump
+    rm -f "$tmp"/screen.*
+    press ctrl+shift+F12
+    for _ in $(seq 30); do
+        dump=$(compgen -G "$tmp/screen.*" | head -n1) || true
+        if [[ -n $dump ]]; then
+            sleep 0.1
+            cat "$dump"
+            rm -f "$dump"
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "xterm did not print its screen"
+}
+
+# wait_for SECONDS REGEX: wait until a line of the screen matches REGEX (grep -E); false if it
+# did not within SECONDS.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    while ((SECONDS < deadline)); do
+        alive "$xterm_pid" || die "the dashboard exited: $(cat "$tmp/demo.log" 2>/dev/null)"
+        screen | grep -Eq -- "$2" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
 # shot NAME [KEY...]: send the keys (xdotool key names), let the screen redraw, save NAME.png.
 shot() {
     local name=$1
     shift
     local key
-    for key in "$@"; do
-        press "$key"
-        sleep 0.4
-    done
-    sleep 1.2
-    kill -0 "$xterm_pid" 2>/dev/null || die "the dashboard exited before $name.png"
+    if (($#)); then
+        for key in "$@"; do
+            press "$key"
+            sleep 0.4
+        done
+        sleep 1.2
+    fi
+    alive "$xterm_pid" || die "the dashboard exited before $name.png"
     import -window "$win" -strip "$tmp/$name.png"
     if command -v optipng >/dev/null 2>&1; then optipng -quiet -o2 "$tmp/$name.png"; fi
     mv "$tmp/$name.png" "$out/$name.png"
+    [[ -z ${SHOTS_TEXT:-} ]] || screen >"$out/$name.txt"
     say "wrote $out/$name.png ($(($(stat -c %s "$out/$name.png") / 1024)) KiB)"
 }
 
-# keys: add a line here for a new shot; the help overlay is closed again by `?`.
+wait_for 30 ' running ' || die "the demo VM is not running: $(cat "$tmp/demo.log" 2>/dev/null)"
+say "waiting ${warmup}s for the guest to boot and the graphs to move"
+for _ in $(seq "$warmup"); do
+    alive "$xterm_pid" || die "the dashboard exited early: $(cat "$tmp/demo.log" 2>/dev/null)"
+    sleep 1
+done
+# The guest's disk load comes in bursts: take the main view while disk0 reads something.
+busy='disk0 .* [0-9.]+ [KMG]iB/s '
+wait_for 20 "$busy" || say "disk0 shows no I/O: main.png will show 0 B/s"
+
+# Add a line here for a new shot, e.g. `wait_for 10 REGEX` then `shot NAME KEY...`.
 shot main
 shot help question
 shot confirm question r
 press n
+sleep 0.5
+# The snapshot view after a save (on the demo VM a save takes ~0.2 s, too quick to catch
+# the progress gauge on a screenshot; tests/it/render.rs draws it).
+press s
+sleep 1
+press c
+sleep 0.5
+press Return
+wait_for 60 "save '.*': done" || say "the snapshot save did not finish in 60 s"
+shot snapshots
 
 # Quit the dashboard: the demo stops its VM and removes its temp dir.
 press q
-for _ in $(seq 100); do kill -0 "$xterm_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$xterm_pid" 2>/dev/null; then say "the dashboard did not quit on q"; else xterm_pid=; fi
+for _ in $(seq 100); do alive "$xterm_pid" || break; sleep 0.1; done
+if alive "$xterm_pid"; then die "the dashboard did not quit on q"; fi
+xterm_pid=

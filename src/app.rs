@@ -1,192 +1,33 @@
 //! The dashboard's state ([`Model`]) and the only code that changes it ([`Model::apply`] for
-//! background news, [`Model::act`] for keys).
+//! background news, [`Model::act`] for keys, [`Model::tick`] for time).
 //!
 //! Pure: no I/O, no terminal. Keys that need QEMU return [`Effect`]s that the runtime
-//! spawns; their results come back as [`AppEvent::CommandDone`]. Keyed by VM from the start,
-//! so that a fleet view is a UI change, not a rewrite.
+//! spawns; their results come back as [`AppEvent::CommandDone`]. Keyed by VM: one VM shows
+//! the dashboard, several show the fleet table first.
 
+pub mod console;
+pub mod devices;
+pub mod fleet;
 pub mod keymap;
+pub mod snapshots;
+pub mod vm;
 
-use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
-use crate::collect::{AppEvent, EventKind, EventRecord, VmId};
-use crate::qmp::types::{BlockInfo, StatusInfo};
-use crate::qmp::{Client, QemuVersion};
+use crate::collect::{AppEvent, VmId};
+use crate::qmp::Client;
+use crate::snapshot::Operation;
+use fleet::{FleetColumn, FleetState};
 use keymap::{Action, KeyContext};
-use std::collections::VecDeque;
+use snapshots::{RunningJob, SnapshotSort};
 use std::time::{Duration, Instant};
+pub use vm::{
+    BlockRow, ConnectionState, EVENT_LOG_LEN, HISTORY_LEN, History, PowerdownRequest, Vm,
+};
 
-/// Samples kept for sparklines and charts.
-pub const HISTORY_LEN: usize = 300;
-/// Events kept in the log (the total seen is counted separately).
-pub const EVENT_LOG_LEN: usize = 1000;
 /// Shortest and longest poll interval.
 pub const INTERVAL_RANGE: (Duration, Duration) =
     (Duration::from_millis(250), Duration::from_secs(10));
 /// After a power-down request, how long before the screen says the guest has not answered.
 pub const POWERDOWN_PATIENCE: Duration = Duration::from_secs(10);
-
-/// A bounded series for sparklines.
-#[derive(Debug, Clone, Default)]
-pub struct History {
-    values: VecDeque<u64>,
-}
-
-impl History {
-    /// Appends a value, dropping the oldest beyond [`HISTORY_LEN`].
-    pub fn push(&mut self, value: u64) {
-        if self.values.len() == HISTORY_LEN {
-            self.values.pop_front();
-        }
-        self.values.push_back(value);
-    }
-
-    /// The newest `count` values, oldest first.
-    pub fn last(&self, count: usize) -> Vec<u64> {
-        let skip = self.values.len().saturating_sub(count);
-        self.values.iter().skip(skip).copied().collect()
-    }
-
-    /// Number of values held.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
-
-/// The state of the connection to one VM.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConnectionState {
-    /// First attempt under way.
-    Connecting,
-    /// Connected and negotiated.
-    Connected,
-    /// Not connected; retrying.
-    Disconnected {
-        /// Why, in one line.
-        reason: String,
-        /// Seconds until the next attempt.
-        retry_in: f64,
-    },
-}
-
-/// A block device row: the latest sample, its medium, and rate history.
-#[derive(Debug, Clone, Default)]
-pub struct BlockRow {
-    /// The latest counters and rates.
-    pub sample: BlockSample,
-    /// Read bytes/s history.
-    pub read_history: History,
-    /// Write bytes/s history.
-    pub write_history: History,
-}
-
-/// A power-down request awaiting the guest's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PowerdownRequest {
-    /// When it was sent.
-    pub sent_at: Instant,
-    /// Whether the "not yet" message was shown.
-    pub reported_silence: bool,
-}
-
-/// Everything the dashboard knows about one VM.
-#[derive(Debug, Default)]
-pub struct Vm {
-    /// The target as given.
-    pub target: String,
-    /// A handle for commands while connected.
-    pub client: Option<Client>,
-    /// The connection's state.
-    pub connection: Option<ConnectionState>,
-    /// `-name`.
-    pub name: Option<String>,
-    /// QEMU's version.
-    pub version: Option<QemuVersion>,
-    /// The latest run state.
-    pub status: Option<StatusInfo>,
-    /// When the run state last changed.
-    pub status_since: Option<Instant>,
-    /// vCPUs.
-    pub vcpus: Vec<VcpuSample>,
-    /// Total host CPU of all vCPUs, percent, history.
-    pub cpu_history: History,
-    /// Why host figures are missing, if they are.
-    pub host_problem: Option<String>,
-    /// QEMU process CPU percent.
-    pub process_cpu_percent: Option<f64>,
-    /// QEMU process RSS.
-    pub rss_bytes: Option<u64>,
-    /// Block devices.
-    pub blocks: Vec<BlockRow>,
-    /// Media info from `query-block`.
-    pub block_info: Vec<BlockInfo>,
-    /// Memory.
-    pub memory: MemorySample,
-    /// Recent events, oldest first.
-    pub events: VecDeque<EventRecord>,
-    /// Events seen since the dashboard started (including any the log dropped).
-    pub events_total: u64,
-    /// The last poll problem (timeout, bad reply), cleared by the next good sample.
-    pub problem: Option<String>,
-    /// When the last sample arrived.
-    pub last_sample_at: Option<Instant>,
-    /// The fast queries' round trip at the last sample.
-    pub round_trip: Option<Duration>,
-    /// A pending power-down request.
-    pub powerdown: Option<PowerdownRequest>,
-}
-
-impl Vm {
-    /// A VM not yet connected.
-    pub fn new(target: String) -> Vm {
-        Vm {
-            target,
-            connection: Some(ConnectionState::Connecting),
-            ..Default::default()
-        }
-    }
-
-    /// The name to show: `-name`, else the target.
-    pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.target)
-    }
-
-    /// True while connected.
-    pub fn is_connected(&self) -> bool {
-        self.connection == Some(ConnectionState::Connected)
-    }
-
-    /// The medium of a block device, matched by node name or drive id.
-    pub fn medium_of(&self, block: &BlockSample) -> Option<&crate::qmp::types::BlockDeviceInfo> {
-        self.block_info
-            .iter()
-            .filter_map(|info| info.inserted.as_ref().map(|m| (info, m)))
-            .find(|(info, medium)| {
-                (!block.device.is_empty() && info.device == block.device)
-                    || (medium.node_name.is_some() && medium.node_name == block.node_name)
-            })
-            .map(|(_, medium)| medium)
-    }
-
-    fn log(&mut self, record: EventRecord) {
-        if self.events.len() == EVENT_LOG_LEN {
-            self.events.pop_front();
-        }
-        self.events.push_back(record);
-    }
-
-    fn set_status(&mut self, status: StatusInfo, now: Instant) {
-        let changed = self.status.as_ref().map(|s| &s.status) != Some(&status.status);
-        if changed {
-            self.status_since = Some(now);
-        }
-        self.status = Some(status);
-    }
-}
 
 /// A VM command that needs a yes before it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,15 +75,91 @@ impl Dangerous {
     }
 }
 
-/// What the screen is showing.
+/// A question awaiting y or n.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Question {
+    /// A dangerous command for the VM on screen.
+    Vm(Dangerous),
+    /// Revert the VM to a snapshot.
+    SnapshotLoad(String),
+    /// Delete a snapshot.
+    SnapshotDelete(String),
+    /// Some writable disks cannot take internal snapshots: snapshot the others?
+    SnapshotSkipDisks {
+        /// The tag to save.
+        tag: String,
+        /// Which disks and why (from the preflight).
+        warning: String,
+    },
+    /// Pause (or resume) several VMs marked in the fleet view.
+    Marked {
+        /// Resume instead of pause.
+        resume: bool,
+        /// The VMs.
+        vms: Vec<VmId>,
+        /// Their names, for the question.
+        names: Vec<String>,
+    },
+    /// A question of the devices screen (force eject, migrate, unplug).
+    Monitor(devices::Ask),
+}
+
+impl Question {
+    /// What is asked about, in a word or two.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Question::Vm(dangerous) => dangerous.label(),
+            Question::SnapshotLoad(_) => "snapshot load",
+            Question::SnapshotDelete(_) => "snapshot delete",
+            Question::SnapshotSkipDisks { .. } => "snapshot save",
+            Question::Marked { resume: true, .. } => "resume",
+            Question::Marked { resume: false, .. } => "pause",
+            Question::Monitor(ask) => ask.label(),
+        }
+    }
+
+    /// The text of the question.
+    pub fn text(&self, vm_name: &str) -> String {
+        match self {
+            Question::Vm(dangerous) => dangerous.question(vm_name),
+            Question::SnapshotLoad(tag) => format!(
+                "Load snapshot '{tag}'? The VM's current state will be replaced by snapshot '{tag}'."
+            ),
+            Question::SnapshotDelete(tag) => {
+                format!(
+                    "Delete snapshot '{tag}' from every disk of {vm_name}? It cannot be undone."
+                )
+            }
+            Question::SnapshotSkipDisks { tag, warning } => {
+                format!(
+                    "{warning}. Save '{tag}' on the other disks? (y: snapshot the others, n: cancel)"
+                )
+            }
+            Question::Marked { resume, names, .. } => format!(
+                "{} {} VM{}: {}?",
+                if *resume { "Resume" } else { "Pause" },
+                names.len(),
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
+            Question::Monitor(ask) => ask.text(vm_name),
+        }
+    }
+}
+
+/// Which screen is showing under any overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// The dashboard.
-    Main,
-    /// The help overlay.
-    Help,
-    /// A yes/no question about a command.
-    Confirm(Dangerous),
+pub enum View {
+    /// The table of all VMs.
+    Fleet,
+    /// One VM's dashboard.
+    Vm,
+    /// One VM's snapshots.
+    Snapshots,
+    /// The monitor console.
+    Console,
+    /// Removable media, network, hot-plug and migration.
+    Devices,
 }
 
 /// The panel that arrows act on.
@@ -279,6 +196,43 @@ pub struct Message {
     pub is_error: bool,
 }
 
+impl Message {
+    /// A success or information message.
+    pub fn info(text: impl Into<String>) -> Message {
+        Message {
+            text: text.into(),
+            is_error: false,
+        }
+    }
+
+    /// An error message.
+    pub fn error(text: impl Into<String>) -> Message {
+        Message {
+            text: text.into(),
+            is_error: true,
+        }
+    }
+}
+
+/// What an input line is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InputPurpose {
+    /// The fleet table's filter (applied as it is typed).
+    #[default]
+    Filter,
+    /// The tag of a new snapshot.
+    SnapshotTag,
+}
+
+/// A line of text being typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputLine {
+    /// What it is for.
+    pub purpose: InputPurpose,
+    /// What was typed so far.
+    pub text: String,
+}
+
 /// Work for the runtime.
 #[derive(Debug)]
 pub enum Effect {
@@ -295,22 +249,69 @@ pub enum Effect {
     },
     /// Change the poll interval.
     SetInterval(Duration),
+    /// Read the VM's snapshot list; reported as [`AppEvent::SnapshotList`].
+    ListSnapshots {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+    },
+    /// Console, media, network, migration or hot-plug work; reported as
+    /// [`AppEvent::Monitor`].
+    Monitor {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+        /// What to do.
+        job: crate::monitor::Job,
+    },
+    /// Write the console history; a failure comes back as [`AppEvent::Monitor`].
+    SaveHistory {
+        /// The VM whose console was used (for the message).
+        vm: VmId,
+        /// Where (`None`: nowhere known).
+        path: Option<std::path::PathBuf>,
+        /// The entries, oldest first.
+        entries: Vec<String>,
+    },
+    /// Run a snapshot job; reported as progress and [`AppEvent::SnapshotDone`].
+    SnapshotJob {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+        /// Save, load or delete.
+        operation: Operation,
+        /// The tag.
+        tag: String,
+        /// Leave out writable disks that cannot take internal snapshots.
+        skip_unsupported: bool,
+    },
 }
 
 /// The whole state of the dashboard.
 #[derive(Debug)]
 pub struct Model {
-    /// The watched VMs.
+    /// The watched VMs (ids are indices and never change; removed VMs stay, flagged).
     pub vms: Vec<Vm>,
-    /// The VM shown.
+    /// The VM shown in the VM view.
     pub current: VmId,
-    /// What is on screen.
-    pub mode: Mode,
+    /// The screen under any overlay.
+    pub view: View,
+    /// A question awaiting y or n.
+    pub confirm: Option<Question>,
+    /// The help overlay is open.
+    pub help: bool,
+    /// The fleet filter is being typed.
+    pub input: Option<InputLine>,
+    /// The fleet table's state.
+    pub fleet: FleetState,
     /// The focused panel.
     pub focus: Panel,
     /// Selected block device row.
     pub selected_block: usize,
-    /// Selected vCPU row (for scrolling).
+    /// First vCPU row shown.
     pub cpu_scroll: usize,
     /// Event log scroll, lines up from the newest.
     pub event_scroll: usize,
@@ -322,15 +323,28 @@ pub struct Model {
     pub message: Option<Message>,
     /// Set when the user quits the dashboard.
     pub should_quit: bool,
+    /// The monitor console's input, mode and history.
+    pub console: console::Console,
+    /// The devices screen's tab, selections and prompt.
+    pub devices: devices::DevicesUi,
 }
 
 impl Model {
-    /// A model watching `targets`.
+    /// A model watching `targets`; with more than one, the fleet view opens first.
     pub fn new(targets: Vec<String>, interval: Duration, read_only: bool) -> Model {
+        let view = if targets.len() > 1 {
+            View::Fleet
+        } else {
+            View::Vm
+        };
         Model {
             vms: targets.into_iter().map(Vm::new).collect(),
             current: 0,
-            mode: Mode::Main,
+            view,
+            confirm: None,
+            help: false,
+            input: None,
+            fleet: FleetState::default(),
             focus: Panel::Blocks,
             selected_block: 0,
             cpu_scroll: 0,
@@ -339,7 +353,29 @@ impl Model {
             read_only,
             message: None,
             should_quit: false,
+            console: console::Console::default(),
+            devices: devices::DevicesUi::default(),
         }
+    }
+
+    /// Adds a VM (found by discovery) and returns its id.
+    pub fn add_vm(&mut self, target: String) -> VmId {
+        self.vms.push(Vm::new(target));
+        self.vms.len() - 1
+    }
+
+    /// Marks a VM as no longer watched (its socket went away).
+    pub fn remove_vm(&mut self, vm: VmId) {
+        if let Some(entry) = self.vms.get_mut(vm) {
+            entry.removed = true;
+            entry.client = None;
+        }
+        self.fleet.marked.remove(&vm);
+    }
+
+    /// True when there is a fleet view to return to.
+    pub fn has_fleet(&self) -> bool {
+        self.vms.len() > 1
     }
 
     /// The VM on screen.
@@ -349,18 +385,30 @@ impl Model {
 
     /// Which key table applies now.
     pub fn key_context(&self) -> KeyContext {
-        match self.mode {
-            Mode::Main => KeyContext::Main,
-            Mode::Help => KeyContext::Help,
-            Mode::Confirm(_) => KeyContext::Confirm,
+        if self.confirm.is_some() {
+            KeyContext::Confirm
+        } else if self.help {
+            KeyContext::Help
+        } else if self.input.is_some() {
+            KeyContext::Input
+        } else {
+            self.base_context()
         }
     }
 
-    fn say(&mut self, text: impl Into<String>, is_error: bool) {
-        self.message = Some(Message {
-            text: text.into(),
-            is_error,
-        });
+    /// The key table of the view under the overlays (the help lists it).
+    pub fn base_context(&self) -> KeyContext {
+        match self.view {
+            View::Fleet => KeyContext::Fleet,
+            View::Vm => KeyContext::Main,
+            View::Snapshots => KeyContext::Snapshots,
+            View::Console => KeyContext::Console,
+            View::Devices => self.devices.key_context(),
+        }
+    }
+
+    fn say(&mut self, message: Message) {
+        self.message = Some(message);
     }
 
     /// Applies news from a background task.
@@ -369,123 +417,34 @@ impl Model {
         let Some(vm) = self.vms.get_mut(vm_id) else {
             return;
         };
-        match event {
-            AppEvent::Connected {
-                client, greeting, ..
-            } => {
-                let was_disconnected =
-                    matches!(vm.connection, Some(ConnectionState::Disconnected { .. }));
-                vm.client = Some(client);
-                vm.version = Some(greeting.version.clone());
-                vm.connection = Some(ConnectionState::Connected);
-                if was_disconnected {
-                    vm.log(EventRecord::note(format!(
-                        "reconnected (QEMU {})",
-                        greeting.version
-                    )));
-                }
-            }
-            AppEvent::Disconnected {
-                reason, retry_in, ..
-            } => {
-                let was_connected = vm.is_connected();
-                let first_failure = vm.connection == Some(ConnectionState::Connecting);
-                if was_connected || first_failure {
-                    vm.log(EventRecord::note(format!("disconnected: {reason}")));
-                }
-                vm.client = None;
-                vm.powerdown = None;
-                vm.connection = Some(ConnectionState::Disconnected { reason, retry_in });
-            }
-            AppEvent::Sample { sample, .. } => {
-                vm.set_status(sample.status.clone(), now);
-                let total_cpu: f64 = sample.vcpus.iter().filter_map(|v| v.host.cpu_percent).sum();
-                vm.vcpus = sample.vcpus;
-                match sample.host {
-                    Ok(host) => {
-                        vm.host_problem = None;
-                        vm.process_cpu_percent = host.process_cpu_percent;
-                        vm.rss_bytes = host.rss_bytes;
-                        if vm.vcpus.iter().any(|v| v.host.cpu_percent.is_some()) {
-                            vm.cpu_history.push(total_cpu.round() as u64);
-                        }
-                    }
-                    Err(reason) => {
-                        vm.host_problem = Some(reason);
-                        vm.process_cpu_percent = None;
-                        vm.rss_bytes = None;
-                    }
-                }
-                let mut rows = Vec::with_capacity(sample.blocks.len());
-                for block in sample.blocks {
-                    let mut row = vm
-                        .blocks
-                        .iter()
-                        .position(|r| {
-                            r.sample.device == block.device && r.sample.node_name == block.node_name
-                        })
-                        .map(|at| vm.blocks.swap_remove(at))
-                        .unwrap_or_default();
-                    if let Some(rates) = block.rates {
-                        row.read_history
-                            .push(rates.read_bytes_per_sec.round() as u64);
-                        row.write_history
-                            .push(rates.write_bytes_per_sec.round() as u64);
-                    }
-                    row.sample = block;
-                    rows.push(row);
-                }
-                vm.blocks = rows;
-                if let Some(slow) = sample.slow {
-                    vm.name = slow.name;
-                    vm.block_info = slow.block_info;
-                    vm.memory = slow.memory;
-                }
-                vm.problem = None;
-                vm.last_sample_at = Some(now);
-                vm.round_trip = Some(sample.round_trip);
-                self.selected_block = self.selected_block.min(vm.blocks.len().saturating_sub(1));
-            }
-            AppEvent::Event { record, .. } => {
-                vm.events_total += 1;
-                let shutdown_by_guest = record.name == "SHUTDOWN"
-                    && record.data.get("guest").and_then(|g| g.as_bool()) == Some(true);
-                if record.kind == EventKind::Shutdown && vm.powerdown.take().is_some() {
-                    let who = if shutdown_by_guest {
-                        "the guest shut down"
-                    } else {
-                        "QEMU shut down"
-                    };
-                    let text = format!("power-down answered: {who} ({})", record.text);
-                    vm.log(record);
-                    self.say(text, false);
-                } else {
-                    vm.log(record);
-                }
-            }
-            AppEvent::EventsMissed { count, .. } => {
-                vm.events_total += count;
-                vm.log(EventRecord::note(format!(
-                    "{count} events arrived faster than the dashboard could take them; they are counted but not listed"
-                )));
-            }
-            AppEvent::Problem { text, .. } => {
-                vm.problem = Some(text);
-            }
-            AppEvent::CommandDone { what, result, .. } => match result {
-                Ok(()) if what == Dangerous::PowerDown.label() => {
-                    vm.powerdown = Some(PowerdownRequest {
-                        sent_at: now,
-                        reported_silence: false,
-                    });
-                    self.say(
-                        "power-down request sent; waiting for the guest to shut down…",
-                        false,
-                    );
-                }
-                Ok(()) => self.say(format!("{what}: done"), false),
-                Err(error) => self.say(format!("{what} failed: {error}"), true),
-            },
+        if vm.removed {
+            return;
+        }
+        if let AppEvent::SnapshotDone {
+            unsupported_disks: true,
+            operation: Operation::Save,
+            tag,
+            result: Err(warning),
+            ..
+        } = &event
+        {
+            vm.snapshots.job = None;
+            self.confirm = Some(Question::SnapshotSkipDisks {
+                tag: tag.clone(),
+                warning: warning.clone(),
+            });
+            return;
+        }
+        self.form_sees(&event);
+        let Some(vm) = self.vms.get_mut(vm_id) else {
+            return;
+        };
+        if let Some(message) = vm.apply(event, now) {
+            self.say(message);
+        }
+        if vm_id == self.current {
+            let blocks = self.vms[vm_id].blocks.len();
+            self.selected_block = self.selected_block.min(blocks.saturating_sub(1));
         }
     }
 
@@ -502,62 +461,215 @@ impl Model {
             }
         }
         if let Some(name) = silent {
-            self.say(
-                format!(
+            self.say(Message::error(format!(
                     "{name}: the guest has not answered the power-down request after {} s (no ACPI support, or it is still shutting down; Q quits QEMU)",
                     POWERDOWN_PATIENCE.as_secs()
-                ),
-                true,
-            );
+            )));
         }
+        self.tick_monitor(now);
     }
 
-    fn command_effect(&mut self, command: &'static str, what: &'static str) -> Vec<Effect> {
+    fn execute(&mut self, vm: VmId, command: &'static str, what: &'static str) -> Vec<Effect> {
         if self.read_only {
-            self.say(format!("read-only: {what} was not sent"), true);
+            self.say(Message::error(format!("read-only: {what} was not sent")));
             return Vec::new();
         }
-        let current = self.current;
-        match self.vms.get(current).and_then(|vm| vm.client.clone()) {
+        match self.vms.get(vm).and_then(|vm| vm.client.clone()) {
             Some(client) => vec![Effect::Execute {
-                vm: current,
+                vm,
                 client,
                 command,
                 what,
             }],
             None => {
-                self.say(format!("not connected: {what} was not sent"), true);
+                self.say(Message::error(format!(
+                    "not connected: {what} was not sent"
+                )));
                 Vec::new()
             }
+        }
+    }
+
+    fn ask(&mut self, question: Question) {
+        if self.read_only {
+            let what = question.label();
+            self.say(Message::error(format!("read-only: {what} was not sent")));
+        } else {
+            self.confirm = Some(question);
         }
     }
 
     /// Applies a user action; returns the effects to run.
-    pub fn act(&mut self, action: Action) -> Vec<Effect> {
-        match (self.mode, action) {
-            (_, Action::QuitDashboard) => {
-                self.should_quit = true;
-                Vec::new()
+    pub fn act(&mut self, action: Action, now: Instant) -> Vec<Effect> {
+        if action == Action::QuitDashboard {
+            self.should_quit = true;
+            return Vec::new();
+        }
+        if let Some(question) = self.confirm.take() {
+            return match action {
+                Action::Confirm => self.answer_yes(question),
+                Action::Cancel => {
+                    self.say(Message::info(format!("{}: cancelled", question.label())));
+                    Vec::new()
+                }
+                _ => {
+                    self.confirm = Some(question);
+                    Vec::new()
+                }
+            };
+        }
+        if self.help {
+            if matches!(action, Action::Cancel | Action::Help) {
+                self.help = false;
             }
-            (Mode::Confirm(dangerous), Action::Confirm) => {
-                self.mode = Mode::Main;
-                self.command_effect(dangerous.command(), dangerous.label())
+            return Vec::new();
+        }
+        if let Some(input) = self.input.as_mut() {
+            let purpose = input.purpose;
+            match action {
+                Action::Char(c) => input.text.push(c),
+                Action::Backspace => {
+                    input.text.pop();
+                }
+                Action::Submit if purpose == InputPurpose::SnapshotTag => {
+                    let tag = input.text.clone();
+                    return self.submit_snapshot_tag(tag);
+                }
+                Action::Submit => self.input = None,
+                Action::Cancel => {
+                    self.input = None;
+                    if purpose == InputPurpose::Filter {
+                        self.fleet.filter.clear();
+                    }
+                }
+                _ => {}
             }
-            (Mode::Confirm(dangerous), Action::Cancel) => {
-                self.mode = Mode::Main;
-                self.say(format!("{}: cancelled", dangerous.label()), false);
-                Vec::new()
+            if purpose == InputPurpose::Filter {
+                if let Some(input) = &self.input {
+                    self.fleet.filter = input.text.clone();
+                }
+                self.fleet.selected = 0;
             }
-            (Mode::Help, Action::Cancel | Action::Help) => {
-                self.mode = Mode::Main;
-                Vec::new()
-            }
-            (Mode::Main, action) => self.act_main(action),
-            _ => Vec::new(),
+            return Vec::new();
+        }
+        match self.view {
+            View::Fleet => self.act_fleet(action, now),
+            View::Vm => self.act_vm(action),
+            View::Snapshots => self.act_snapshots(action),
+            View::Console => self.act_console(action),
+            View::Devices => self.act_devices(action),
         }
     }
 
-    fn act_main(&mut self, action: Action) -> Vec<Effect> {
+    fn answer_yes(&mut self, question: Question) -> Vec<Effect> {
+        match question {
+            Question::Vm(dangerous) => {
+                self.execute(self.current, dangerous.command(), dangerous.label())
+            }
+            Question::SnapshotLoad(tag) => self.snapshot_job(Operation::Load, tag, false),
+            Question::SnapshotDelete(tag) => self.snapshot_job(Operation::Delete, tag, false),
+            Question::SnapshotSkipDisks { tag, .. } => {
+                self.snapshot_job(Operation::Save, tag, true)
+            }
+            Question::Marked { resume, vms, .. } => {
+                let (command, what) = if resume {
+                    ("cont", "resume")
+                } else {
+                    ("stop", "pause")
+                };
+                let effects: Vec<Effect> = vms
+                    .into_iter()
+                    .flat_map(|vm| self.execute(vm, command, what))
+                    .collect();
+                self.fleet.marked.clear();
+                effects
+            }
+            Question::Monitor(ask) => self.answer_monitor(ask),
+        }
+    }
+
+    fn change_interval(&mut self, faster: bool) -> Vec<Effect> {
+        let factor = if faster { 0.5 } else { 2.0 };
+        let next = self
+            .interval
+            .mul_f64(factor)
+            .clamp(INTERVAL_RANGE.0, INTERVAL_RANGE.1);
+        self.interval = next;
+        self.say(Message::info(format!(
+            "polling every {}",
+            crate::format::seconds(next)
+        )));
+        vec![Effect::SetInterval(next)]
+    }
+
+    fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
+        let rows = self.fleet.rows(&self.vms, now);
+        match action {
+            Action::Up => self.fleet.selected = self.fleet.selected.saturating_sub(1),
+            Action::Down => {
+                self.fleet.selected = (self.fleet.selected + 1).min(rows.len().saturating_sub(1))
+            }
+            Action::Open => {
+                if let Some(vm) = self.fleet.selected_vm(&self.vms, now) {
+                    self.current = vm;
+                    self.view = View::Vm;
+                    self.selected_block = 0;
+                    self.cpu_scroll = 0;
+                    self.event_scroll = 0;
+                }
+            }
+            Action::Mark => {
+                if let Some(vm) = self.fleet.selected_vm(&self.vms, now)
+                    && !self.fleet.marked.remove(&vm)
+                {
+                    self.fleet.marked.insert(vm);
+                }
+                self.fleet.selected = (self.fleet.selected + 1).min(rows.len().saturating_sub(1));
+            }
+            Action::TogglePause => {
+                let targets: Vec<VmId> = if self.fleet.marked.is_empty() {
+                    self.fleet.selected_vm(&self.vms, now).into_iter().collect()
+                } else {
+                    self.fleet.marked.iter().copied().collect()
+                };
+                let running = |vm: &VmId| self.vms[*vm].status.as_ref().is_some_and(|s| s.running);
+                let resume = !targets.iter().any(running);
+                let vms: Vec<VmId> = targets
+                    .into_iter()
+                    .filter(|vm| running(vm) != resume)
+                    .collect();
+                if vms.is_empty() {
+                    self.say(Message::error("nothing to pause or resume"));
+                } else {
+                    let names = vms
+                        .iter()
+                        .map(|&vm| self.vms[vm].display_name().to_string())
+                        .collect();
+                    self.ask(Question::Marked { resume, vms, names });
+                }
+            }
+            Action::Sort(column) => {
+                if let Some(&column) = FleetColumn::ALL.get(column as usize) {
+                    self.fleet.sort_by(column);
+                }
+            }
+            Action::Filter => {
+                self.input = Some(InputLine {
+                    purpose: InputPurpose::Filter,
+                    text: self.fleet.filter.clone(),
+                });
+            }
+            Action::Cancel => self.fleet.filter.clear(),
+            Action::Help => self.help = true,
+            Action::Faster | Action::Slower => {
+                return self.change_interval(action == Action::Faster);
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn act_vm(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::TogglePause => {
                 let running = self
@@ -565,55 +677,174 @@ impl Model {
                     .and_then(|vm| vm.status.as_ref())
                     .is_some_and(|s| s.running);
                 if running {
-                    self.command_effect("stop", "pause")
-                } else {
-                    self.command_effect("cont", "resume")
+                    return self.execute(self.current, "stop", "pause");
                 }
+                return self.execute(self.current, "cont", "resume");
             }
-            Action::Reset | Action::PowerDown | Action::QuitVm => {
-                let dangerous = match action {
-                    Action::Reset => Dangerous::Reset,
-                    Action::PowerDown => Dangerous::PowerDown,
-                    _ => Dangerous::QuitVm,
-                };
-                if self.read_only {
-                    self.say(
-                        format!("read-only: {} was not sent", dangerous.label()),
-                        true,
-                    );
-                } else {
-                    self.mode = Mode::Confirm(dangerous);
-                }
-                Vec::new()
-            }
-            Action::Help => {
-                self.mode = Mode::Help;
-                Vec::new()
-            }
+            Action::Reset => self.ask(Question::Vm(Dangerous::Reset)),
+            Action::PowerDown => self.ask(Question::Vm(Dangerous::PowerDown)),
+            Action::QuitVm => self.ask(Question::Vm(Dangerous::QuitVm)),
+            Action::Help => self.help = true,
+            Action::Cancel if self.has_fleet() => self.view = View::Fleet,
             Action::FocusNext | Action::FocusPrevious => {
                 self.focus = self.focus.step(action == Action::FocusNext);
-                Vec::new()
             }
-            Action::Up | Action::Down => {
-                self.scroll(action == Action::Down);
-                Vec::new()
-            }
+            Action::Up | Action::Down => self.scroll(action == Action::Down),
             Action::Faster | Action::Slower => {
-                let factor = if action == Action::Faster { 0.5 } else { 2.0 };
-                let next = self
-                    .interval
-                    .mul_f64(factor)
-                    .clamp(INTERVAL_RANGE.0, INTERVAL_RANGE.1);
-                self.interval = next;
-                self.say(format!("polling every {:.2} s", next.as_secs_f64()), false);
-                vec![Effect::SetInterval(next)]
+                return self.change_interval(action == Action::Faster);
             }
             Action::Snapshots => {
-                self.say("the snapshot view is not available yet", true);
+                self.view = View::Snapshots;
+                return self.list_snapshots();
+            }
+            Action::Monitor(key) => return self.act_monitor_key(key),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn list_snapshots(&mut self) -> Vec<Effect> {
+        let vm = self.current;
+        match self.vms.get(vm).and_then(|v| v.client.clone()) {
+            Some(client) => vec![Effect::ListSnapshots { vm, client }],
+            None => {
+                self.say(Message::error("not connected: cannot list snapshots"));
                 Vec::new()
             }
-            Action::QuitDashboard | Action::Confirm | Action::Cancel => Vec::new(),
         }
+    }
+
+    /// Starts a snapshot job on the VM on screen, unless read-only or another job runs.
+    fn snapshot_job(
+        &mut self,
+        operation: Operation,
+        tag: String,
+        skip_unsupported: bool,
+    ) -> Vec<Effect> {
+        if self.read_only {
+            self.say(Message::error(format!(
+                "read-only: snapshot {operation} was not sent"
+            )));
+            return Vec::new();
+        }
+        let vm = self.current;
+        let Some(entry) = self.vms.get_mut(vm) else {
+            return Vec::new();
+        };
+        let Some(client) = entry.client.clone() else {
+            self.say(Message::error(format!(
+                "not connected: snapshot {operation} was not sent"
+            )));
+            return Vec::new();
+        };
+        let job = RunningJob {
+            operation,
+            tag: tag.clone(),
+            progress: None,
+        };
+        if let Err(refusal) = entry.start_snapshot_job(job) {
+            self.say(Message::error(refusal));
+            return Vec::new();
+        }
+        self.say(Message::info(format!(
+            "snapshot {operation} '{tag}' started"
+        )));
+        vec![Effect::SnapshotJob {
+            vm,
+            client,
+            operation,
+            tag,
+            skip_unsupported,
+        }]
+    }
+
+    /// Refuses a new job while one runs (and in read-only mode), saying why.
+    fn can_start_snapshot_job(&mut self, what: &str) -> bool {
+        if self.read_only {
+            self.say(Message::error(format!(
+                "read-only: snapshot {what} was not sent"
+            )));
+            return false;
+        }
+        if let Some(job) = self.vm().and_then(|vm| vm.snapshots.job.as_ref()) {
+            let text = format!(
+                "a snapshot job is running: {}; wait for it to finish",
+                job.describe()
+            );
+            self.say(Message::error(text));
+            return false;
+        }
+        true
+    }
+
+    fn submit_snapshot_tag(&mut self, tag: String) -> Vec<Effect> {
+        let existing = self
+            .vm()
+            .map(|vm| vm.snapshots.snapshots.clone())
+            .unwrap_or_default();
+        match crate::snapshot::validate_tag(&tag, &existing) {
+            Ok(()) => {
+                self.input = None;
+                self.snapshot_job(Operation::Save, tag, false)
+            }
+            // Keep the prompt open so the user can pick another tag.
+            Err(error) => {
+                self.say(Message::error(error.to_string()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn act_snapshots(&mut self, action: Action) -> Vec<Effect> {
+        let selected = self
+            .vm()
+            .and_then(|vm| vm.snapshots.selected_tag())
+            .map(str::to_string);
+        match action {
+            Action::Up | Action::Down => {
+                if let Some(vm) = self.vms.get_mut(self.current) {
+                    vm.snapshots.step(action == Action::Down);
+                }
+            }
+            Action::SnapshotCreate if self.can_start_snapshot_job("save") => {
+                let existing = self
+                    .vm()
+                    .map(|vm| vm.snapshots.snapshots.clone())
+                    .unwrap_or_default();
+                self.input = Some(InputLine {
+                    purpose: InputPurpose::SnapshotTag,
+                    text: crate::snapshot::suggest_free_tag(&chrono::Local::now(), &existing),
+                });
+            }
+            Action::SnapshotLoad | Action::SnapshotDelete => match selected {
+                Some(tag) => {
+                    let load = action == Action::SnapshotLoad;
+                    if self.can_start_snapshot_job(if load { "load" } else { "delete" }) {
+                        self.confirm = Some(if load {
+                            Question::SnapshotLoad(tag)
+                        } else {
+                            Question::SnapshotDelete(tag)
+                        });
+                    }
+                }
+                None => self.say(Message::error("no snapshot selected")),
+            },
+            Action::SortByName | Action::SortByDate => {
+                let sort = if action == Action::SortByName {
+                    SnapshotSort::Name
+                } else {
+                    SnapshotSort::Date
+                };
+                if let Some(vm) = self.vms.get_mut(self.current) {
+                    vm.snapshots.sort_by(sort);
+                }
+            }
+            Action::Refresh => return self.list_snapshots(),
+            Action::Cancel => self.view = View::Vm,
+            Action::Help => self.help = true,
+            _ => {}
+        }
+        Vec::new()
     }
 
     fn scroll(&mut self, down: bool) {

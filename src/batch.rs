@@ -9,7 +9,7 @@ use crate::app::{Model, Vm};
 use crate::collect::watch::WatchOptions;
 use crate::collect::{AppEvent, EventRecord};
 use crate::qmp::Target;
-use crate::runtime::Collectors;
+use crate::runtime::{Collectors, Watchlist};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -17,13 +17,17 @@ use std::time::{Duration, Instant};
 
 /// Prints `count` lines per VM (forever when `None`).
 pub async fn run(
-    targets: Vec<Target>,
+    watchlist: Watchlist,
     options: WatchOptions,
     interval: Duration,
     count: Option<u64>,
 ) -> anyhow::Result<()> {
+    let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
     let names: Vec<String> = targets.iter().map(ToString::to_string).collect();
     let mut model = Model::new(names.clone(), interval, true);
+    for (vm, (_, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
+        vm.configured_name = name.clone();
+    }
     let mut collectors = Collectors::start(&targets, &options, interval);
     let mut pending_events: Vec<Vec<EventRecord>> = vec![Vec::new(); targets.len()];
     let mut printed = vec![0u64; targets.len()];
@@ -72,7 +76,7 @@ pub fn batch_line(vm: &Vm, events: Vec<EventRecord>) -> Value {
     json!({
         "time": chrono::Local::now().to_rfc3339(),
         "target": vm.target,
-        "name": vm.name,
+        "name": vm.configured_name.as_ref().or(vm.name.as_ref()),
         "qemu_version": vm.version.as_ref().map(ToString::to_string),
         "status": status.map(|s| s.status.clone()),
         "running": status.map(|s| s.running),

@@ -1,5 +1,5 @@
 //! The command line (clap derive): targets and options for the dashboard and batch mode,
-//! and the `demo` subcommand.
+//! and the `demo` and `snapshot` subcommands.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -13,9 +13,17 @@ pub struct Cli {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// Seconds between polls (0.25 to 10).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_interval)]
-    pub interval: f64,
+    /// Seconds between polls (0.25 to 10; default 1, or the config file's).
+    #[arg(long, value_parser = parse_interval)]
+    pub interval: Option<f64>,
+
+    /// Watch every QMP socket in DIR, following sockets that appear and disappear.
+    #[arg(long, value_name = "DIR")]
+    pub discover: Option<PathBuf>,
+
+    /// The config file (default: ~/.config/qemu-dash/config.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Send nothing but queries: pause, reset, power down, quit and snapshots are refused.
     #[arg(long)]
@@ -55,6 +63,9 @@ pub struct Cli {
 pub enum Command {
     /// Start a throwaway VM (a tiny Linux guest under TCG) and watch it.
     Demo(DemoArgs),
+    /// List, save, load and delete internal snapshots (for scripts).
+    #[command(subcommand)]
+    Snapshot(crate::snapshot::SnapshotCommand),
 }
 
 /// Options of `qemu-dash demo`.
@@ -100,7 +111,7 @@ mod tests {
         let cli = Cli::try_parse_from(["qemu-dash", "--interval", "0.5", "/tmp/a.qmp", "tcp:h:1"])
             .unwrap();
         assert_eq!(cli.targets, ["/tmp/a.qmp", "tcp:h:1"]);
-        assert_eq!(cli.interval, 0.5);
+        assert_eq!(cli.interval, Some(0.5));
         assert!(Cli::try_parse_from(["qemu-dash", "--interval", "20", "x"]).is_err());
         assert!(Cli::try_parse_from(["qemu-dash", "-n", "3", "x"]).is_err());
         let demo = Cli::try_parse_from(["qemu-dash", "demo", "--keep"]).unwrap();

@@ -5,6 +5,7 @@
 //! [`poller`] and its [`listener`]; [`host`] samples `/proc`; [`rates`] turns cumulative
 //! counters into per-second rates.
 
+pub mod discover;
 pub mod eventlog;
 pub mod host;
 pub mod listener;
@@ -67,6 +68,41 @@ pub enum AppEvent {
         vm: VmId,
         /// One line.
         text: String,
+    },
+    /// The VM's snapshot list, or why it could not be read.
+    SnapshotList {
+        /// Which VM.
+        vm: VmId,
+        /// The list, or the error text.
+        result: Result<Vec<crate::snapshot::Snapshot>, String>,
+    },
+    /// A snapshot job reported progress.
+    SnapshotProgress {
+        /// Which VM.
+        vm: VmId,
+        /// The report.
+        progress: crate::snapshot::Progress,
+    },
+    /// A snapshot job ended.
+    SnapshotDone {
+        /// Which VM.
+        vm: VmId,
+        /// What it was.
+        operation: crate::snapshot::Operation,
+        /// The tag.
+        tag: String,
+        /// What it did, or QEMU's error verbatim.
+        result: Result<crate::snapshot::Outcome, String>,
+        /// The job did not start because some writable disks cannot take internal snapshots;
+        /// the user may agree to leave them out.
+        unsupported_disks: bool,
+    },
+    /// News from the console, media, network, migration or hot-plug work.
+    Monitor {
+        /// Which VM.
+        vm: VmId,
+        /// What happened.
+        news: crate::monitor::News,
     },
     /// A command started by a key finished.
     CommandDone {

@@ -90,6 +90,7 @@ const INSTALL_HINT: &str = "install it with `sudo apt-get install qemu-system-x8
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    crate::ui::theme::set_monochrome(crate::config::Config::default().monochrome());
     if !which(&args.qemu) {
         bail!("QEMU ({}) was not found: {INSTALL_HINT}", args.qemu);
     }
@@ -182,8 +183,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         pid: Some(vm.child.id()),
         event_log: None,
     };
+    let watchlist = crate::runtime::Watchlist {
+        vms: vec![(target, None)],
+        ..Default::default()
+    };
     let result = crate::tui::run(
-        vec![target],
+        watchlist,
         options,
         Duration::from_secs_f64(args.interval),
         false,

@@ -3,9 +3,19 @@
 use humansize::{BINARY, format_size};
 use std::time::Duration;
 
-/// Bytes in binary units: "512 B", "1.50 MiB".
+/// Bytes in binary units, always one decimal above a KiB: "512 B", "1.5 MiB", "48.0 MiB".
 pub fn bytes(value: u64) -> String {
-    format_size(value, BINARY)
+    if value < 1024 {
+        return format!("{value} B");
+    }
+    format_size(value, BINARY.decimal_places(1).decimal_zeroes(1))
+}
+
+/// Seconds without needless zeros: "1 s", "0.25 s", "2.5 s".
+pub fn seconds(value: Duration) -> String {
+    let text = format!("{:.2}", value.as_secs_f64());
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} s")
 }
 
 /// A byte rate: "1.50 MiB/s".
@@ -45,8 +55,12 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(3 << 19), "1.50 MiB");
-        assert_eq!(rate(2048.0), "2 KiB/s");
+        assert_eq!(bytes(3 << 19), "1.5 MiB");
+        assert_eq!(bytes(48 << 20), "48.0 MiB");
+        assert_eq!(rate(2048.0), "2.0 KiB/s");
+        assert_eq!(seconds(Duration::from_secs(1)), "1 s");
+        assert_eq!(seconds(Duration::from_millis(250)), "0.25 s");
+        assert_eq!(seconds(Duration::from_millis(2500)), "2.5 s");
         assert_eq!(rate(-5.0), "0 B/s");
         assert_eq!(per_sec(3.45), "3.5");
         assert_eq!(per_sec(250.2), "250");

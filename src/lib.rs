@@ -3,7 +3,9 @@
 //! The library holds everything; `main.rs` only parses the command line and calls [`watch`]
 //! or a subcommand. [`qmp`] speaks the protocol, [`collect`] gathers figures in background
 //! tasks, [`app`] owns the model and its updates, [`ui`] draws it, [`tui`] runs the terminal,
-//! [`batch`] prints JSON lines instead, [`demo`] starts a throwaway VM.
+//! [`batch`] prints JSON lines instead, [`snapshot`] lists, checks and runs internal
+//! snapshots, [`monitor`] runs the console, media, network, migration and hot-plug commands,
+//! [`demo`] starts a throwaway VM.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -11,10 +13,13 @@ pub mod app;
 pub mod batch;
 pub mod cli;
 pub mod collect;
+pub mod config;
 pub mod demo;
 pub mod format;
+pub mod monitor;
 pub mod qmp;
 pub mod runtime;
+pub mod snapshot;
 pub mod tui;
 pub mod ui;
 
@@ -23,19 +28,37 @@ use std::time::Duration;
 
 /// Watches the command line's targets, in the terminal UI or in batch mode.
 pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
-    if cli.targets.is_empty() {
+    let config = config::Config::load(cli.config.as_deref())?;
+    ui::theme::set_monochrome(config.monochrome());
+    let discover = cli.discover.clone().or_else(|| config.discover.clone());
+    let targets: Vec<String> = if cli.targets.is_empty() && discover.is_none() {
+        config.vm.iter().map(|entry| entry.target.clone()).collect()
+    } else {
+        cli.targets.clone()
+    };
+    if targets.is_empty() && discover.is_none() {
         bail!(
-            "no target given. Usage: qemu-dash TARGET (a QMP socket: PATH, unix:PATH or tcp:HOST:PORT), \
-             or `qemu-dash demo` to start a throwaway VM and watch it"
+            "no target given. Usage: qemu-dash TARGET... (a QMP socket: PATH, unix:PATH or \
+             tcp:HOST:PORT), qemu-dash --discover DIR, or `qemu-dash demo` to start a throwaway \
+             VM and watch it"
         );
     }
-    let targets = runtime::parse_targets(&cli.targets)?;
-    for target in targets.iter().filter(|t| t.is_remote_tcp()) {
+    let parsed = runtime::parse_targets(&targets)?;
+    for target in parsed.iter().filter(|t| t.is_remote_tcp()) {
         eprintln!(
             "qemu-dash: warning: {target} is not on this machine; QMP has no authentication or \
              encryption, so anyone who can reach that port controls the VM"
         );
     }
+    let mut watchlist = runtime::Watchlist {
+        vms: parsed
+            .into_iter()
+            .zip(&targets)
+            .map(|(target, text)| (target, config.name_of(text)))
+            .collect(),
+        discover,
+        config: config.clone(),
+    };
     let options = collect::watch::WatchOptions {
         connect: qmp::ConnectOptions {
             greeting_timeout: Duration::from_secs_f64(cli.greeting_timeout.max(0.1)),
@@ -49,10 +72,20 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
             .map(collect::eventlog::EventLog::open)
             .transpose()?,
     };
-    let interval = Duration::from_secs_f64(cli.interval);
+    let interval = Duration::from_secs_f64(
+        cli.interval
+            .or(config.interval)
+            .unwrap_or(1.0)
+            .clamp(0.25, 10.0),
+    );
+    let read_only = cli.read_only || config.read_only.unwrap_or(false);
     if cli.batch {
-        batch::run(targets, options, interval, cli.count).await
+        watchlist.add_discovered_now()?;
+        if watchlist.vms.is_empty() {
+            bail!("no QMP sockets to watch");
+        }
+        batch::run(watchlist, options, interval, cli.count).await
     } else {
-        tui::run(targets, options, interval, cli.read_only).await
+        tui::run(watchlist, options, interval, read_only).await
     }
 }

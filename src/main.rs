@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Demo(args)) => qemu_dash::demo::run(args).await,
+            Some(Command::Snapshot(command)) => qemu_dash::snapshot::run_cli(command).await,
             None => qemu_dash::watch(cli).await,
         }
     });

@@ -6,14 +6,16 @@
 
 use crate::app::Model;
 use crate::app::keymap::action_for;
+use crate::collect::discover::{self, DirChange};
 use crate::collect::watch::WatchOptions;
 use crate::qmp::Target;
-use crate::runtime::Collectors;
+use crate::runtime::{Collectors, Watchlist};
 use anyhow::Context;
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 
 /// Restores the terminal when dropped, whatever path leaves the loop.
 struct TerminalGuard;
@@ -26,14 +28,28 @@ impl Drop for TerminalGuard {
 
 /// Runs the dashboard until the user quits or a signal arrives.
 pub async fn run(
-    targets: Vec<Target>,
+    watchlist: Watchlist,
     options: WatchOptions,
     interval: Duration,
     read_only: bool,
 ) -> anyhow::Result<()> {
+    let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
     let names = targets.iter().map(ToString::to_string).collect();
     let mut model = Model::new(names, interval, read_only);
+    for (vm, (_, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
+        vm.configured_name = name.clone();
+    }
+    if watchlist.discover.is_some() {
+        model.view = crate::app::View::Fleet;
+    }
+    let (history_path, history) = crate::monitor::history::load_default();
+    model.restore_history(history_path, history);
     let mut collectors = Collectors::start(&targets, &options, interval);
+    let (changes_tx, mut changes) = mpsc::unbounded_channel();
+    let (problems_tx, mut problems) = mpsc::unbounded_channel();
+    if let Some(dir) = watchlist.discover.clone() {
+        tokio::spawn(discover::run(dir, changes_tx, problems_tx));
+    }
     let mut terminate = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing a SIGHUP handler")?;
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
@@ -57,7 +73,7 @@ pub async fn run(
             key = keys.next() => match key {
                 Some(Ok(TermEvent::Key(key))) => {
                     if let Some(action) = action_for(model.key_context(), key) {
-                        let effects = model.act(action);
+                        let effects = model.act(action, Instant::now());
                         collectors.run_effects(effects);
                         dirty = true;
                     }
@@ -78,6 +94,14 @@ pub async fn run(
                 }
                 dirty = true;
             }
+            Some(change) = changes.recv() => {
+                apply_dir_change(&mut model, &mut collectors, &watchlist, change);
+                dirty = true;
+            }
+            Some(problem) = problems.recv() => {
+                model.message = Some(crate::app::Message::error(problem));
+                dirty = true;
+            }
             _ = tick.tick() => {
                 model.tick(Instant::now());
                 dirty = true;
@@ -90,4 +114,37 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Adds a socket that appeared in the discovery directory, or drops one that vanished.
+fn apply_dir_change(
+    model: &mut Model,
+    collectors: &mut Collectors,
+    watchlist: &Watchlist,
+    change: DirChange,
+) {
+    match change {
+        DirChange::Appeared(path) => {
+            let target = Target::Unix(path);
+            let text = target.to_string();
+            if model.vms.iter().any(|vm| !vm.removed && vm.target == text) {
+                return;
+            }
+            let vm = model.add_vm(text.clone());
+            model.vms[vm].configured_name = watchlist.config.name_of(&text);
+            let collector = collectors.add(target);
+            debug_assert_eq!(vm, collector, "model and collectors number VMs alike");
+        }
+        DirChange::Vanished(path) => {
+            let text = Target::Unix(path).to_string();
+            let found = model
+                .vms
+                .iter()
+                .position(|vm| !vm.removed && vm.target == text);
+            if let Some(vm) = found {
+                model.remove_vm(vm);
+                collectors.stop(vm);
+            }
+        }
+    }
 }

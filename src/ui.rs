@@ -3,14 +3,19 @@
 //! area it cannot handle: below [`MIN_SIZE`] a message replaces the panels.
 
 pub mod blocks;
+pub mod console;
 pub mod cpus;
+pub mod devices;
 pub mod events;
+pub mod fleet;
 pub mod footer;
 pub mod header;
+pub mod migration;
 pub mod overlay;
+pub mod snapshots;
 pub mod theme;
 
-use crate::app::{Mode, Model, Panel};
+use crate::app::{Model, Panel, View};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -28,11 +33,29 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
         render_too_small(frame, area);
         return;
     }
+    match model.view {
+        View::Fleet => fleet::render(frame, area, model, now),
+        View::Vm => render_vm(frame, area, model, now),
+        View::Snapshots => snapshots::render(frame, area, model, now),
+        View::Console => console::render(frame, area, model, now),
+        View::Devices => devices::render(frame, area, model, now),
+    }
+    if model.help {
+        overlay::render_help(frame, area, model.base_context(), model.has_fleet());
+    }
+    if let Some(question) = &model.confirm {
+        let name = model.vm().map_or("", |vm| vm.display_name());
+        overlay::render_confirm(frame, area, &question.text(name));
+    }
+}
+
+fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+    let vcpu_rows = model.vm().map_or(1, |vm| vm.vcpus.len()) as u16;
     let [header, upper, blocks, events, message, footer] = Layout::vertical([
         Constraint::Length(2),
-        Constraint::Length(8),
-        Constraint::Min(7),
-        Constraint::Min(5),
+        Constraint::Length((vcpu_rows + 7).clamp(8, 12)),
+        Constraint::Fill(3),
+        Constraint::Fill(2),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -46,17 +69,23 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(upper);
     cpus::render_cpus(frame, cpu_area, model, vm, stale);
     cpus::render_memory(frame, memory_area, vm, stale);
+    // While a migration runs, its panel takes rows from the block panel.
+    let blocks = match vm.monitor.migration.as_ref().filter(|m| m.is_active()) {
+        Some(info) if blocks.height >= migration::COMPACT_HEIGHT + 4 => {
+            let [panel, rest] = Layout::vertical([
+                Constraint::Length(migration::COMPACT_HEIGHT),
+                Constraint::Min(4),
+            ])
+            .areas(blocks);
+            migration::render(frame, panel, info, " (M: details, x there cancels)");
+            rest
+        }
+        _ => blocks,
+    };
     blocks::render(frame, blocks, model, vm, stale);
     events::render(frame, events, model, vm);
-    footer::render_message(frame, message, model, vm);
+    footer::render_message(frame, message, model, Some(vm));
     footer::render_keys(frame, footer, model);
-    match model.mode {
-        Mode::Main => {}
-        Mode::Help => overlay::render_help(frame, area),
-        Mode::Confirm(dangerous) => {
-            overlay::render_confirm(frame, area, &dangerous.question(vm.display_name()))
-        }
-    }
 }
 
 fn render_too_small(frame: &mut Frame, area: Rect) {
@@ -87,4 +116,14 @@ pub fn panel(title: &str, focused: bool, stale: bool) -> Block<'static> {
 /// True when `panel` has focus in the main mode.
 pub fn is_focused(model: &Model, panel: Panel) -> bool {
     model.focus == panel
+}
+
+/// The right-most `width` columns of `area`, so that the newest sample sits at the right edge.
+pub fn right_aligned(area: Rect, width: usize) -> Rect {
+    let width = (width as u16).min(area.width);
+    Rect {
+        x: area.x + area.width - width,
+        width,
+        ..area
+    }
 }

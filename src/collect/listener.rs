@@ -292,7 +292,7 @@ mod tests {
         );
         assert_eq!(tray.text, "tray of cd0 opened");
         let balloon = decode("BALLOON_CHANGE", json!({"actual": 134217728}));
-        assert_eq!(balloon.text, "balloon: guest memory now 128 MiB");
+        assert_eq!(balloon.text, "balloon: guest memory now 128.0 MiB");
         let panic = decode("GUEST_PANICKED", json!({"action": "pause"}));
         assert_eq!(panic.kind, EventKind::Error);
     }

@@ -74,11 +74,17 @@ pub async fn run(
                     return;
                 }
                 let events = tokio::spawn(listener::run(vm, subscription, app.clone()));
+                let migration = tokio::spawn(crate::monitor::migration::follow(
+                    vm,
+                    client.clone(),
+                    app.clone(),
+                ));
                 let source = host_source(&target, &client, options.pid);
                 let error =
                     poller::run(vm, client.clone(), interval.clone(), source, app.clone()).await;
                 // Let the listener forward what arrived before the hang-up, so the log is in order.
                 let _ = events.await;
+                migration.abort();
                 client.closed_reason().unwrap_or_else(|| error.to_string())
             }
             Err(error) => error.to_string(),

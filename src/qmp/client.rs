@@ -410,6 +410,11 @@ fn describe_unix_error(path: &std::path::Path, error: &std::io::Error) -> String
         ErrorKind::ConnectionRefused => format!(
             "nothing is listening on {path} (QEMU has exited and left the socket file behind?)"
         ),
+        ErrorKind::WouldBlock => format!(
+            "{path} is busy: another client probably holds this socket (a QMP socket serves one \
+             client at a time). Give qemu-dash its own socket: add \
+             `-qmp unix:/tmp/vm-dash.qmp,server=on,wait=off` to QEMU's command line"
+        ),
         _ => format!("{path}: {error}"),
     }
 }

@@ -85,7 +85,8 @@ pub struct BlockInfo {
     pub removable: bool,
     /// Whether the tray is locked.
     pub locked: bool,
-    /// Whether the tray is open (removable devices only).
+    /// Whether the tray is open (removable devices only). QEMU spells it `tray_open`.
+    #[serde(alias = "tray_open")]
     pub tray_open: Option<bool>,
     /// The inserted medium, if any.
     pub inserted: Option<BlockDeviceInfo>,

@@ -25,8 +25,18 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
         );
         return;
     }
-    let [table_area, chart_area] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(2)]).areas(inner);
+    // The table takes the rows it needs (up to half the panel); the history charts the rest.
+    let table_height = (vm.blocks.len() as u16 + 1).clamp(2, (inner.height / 2).max(2));
+    let [table_area, _gap, chart_area] = Layout::vertical([
+        Constraint::Length(table_height),
+        Constraint::Length(1),
+        Constraint::Min(2),
+    ])
+    .areas(inner);
+    let show_nodes = vm
+        .blocks
+        .iter()
+        .any(|row| !display_node_name(row.sample.node_name.as_deref()).is_empty());
     let rows = vm.blocks.iter().map(|row| {
         let sample = &row.sample;
         let medium = vm.medium_of(sample);
@@ -58,7 +68,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
             .unwrap_or_else(|| "-".to_string());
         Row::new(vec![
             name,
-            sample.node_name.clone().unwrap_or_default(),
+            display_node_name(sample.node_name.as_deref()),
             medium.map(|m| file_name(&m.file)).unwrap_or_default(),
             medium.map(|m| m.drv.clone()).unwrap_or_default(),
             rate(|r| r.read_bytes_per_sec),
@@ -77,11 +87,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
         rows,
         [
             Constraint::Length(8),
-            Constraint::Length(10),
+            // Only user-given node names are shown; without any, the column takes no room.
+            Constraint::Length(if show_nodes { 10 } else { 0 }),
             Constraint::Fill(1),
             Constraint::Length(6),
-            Constraint::Length(11),
-            Constraint::Length(11),
+            Constraint::Length(12),
+            Constraint::Length(12),
             Constraint::Length(6),
             Constraint::Length(6),
             Constraint::Length(11),
@@ -91,7 +102,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
     .header(
         Row::new([
             "device",
-            "node",
+            if show_nodes { "node" } else { "" },
             "image",
             "format",
             "read/s",
@@ -107,43 +118,64 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
     let mut state = TableState::default().with_selected(Some(model.selected_block));
     frame.render_stateful_widget(table, table_area, &mut state);
     if let Some(row) = vm.blocks.get(model.selected_block) {
-        let [labels, sparks] =
-            Layout::horizontal([Constraint::Length(20), Constraint::Min(1)]).areas(chart_area);
-        let [read_area, write_area] =
-            Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(sparks);
-        let width = read_area.width as usize;
-        let read = row.read_history.last(width);
-        let write = row.write_history.last(width);
-        let now = |rates: Option<f64>| rates.map_or("-".to_string(), format::rate);
-        frame.render_widget(
-            Paragraph::new(vec![
-                Line::styled(
-                    format!(
-                        "read  {}",
-                        now(row.sample.rates.map(|r| r.read_bytes_per_sec))
-                    ),
-                    theme::read_series(),
-                ),
-                Line::styled(
-                    format!(
-                        "write {}",
-                        now(row.sample.rates.map(|r| r.write_bytes_per_sec))
-                    ),
-                    theme::write_series(),
-                ),
-            ]),
-            labels,
+        let [read_row, write_row] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)])
+            .spacing(1)
+            .areas(chart_area);
+        let rates = row.sample.rates;
+        render_series(
+            frame,
+            read_row,
+            "read ",
+            rates.map(|r| r.read_bytes_per_sec),
+            &row.read_history,
+            theme::read_series(),
         );
-        frame.render_widget(
-            Sparkline::default().data(&read).style(theme::read_series()),
-            read_area,
+        render_series(
+            frame,
+            write_row,
+            "write",
+            rates.map(|r| r.write_bytes_per_sec),
+            &row.write_history,
+            theme::write_series(),
         );
-        frame.render_widget(
-            Sparkline::default()
-                .data(&write)
-                .style(theme::write_series()),
-            write_area,
-        );
+    }
+}
+
+/// One history series: a label with the current and peak rate, and a sparkline.
+fn render_series(
+    frame: &mut Frame,
+    area: Rect,
+    label: &str,
+    current: Option<f64>,
+    history: &crate::app::History,
+    style: ratatui::style::Style,
+) {
+    let [label_area, spark_area] =
+        Layout::horizontal([Constraint::Length(20), Constraint::Min(1)]).areas(area);
+    let data = history.last(spark_area.width as usize);
+    let peak = data.iter().copied().max().unwrap_or(0);
+    let text = vec![
+        Line::styled(
+            format!("{label} {}", current.map_or("-".to_string(), format::rate)),
+            style,
+        ),
+        Line::styled(
+            format!("peak  {}", format::rate(peak as f64)),
+            theme::muted(),
+        ),
+    ];
+    frame.render_widget(Paragraph::new(text), label_area);
+    frame.render_widget(
+        Sparkline::default().data(&data).style(style),
+        super::right_aligned(spark_area, data.len()),
+    );
+}
+
+/// Node names QEMU generated ("#block123") say nothing the device id does not; hide them.
+fn display_node_name(node: Option<&str>) -> String {
+    match node {
+        Some(name) if !name.starts_with('#') => name.to_string(),
+        _ => String::new(),
     }
 }
 

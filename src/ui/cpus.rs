@@ -18,8 +18,9 @@ pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale:
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let table_height = (vm.vcpus.len() as u16 + 1).clamp(2, inner.height.saturating_sub(2).max(2));
     let [table_area, spark_area] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
+        Layout::vertical([Constraint::Length(table_height), Constraint::Min(2)]).areas(inner);
     if let Some(problem) = &vm.host_problem {
         frame.render_widget(
             Paragraph::new(format!("host CPU unavailable: {problem}"))
@@ -60,7 +61,7 @@ pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale:
     );
     frame.render_widget(
         Sparkline::default().data(&data).style(theme::cpu_series()),
-        spark,
+        super::right_aligned(spark, data.len()),
     );
 }
 

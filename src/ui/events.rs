@@ -33,7 +33,10 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
         })
         .collect();
     let body = if lines.is_empty() {
-        Paragraph::new(Line::styled("no events yet", theme::muted()))
+        Paragraph::new(Line::styled(
+            "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
+            theme::muted(),
+        ))
     } else {
         Paragraph::new(lines)
     };

@@ -2,15 +2,15 @@
 //! hints for the current mode, drawn from the key table.
 
 use super::theme;
+use crate::app::Model;
 use crate::app::keymap::BINDINGS;
-use crate::app::{Model, Vm};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// Draws the message line.
-pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
+/// Draws the message line: the last message, else the VM's poll problem (if a VM is shown).
+pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, vm: Option<&crate::app::Vm>) {
     let line = if let Some(message) = &model.message {
         let style = if message.is_error {
             theme::error()
@@ -18,7 +18,7 @@ pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             theme::info()
         };
         Line::styled(message.text.clone(), style)
-    } else if let Some(problem) = &vm.problem {
+    } else if let Some(problem) = vm.and_then(|vm| vm.problem.as_ref()) {
         Line::styled(format!("poll problem: {problem}"), theme::error())
     } else {
         Line::default()
@@ -32,7 +32,7 @@ pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
     let mut spans = Vec::new();
     for binding in BINDINGS
         .iter()
-        .filter(|b| b.context == context && b.in_footer)
+        .filter(|b| b.context == context && b.in_footer && b.applies(model.has_fleet()))
     {
         spans.push(Span::styled(binding.keys, theme::key()));
         spans.push(Span::raw(format!(" {}  ", binding.description)));

@@ -56,11 +56,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         Span::raw(format!("{version}  ")),
         connection,
         Span::styled(
-            format!(
-                "  every {:.2} s  {}",
-                model.interval.as_secs_f64(),
-                vm.target
-            ),
+            format!("  every {}  {}", format::seconds(model.interval), vm.target),
             theme::muted(),
         ),
     ];

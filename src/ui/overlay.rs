@@ -19,11 +19,10 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// Draws a yes/no question.
 pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str) {
-    let popup = centered(area, 60, 7);
+    let popup = centered(area, 60, 6);
     frame.render_widget(Clear, popup);
     let text = vec![
         Line::raw(question.to_string()),
-        Line::default(),
         Line::from(vec![
             Span::styled("y", theme::key()),
             Span::raw(" yes    "),
@@ -40,13 +39,13 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str) {
 }
 
 /// Draws the help overlay from the key table.
-pub fn render_help(frame: &mut Frame, area: Rect) {
+pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext, has_fleet: bool) {
     let rows: Vec<Line> = BINDINGS
         .iter()
-        .filter(|b| b.context == KeyContext::Main)
+        .filter(|b| b.context == context && b.applies(has_fleet))
         .map(|b| {
             Line::from(vec![
-                Span::styled(format!("{:>10}  ", b.keys), theme::key()),
+                Span::styled(format!("{:>12}  ", b.keys), theme::key()),
                 Span::raw(b.description),
             ])
         })

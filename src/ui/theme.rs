@@ -3,55 +3,79 @@
 
 use crate::collect::EventKind;
 use ratatui::style::{Color, Modifier, Style};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static MONOCHROME: AtomicBool = AtomicBool::new(false);
+
+/// Draws without colours (bold, reverse and dim only): the `mono` theme, or `NO_COLOR` set.
+pub fn set_monochrome(on: bool) {
+    MONOCHROME.store(on, Ordering::Relaxed);
+}
+
+/// The theme names the config file accepts.
+pub const THEMES: &[&str] = &["default", "mono"];
+
+/// `style` with its colours removed when the monochrome theme is on.
+fn paint(style: Style) -> Style {
+    if MONOCHROME.load(Ordering::Relaxed) {
+        Style {
+            fg: None,
+            bg: None,
+            ..style
+        }
+    } else {
+        style
+    }
+}
 
 /// Title of a panel.
 pub fn title() -> Style {
-    Style::new().add_modifier(Modifier::BOLD)
+    paint(Style::new().add_modifier(Modifier::BOLD))
 }
 
 /// Border of the focused panel.
 pub fn focused_border() -> Style {
-    Style::new().fg(Color::Cyan)
+    paint(Style::new().fg(Color::Cyan))
 }
 
 /// Border of other panels.
 pub fn border() -> Style {
-    Style::new().fg(Color::DarkGray)
+    paint(Style::new().fg(Color::DarkGray))
 }
 
 /// Column headers.
 pub fn header_row() -> Style {
-    Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    paint(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED))
 }
 
 /// The selected row.
 pub fn selected() -> Style {
-    Style::new().add_modifier(Modifier::REVERSED)
+    paint(Style::new().add_modifier(Modifier::REVERSED))
 }
 
 /// Data that is stale (the connection is gone).
 pub fn stale() -> Style {
-    Style::new().add_modifier(Modifier::DIM)
+    paint(Style::new().add_modifier(Modifier::DIM))
 }
 
 /// Secondary text.
 pub fn muted() -> Style {
-    Style::new().fg(Color::DarkGray)
+    paint(Style::new().fg(Color::DarkGray))
 }
 
 /// An error message.
 pub fn error() -> Style {
-    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+    paint(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))
 }
 
 /// A success or info message.
 pub fn info() -> Style {
-    Style::new().fg(Color::Green)
+    paint(Style::new().fg(Color::Green))
 }
 
 /// Key names in the footer and help.
 pub fn key() -> Style {
-    Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    paint(Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD))
 }
 
 /// A run state, by its QEMU name.
@@ -62,31 +86,48 @@ pub fn run_state(status: &str) -> Style {
         | "save-vm" | "restore-vm" | "debug" | "colo" => Color::Yellow,
         _ => Color::Red,
     };
-    Style::new().fg(color).add_modifier(Modifier::BOLD)
+    paint(Style::new().fg(color).add_modifier(Modifier::BOLD))
 }
 
 /// An event log line, by kind.
 pub fn event(kind: EventKind) -> Style {
-    match kind {
+    paint(match kind {
         EventKind::Lifecycle => Style::new().fg(Color::Yellow),
         EventKind::Shutdown | EventKind::Error => Style::new().fg(Color::Red),
         EventKind::Job | EventKind::Migration => Style::new().fg(Color::Magenta),
         EventKind::Device => Style::new().fg(Color::Blue),
         EventKind::Other => Style::new(),
-    }
+    })
 }
 
 /// Read-rate series.
 pub fn read_series() -> Style {
-    Style::new().fg(Color::Green)
+    paint(Style::new().fg(Color::Green))
 }
 
 /// Write-rate series.
 pub fn write_series() -> Style {
-    Style::new().fg(Color::Magenta)
+    paint(Style::new().fg(Color::Magenta))
 }
 
 /// CPU series.
 pub fn cpu_series() -> Style {
-    Style::new().fg(Color::Cyan)
+    paint(Style::new().fg(Color::Cyan))
+}
+
+/// A migration status, by QEMU's word: completed green, failed red, cancelled yellow,
+/// running magenta (like migration events).
+pub fn migration_status(status: &str) -> Style {
+    let color = match status {
+        "completed" => Color::Green,
+        "failed" => Color::Red,
+        "cancelled" | "cancelling" | "none" => Color::Yellow,
+        _ => Color::Magenta,
+    };
+    paint(Style::new().fg(color).add_modifier(Modifier::BOLD))
+}
+
+/// The migration progress gauge.
+pub fn migration_gauge() -> Style {
+    paint(Style::new().fg(Color::Magenta))
 }

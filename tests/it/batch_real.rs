@@ -1,7 +1,7 @@
 //! Batch mode against a real QEMU: JSON lines with the dashboard's figures.
 
 use crate::support::Qemu;
-use crate::support::pty::binary;
+use crate::support::pty::{binary, run};
 use serde_json::Value;
 use std::process::Command;
 
@@ -11,20 +11,7 @@ fn batch_prints_one_json_object_per_poll() {
         .name("batch-vm")
         .disk("disk0", "qcow2")
         .start();
-    let output = Command::new(binary())
-        .args(["--batch", "-n", "3", "--interval", "0.25", &qemu.target()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
+    let lines = run(["--batch", "-n", "3", "--interval", "0.25", &qemu.target()]).json_lines();
     assert_eq!(lines.len(), 3);
     let first = &lines[0];
     assert_eq!(first["name"], "batch-vm");
@@ -74,14 +61,13 @@ fn batch_reports_events_since_the_previous_line() {
 #[test]
 fn batch_exits_non_zero_with_one_line_when_unreachable() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(binary())
-        .args(["--batch", "-n", "1"])
-        .arg(dir.path().join("missing.qmp"))
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("no socket at"), "{stderr}");
-    assert!(output.stdout.is_empty());
+    let missing = dir.path().join("missing.qmp");
+    let finished = run([
+        "--batch".as_ref(),
+        "-n".as_ref(),
+        "1".as_ref(),
+        missing.as_os_str(),
+    ]);
+    finished.assert_one_line_error("no socket at");
+    assert!(finished.stdout.is_empty());
 }

@@ -17,9 +17,10 @@ fn pause_resume_and_reset_from_the_keyboard() {
     let mut observer = qemu.observer();
     let target = qemu.target();
     let mut dash = Dashboard::start(&[&target, "--interval", "0.25"], 120, 36);
-    let screen = dash.wait_for("● running", WAIT);
-    assert!(screen.contains("e2e-vm"), "{screen}");
-    assert!(screen.contains("disk0"), "{screen}");
+    // A frame may be half drawn when the screen is read: wait for each piece.
+    dash.wait_for("● running", WAIT);
+    dash.wait_for("e2e-vm", WAIT);
+    dash.wait_for("disk0", WAIT);
 
     dash.send("p");
     dash.wait_for("● paused", WAIT);
@@ -40,8 +41,10 @@ fn pause_resume_and_reset_from_the_keyboard() {
     dash.send("q");
     assert_eq!(dash.wait_exit(WAIT), Some(true), "q quits the dashboard");
     // The terminal was handed back: alternate screen left, and QEMU still runs.
-    let raw = String::from_utf8_lossy(&dash.raw()).to_string();
-    assert!(raw.contains("\x1b[?1049l"), "alternate screen not left");
+    assert!(
+        dash.wait_raw("\x1b[?1049l", WAIT),
+        "alternate screen not left"
+    );
     assert_eq!(observer.status(), "running");
 }
 
@@ -138,4 +141,22 @@ async fn read_only_sends_nothing_but_queries() {
             "read-only sent {name}"
         );
     }
+}
+
+#[test]
+fn no_color_draws_without_colours_but_keeps_the_words() {
+    // A QMP socket serves one client at a time: one QEMU per dashboard.
+    let first = Qemu::builder().machine("none").start();
+    let second = Qemu::builder().machine("none").start();
+    let coloured = Dashboard::start(&[&first.target()], 100, 30);
+    coloured.wait_for("● running", WAIT);
+    assert!(coloured.wait_raw("38;5;", WAIT), "colours by default");
+    let plain = Dashboard::start_with_env(&[&second.target()], &[("NO_COLOR", "1")], 100, 30);
+    plain.wait_for("● running", WAIT);
+    plain.wait_for("connected", WAIT);
+    let raw = String::from_utf8_lossy(&plain.raw()).to_string();
+    assert!(
+        !raw.contains("38;5;") && !raw.contains("38;2;"),
+        "a colour was drawn"
+    );
 }

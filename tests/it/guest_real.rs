@@ -2,9 +2,8 @@
 //! power-down, moves its disk and burns some CPU.
 
 use crate::support::Qemu;
-use crate::support::pty::{Dashboard, binary};
+use crate::support::pty::{Dashboard, run};
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -25,8 +24,8 @@ fn power_down_is_answered_by_the_guest_and_shown() {
     dash.send("P");
     dash.wait_for("Power down guest-vm?", WAIT);
     dash.send("y");
-    let screen = dash.wait_for("shutdown by the guest (guest-shutdown)", WAIT);
-    assert!(screen.contains("POWERDOWN"), "{screen}");
+    dash.wait_for("shutdown by the guest (guest-shutdown)", WAIT);
+    dash.wait_for("POWERDOWN", WAIT);
     dash.wait_for("power-down answered: the guest shut down", WAIT);
     let shutdown = observer.wait_event("SHUTDOWN", WAIT);
     assert_eq!(shutdown["data"]["guest"], true);
@@ -37,20 +36,7 @@ fn power_down_is_answered_by_the_guest_and_shown() {
 fn busy_guest_shows_disk_rates_and_vcpu_cpu() {
     let qemu = Qemu::builder().disk("disk0", "qcow2").guest().start();
     qemu.wait_for_guest();
-    let output = Command::new(binary())
-        .args(["--batch", "-n", "8", "--interval", "0.5", &qemu.target()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = run(["--batch", "-n", "8", "--interval", "0.5", &qemu.target()]).json_lines();
     let rate = |line: &Value, key: &str| line["blocks"][0]["rates"][key].as_f64().unwrap_or(0.0);
     assert!(
         lines.iter().any(|l| rate(l, "read_bytes_per_sec") > 0.0),

@@ -3,7 +3,7 @@
 //! non-zero with one clear line.
 
 use crate::support::fake::{FakeConn, plausible_reply};
-use crate::support::pty::{Dashboard, binary};
+use crate::support::pty::{Dashboard, Finished, binary, run};
 use crate::support::qemu::send_signal;
 use crate::support::{FakeQmp, Qemu};
 use serde_json::json;
@@ -27,22 +27,18 @@ async fn serve_with_bad_status(mut conn: FakeConn, bad: Vec<u8>) {
     }
 }
 
-fn batch_against(target: &str) -> (bool, String) {
-    let output = Command::new(binary())
-        .args([
-            "--batch",
-            "-n",
-            "2",
-            "--interval",
-            "0.25",
-            "--command-timeout",
-            "1",
-            target,
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    (output.status.success(), stderr)
+/// Batch mode against `target` with short timeouts, run to completion.
+fn batch_against(target: &str) -> Finished {
+    run([
+        "--batch",
+        "-n",
+        "2",
+        "--interval",
+        "0.25",
+        "--command-timeout",
+        "1",
+        target,
+    ])
 }
 
 /// Each broken reply: the dashboard names the problem, batch mode exits 1 with one line.
@@ -87,10 +83,8 @@ async fn malformed_replies_are_named_on_screen_and_fail_batch_mode() {
         let target = fake.target();
         let expected = expected.to_string();
         tokio::task::spawn_blocking(move || {
-            let (ok, stderr) = batch_against(&target);
-            assert!(!ok, "{what}: batch mode must fail");
-            assert_eq!(stderr.lines().count(), 1, "{what}: one line: {stderr}");
-            assert!(stderr.contains(&expected), "{what}: {stderr}");
+            eprintln!("case: {what}");
+            batch_against(&target).assert_one_line_error(&expected);
 
             let mut dash = Dashboard::start(
                 &[&target, "--interval", "0.25", "--command-timeout", "1"],
@@ -168,18 +162,9 @@ async fn messages_split_into_tiny_reads_decode() {
     });
     let target = fake.target();
     tokio::task::spawn_blocking(move || {
-        let output = Command::new(binary())
-            .args(["--batch", "-n", "2", "--interval", "0.25", &target])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8(output.stdout).unwrap();
-        assert_eq!(text.lines().count(), 2);
-        assert!(text.contains("\"status\":\"running\""), "{text}");
+        let lines = run(["--batch", "-n", "2", "--interval", "0.25", &target]).json_lines();
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|line| line["status"] == "running"));
     })
     .await
     .unwrap();
@@ -201,14 +186,8 @@ async fn bad_greetings_are_one_clear_line() {
         });
         let target = fake.target();
         tokio::task::spawn_blocking(move || {
-            let output = Command::new(binary())
-                .args(["--batch", "-n", "1", "--greeting-timeout", "0.5", &target])
-                .output()
-                .unwrap();
-            assert!(!output.status.success());
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-            assert!(stderr.contains(expected), "{stderr}");
+            run(["--batch", "-n", "1", "--greeting-timeout", "0.5", &target])
+                .assert_one_line_error(expected);
         })
         .await
         .unwrap();
@@ -231,7 +210,7 @@ async fn server_that_never_answers_shows_timeouts_and_keys_still_work() {
         dash.send("\x1b");
         dash.wait_for("p/space pause/resume", WAIT);
         dash.send("+");
-        dash.wait_for("polling every 0.50 s", WAIT);
+        dash.wait_for("polling every 0.5 s", WAIT);
         dash.send("q");
         assert_eq!(dash.wait_exit(WAIT), Some(true));
     })
@@ -249,9 +228,7 @@ async fn hang_up_in_the_middle_of_a_reply_is_a_disconnect() {
     });
     let target = fake.target();
     tokio::task::spawn_blocking(move || {
-        let (ok, stderr) = batch_against(&target);
-        assert!(!ok);
-        assert!(stderr.contains("QEMU closed the connection"), "{stderr}");
+        batch_against(&target).assert_one_line_error("QEMU closed the connection");
         let mut dash = Dashboard::start(&[&target], 120, 30);
         dash.wait_for("DISCONNECTED: QEMU closed the connection", WAIT);
         dash.send("q");
@@ -373,25 +350,20 @@ fn stopped_qemu_shows_timeouts_and_recovers_after_sigcont() {
 fn socket_held_by_another_client_is_named() {
     let qemu = Qemu::builder().machine("none").start();
     let _holder = crate::support::observer::Observer::connect(qemu.qmp_path());
-    let output = Command::new(binary())
-        .args([
-            "--batch",
-            "-n",
-            "1",
-            "--greeting-timeout",
-            "1",
-            &qemu.target(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let finished = run([
+        "--batch",
+        "-n",
+        "1",
+        "--greeting-timeout",
+        "1",
+        &qemu.target(),
+    ]);
+    finished.assert_one_line_error("another client probably holds this socket");
     assert!(
-        stderr.contains("another client probably holds this socket"),
-        "{stderr}"
+        finished.stderr.contains("-qmp unix:"),
+        "{}",
+        finished.stderr
     );
-    assert!(stderr.contains("-qmp unix:"), "{stderr}");
 }
 
 #[test]
@@ -400,13 +372,10 @@ fn panic_restores_the_terminal() {
     let target = qemu.target();
     let mut dash = Dashboard::start_with_env(&[&target], &[("QEMU_DASH_TEST_PANIC", "1")], 100, 30);
     assert_eq!(dash.wait_exit(WAIT), Some(false), "a panic exits non-zero");
+    assert!(dash.wait_raw("panic forced by QEMU_DASH_TEST_PANIC", WAIT));
     let raw = String::from_utf8_lossy(&dash.raw()).to_string();
     assert!(raw.contains("\x1b[?1049h"), "entered the alternate screen");
     assert!(raw.contains("\x1b[?1049l"), "left the alternate screen");
-    assert!(
-        raw.contains("panic forced by QEMU_DASH_TEST_PANIC"),
-        "{raw}"
-    );
     let modes = dash.terminal_modes();
     let words: Vec<&str> = modes.split_whitespace().collect();
     for mode in ["icanon", "echo", "isig", "icrnl", "opost"] {
@@ -427,9 +396,8 @@ fn sigterm_and_sighup_exit_cleanly() {
             Some(true),
             "SIG{signal} exits with status 0"
         );
-        let raw = String::from_utf8_lossy(&dash.raw()).to_string();
         assert!(
-            raw.contains("\x1b[?1049l"),
+            dash.wait_raw("\x1b[?1049l", WAIT),
             "SIG{signal}: left the alternate screen"
         );
         let modes = dash.terminal_modes();
@@ -439,4 +407,38 @@ fn sigterm_and_sighup_exit_cleanly() {
             "{modes}"
         );
     }
+}
+
+#[test]
+fn permission_denied_is_one_clear_line() {
+    // Root passes every permission check, so run qemu-dash as an unprivileged user against a
+    // socket in a directory only root may enter.
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !is_root {
+        eprintln!("skipped: needs root to switch to an unprivileged user");
+        return;
+    }
+    let qemu = Qemu::builder().machine("none").start();
+    let dir = tempfile::tempdir().unwrap();
+    let link_dir = dir.path().join("private");
+    std::fs::create_dir(&link_dir).unwrap();
+    let socket = link_dir.join("vm.qmp");
+    std::os::unix::fs::symlink(qemu.qmp_path(), &socket).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&link_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(binary())
+        .args(["--batch", "-n", "1"])
+        .arg(&socket)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
 }

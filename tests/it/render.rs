@@ -3,7 +3,7 @@
 
 use chrono::{Local, TimeZone};
 use qemu_dash::app::keymap::Action;
-use qemu_dash::app::{ConnectionState, Mode, Model};
+use qemu_dash::app::{ConnectionState, Model, Question};
 use qemu_dash::collect::host::{HostSample, VcpuHost};
 use qemu_dash::collect::poller::{BlockSample, MemorySample, Sample, SlowSample, VcpuSample};
 use qemu_dash::collect::rates::BlockRates;
@@ -223,8 +223,8 @@ fn tiny_terminal() {
 fn confirm_dialog() {
     let start = Instant::now();
     let mut model = model_in("running", start);
-    model.act(Action::Reset);
-    assert!(matches!(model.mode, Mode::Confirm(_)));
+    model.act(Action::Reset, start);
+    assert!(matches!(model.confirm, Some(Question::Vm(_))));
     insta::assert_snapshot!(draw(&model, start, 100, 30));
 }
 
@@ -232,6 +232,55 @@ fn confirm_dialog() {
 fn help_overlay() {
     let start = Instant::now();
     let mut model = model_in("running", start);
-    model.act(Action::Help);
+    model.act(Action::Help, start);
     insta::assert_snapshot!(draw(&model, start, 100, 30));
+}
+
+#[test]
+fn snapshot_view_with_a_job_in_progress() {
+    use qemu_dash::app::View;
+    use qemu_dash::app::snapshots::RunningJob;
+    use qemu_dash::snapshot::{Operation, Progress, Snapshot};
+    let start = Instant::now();
+    let mut model = model_in("running", start);
+    model.view = View::Snapshots;
+    let snapshot = |tag: &str, minute: u32, partial: bool| Snapshot {
+        tag: tag.into(),
+        id: minute.to_string(),
+        vm_state_size: 3 << 20,
+        date: Local.with_ymd_and_hms(2026, 11, 25, 9, minute, 0).unwrap(),
+        vm_clock: Duration::from_secs(3600 + u64::from(minute)),
+        disks: vec!["disk0".into()],
+        vmstate_disk: Some("disk0".into()),
+        partial,
+        missing: if partial {
+            vec!["disk1".into()]
+        } else {
+            vec![]
+        },
+    };
+    let vm = &mut model.vms[0];
+    vm.snapshots.set_list(vec![
+        snapshot("before upgrade", 5, false),
+        snapshot("nightly", 30, true),
+    ]);
+    vm.snapshots.job = Some(RunningJob {
+        operation: Operation::Save,
+        tag: "after upgrade".into(),
+        progress: Some(Progress {
+            operation: Operation::Save,
+            tag: "after upgrade".into(),
+            job_id: Some("qemu-dash-save-1".into()),
+            status: "running".into(),
+            current: 2,
+            total: 5,
+        }),
+    });
+    let screen = draw(&model, start, 110, 20);
+    assert!(
+        screen.contains("save 'after upgrade' (running, 40%)"),
+        "{screen}"
+    );
+    assert!(screen.contains("PARTIAL: missing on disk1"), "{screen}");
+    insta::assert_snapshot!(screen);
 }

@@ -83,19 +83,47 @@ impl Dashboard {
         self.raw.lock().unwrap().clone()
     }
 
+    /// Waits until the program's raw output contains `needle` (its last bytes may still be
+    /// on their way from the pseudo-terminal after it exits).
+    pub fn wait_raw(&self, needle: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if String::from_utf8_lossy(&self.raw()).contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Sends keys (bytes as a terminal would).
     pub fn send(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).expect("send keys");
         self.writer.flush().expect("flush keys");
     }
 
-    /// Waits until the screen contains `needle`; panics with the screen otherwise.
+    /// The screen once no output has arrived for 50 ms, so a frame is not read half drawn.
+    pub fn settled_text(&self) -> String {
+        let mut seen = self.raw.lock().unwrap().len();
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = self.raw.lock().unwrap().len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        self.text()
+    }
+
+    /// Waits until the screen contains `needle`, then returns the settled screen; panics with
+    /// the screen otherwise.
     pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
             let text = self.text();
             if text.contains(needle) {
-                return text;
+                return self.settled_text();
             }
             if start.elapsed() > timeout {
                 panic!("screen did not show {needle:?} within {timeout:?}:\n{text}");
@@ -148,5 +176,61 @@ impl Drop for Dashboard {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `qemu-dash` run to completion without a terminal (batch mode, subcommands, errors).
+pub struct Finished {
+    /// Exit status 0.
+    pub success: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `qemu-dash ARGS` with extra environment variables and waits for it.
+pub fn run_with_env<I, S>(args: I, env: &[(&str, &str)]) -> Finished
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = std::process::Command::new(binary())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run qemu-dash");
+    Finished {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `qemu-dash ARGS` and waits for it.
+pub fn run<I, S>(args: I) -> Finished
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run_with_env(args, &[])
+}
+
+impl Finished {
+    /// Stdout's JSON lines; panics with stderr unless the run succeeded.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        assert!(self.success, "qemu-dash failed: {}", self.stderr);
+        self.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+            .collect()
+    }
+
+    /// Asserts the run failed with exactly one line on stderr, containing `needle`.
+    pub fn assert_one_line_error(&self, needle: &str) {
+        assert!(!self.success, "expected a failure; stdout: {}", self.stdout);
+        let stderr = self.stderr.trim();
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(needle), "{stderr}");
     }
 }

@@ -7,7 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-/// At most this many QEMUs run at once across the test binary (the machines have 2 cores).
+/// At most this many QEMUs with a machine run at once across the test binary (the machines
+/// have 2 cores). `-M none` QEMUs idle at no CPU and are not counted.
 const MAX_CONCURRENT_QEMUS: usize = 4;
 
 static RUNNING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
@@ -79,9 +80,16 @@ pub struct QemuBuilder {
     name: Option<String>,
     memory_mib: u32,
     qmp_at: Option<PathBuf>,
+    extra: Vec<String>,
 }
 
 impl QemuBuilder {
+    /// Adds raw arguments to QEMU's command line (devices, netdevs…).
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.extra.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
     /// `-M` machine type, e.g. "none" for the cheapest QEMU.
     pub fn machine(mut self, machine: &str) -> Self {
         self.machine = Some(machine.to_string());
@@ -120,7 +128,7 @@ impl QemuBuilder {
 
     /// Starts QEMU and waits for its QMP sockets.
     pub fn start(self) -> Qemu {
-        let slot = Slot::acquire();
+        let slot = (self.machine.as_deref() != Some("none")).then(Slot::acquire);
         let dir = tempfile::Builder::new()
             .prefix("qemu-dash-test")
             .tempdir()
@@ -147,6 +155,7 @@ impl QemuBuilder {
                 image.display()
             ));
         }
+        command.args(&self.extra);
         if self.guest {
             let (kernel, initrd) = guest_files().expect(
                 "the test guest is not built: run assets/guest/build.sh (or .ci/run) first",
@@ -175,9 +184,11 @@ impl QemuBuilder {
                 observer_socket.display()
             ));
         }
+        // stdout is kept: HMP `qemu-io` prints its results there, not in the reply.
+        let stdout = std::fs::File::create(dir.path().join("stdout.log")).expect("stdout log");
         command
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped());
         let child = command
             .spawn()
@@ -200,7 +211,7 @@ pub struct Qemu {
     qmp: PathBuf,
     observer_socket: Option<PathBuf>,
     dir: tempfile::TempDir,
-    _slot: Slot,
+    _slot: Option<Slot>,
 }
 
 impl Qemu {
@@ -214,6 +225,7 @@ impl Qemu {
             name: None,
             memory_mib: 128,
             qmp_at: None,
+            extra: Vec::new(),
         }
     }
 
@@ -249,6 +261,11 @@ impl Qemu {
     /// The guest's serial output so far.
     pub fn serial(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("serial.log")).unwrap_or_default()
+    }
+
+    /// What QEMU printed on stdout so far (e.g. the output of HMP `qemu-io`).
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
     }
 
     /// Waits until the guest prints its ready line.

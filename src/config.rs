@@ -1,0 +1,139 @@
+//! The config file (TOML): VMs to watch with display names, and defaults for options.
+//!
+//! Read from `--config FILE`, else `$XDG_CONFIG_HOME/qemu-dash/config.toml` (or
+//! `~/.config/qemu-dash/config.toml`) when it exists. Command-line options win over it.
+//!
+//! ```toml
+//! interval = 0.5        # seconds between polls
+//! read_only = false
+//! discover = "/run/qemu"   # watch every socket in this directory
+//! theme = "mono"           # no colours (NO_COLOR does the same)
+//!
+//! [[vm]]
+//! name = "web1"
+//! target = "/run/qemu/web1.qmp"
+//! ```
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// One VM in the config file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmEntry {
+    /// The name to show (instead of `-name` or the socket path).
+    pub name: Option<String>,
+    /// PATH, unix:PATH or tcp:HOST:PORT.
+    pub target: String,
+}
+
+/// The config file's contents.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Default poll interval, seconds.
+    pub interval: Option<f64>,
+    /// Default for `--read-only`.
+    pub read_only: Option<bool>,
+    /// Default for `--discover`.
+    pub discover: Option<PathBuf>,
+    /// "default", or "mono" for no colours (as does the `NO_COLOR` environment variable).
+    pub theme: Option<String>,
+    /// VMs to watch when none are given on the command line.
+    #[serde(default)]
+    pub vm: Vec<VmEntry>,
+}
+
+impl Config {
+    /// Parses config text; errors name the line and field.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let config: Config = toml::from_str(text)?;
+        if let Some(theme) = &config.theme
+            && !crate::ui::theme::THEMES.contains(&theme.as_str())
+        {
+            anyhow::bail!(
+                "unknown theme '{theme}' (known: {})",
+                crate::ui::theme::THEMES.join(", ")
+            );
+        }
+        Ok(config)
+    }
+
+    /// True when colours are off: the `mono` theme, or `NO_COLOR` set and not empty.
+    pub fn monochrome(&self) -> bool {
+        self.theme.as_deref() == Some("mono")
+            || std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
+    }
+
+    /// Reads `explicit` (which must exist), else the default file if it exists, else nothing.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
+        let path = match explicit {
+            Some(path) => path.to_path_buf(),
+            None => match default_path() {
+                Some(path) if path.is_file() => path,
+                _ => return Ok(Config::default()),
+            },
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        Config::parse(&text).with_context(|| format!("in the config file {}", path.display()))
+    }
+
+    /// The configured name of `target`, if the file lists it.
+    pub fn name_of(&self, target: &str) -> Option<String> {
+        let wanted: Option<crate::qmp::Target> = target.parse().ok();
+        self.vm
+            .iter()
+            .find(|entry| entry.target == target || entry.target.parse().ok() == wanted)
+            .and_then(|entry| entry.name.clone())
+    }
+}
+
+/// `$XDG_CONFIG_HOME/qemu-dash/config.toml`, or `~/.config/qemu-dash/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("qemu-dash").join("config.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_vms_and_defaults() {
+        let config = Config::parse(
+            "interval = 0.5\n[[vm]]\nname = \"web1\"\ntarget = \"/run/web1.qmp\"\n[[vm]]\ntarget = \"tcp:127.0.0.1:4444\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.interval, Some(0.5));
+        assert_eq!(config.vm.len(), 2);
+        assert_eq!(
+            config.name_of("unix:/run/web1.qmp").as_deref(),
+            Some("web1")
+        );
+        assert_eq!(config.name_of("/run/other.qmp"), None);
+    }
+
+    #[test]
+    fn themes_are_checked() {
+        assert_eq!(
+            Config::parse("theme = \"mono\"\n")
+                .unwrap()
+                .theme
+                .as_deref(),
+            Some("mono")
+        );
+        let error = Config::parse("theme = \"neon\"\n").unwrap_err().to_string();
+        assert!(error.contains("unknown theme 'neon'"), "{error}");
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_that_name_them() {
+        let error = Config::parse("intervall = 1\n").unwrap_err().to_string();
+        assert!(error.contains("intervall"), "{error}");
+    }
+}

@@ -1,0 +1,385 @@
+//! The rest of the monitor: the console (HMP and raw QMP), removable media, user-mode
+//! networking, migration and hot-plug.
+//!
+//! A [`Job`] is what the user asked for, already validated by the model; [`run`] carries it
+//! out on a spawned task and reports the outcome as [`News`] inside [`AppEvent::Monitor`].
+//! QEMU's errors are kept verbatim. This module speaks QMP and never imports ratatui.
+
+pub mod console;
+pub mod history;
+pub mod hotplug;
+pub mod media;
+pub mod migration;
+pub mod network;
+
+use crate::collect::{AppEvent, VmId};
+use crate::qmp::Client;
+use crate::qmp::types::BlockInfo;
+use console::ConsoleCommand;
+use hotplug::{DeviceSpec, Peripheral};
+use media::FormatChoice;
+use migration::MigrationInfo;
+use network::{ForwardKey, HostForward, NetworkInfo};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Timeout for opening a new medium (the image may sit on a slow disk).
+const MEDIUM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Timeout for `migrate` itself (the migration then runs in the background).
+const MIGRATE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Work for the monitor, validated before it gets here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// A console command.
+    Console {
+        /// The line as typed, for the transcript.
+        line: String,
+        /// The parsed command.
+        command: ConsoleCommand,
+    },
+    /// Read `query-block` again (media and trays).
+    QueryBlock,
+    /// Eject a removable medium.
+    Eject {
+        /// The device's arguments (`id` or `device`).
+        device: Value,
+        /// Its name, for messages.
+        name: String,
+        /// Eject even if the guest locked the tray.
+        force: bool,
+    },
+    /// Insert a new medium.
+    ChangeMedium {
+        /// The device's arguments (`id` or `device`).
+        device: Value,
+        /// Its name, for messages.
+        name: String,
+        /// The image path as typed.
+        path: String,
+        /// The format to send.
+        format: FormatChoice,
+        /// QEMU runs on this host, so the file can be checked here.
+        local: bool,
+    },
+    /// Read `info network` and `info usernet`.
+    Network,
+    /// `hostfwd_add`.
+    AddForward {
+        /// The user-mode netdev.
+        netdev: String,
+        /// The rule.
+        rule: HostForward,
+    },
+    /// `hostfwd_remove`.
+    RemoveForward {
+        /// The user-mode netdev.
+        netdev: String,
+        /// The forward.
+        key: ForwardKey,
+    },
+    /// List the devices with ids.
+    ListDevices,
+    /// `device_add`.
+    AddDevice(DeviceSpec),
+    /// `device_del`.
+    DeleteDevice {
+        /// The device's id.
+        id: String,
+    },
+    /// Start a migration.
+    Migrate {
+        /// The destination URI (checked).
+        uri: String,
+    },
+    /// `migrate_cancel`.
+    CancelMigration,
+}
+
+/// What the monitor's tasks report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum News {
+    /// A console command's output.
+    Console {
+        /// The line as typed.
+        line: String,
+        /// The output, or the error (QEMU's verbatim).
+        result: Result<String, String>,
+    },
+    /// Fresh `query-block`.
+    BlockInfo(Vec<BlockInfo>),
+    /// NICs, netdevs and user-mode networking, or why they could not be read.
+    Network(Result<NetworkInfo, String>),
+    /// Devices with ids, or why they could not be listed.
+    Devices(Result<Vec<Peripheral>, String>),
+    /// The migration's state.
+    Migration(MigrationInfo),
+    /// An action finished: a sentence for the message line, or the error.
+    Done {
+        /// What it was, for the error message ("eject cd0").
+        what: String,
+        /// Success text, or the error (QEMU's verbatim).
+        result: Result<String, String>,
+    },
+    /// `device_del` was accepted; the device goes when `DEVICE_DELETED` says so.
+    UnplugRequested {
+        /// The device's id.
+        id: String,
+    },
+    /// The console history could not be written.
+    HistoryNotSaved(String),
+}
+
+impl Job {
+    /// What the job is called in messages; its [`News::Done`] carries the same words.
+    pub fn what(&self) -> String {
+        match self {
+            Job::Console { line, .. } => line.clone(),
+            Job::QueryBlock => "query-block".to_string(),
+            Job::Eject { name, .. } => format!("eject {name}"),
+            Job::ChangeMedium { name, .. } => format!("change medium of {name}"),
+            Job::Network => "info network".to_string(),
+            Job::AddForward { rule, .. } => format!("hostfwd_add {rule}"),
+            Job::RemoveForward { key, .. } => format!("hostfwd_remove {key}"),
+            Job::ListDevices => "qom-list".to_string(),
+            Job::AddDevice(spec) => format!("device_add {}", spec.driver),
+            Job::DeleteDevice { id } => format!("device_del {id}"),
+            Job::Migrate { uri } => format!("migration to {uri}"),
+            Job::CancelMigration => "migrate_cancel".to_string(),
+        }
+    }
+}
+
+/// Runs `job` on `client` and reports to `app`.
+pub async fn run(vm: VmId, client: Client, job: Job, app: mpsc::UnboundedSender<AppEvent>) {
+    let send = |news: News| {
+        let _ = app.send(AppEvent::Monitor { vm, news });
+    };
+    let what = job.what();
+    let done = |result: Result<String, String>| {
+        let _ = app.send(AppEvent::Monitor {
+            vm,
+            news: News::Done {
+                what: what.clone(),
+                result,
+            },
+        });
+    };
+    match job {
+        Job::Console { line, command } => {
+            let result = command.run(&client).await;
+            send(News::Console { line, result });
+        }
+        Job::QueryBlock => refresh_blocks(&client, &send).await,
+        Job::Eject {
+            device,
+            name,
+            force,
+        } => {
+            let mut arguments = device;
+            arguments["force"] = json!(force);
+            let result = client
+                .execute("eject", Some(arguments))
+                .await
+                .map(|_| format!("{name}: medium ejected, tray open"))
+                .map_err(|e| e.to_string());
+            done(result);
+            refresh_blocks(&client, &send).await;
+        }
+        Job::ChangeMedium {
+            device,
+            name,
+            path,
+            format,
+            local,
+        } => {
+            let result = change_medium(&client, device, &name, &path, format, local).await;
+            done(result);
+            refresh_blocks(&client, &send).await;
+        }
+        Job::Network => send(News::Network(network_info(&client).await)),
+        Job::AddForward { netdev, rule } => {
+            let result = match network::hostfwd_add_line(&netdev, &rule) {
+                Ok(line) => hmp(&client, &line).await.and_then(|output| {
+                    if output.trim().is_empty() {
+                        Ok(format!("host forward {rule} added on {netdev}"))
+                    } else {
+                        Err(output.trim().to_string())
+                    }
+                }),
+                Err(error) => Err(error.to_string()),
+            };
+            done(result);
+            send(News::Network(network_info(&client).await));
+        }
+        Job::RemoveForward { netdev, key } => {
+            let result = match network::hostfwd_remove_line(&netdev, &key) {
+                Ok(line) => hmp(&client, &line).await.and_then(|output| {
+                    let output = output.trim().to_string();
+                    if output.ends_with("removed") {
+                        Ok(output)
+                    } else if output.is_empty() {
+                        Ok(format!("host forward {key} removed from {netdev}"))
+                    } else {
+                        Err(output)
+                    }
+                }),
+                Err(error) => Err(error.to_string()),
+            };
+            done(result);
+            send(News::Network(network_info(&client).await));
+        }
+        Job::ListDevices => send(News::Devices(list_devices(&client).await)),
+        Job::AddDevice(spec) => {
+            let result = client
+                .execute("device_add", Some(spec.arguments()))
+                .await
+                .map(|_| format!("device {} ({}) added", spec.id, spec.driver))
+                .map_err(|e| e.to_string());
+            done(result);
+            send(News::Devices(list_devices(&client).await));
+        }
+        Job::DeleteDevice { id } => {
+            match client
+                .execute("device_del", Some(json!({ "id": id })))
+                .await
+            {
+                Ok(_) => send(News::UnplugRequested { id }),
+                Err(error) => done(Err(error.to_string())),
+            }
+        }
+        Job::Migrate { uri } => {
+            // MIGRATION events let the follower see each step at once; older QEMUs or a
+            // migration already set up may refuse, and polling still works then.
+            let _ = client
+                .execute(
+                    "migrate-set-capabilities",
+                    Some(json!({"capabilities": [{"capability": "events", "state": true}]})),
+                )
+                .await;
+            let result = client
+                .execute_with_timeout("migrate", Some(json!({ "uri": uri })), MIGRATE_TIMEOUT)
+                .await
+                .map(|_| format!("migration to {uri} started"))
+                .map_err(|e| e.to_string());
+            let started = result.is_ok();
+            done(result);
+            if started {
+                // Every migration starts in setup; saying so first lets the screen see the
+                // change even when QEMU fails it before the next query.
+                send(News::Migration(MigrationInfo {
+                    status: Some("setup".to_string()),
+                    ..Default::default()
+                }));
+                if let Ok(info) = migration::query(&client).await {
+                    send(News::Migration(info));
+                }
+            }
+        }
+        Job::CancelMigration => {
+            let result = client
+                .execute("migrate_cancel", None)
+                .await
+                .map(|_| "migration cancel requested".to_string())
+                .map_err(|e| e.to_string());
+            done(result);
+            if let Ok(info) = migration::query(&client).await {
+                send(News::Migration(info));
+            }
+        }
+    }
+}
+
+/// Writes the console history; a failure is reported, never fatal.
+pub async fn save_history(
+    vm: VmId,
+    path: Option<PathBuf>,
+    entries: Vec<String>,
+    app: mpsc::UnboundedSender<AppEvent>,
+) {
+    let result = match path {
+        None => Err("neither XDG_DATA_HOME nor HOME is set".to_string()),
+        Some(path) => {
+            let shown = path.display().to_string();
+            tokio::task::spawn_blocking(move || history::save(&path, &entries))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| format!("{shown}: {e}")))
+        }
+    };
+    if let Err(error) = result {
+        let _ = app.send(AppEvent::Monitor {
+            vm,
+            news: News::HistoryNotSaved(error),
+        });
+    }
+}
+
+async fn hmp(client: &Client, line: &str) -> Result<String, String> {
+    client
+        .execute(
+            "human-monitor-command",
+            Some(json!({ "command-line": line })),
+        )
+        .await
+        .map(|reply| console::hmp_text(&reply))
+        .map_err(|e| e.to_string())
+}
+
+async fn refresh_blocks(client: &Client, send: &impl Fn(News)) {
+    if let Ok(blocks) = client.query_block().await {
+        send(News::BlockInfo(blocks));
+    }
+}
+
+async fn change_medium(
+    client: &Client,
+    device: Value,
+    name: &str,
+    path: &str,
+    format: FormatChoice,
+    local: bool,
+) -> Result<String, String> {
+    let typed = path.to_string();
+    let checked = tokio::task::spawn_blocking(move || media::check_image(&typed, format, local))
+        .await
+        .map_err(|e| e.to_string())??;
+    let mut arguments = device;
+    arguments["filename"] = json!(checked.path);
+    if let Some(format) = &checked.format {
+        arguments["format"] = json!(format);
+    }
+    client
+        .execute_with_timeout("blockdev-change-medium", Some(arguments), MEDIUM_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    let how = match (&checked.format, checked.detected) {
+        (Some(format), true) => format!("{format}, detected"),
+        (Some(format), false) => format.clone(),
+        (None, _) => "format probed by QEMU".to_string(),
+    };
+    Ok(format!(
+        "{name}: inserted {} ({how})",
+        media::file_name(&checked.path)
+    ))
+}
+
+async fn network_info(client: &Client) -> Result<NetworkInfo, String> {
+    let network = hmp(client, "info network").await?;
+    let usernet = hmp(client, "info usernet").await?;
+    Ok(NetworkInfo {
+        entries: network::parse_info_network(&network),
+        usernet: network::parse_info_usernet(&usernet),
+        usernet_text: usernet.trim_end().to_string(),
+    })
+}
+
+async fn list_devices(client: &Client) -> Result<Vec<Peripheral>, String> {
+    client
+        .execute("qom-list", Some(json!({ "path": "/machine/peripheral" })))
+        .await
+        .map(hotplug::peripherals)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,213 @@
+//! Migration: the lenient `query-migrate` reply, URI checks before `migrate`, and the
+//! background task that follows a migration (whoever started it) and reports its progress.
+//!
+//! The follower asks `query-migrate` every [`IDLE_POLL`] while nothing runs and every
+//! [`ACTIVE_POLL`] while a migration runs; a `MIGRATION` event wakes it at once. It only
+//! sends queries, so it runs in read-only mode too.
+
+use super::News;
+use crate::collect::{AppEvent, VmId};
+use crate::qmp::{Client, Notice};
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often `query-migrate` is asked while no migration runs.
+pub const IDLE_POLL: Duration = Duration::from_secs(3);
+/// How often while one runs.
+pub const ACTIVE_POLL: Duration = Duration::from_millis(500);
+
+/// `query-migrate`'s reply (fields missing in older or newer QEMUs are `None`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct MigrationInfo {
+    /// "none", "setup", "active", "completed", "failed", "cancelling", "cancelled"…
+    pub status: Option<String>,
+    /// Milliseconds since it started (or the total, when done).
+    pub total_time: Option<u64>,
+    /// QEMU's estimate of the stop time, ms.
+    pub expected_downtime: Option<u64>,
+    /// The real stop time once completed, ms.
+    pub downtime: Option<u64>,
+    /// RAM transfer figures.
+    pub ram: Option<RamStats>,
+    /// Why it failed.
+    pub error_desc: Option<String>,
+}
+
+/// The `ram` part of `query-migrate`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct RamStats {
+    /// Bytes sent so far.
+    pub transferred: u64,
+    /// Bytes still to send.
+    pub remaining: u64,
+    /// Guest RAM, bytes.
+    pub total: u64,
+    /// Throughput, megabits per second.
+    pub mbps: f64,
+    /// Pages the guest dirties per second.
+    pub dirty_pages_rate: u64,
+    /// Passes over RAM so far.
+    pub dirty_sync_count: u64,
+}
+
+impl MigrationInfo {
+    /// The status word ("none" when QEMU gave none).
+    pub fn status(&self) -> &str {
+        self.status.as_deref().unwrap_or("none")
+    }
+
+    /// True while a migration is under way.
+    pub fn is_active(&self) -> bool {
+        !matches!(self.status(), "none" | "completed" | "failed" | "cancelled")
+    }
+
+    /// Share of RAM sent, 0.0 to 1.0, when known.
+    pub fn progress(&self) -> Option<f64> {
+        let ram = self.ram?;
+        if ram.total == 0 {
+            return None;
+        }
+        if self.status() == "completed" {
+            return Some(1.0);
+        }
+        let done = ram.total.saturating_sub(ram.remaining) as f64;
+        Some((done / ram.total as f64).clamp(0.0, 1.0))
+    }
+
+    /// Throughput in bytes per second.
+    pub fn bytes_per_sec(&self) -> Option<f64> {
+        self.ram.map(|ram| ram.mbps * 1_000_000.0 / 8.0)
+    }
+}
+
+/// Checks a migration URI's scheme and shape before it is sent.
+pub fn check_uri(uri: &str) -> Result<String, String> {
+    let uri = uri.trim();
+    let hint =
+        "write tcp:HOST:PORT, unix:PATH, exec:COMMAND (e.g. exec:cat > /tmp/vm.mig) or file:PATH";
+    if uri.is_empty() {
+        return Err(format!("no migration URI given: {hint}"));
+    }
+    if uri.chars().any(char::is_control) {
+        return Err(format!("the URI holds control characters: {hint}"));
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Err(format!("'{uri}' has no scheme: {hint}"));
+    };
+    match scheme {
+        "tcp" => {
+            let Some((host, port)) = rest.rsplit_once(':') else {
+                return Err(format!("'{uri}' needs a port: tcp:HOST:PORT"));
+            };
+            if host.is_empty() {
+                return Err(format!("'{uri}' needs a host: tcp:HOST:PORT"));
+            }
+            match port.parse::<u16>() {
+                Ok(1..) => {}
+                _ => return Err(format!("'{port}' is not a port (1 to 65535) in '{uri}'")),
+            }
+        }
+        "unix" | "exec" | "file" | "fd" | "rdma" | "vsock" => {
+            if rest.trim().is_empty() {
+                return Err(format!("'{uri}' is missing what follows '{scheme}:'"));
+            }
+        }
+        _ => return Err(format!("unknown migration scheme '{scheme}': {hint}")),
+    }
+    Ok(uri.to_string())
+}
+
+/// Asks `query-migrate`.
+pub async fn query(client: &Client) -> Result<MigrationInfo, crate::qmp::QmpError> {
+    let value = client.execute("query-migrate", None).await?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
+}
+
+/// Follows migrations on one connection until it closes, sending [`News::Migration`] when
+/// the status changes and at every poll while one runs.
+pub async fn follow(vm: VmId, client: Client, app: mpsc::UnboundedSender<AppEvent>) {
+    let mut events = client.subscribe();
+    let mut last: Option<String> = None;
+    loop {
+        let active = match query(&client).await {
+            Ok(info) => {
+                let active = info.is_active();
+                let changed = last.as_deref() != Some(info.status());
+                last = Some(info.status().to_string());
+                if (changed || active)
+                    && app
+                        .send(AppEvent::Monitor {
+                            vm,
+                            news: News::Migration(info),
+                        })
+                        .is_err()
+                {
+                    return;
+                }
+                active
+            }
+            Err(error) if error.is_disconnect() => return,
+            // A timeout or an odd reply: the poller reports those; try again later.
+            Err(_) => false,
+        };
+        let wait = if active { ACTIVE_POLL } else { IDLE_POLL };
+        let woken = tokio::time::timeout(wait, async {
+            loop {
+                match events.recv().await {
+                    Some(Notice::Event(event)) if event.name == "MIGRATION" => return true,
+                    Some(Notice::Disconnected(_)) | None => return false,
+                    Some(_) => {}
+                }
+            }
+        })
+        .await;
+        if matches!(woken, Ok(false)) {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn progress_and_throughput_come_from_ram() {
+        let info: MigrationInfo = serde_json::from_value(json!({
+            "status": "active", "expected-downtime": 300, "total-time": 506,
+            "ram": {"total": 1000, "remaining": 250, "transferred": 700, "mbps": 8.0}
+        }))
+        .unwrap();
+        assert!(info.is_active());
+        assert_eq!(info.progress(), Some(0.75));
+        assert_eq!(info.bytes_per_sec(), Some(1_000_000.0));
+        let none: MigrationInfo = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(none.status(), "none");
+        assert!(!none.is_active());
+        assert_eq!(none.progress(), None);
+    }
+
+    #[test]
+    fn uris_are_checked() {
+        assert!(check_uri("exec:cat > /tmp/x").is_ok());
+        assert!(check_uri("tcp:127.0.0.1:4444").is_ok());
+        assert!(check_uri("tcp:[::1]:4444").is_ok());
+        assert!(check_uri("unix:/tmp/m.sock").is_ok());
+        for (uri, expected) in [
+            ("", "no migration URI"),
+            ("/tmp/x", "no scheme"),
+            ("ftp:x", "unknown migration scheme"),
+            ("tcp:host", "needs a port"),
+            ("tcp::4444", "needs a host"),
+            ("tcp:h:99999", "is not a port"),
+            ("exec:", "missing"),
+        ] {
+            let error = check_uri(uri).unwrap_err();
+            assert!(error.contains(expected), "{uri:?}: {error}");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The monitor console: the VM's transcript of commands and replies (scrollable) and the
+//! input line with its mode (HMP or QMP) and cursor.
+
+use super::{footer, header, panel, theme};
+use crate::app::Model;
+use crate::app::console::{LineKind, TextInput};
+use crate::monitor::console::Mode;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph};
+use std::time::Instant;
+
+const INTRO: [&str; 5] = [
+    "Type an HMP command and press Enter: info status, info network, info usernet, help.",
+    "Tab switches to QMP: a command name (query-status) or raw JSON",
+    "({\"execute\": \"query-block\"}; a line starting with { is QMP in either mode).",
+    "↑/↓ recall earlier commands (kept in the history file). PgUp/PgDn scroll.",
+    "Under --read-only only `info …` and `query-…` commands are sent.",
+];
+
+/// Draws the console.
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+    let Some(vm) = model.vm() else {
+        return;
+    };
+    let [header_area, output_area, input_area, message, keys] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(3),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::render(frame, header_area, model, vm, now);
+
+    let transcript = &vm.monitor.console;
+    let mut title = "Monitor console".to_string();
+    if transcript.pending > 0 {
+        title.push_str(" (running…)");
+    }
+    if model.console.scroll > 0 {
+        title.push_str(&format!(" (scrolled up {})", model.console.scroll));
+    }
+    let block = panel(&title, false, !vm.is_connected());
+    let height = block.inner(output_area).height as usize;
+    let lines: Vec<Line> = if transcript.lines.is_empty() {
+        INTRO
+            .iter()
+            .map(|text| Line::styled(*text, theme::muted()))
+            .collect()
+    } else {
+        let end = transcript.lines.len().saturating_sub(model.console.scroll);
+        let start = end.saturating_sub(height);
+        transcript
+            .lines
+            .range(start..end)
+            .map(|line| match line.kind {
+                LineKind::Command => Line::styled(line.text.clone(), theme::key()),
+                LineKind::Output => Line::raw(line.text.clone()),
+                LineKind::Error => Line::styled(line.text.clone(), theme::error()),
+            })
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), output_area);
+
+    let input = &model.console.input;
+    let mode = if input.text().trim_start().starts_with('{') {
+        " QMP (raw JSON) "
+    } else {
+        match model.console.mode {
+            Mode::Hmp => " HMP ",
+            Mode::Qmp => " QMP ",
+        }
+    };
+    render_input(frame, input_area, input, mode, "");
+    footer::render_message(frame, message, model, Some(vm));
+    footer::render_keys(frame, keys, model);
+}
+
+/// Draws a bordered one-line input titled `title`; `label` goes before the text.
+pub fn render_input(frame: &mut Frame, area: Rect, input: &TextInput, title: &str, label: &str) {
+    let block = Block::bordered()
+        .border_style(theme::focused_border())
+        .title(Line::styled(title.to_string(), theme::title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    render_text(frame, inner, input, label);
+}
+
+/// Draws `label` and the input's text on the first row of `area`, scrolled so the cursor
+/// shows, and puts the terminal cursor there.
+pub fn render_text(frame: &mut Frame, area: Rect, input: &TextInput, label: &str) {
+    let inner = Rect {
+        height: area.height.min(1),
+        ..area
+    };
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+    let label_width = label.chars().count() as u16;
+    let width = inner.width.saturating_sub(label_width).max(1) as usize;
+    let cursor = input.cursor();
+    let offset = (cursor + 1).saturating_sub(width);
+    let visible: String = input.text().chars().skip(offset).take(width).collect();
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            ratatui::text::Span::styled(label.to_string(), theme::muted()),
+            ratatui::text::Span::raw(visible),
+        ])),
+        inner,
+    );
+    let x = inner.x + label_width + (cursor - offset) as u16;
+    frame.set_cursor_position(Position::new(
+        x.min(inner.right().saturating_sub(1)),
+        inner.y,
+    ));
+}

@@ -1,0 +1,59 @@
+//! `qemu-dash demo`: one command starts a real guest, shows it live, and cleans up on exit.
+
+use crate::support::pty::{Dashboard, run_with_env};
+use std::process::Command;
+use std::time::Duration;
+
+fn demo_dirs() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("qemu-dash-demo-")
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+fn demo_qemus() -> usize {
+    let output = Command::new("pgrep")
+        .args(["-f", "[-]name qemu-dash-demo"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).lines().count()
+}
+
+#[test]
+fn demo_shows_a_live_guest_and_leaves_nothing_behind() {
+    let dirs_before = demo_dirs();
+    let mut dash = Dashboard::start(&["demo"], 140, 40);
+    dash.wait_for("qemu-dash-demo", Duration::from_secs(60));
+    dash.wait_for("● running", Duration::from_secs(60));
+    assert_eq!(demo_qemus(), 1);
+    // The guest's workload moves the disk: a read rate other than zero shows up.
+    crate::support::wait_until(Duration::from_secs(60), "disk reads on screen", || {
+        let screen = dash.text();
+        screen
+            .lines()
+            .find(|l| l.trim_start_matches('│').starts_with("read "))
+            .filter(|l| l.contains("B/s") && !l.contains(" 0 B/s"))
+            .map(|_| ())
+    });
+    dash.send("q");
+    assert_eq!(dash.wait_exit(Duration::from_secs(20)), Some(true));
+    crate::support::wait_until(Duration::from_secs(10), "QEMU gone", || {
+        (demo_qemus() == 0).then_some(())
+    });
+    assert_eq!(demo_dirs(), dirs_before, "temp files removed");
+}
+
+#[test]
+fn demo_without_qemu_says_how_to_install_it() {
+    run_with_env(
+        ["demo"],
+        &[("QEMU_DASH_QEMU", "/nonexistent/qemu-system-x86_64")],
+    )
+    .assert_one_line_error("apt-get install qemu-system-x86");
+}
