@@ -20,6 +20,19 @@ use tokio::time::MissedTickBehavior;
 /// Slow queries run every this many ticks.
 pub const SLOW_EVERY: u32 = 10;
 
+/// Events that change the run state: the fast queries run at once, so the screen shows the
+/// new state without waiting for the next tick (`STOP` alone does not say why it stopped;
+/// `query-status` does).
+const STATE_EVENTS: &[&str] = &[
+    "STOP",
+    "RESUME",
+    "RESET",
+    "SHUTDOWN",
+    "SUSPEND",
+    "WAKEUP",
+    "GUEST_PANICKED",
+];
+
 /// Events after which the slow queries run at the next tick.
 const REFRESHING_EVENTS: &[&str] = &[
     "DEVICE_TRAY_MOVED",
@@ -130,8 +143,14 @@ pub async fn run(
             }
             notice = events.recv() => {
                 match notice {
-                    Some(Notice::Event(event)) if REFRESHING_EVENTS.contains(&event.name.as_str()) => {
-                        slow_due = true;
+                    Some(Notice::Event(event)) => {
+                        let name = event.name.as_str();
+                        if REFRESHING_EVENTS.contains(&name) {
+                            slow_due = true;
+                        }
+                        if STATE_EVENTS.contains(&name) {
+                            ticker.reset_immediately();
+                        }
                     }
                     Some(Notice::Missed(_)) => slow_due = true,
                     None | Some(Notice::Disconnected(_)) => {}

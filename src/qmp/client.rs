@@ -333,10 +333,10 @@ impl Drop for ForgetGuard<'_> {
 
 /// Decodes a reply value into `T`, naming the command on failure.
 pub fn decode_reply<T: DeserializeOwned>(command: &str, value: Value) -> Result<T, QmpError> {
-    let shown = super::message::shorten(&value.to_string(), 200);
-    serde_json::from_value(value).map_err(|error| QmpError::Protocol {
+    // Decoding borrows the value, so it is shown (serialized again) only when it failed.
+    T::deserialize(&value).map_err(|error| QmpError::Protocol {
         message: format!("cannot decode the reply to {command}: {error}"),
-        line: shown,
+        line: super::message::shorten(&value.to_string(), 200),
     })
 }
 

@@ -16,7 +16,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How many notices a subscriber may fall behind before it is told it missed some.
-pub const SUBSCRIBER_BACKLOG: usize = 65_536;
+///
+/// Tokio allocates every slot of a broadcast channel up front (~100 bytes each), so this is
+/// per-connection memory; a lagging subscriber is told how many it missed, and the event tap
+/// (the event log file) never lags.
+pub const SUBSCRIBER_BACKLOG: usize = 4096;
 
 /// What subscribers receive: events as they arrive, and news about the connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +127,7 @@ impl Shared {
         let _ = self.notices.send(Notice::Disconnected(reason.to_string()));
     }
 
-    fn complete(&self, id: Option<u64>, reply: Reply, line_for_log: impl FnOnce() -> String) {
+    fn complete(&self, id: Option<u64>, reply: Reply) {
         let call = {
             let mut state = self.state();
             match id {
@@ -138,8 +142,9 @@ impl Shared {
             (None, Err(error)) => {
                 let _ = self.notices.send(Notice::ProtocolError(error.to_string()));
             }
-            (None, Ok(_)) => {
-                tracing::warn!(line = %line_for_log(), "dropping a reply with an unknown id");
+            (None, Ok(value)) => {
+                let shown = super::message::shorten(&value.to_string(), 200);
+                tracing::warn!(?id, reply = %shown, "dropping a reply with an unknown id");
             }
         }
     }
@@ -160,14 +165,10 @@ impl Shared {
                 }
                 let _ = self.notices.send(Notice::Event(event));
             }
-            Ok(Incoming::Return { id, value }) => {
-                let shown = value.to_string();
-                self.complete(id, Ok(value), || shown)
-            }
+            Ok(Incoming::Return { id, value }) => self.complete(id, Ok(value)),
+            // An id-less error belongs to the oldest pending command, if any.
             Ok(Incoming::Error { id, class, desc }) => {
-                let shown = format!("{class}: {desc}");
-                // An id-less error belongs to the oldest pending command, if any.
-                self.complete(id, Err(QmpError::Qemu { class, desc }), || shown)
+                self.complete(id, Err(QmpError::Qemu { class, desc }))
             }
             Ok(Incoming::Unknown(value)) => {
                 let message = format!("unexpected message: {}", value);
@@ -178,7 +179,7 @@ impl Shared {
                     )));
             }
             // An undecodable line is most likely the reply of the oldest pending command.
-            Err(error) => self.complete(None, Err(error), String::new),
+            Err(error) => self.complete(None, Err(error)),
         }
     }
 }

@@ -160,3 +160,17 @@ fn no_color_draws_without_colours_but_keeps_the_words() {
         "a colour was drawn"
     );
 }
+
+#[test]
+fn run_state_follows_events_without_waiting_for_the_next_poll() {
+    // Polling every 10 s: the new state must come from the STOP/RESUME events' early poll.
+    let qemu = Qemu::builder().machine("none").observer().start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+    let dash = Dashboard::start(&[&target, "--interval", "10"], 100, 30);
+    dash.wait_for("● running", WAIT);
+    observer.execute("stop", serde_json::json!({}));
+    dash.wait_for("● paused", Duration::from_secs(5));
+    observer.execute("cont", serde_json::json!({}));
+    dash.wait_for("● running", Duration::from_secs(5));
+}
