@@ -78,7 +78,7 @@ class Report:
                       for (c, m, k) in wall if c == contender and m == mode and (floor, mode, k) in wall]
             return median(paired) if paired else med[(contender, mode)][0] / med[(floor, mode)][0]
 
-        contenders = ["raw", "raw-id", "raw-tokio", "qemu-dash", "qemu-dash-current-thread", "qemu.qmp"]
+        contenders = ["raw", "raw-id", "raw-tokio", "qemu-dash", "qemu-dash-multi-thread", "qemu.qmp"]
         rows = []
         for c in contenders:
             if (c, "sequential") not in med:
@@ -110,8 +110,8 @@ class Report:
             "what qemu-dash sends, `{\"execute\":\"query-status\",\"id\":N}` (QEMU 7.2 reads QMP input one "
             "byte per main-loop turn, so request length is QEMU time); `raw-tokio` the short request on a "
             "current-thread tokio runtime (what async I/O costs); "
-            "`qemu-dash` is `qmp::Client::execute` on the runtime the binary uses (multi-thread, 2 "
-            "workers); `qemu-dash-current-thread` the same client on a current-thread runtime; "
+            "`qemu-dash` is `qmp::Client::execute` on the runtime the binary uses (current-thread); "
+            "`qemu-dash-multi-thread` the same client on a multi-thread runtime with 2 workers; "
             "`qemu.qmp` is Python's `qemu.qmp` 0.0.6 `QMPClient.execute` (asyncio).\n\n"
             + table(["client", "sequential µs", "÷ raw", "÷ raw-id", "CPU µs",
                      "pipelined µs", "÷ raw", "÷ raw-id", "CPU µs"], rows)

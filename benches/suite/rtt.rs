@@ -28,7 +28,7 @@ use std::time::Instant;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// QMP sockets of one QEMU, one per Rust contender (raw, raw-id, raw-tokio, qemu-dash,
-    /// qemu-dash-current-thread).
+    /// qemu-dash-multi-thread).
     #[arg(long, required = true)]
     socket: Vec<PathBuf>,
     /// Another QMP socket of the same QEMU for the Python contender.
@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     n: usize,
     /// Run only these Rust contenders (raw, raw-id, raw-tokio, qemu-dash,
-    /// qemu-dash-current-thread), e.g. to
+    /// qemu-dash-multi-thread), e.g. to
     /// profile one.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -213,8 +213,8 @@ async fn read_reply_async(
     }
 }
 
-/// qemu-dash's client on the runtime the binary uses (multi-thread, two workers) or on a
-/// current-thread runtime.
+/// qemu-dash's client on the runtime the binary uses (current-thread) or on a multi-thread
+/// runtime with two workers (what the binary used before).
 fn connect_ours(socket: &Path, multi_thread: bool) -> anyhow::Result<Session> {
     let runtime = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
@@ -230,9 +230,9 @@ fn connect_ours(socket: &Path, multi_thread: bool) -> anyhow::Result<Session> {
     let client = runtime.block_on(Client::connect(&target, &ConnectOptions::default()))?;
     Ok(Session::Ours {
         name: if multi_thread {
-            "qemu-dash"
+            "qemu-dash-multi-thread"
         } else {
-            "qemu-dash-current-thread"
+            "qemu-dash"
         },
         runtime,
         client,
@@ -280,10 +280,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?)));
     }
     if wanted("qemu-dash") {
-        sessions.push(connect_ours(next_socket()?, true)?);
-    }
-    if wanted("qemu-dash-current-thread") {
         sessions.push(connect_ours(next_socket()?, false)?);
+    }
+    if wanted("qemu-dash-multi-thread") {
+        sessions.push(connect_ours(next_socket()?, true)?);
     }
     if sessions.len() > args.socket.len() {
         bail!("{} contenders need as many sockets", sessions.len());
