@@ -27,8 +27,9 @@ struct Cli {
     /// Passed by `cargo bench`; ignored.
     #[arg(long, global = true, hide = true)]
     bench: bool,
+    /// Without one (plain `cargo bench`), `render`: the one measurement that needs no QEMU.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,7 +50,11 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
+    let command = cli.command.unwrap_or_else(|| {
+        eprintln!("no measurement named: running `render` (bench/run.sh runs them all)");
+        Command::Render(render::Args::default())
+    });
+    match command {
         Command::Rtt(args) => rtt::run(args),
         Command::Collector(args) => collector::run(args),
         Command::Render(args) => render::run(args),

@@ -37,6 +37,15 @@ pub struct Args {
     sizes: Vec<String>,
 }
 
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            frames: 2000,
+            sizes: vec!["80x24".into(), "240x67".into()],
+        }
+    }
+}
+
 const VCPUS: u32 = 4;
 const DISKS: usize = 3;
 
