@@ -134,6 +134,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         bail!("qemu-img could not create {}", disk.display());
     }
     let socket = workdir.path().join("qmp.sock");
+    let driver_socket = workdir.path().join("demo-driver.sock");
     let mut command = Command::new(&args.qemu);
     command
         .args([
@@ -158,6 +159,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             "file:{}",
             workdir.path().join("serial.log").display()
         ));
+    if guest.is_some() {
+        command.arg("-qmp").arg(format!(
+            "unix:{},server=on,wait=off",
+            driver_socket.display()
+        ));
+    }
     if let Some((kernel, initrd)) = &guest {
         command
             .arg("-kernel")
@@ -177,6 +184,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .with_context(|| format!("starting {}", args.qemu))?;
     let mut vm = DemoVm { child, keep: false };
     wait_for_socket(&mut vm.child, &socket)?;
+    let driver = guest
+        .is_some()
+        .then(|| tokio::spawn(drive_balloon(Target::Unix(driver_socket))));
     let target = Target::Unix(socket.clone());
     let options = WatchOptions {
         connect: ConnectOptions::default(),
@@ -194,6 +204,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         false,
     )
     .await;
+    if let Some(driver) = driver {
+        driver.abort();
+    }
     if args.keep {
         vm.keep = true;
         let kept = workdir.keep();
@@ -206,6 +219,27 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     result
+}
+
+/// How often the demo moves the guest's balloon.
+pub const BALLOON_PERIOD: Duration = Duration::from_secs(10);
+
+/// Moves the demo guest's balloon between 192 and 256 MiB every [`BALLOON_PERIOD`] over its
+/// own QMP socket, so that a new user sees events arrive and the memory panel change.
+async fn drive_balloon(target: Target) {
+    let Ok(client) = crate::qmp::Client::connect(&target, &ConnectOptions::default()).await else {
+        return;
+    };
+    // Give the guest time to boot and load its balloon driver.
+    tokio::time::sleep(BALLOON_PERIOD / 2).await;
+    for mib in [192u64, 256].into_iter().cycle() {
+        let value = serde_json::json!({ "value": mib << 20 });
+        if client.execute("balloon", Some(value)).await.is_err() && client.closed_reason().is_some()
+        {
+            return;
+        }
+        tokio::time::sleep(BALLOON_PERIOD).await;
+    }
 }
 
 fn wait_for_socket(child: &mut Child, socket: &Path) -> anyhow::Result<()> {

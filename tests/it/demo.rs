@@ -41,6 +41,8 @@ fn demo_shows_a_live_guest_and_leaves_nothing_behind() {
             .filter(|l| l.contains("B/s") && !l.contains(" 0 B/s"))
             .map(|_| ())
     });
+    // The demo moves the balloon, so events arrive on their own.
+    dash.wait_for("BALLOON_CHANGE", Duration::from_secs(60));
     dash.send("q");
     assert_eq!(dash.wait_exit(Duration::from_secs(20)), Some(true));
     crate::support::wait_until(Duration::from_secs(10), "QEMU gone", || {
