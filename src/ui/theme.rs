@@ -95,7 +95,7 @@ pub fn event(kind: EventKind) -> Style {
         EventKind::Lifecycle => Style::new().fg(Color::Yellow),
         EventKind::Shutdown | EventKind::Error => Style::new().fg(Color::Red),
         EventKind::Job | EventKind::Migration => Style::new().fg(Color::Magenta),
-        EventKind::Device => Style::new().fg(Color::Blue),
+        EventKind::Device => Style::new().fg(Color::LightBlue),
         EventKind::Other => Style::new(),
     })
 }
