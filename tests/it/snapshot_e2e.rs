@@ -21,6 +21,19 @@ fn qemu_tags(observer: &mut crate::support::observer::Observer) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Opens the snapshot view of a VM with no snapshots and types `tag` into the create prompt
+/// (over the timestamped suggestion), without pressing Enter.
+fn type_new_tag(dash: &mut Dashboard, tag: &str) {
+    dash.wait_for("● running", WAIT);
+    dash.send("s");
+    dash.wait_for("no internal snapshots yet", WAIT);
+    dash.send("c");
+    dash.wait_for("new snapshot tag: snap-", WAIT);
+    dash.send(&"\x7f".repeat(40));
+    dash.send(tag);
+    dash.wait_for(&format!("new snapshot tag: {tag}▏"), WAIT);
+}
+
 #[test]
 fn create_load_and_delete_a_snapshot_with_keys() {
     let qemu = Qemu::builder()
@@ -31,15 +44,7 @@ fn create_load_and_delete_a_snapshot_with_keys() {
     let mut observer = qemu.observer();
     let target = qemu.target();
     let mut dash = Dashboard::start(&[&target], 120, 30);
-    dash.wait_for("● running", WAIT);
-
-    dash.send("s");
-    dash.wait_for("no internal snapshots yet", WAIT);
-    dash.send("c");
-    dash.wait_for("new snapshot tag: snap-", WAIT);
-    dash.send(&"\x7f".repeat(40));
-    dash.send("before upgrade");
-    dash.wait_for("new snapshot tag: before upgrade▏", WAIT);
+    type_new_tag(&mut dash, "before upgrade");
     dash.send("\r");
     dash.wait_for("save 'before upgrade': done on disk0", WAIT);
     assert!(
@@ -91,13 +96,8 @@ fn raw_disk_is_named_before_saving_and_the_others_can_be_saved() {
     let mut observer = qemu.observer();
     let target = qemu.target();
     let mut dash = Dashboard::start(&[&target], 120, 30);
-    dash.wait_for("● running", WAIT);
-    dash.send("s");
-    dash.wait_for("no internal snapshots yet", WAIT);
-    dash.send("c");
-    dash.wait_for("new snapshot tag:", WAIT);
-    dash.send(&"\x7f".repeat(40));
-    dash.send("partial\r");
+    type_new_tag(&mut dash, "partial");
+    dash.send("\r");
     let question = dash.wait_for("snapshot the others", WAIT);
     assert!(
         question.contains("vars"),
