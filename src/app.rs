@@ -507,7 +507,7 @@ impl Model {
         }
         if let Some(question) = self.confirm.take() {
             return match action {
-                Action::Confirm => self.answer_yes(question),
+                Action::Confirm => self.answer_yes(question, now),
                 Action::Cancel => {
                     self.say(Message::info(format!("{}: cancelled", question.label())));
                     Vec::new()
@@ -561,10 +561,22 @@ impl Model {
         }
     }
 
-    fn answer_yes(&mut self, question: Question) -> Vec<Effect> {
+    fn answer_yes(&mut self, question: Question, now: Instant) -> Vec<Effect> {
         match question {
             Question::Vm(dangerous) => {
-                self.execute(self.current, dangerous.command(), dangerous.label())
+                let effects = self.execute(self.current, dangerous.command(), dangerous.label());
+                // Wait for the guest's answer from the moment the request leaves: its SHUTDOWN
+                // may be read before the command's own result comes back to the loop.
+                if dangerous == Dangerous::PowerDown
+                    && !effects.is_empty()
+                    && let Some(vm) = self.vms.get_mut(self.current)
+                {
+                    vm.powerdown = Some(PowerdownRequest {
+                        sent_at: now,
+                        reported_silence: false,
+                    });
+                }
+                effects
             }
             Question::SnapshotLoad(tag) => self.snapshot_job(Operation::Load, tag, false),
             Question::SnapshotDelete(tag) => self.snapshot_job(Operation::Delete, tag, false),

@@ -9,6 +9,9 @@
 //! discover = "/run/qemu"   # watch every socket in this directory
 //! theme = "mono"           # no colours (NO_COLOR does the same)
 //!
+//! [keys]                   # move main-dashboard keys (pause, reset, power_down, quit_vm,
+//! pause = "x"              # snapshots, console, help, quit)
+//!
 //! [[vm]]
 //! name = "web1"
 //! target = "/run/qemu/web1.qmp"
@@ -40,6 +43,9 @@ pub struct Config {
     pub discover: Option<PathBuf>,
     /// "default", or "mono" for no colours (as does the `NO_COLOR` environment variable).
     pub theme: Option<String>,
+    /// Keys moved on the main dashboard: action name → one character.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, String>,
     /// VMs to watch when none are given on the command line.
     #[serde(default)]
     pub vm: Vec<VmEntry>,
@@ -49,6 +55,7 @@ impl Config {
     /// Parses config text; errors name the line and field.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
+        config.key_overrides()?;
         if let Some(theme) = &config.theme
             && !crate::ui::theme::THEMES.contains(&theme.as_str())
         {
@@ -58,6 +65,15 @@ impl Config {
             );
         }
         Ok(config)
+    }
+
+    /// The `[keys]` table, checked against the default keys.
+    pub fn key_overrides(&self) -> anyhow::Result<crate::app::keymap::rebind::KeyOverrides> {
+        crate::app::keymap::rebind::KeyOverrides::parse(
+            &self.keys,
+            crate::app::keymap::main_char_action,
+        )
+        .map_err(|error| anyhow::anyhow!("[keys]: {error}"))
     }
 
     /// True when colours are off: the `mono` theme, or `NO_COLOR` set and not empty.

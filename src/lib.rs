@@ -30,6 +30,7 @@ use std::time::Duration;
 pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
     let config = config::Config::load(cli.config.as_deref())?;
     ui::theme::set_monochrome(config.monochrome());
+    app::keymap::rebind::install(config.key_overrides()?);
     let discover = cli.discover.clone().or_else(|| config.discover.clone());
     let targets: Vec<String> = if cli.targets.is_empty() && discover.is_none() {
         config.vm.iter().map(|entry| entry.target.clone()).collect()

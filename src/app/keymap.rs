@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 mod monitor;
 pub use monitor::MonitorKey;
+pub mod rebind;
 
 /// Something the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,6 +437,45 @@ pub const BINDINGS: &[Binding] = &[
     ),
 ];
 
+/// The main dashboard's default action for a key.
+fn main_default_action(code: KeyCode) -> Option<Action> {
+    match code {
+        KeyCode::Char('p') | KeyCode::Char(' ') => Some(A::TogglePause),
+        KeyCode::Char('r') => Some(A::Reset),
+        KeyCode::Char('P') => Some(A::PowerDown),
+        KeyCode::Char('Q') => Some(A::QuitVm),
+        KeyCode::Char('s') => Some(A::Snapshots),
+        KeyCode::Char(':') => Some(A::Monitor(M::OpenConsole)),
+        KeyCode::Char('m') => Some(A::Monitor(M::OpenMedia)),
+        KeyCode::Char('n') => Some(A::Monitor(M::OpenNetwork)),
+        KeyCode::Char('d') => Some(A::Monitor(M::OpenDevices)),
+        KeyCode::Char('M') => Some(A::Monitor(M::OpenMigration)),
+        KeyCode::Tab => Some(A::FocusNext),
+        KeyCode::BackTab => Some(A::FocusPrevious),
+        KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
+        KeyCode::Down | KeyCode::Char('j') => Some(A::Down),
+        KeyCode::Char('+') | KeyCode::Char('=') => Some(A::Faster),
+        KeyCode::Char('-') => Some(A::Slower),
+        KeyCode::Char('?') => Some(A::Help),
+        KeyCode::Char('q') => Some(A::QuitDashboard),
+        KeyCode::Esc => Some(A::Cancel),
+        _ => None,
+    }
+}
+
+/// The main dashboard's default action for a character key.
+pub fn main_char_action(c: char) -> Option<Action> {
+    main_default_action(KeyCode::Char(c))
+}
+
+/// The keys shown for a binding: the config's key where it moved the action.
+pub fn keys_label(binding: &Binding) -> std::borrow::Cow<'static, str> {
+    match rebind::installed().key_of(binding.action) {
+        Some(c) if binding.context == KeyContext::Main => c.to_string().into(),
+        _ => binding.keys.into(),
+    }
+}
+
 /// The action for a key press in a context, if any.
 pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
@@ -446,28 +486,16 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
         return Some(A::QuitDashboard);
     }
     match context {
-        K::Main => match key.code {
-            KeyCode::Char('p') | KeyCode::Char(' ') => Some(A::TogglePause),
-            KeyCode::Char('r') => Some(A::Reset),
-            KeyCode::Char('P') => Some(A::PowerDown),
-            KeyCode::Char('Q') => Some(A::QuitVm),
-            KeyCode::Char('s') => Some(A::Snapshots),
-            KeyCode::Char(':') => Some(A::Monitor(M::OpenConsole)),
-            KeyCode::Char('m') => Some(A::Monitor(M::OpenMedia)),
-            KeyCode::Char('n') => Some(A::Monitor(M::OpenNetwork)),
-            KeyCode::Char('d') => Some(A::Monitor(M::OpenDevices)),
-            KeyCode::Char('M') => Some(A::Monitor(M::OpenMigration)),
-            KeyCode::Tab => Some(A::FocusNext),
-            KeyCode::BackTab => Some(A::FocusPrevious),
-            KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
-            KeyCode::Down | KeyCode::Char('j') => Some(A::Down),
-            KeyCode::Char('+') | KeyCode::Char('=') => Some(A::Faster),
-            KeyCode::Char('-') => Some(A::Slower),
-            KeyCode::Char('?') => Some(A::Help),
-            KeyCode::Char('q') => Some(A::QuitDashboard),
-            KeyCode::Esc => Some(A::Cancel),
-            _ => None,
-        },
+        K::Main => {
+            if let KeyCode::Char(c) = key.code {
+                match rebind::installed().resolve(c, main_char_action(c)) {
+                    rebind::Resolution::Moved(action) => return Some(action),
+                    rebind::Resolution::Disabled => return None,
+                    rebind::Resolution::Default => {}
+                }
+            }
+            main_default_action(key.code)
+        }
         K::Fleet => match key.code {
             KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
             KeyCode::Down | KeyCode::Char('j') => Some(A::Down),

@@ -362,17 +362,21 @@ impl Vm {
                 });
             }
             AppEvent::CommandDone { what, result, .. } => match result {
+                // Still waiting for the guest (its SHUTDOWN, if already read, said so instead).
                 Ok(()) if what == Dangerous::PowerDown.label() => {
-                    self.powerdown = Some(PowerdownRequest {
-                        sent_at: now,
-                        reported_silence: false,
+                    return self.powerdown.is_some().then(|| {
+                        Message::info(
+                            "power-down request sent; waiting for the guest to shut down…",
+                        )
                     });
-                    return Some(Message::info(
-                        "power-down request sent; waiting for the guest to shut down…",
-                    ));
                 }
                 Ok(()) => return Some(Message::info(format!("{what}: done"))),
-                Err(error) => return Some(Message::error(format!("{what} failed: {error}"))),
+                Err(error) => {
+                    if what == Dangerous::PowerDown.label() {
+                        self.powerdown = None;
+                    }
+                    return Some(Message::error(format!("{what} failed: {error}")));
+                }
             },
         }
         None

@@ -3,7 +3,7 @@
 
 use super::theme;
 use crate::app::Model;
-use crate::app::keymap::BINDINGS;
+use crate::app::keymap::{BINDINGS, keys_label};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -34,7 +34,7 @@ pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
         .iter()
         .filter(|b| b.context == context && b.in_footer && b.applies(model.has_fleet()))
     {
-        spans.push(Span::styled(binding.keys, theme::key()));
+        spans.push(Span::styled(keys_label(binding), theme::key()));
         spans.push(Span::raw(format!(" {}  ", binding.description)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -1,7 +1,7 @@
 //! Overlays drawn over the dashboard: the confirmation dialog and the help.
 
 use super::theme;
-use crate::app::keymap::{BINDINGS, KeyContext};
+use crate::app::keymap::{BINDINGS, KeyContext, keys_label};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -45,7 +45,7 @@ pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext, has_fleet
         .filter(|b| b.context == context && b.applies(has_fleet))
         .map(|b| {
             Line::from(vec![
-                Span::styled(format!("{:>12}  ", b.keys), theme::key()),
+                Span::styled(format!("{:>12}  ", keys_label(b)), theme::key()),
                 Span::raw(b.description),
             ])
         })

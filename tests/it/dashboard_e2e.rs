@@ -174,3 +174,30 @@ fn run_state_follows_events_without_waiting_for_the_next_poll() {
     observer.execute("cont", serde_json::json!({}));
     dash.wait_for("● running", Duration::from_secs(5));
 }
+
+#[test]
+fn config_file_moves_keys() {
+    let qemu = Qemu::builder().machine("none").observer().start();
+    let mut observer = qemu.observer();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[keys]\npause = \"x\"\n").unwrap();
+    let config_arg = config.display().to_string();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&["--config", &config_arg, &target], 120, 30);
+    dash.wait_for("● running", WAIT);
+    dash.wait_for("x pause/resume", WAIT);
+    dash.send("p");
+    dash.send("?");
+    dash.wait_for("close help", WAIT);
+    assert_eq!(observer.status(), "running", "p no longer pauses");
+    dash.send("\x1b");
+    dash.wait_for("x pause/resume", WAIT);
+    dash.send("x");
+    dash.wait_for("● paused", WAIT);
+    assert_eq!(observer.status(), "paused");
+
+    std::fs::write(&config, "[keys]\npause = \"r\"\n").unwrap();
+    crate::support::pty::run(["--config", &config_arg, &target])
+        .assert_one_line_error("the key 'r' already does Reset");
+}
