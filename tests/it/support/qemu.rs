@@ -292,8 +292,14 @@ impl Qemu {
     fn wait_for_sockets(&mut self) {
         let start = std::time::Instant::now();
         loop {
-            let ready =
-                self.qmp.exists() && self.observer_socket.as_ref().is_none_or(|p| p.exists());
+            // The file appears at bind(); QEMU listens a moment later. Connecting to find out
+            // would take QEMU's one client slot, so ask the kernel instead.
+            let listening = listening_unix_sockets();
+            let ready = listening.contains(&self.qmp)
+                && self
+                    .observer_socket
+                    .as_ref()
+                    .is_none_or(|p| listening.contains(p));
             if ready {
                 return;
             }
@@ -328,4 +334,19 @@ pub fn send_signal(pid: u32, signal: &str) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Paths of the unix sockets in the listening state, from `/proc/net/unix`.
+fn listening_unix_sockets() -> Vec<PathBuf> {
+    // Columns: Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is
+    // __SO_ACCEPTCON, set once listen() was called.
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.len() >= 8 && fields[3] == "00010000").then(|| PathBuf::from(fields[7]))
+        })
+        .collect()
 }
