@@ -153,48 +153,31 @@ async fn cdrom_medium_is_changed_and_ejected_with_tray_events() {
     assert!(info.inserted.is_none());
     let device = monitor::media::device_arguments(info);
 
+    let change_medium = |path: String, format: FormatChoice| {
+        run(
+            &client,
+            Job::ChangeMedium {
+                device: device.clone(),
+                name: "cd0".into(),
+                path,
+                format,
+                local: true,
+            },
+        )
+    };
+
     // A missing image is refused before anything is sent.
     let missing = dir.path().join("missing.iso");
-    let news = run(
-        &client,
-        Job::ChangeMedium {
-            device: device.clone(),
-            name: "cd0".into(),
-            path: missing.display().to_string(),
-            format: FormatChoice::Detect,
-            local: true,
-        },
-    )
-    .await;
+    let news = change_medium(missing.display().to_string(), FormatChoice::Detect).await;
     let error = done(&news).unwrap_err();
     assert_eq!(error, format!("no such file: {}", missing.display()));
 
     // The wrong format is QEMU's error, verbatim.
-    let news = run(
-        &client,
-        Job::ChangeMedium {
-            device: device.clone(),
-            name: "cd0".into(),
-            path: iso.display().to_string(),
-            format: FormatChoice::Qcow2,
-            local: true,
-        },
-    )
-    .await;
+    let news = change_medium(iso.display().to_string(), FormatChoice::Qcow2).await;
     let error = done(&news).unwrap_err();
     assert!(error.contains("Image is not in qcow2 format"), "{error}");
 
-    let news = run(
-        &client,
-        Job::ChangeMedium {
-            device: device.clone(),
-            name: "cd0".into(),
-            path: iso.display().to_string(),
-            format: FormatChoice::Detect,
-            local: true,
-        },
-    )
-    .await;
+    let news = change_medium(iso.display().to_string(), FormatChoice::Detect).await;
     assert_eq!(
         done(&news).unwrap(),
         "cd0: inserted test.iso (raw, detected)"
