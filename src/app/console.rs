@@ -233,7 +233,8 @@ impl Model {
         self.console.input.set("");
         self.console.browsing = None;
         self.console.scroll = 0;
-        history::push(&mut self.console.history, &command.history_line());
+        let history_line = command.history_line();
+        let added = history::push(&mut self.console.history, &history_line);
         let vm = self.current;
         let prompt = match command {
             ConsoleCommand::Hmp(_) => "(hmp)",
@@ -246,11 +247,14 @@ impl Model {
         };
         let transcript = &mut entry.monitor.console;
         transcript.push(LineKind::Command, &format!("{prompt} {line}"));
-        let mut effects = vec![Effect::SaveHistory {
-            vm,
-            path: self.console.history_path.clone(),
-            entries: self.console.history.clone(),
-        }];
+        let mut effects = Vec::new();
+        if added {
+            effects.push(Effect::SaveHistory {
+                vm,
+                path: self.console.history_path.clone(),
+                line: history_line,
+            });
+        }
         if read_only && !command.is_query() {
             transcript.push(
                 LineKind::Error,

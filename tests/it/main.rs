@@ -7,6 +7,7 @@ mod demo;
 mod devices_e2e;
 mod fleet;
 mod guest_real;
+mod hostile;
 mod monitor_model;
 mod monitor_real;
 mod qmp_fake;

@@ -1,0 +1,210 @@
+//! Peers and files that would cost unbounded memory or time: huge events and replies, tens of
+//! thousands of block devices, event storms, a peer that stops reading, hundreds of sockets,
+//! and a history file that is a FIFO, huge, or shared by two dashboards. Each test checks what
+//! a user could check: the real binary's peak memory, the polls the server saw, the screen.
+
+use crate::support::fake::{FakeConn, plausible_reply};
+use crate::support::pty::Dashboard;
+use crate::support::{FakeQmp, peak_rss_kib, wait_until};
+use qemu_dash::qmp::{Client, ConnectOptions, QmpError};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::{Mutex, Notify};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A JSON array of `count` zeros: two bytes of JSON per element, 32 bytes each once decoded
+/// into a `serde_json::Value`.
+fn zeros(count: usize) -> String {
+    let mut text = String::with_capacity(count * 2 + 2);
+    text.push('[');
+    for n in 0..count {
+        if n > 0 {
+            text.push(',');
+        }
+        text.push('0');
+    }
+    text.push(']');
+    text
+}
+
+fn event_line(name: &str, data: &str) -> String {
+    format!(
+        "{{\"event\": \"{name}\", \"data\": {data}, \"timestamp\": {{\"seconds\": 1, \"microseconds\": 2}}}}\n"
+    )
+}
+
+fn reply_line(id: &Value, value: &str) -> String {
+    format!("{{\"return\": {value}, \"id\": {id}}}\n")
+}
+
+fn name_of(command: &Value) -> String {
+    command["execute"].as_str().unwrap_or_default().to_string()
+}
+
+fn count(fake: &FakeQmp, command: &str) -> usize {
+    fake.received()
+        .iter()
+        .filter(|c| c["execute"] == command)
+        .count()
+}
+
+/// Sends the greeting, answers `qmp_capabilities`, then never reads again (for two minutes).
+async fn stop_reading(mut conn: FakeConn) {
+    if conn.handshake().await.is_some() {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
+}
+
+async fn wait_until_async<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < WAIT, "timed out");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn send_line(writer: &Mutex<OwnedWriteHalf>, line: &str) {
+    let _ = writer.lock().await.write_all(line.as_bytes()).await;
+}
+
+/// Answers like an idle VM; on `go` sends STOP (and then reports paused), on the next `go`
+/// a storm of 200 RESETs 5 ms apart, then RESUME (and reports running again).
+async fn storm_script(mut conn: FakeConn, go: Arc<Notify>) {
+    if conn.handshake().await.is_none() {
+        return;
+    }
+    let (mut commands, writer) = conn.split();
+    let writer = Arc::new(Mutex::new(writer));
+    let paused = Arc::new(AtomicBool::new(false));
+    let scenario = {
+        let (writer, paused) = (writer.clone(), paused.clone());
+        tokio::spawn(async move {
+            go.notified().await;
+            paused.store(true, Ordering::SeqCst);
+            send_line(&writer, &event_line("STOP", "{}")).await;
+            go.notified().await;
+            let reset = event_line("RESET", r#"{"guest": true, "reason": "guest-reset"}"#);
+            for _ in 0..200 {
+                send_line(&writer, &reset).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            paused.store(false, Ordering::SeqCst);
+            send_line(&writer, &event_line("RESUME", "{}")).await;
+        })
+    };
+    while let Some(command) = commands.next().await {
+        let name = name_of(&command);
+        let reply = if name == "query-status" && paused.load(Ordering::SeqCst) {
+            json!({"status": "paused", "running": false})
+        } else {
+            plausible_reply(&name)
+        };
+        let line = format!("{}\n", json!({"return": reply, "id": command["id"]}));
+        send_line(&writer, &line).await;
+    }
+    scenario.abort();
+}
+
+fn history_of(data: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(data.join("qemu-dash/history"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn plausible_fake() -> FakeQmp {
+    FakeQmp::start(|mut conn| async move {
+        if conn.handshake().await.is_some() {
+            conn.serve_plausibly().await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_file_that_is_a_fifo_or_huge_neither_blocks_nor_fills_memory() {
+    let fake = plausible_fake();
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        let data = tempfile::tempdir().unwrap();
+        let history = data.path().join("qemu-dash/history");
+        std::fs::create_dir_all(history.parent().unwrap()).unwrap();
+        let env = [("XDG_DATA_HOME", data.path().to_str().unwrap())];
+
+        let made = std::process::Command::new("mkfifo")
+            .arg(&history)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut dash = Dashboard::start_with_env(&[&target], &env, 120, 30);
+        dash.wait_for("console history not loaded", WAIT);
+        dash.wait_for("not a regular file", WAIT);
+        dash.send("q");
+        assert_eq!(dash.wait_exit(WAIT), Some(true));
+        std::fs::remove_file(&history).unwrap();
+
+        // 256 MiB of NUL bytes (sparse), then one command at the end.
+        let file = std::fs::File::create(&history).unwrap();
+        file.set_len(256 << 20).unwrap();
+        drop(file);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&history)
+            .unwrap();
+        std::io::Write::write_all(&mut file, b"\ninfo from-the-end\n").unwrap();
+        let mut dash = Dashboard::start_with_env(&[&target], &env, 120, 30);
+        dash.wait_for("● running", WAIT);
+        dash.send(":");
+        dash.wait_for("Monitor console", WAIT);
+        dash.send("\x1b[A");
+        dash.wait_for("│info from-the-end", WAIT);
+        let peak = peak_rss_kib(dash.pid());
+        eprintln!("peak RSS with a 256 MiB history file: {peak} KiB");
+        assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+        dash.send("\x03");
+        assert_eq!(dash.wait_exit(WAIT), Some(true));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_dashboards_at_once_keep_both_histories() {
+    let fake = plausible_fake();
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        let data = tempfile::tempdir().unwrap();
+        let env = [("XDG_DATA_HOME", data.path().to_str().unwrap())];
+        let mut first = Dashboard::start_with_env(&[&target], &env, 120, 30);
+        let mut second = Dashboard::start_with_env(&[&target], &env, 120, 30);
+        for dash in [&mut first, &mut second] {
+            dash.wait_for("● running", WAIT);
+            dash.send(":");
+            dash.wait_for("Monitor console", WAIT);
+        }
+        let mut expected = Vec::new();
+        for (which, line) in [(0, "info one"), (1, "info two"), (0, "info three")] {
+            let dash = if which == 0 { &mut first } else { &mut second };
+            dash.send(&format!("{line}\r"));
+            expected.push(line.to_string());
+            wait_until(WAIT, line, || {
+                (history_of(data.path()).len() >= expected.len()).then_some(())
+            });
+        }
+        for mut dash in [first, second] {
+            dash.send("\x03");
+            assert_eq!(dash.wait_exit(WAIT), Some(true));
+        }
+        assert_eq!(history_of(data.path()), expected);
+    })
+    .await
+    .unwrap();
+}
