@@ -73,6 +73,7 @@ pub async fn run(
 /// The JSON object for one VM at one poll. Field names are documented in README.md.
 pub fn batch_line(vm: &Vm, events: Vec<EventRecord>) -> Value {
     let status = vm.status.as_ref();
+    let media = vm.media();
     json!({
         "time": chrono::Local::now().to_rfc3339(),
         "target": vm.target,
@@ -88,7 +89,7 @@ pub fn batch_line(vm: &Vm, events: Vec<EventRecord>) -> Value {
         },
         "memory": vm.memory,
         "blocks": vm.blocks.iter().map(|row| {
-            let medium = vm.medium_of(&row.sample);
+            let medium = media.of(&row.sample);
             json!({
                 "device": row.sample.device,
                 "node_name": row.sample.node_name,

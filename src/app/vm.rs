@@ -5,9 +5,10 @@ use super::snapshots::{RunningJob, SnapshotView};
 use super::{Dangerous, Message};
 use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
 use crate::collect::{AppEvent, EventKind, EventRecord};
+use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
 use crate::qmp::{Client, QemuVersion};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Samples kept for sparklines and charts.
@@ -44,6 +45,56 @@ impl History {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+}
+
+/// The media of a VM's block devices, indexed by drive id and node name, so that matching
+/// every block row to its medium costs one lookup each.
+#[derive(Debug)]
+pub struct Media<'a> {
+    infos: &'a [BlockInfo],
+    by_device: HashMap<&'a str, usize>,
+    by_node: HashMap<&'a str, usize>,
+}
+
+impl<'a> Media<'a> {
+    fn new(infos: &'a [BlockInfo]) -> Media<'a> {
+        let mut by_device = HashMap::new();
+        let mut by_node = HashMap::new();
+        for (at, info) in infos.iter().enumerate() {
+            let Some(medium) = &info.inserted else {
+                continue;
+            };
+            if !info.device.is_empty() {
+                by_device.entry(info.device.as_str()).or_insert(at);
+            }
+            if let Some(node) = &medium.node_name {
+                by_node.entry(node.as_str()).or_insert(at);
+            }
+        }
+        Media {
+            infos,
+            by_device,
+            by_node,
+        }
+    }
+
+    /// The medium of a block device: the first device with a medium whose drive id or node
+    /// name matches.
+    pub fn of(&self, block: &BlockSample) -> Option<&'a BlockDeviceInfo> {
+        let by_device = (!block.device.is_empty())
+            .then(|| self.by_device.get(block.device.as_str()))
+            .flatten();
+        let by_node = block
+            .node_name
+            .as_deref()
+            .and_then(|node| self.by_node.get(node));
+        let at = match (by_device, by_node) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) | (None, Some(&a)) => a,
+            (None, None) => return None,
+        };
+        self.infos.get(at).and_then(|info| info.inserted.as_ref())
     }
 }
 
@@ -190,16 +241,9 @@ impl Vm {
         self.connection == Some(ConnectionState::Connected)
     }
 
-    /// The medium of a block device, matched by node name or drive id.
-    pub fn medium_of(&self, block: &BlockSample) -> Option<&crate::qmp::types::BlockDeviceInfo> {
-        self.block_info
-            .iter()
-            .filter_map(|info| info.inserted.as_ref().map(|m| (info, m)))
-            .find(|(info, medium)| {
-                (!block.device.is_empty() && info.device == block.device)
-                    || (medium.node_name.is_some() && medium.node_name == block.node_name)
-            })
-            .map(|(_, medium)| medium)
+    /// The media of the block devices, indexed for matching rows to them.
+    pub fn media(&self) -> Media<'_> {
+        Media::new(&self.block_info)
     }
 
     pub(crate) fn log(&mut self, record: EventRecord) {
@@ -278,15 +322,21 @@ impl Vm {
                         self.rss_bytes = None;
                     }
                 }
+                // Rows keep their histories, found by key (thousands of devices stay cheap).
+                let mut previous: HashMap<(String, Option<String>), BlockRow> = self
+                    .blocks
+                    .drain(..)
+                    .map(|row| {
+                        (
+                            (row.sample.device.clone(), row.sample.node_name.clone()),
+                            row,
+                        )
+                    })
+                    .collect();
                 let mut rows = Vec::with_capacity(sample.blocks.len());
                 for block in sample.blocks {
-                    let mut row = self
-                        .blocks
-                        .iter()
-                        .position(|r| {
-                            r.sample.device == block.device && r.sample.node_name == block.node_name
-                        })
-                        .map(|at| self.blocks.swap_remove(at))
+                    let mut row = previous
+                        .remove(&(block.device.clone(), block.node_name.clone()))
                         .unwrap_or_default();
                     if let Some(rates) = block.rates {
                         row.read_history

@@ -53,6 +53,59 @@ fn count(fake: &FakeQmp, command: &str) -> usize {
         .count()
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_thousand_block_devices_keep_keys_responsive() {
+    const DEVICES: usize = 50_000;
+    let stats: Vec<Value> = (0..DEVICES)
+        .map(|n| json!({"device": format!("d{n}"), "node-name": format!("n{n}"), "stats": {"rd_bytes": n, "wr_bytes": 0}}))
+        .collect();
+    let block: Vec<Value> = (0..DEVICES)
+        .map(|n| json!({"device": format!("d{n}"), "removable": false, "locked": false, "inserted": {"file": format!("/img/d{n}.qcow2"), "node-name": format!("n{n}"), "ro": false, "drv": "qcow2"}}))
+        .collect();
+    let stats = Arc::new(serde_json::to_string(&stats).unwrap());
+    let block = Arc::new(serde_json::to_string(&block).unwrap());
+    let fake = FakeQmp::start(move |mut conn| {
+        let (stats, block) = (stats.clone(), block.clone());
+        async move {
+            if conn.handshake().await.is_none() {
+                return;
+            }
+            while let Some(command) = conn.command().await {
+                let name = name_of(&command);
+                let id = &command["id"];
+                match name.as_str() {
+                    "query-blockstats" => conn.send_raw(reply_line(id, &stats).as_bytes()).await,
+                    "query-block" => conn.send_raw(reply_line(id, &block).as_bytes()).await,
+                    _ => conn.reply(id, plausible_reply(&name)).await,
+                }
+            }
+        }
+    });
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        let mut dash = Dashboard::start(&[&target], 160, 40);
+        dash.wait_for(
+            &format!("Block devices ({DEVICES})"),
+            Duration::from_secs(60),
+        );
+        // The image column comes from query-block: rows were matched to their media.
+        dash.wait_for("d0.qcow2", Duration::from_secs(30));
+        let pressed = Instant::now();
+        dash.send("q");
+        assert_eq!(
+            dash.wait_exit(Duration::from_secs(10)),
+            Some(true),
+            "q did not quit within 10 s while {DEVICES} devices were polled"
+        );
+        eprintln!(
+            "q quit after {:?} with {DEVICES} devices",
+            pressed.elapsed()
+        );
+    })
+    .await
+    .unwrap();
+}
+
 /// Sends the greeting, answers `qmp_capabilities`, then never reads again (for two minutes).
 async fn stop_reading(mut conn: FakeConn) {
     if conn.handshake().await.is_some() {
@@ -207,4 +260,79 @@ async fn two_dashboards_at_once_keep_both_histories() {
     })
     .await
     .unwrap();
+}
+
+fn many_blocks(count: usize, reversed: bool) -> qemu_dash::collect::poller::Sample {
+    use qemu_dash::collect::poller::{BlockSample, Sample, SlowSample};
+    use qemu_dash::collect::rates::BlockRates;
+    use qemu_dash::qmp::types::{BlockDeviceInfo, BlockInfo, StatusInfo};
+    let mut order: Vec<usize> = (0..count).collect();
+    if reversed {
+        order.reverse();
+    }
+    Sample {
+        status: StatusInfo {
+            running: true,
+            status: "running".into(),
+            singlestep: None,
+        },
+        vcpus: Vec::new(),
+        blocks: order
+            .iter()
+            .map(|n| BlockSample {
+                device: format!("d{n}"),
+                node_name: Some(format!("n{n}")),
+                rates: Some(BlockRates::default()),
+                ..Default::default()
+            })
+            .collect(),
+        host: Err("none".into()),
+        slow: Some(SlowSample {
+            block_info: order
+                .iter()
+                .map(|n| BlockInfo {
+                    device: format!("d{n}"),
+                    inserted: Some(BlockDeviceInfo {
+                        file: format!("/img/d{n}.qcow2"),
+                        node_name: Some(format!("n{n}")),
+                        drv: "qcow2".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        round_trip: Duration::ZERO,
+    }
+}
+
+#[test]
+fn block_rows_keep_their_history_by_key_and_only_the_rows_in_view_are_drawn() {
+    use qemu_dash::app::Model;
+    use qemu_dash::collect::AppEvent;
+    let mut model = Model::new(vec!["vm".into()], Duration::from_secs(1), false);
+    for reversed in [false, true] {
+        let sample = Box::new(many_blocks(200, reversed));
+        model.apply(AppEvent::Sample { vm: 0, sample }, Instant::now());
+    }
+    let vm = &model.vms[0];
+    assert_eq!(vm.blocks.len(), 200);
+    assert_eq!(
+        vm.blocks[0].sample.device, "d199",
+        "rows follow QEMU's order"
+    );
+    assert!(
+        vm.blocks.iter().all(|row| row.read_history.len() == 2),
+        "every row kept its history across a reordering"
+    );
+    model.selected_block = 150;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    terminal
+        .draw(|frame| qemu_dash::ui::render(frame, &model, Instant::now()))
+        .unwrap();
+    let screen = terminal.backend().to_string();
+    // Row 150 in QEMU's (reversed) order is d49, with its own medium.
+    assert!(screen.contains("d49.qcow2"), "{screen}");
+    assert!(!screen.contains("d199.qcow2"), "{screen}");
 }
