@@ -149,7 +149,13 @@ impl Client {
         let (notices, first_receiver) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let shared = Shared::new(notices.clone(), options.event_tap.clone());
         let (lines, line_receiver) = mpsc::channel(256);
-        tokio::spawn(run_writer(write, line_receiver, shared.clone()));
+        // A write that makes no progress for a command's timeout means QEMU stopped reading.
+        tokio::spawn(run_writer(
+            write,
+            line_receiver,
+            shared.clone(),
+            options.command_timeout,
+        ));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
         let client = Client {
             inner: Arc::new(Inner {
@@ -247,14 +253,18 @@ impl Client {
                 .closed_reason()
                 .unwrap_or_else(|| "the connection task ended".to_string()),
         };
-        self.inner
-            .lines
-            .send(line)
-            .await
-            .map_err(|_| disconnected())?;
-        match tokio::time::timeout(timeout, receiver).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => Err(disconnected()),
+        // The timeout covers the wait for room in the queue too: a peer that stops reading
+        // fills the socket buffer and then the queue.
+        let call = async {
+            self.inner
+                .lines
+                .send(line)
+                .await
+                .map_err(|_| disconnected())?;
+            receiver.await.map_err(|_| disconnected())?
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(reply) => reply,
             Err(_) => Err(QmpError::Timeout {
                 command: command.to_string(),
                 after: timeout,

@@ -12,8 +12,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// How many notices a subscriber may fall behind before it is told it missed some.
 ///
@@ -59,6 +60,8 @@ pub struct Shared {
     events_seen: AtomicU64,
     notices: broadcast::Sender<Notice>,
     tap: Option<EventTap>,
+    /// Becomes true when the connection is closed, so the reader stops too.
+    closing: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -69,6 +72,7 @@ impl Shared {
             events_seen: AtomicU64::new(0),
             notices,
             tap,
+            closing: watch::Sender::new(false),
         })
     }
 
@@ -119,6 +123,7 @@ impl Shared {
             state.closed = Some(reason.to_string());
             std::mem::take(&mut state.pending)
         };
+        self.closing.send_replace(true);
         for (_, call) in drained {
             let _ = call.reply.send(Err(QmpError::Disconnected {
                 reason: reason.to_string(),
@@ -225,10 +230,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
-/// Runs the reader until the stream ends, then closes the connection.
+/// Runs the reader until the stream ends (then closes the connection) or the connection is
+/// closed from the other side (a write stalled or failed).
 pub async fn run_reader<R: AsyncRead + Unpin>(mut reader: FrameReader<R>, shared: Arc<Shared>) {
+    let mut closing = shared.closing.subscribe();
     let reason = loop {
-        match reader.next_frame().await {
+        let frame = tokio::select! {
+            frame = reader.next_frame() => frame,
+            _ = closing.wait_for(|closed| *closed) => return,
+        };
+        match frame {
             Ok(Some(frame)) => shared.dispatch(frame),
             Ok(None) => break "QEMU closed the connection".to_string(),
             Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
@@ -240,27 +251,53 @@ pub async fn run_reader<R: AsyncRead + Unpin>(mut reader: FrameReader<R>, shared
     shared.close(&reason);
 }
 
-/// Runs the writer: sends each queued line; on a write error closes the connection.
+/// Runs the writer: sends each queued line. A write error, or a write that makes no progress
+/// for `stall` (QEMU stopped reading), closes the connection: every pending call fails and
+/// the reader stops.
 pub async fn run_writer<W: AsyncWrite + Unpin>(
     mut write: W,
     mut lines: mpsc::Receiver<Vec<u8>>,
     shared: Arc<Shared>,
+    stall: Duration,
 ) {
     while let Some(line) = lines.recv().await {
-        let written = async {
-            write.write_all(&line).await?;
-            write.flush().await
-        };
-        if let Err(error) = written.await {
-            let reason = match error.kind() {
-                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
-                    "QEMU closed the connection".to_string()
-                }
-                _ => format!("write failed: {error}"),
-            };
+        if let Err(reason) = write_line(&mut write, &line, stall).await {
             shared.close(&reason);
             return;
         }
     }
     let _ = write.shutdown().await;
+}
+
+/// Writes one line, failing when a write makes no progress for `stall`.
+async fn write_line<W: AsyncWrite + Unpin>(
+    write: &mut W,
+    line: &[u8],
+    stall: Duration,
+) -> Result<(), String> {
+    let stalled = || {
+        format!(
+            "QEMU stopped reading commands: a write made no progress for {:.1} s",
+            stall.as_secs_f64()
+        )
+    };
+    let failed = |error: std::io::Error| match error.kind() {
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+            "QEMU closed the connection".to_string()
+        }
+        _ => format!("write failed: {error}"),
+    };
+    let mut rest = line;
+    while !rest.is_empty() {
+        match tokio::time::timeout(stall, write.write(rest)).await {
+            Ok(Ok(0)) => return Err("QEMU closed the connection".to_string()),
+            Ok(Ok(written)) => rest = rest.get(written..).unwrap_or_default(),
+            Ok(Err(error)) => return Err(failed(error)),
+            Err(_) => return Err(stalled()),
+        }
+    }
+    match tokio::time::timeout(stall, write.flush()).await {
+        Ok(result) => result.map_err(failed),
+        Err(_) => Err(stalled()),
+    }
 }

@@ -113,6 +113,49 @@ async fn stop_reading(mut conn: FakeConn) {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_to_a_peer_that_stopped_reading_fail_in_time_and_break_the_connection() {
+    let fake = FakeQmp::start(stop_reading);
+    let options = ConnectOptions {
+        command_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let client = Client::connect(&fake.target().parse().unwrap(), &options)
+        .await
+        .unwrap();
+    // Enough to fill the socket buffer and the client's queue behind it.
+    let padding = "x".repeat(16 << 10);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..400 {
+        let (client, padding) = (client.clone(), padding.clone());
+        calls.spawn(async move {
+            client
+                .execute("query-padded", Some(json!({ "pad": padding })))
+                .await
+        });
+    }
+    let results = tokio::time::timeout(Duration::from_secs(1 + 5), calls.join_all())
+        .await
+        .expect("every command fails within its 1 s timeout + 5 s");
+    for result in results {
+        assert!(
+            matches!(
+                result,
+                Err(QmpError::Timeout { .. } | QmpError::Disconnected { .. })
+            ),
+            "{result:?}"
+        );
+    }
+    let reason = wait_until_async(|| client.closed_reason()).await;
+    assert!(reason.contains("stopped reading"), "{reason}");
+    assert_eq!(client.pending_count(), 0);
+    let after = client.execute("query-status", None).await;
+    assert!(
+        matches!(after, Err(QmpError::Disconnected { .. })),
+        "{after:?}"
+    );
+}
+
 async fn wait_until_async<T>(mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
@@ -122,6 +165,35 @@ async fn wait_until_async<T>(mut check: impl FnMut() -> Option<T>) -> T {
         assert!(start.elapsed() < WAIT, "timed out");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_shows_disconnected_and_is_reconnected() {
+    let connections = Arc::new(AtomicUsize::new(0));
+    let fake = FakeQmp::start(move |mut conn| {
+        let first = connections.fetch_add(1, Ordering::SeqCst) == 0;
+        async move {
+            if first {
+                stop_reading(conn).await;
+            } else if conn.handshake().await.is_some() {
+                conn.serve_plausibly().await;
+            }
+        }
+    });
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        let mut dash = Dashboard::start(&[&target, "--command-timeout", "1"], 120, 30);
+        dash.wait_for("QEMU 7.2.0  connected", WAIT);
+        // Each `p` sends a command: together they fill the socket buffer and the queue.
+        dash.send(&"p".repeat(1500));
+        dash.wait_for("stopped reading", WAIT);
+        dash.wait_for("reconnected (QEMU 7.2.0)", WAIT);
+        dash.wait_for("● running", WAIT);
+        dash.send("q");
+        assert_eq!(dash.wait_exit(WAIT), Some(true));
+    })
+    .await
+    .unwrap();
 }
 
 async fn send_line(writer: &Mutex<OwnedWriteHalf>, line: &str) {
