@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod fanout;
 pub mod framing;
 pub mod message;
 pub mod target;

@@ -153,7 +153,13 @@ pub async fn run(
                         }
                     }
                     Some(Notice::Missed(_)) => slow_due = true,
-                    None | Some(Notice::Disconnected(_)) => {}
+                    None | Some(Notice::Disconnected(_)) => {
+                        return QmpError::Disconnected {
+                            reason: client
+                                .closed_reason()
+                                .unwrap_or_else(|| "the connection closed".to_string()),
+                        };
+                    }
                     Some(_) => {}
                 }
                 continue;

@@ -3,9 +3,8 @@
 //! Every command carries a numeric id and a timeout. Many tasks may call [`Client::execute`]
 //! at once; replies find their caller through the pending map in [`super::connection`].
 
-use super::connection::{
-    EventTap, FrameReader, Notice, SUBSCRIBER_BACKLOG, Shared, run_reader, run_writer,
-};
+use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
+use super::fanout::{self, Received};
 use super::framing::Frame;
 use super::message::{Greeting, QmpError, decode_greeting};
 use super::target::Target;
@@ -16,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 /// Timeouts and limits for a connection.
@@ -65,10 +64,9 @@ struct Inner {
     lines: mpsc::Sender<Vec<u8>>,
     next_id: AtomicU64,
     command_timeout: Duration,
-    notices: broadcast::Sender<Notice>,
     /// The receiver made before the reader started, handed to the first subscriber so that
     /// no event is missed between negotiation and subscription.
-    first_subscription: Mutex<Option<broadcast::Receiver<Notice>>>,
+    first_subscription: Mutex<Option<fanout::Receiver<Notice>>>,
     reader: AbortHandle,
 }
 
@@ -86,7 +84,7 @@ pub struct Client {
 
 /// A stream of [`Notice`]s for one subscriber.
 pub struct Subscription {
-    receiver: broadcast::Receiver<Notice>,
+    receiver: fanout::Receiver<Notice>,
 }
 
 impl Subscription {
@@ -94,9 +92,9 @@ impl Subscription {
     /// Falling behind yields [`Notice::Missed`] with the number of notices lost.
     pub async fn recv(&mut self) -> Option<Notice> {
         match self.receiver.recv().await {
-            Ok(notice) => Some(notice),
-            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Notice::Missed(missed)),
-            Err(broadcast::error::RecvError::Closed) => None,
+            Received::Item(notice) => Some(notice),
+            Received::Missed(missed) => Some(Notice::Missed(missed)),
+            Received::Closed => None,
         }
     }
 }
@@ -146,8 +144,8 @@ impl Client {
                 });
             }
         };
-        let (notices, first_receiver) = broadcast::channel(SUBSCRIBER_BACKLOG);
-        let shared = Shared::new(notices.clone(), options.event_tap.clone());
+        let shared = Shared::new(options.event_tap.clone());
+        let first_receiver = shared.subscribe();
         let (lines, line_receiver) = mpsc::channel(256);
         // A write that makes no progress for a command's timeout means QEMU stopped reading.
         tokio::spawn(run_writer(
@@ -166,7 +164,6 @@ impl Client {
                 lines,
                 next_id: AtomicU64::new(1),
                 command_timeout: options.command_timeout,
-                notices,
                 first_subscription: Mutex::new(Some(first_receiver)),
                 reader,
             }),
@@ -215,7 +212,7 @@ impl Client {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         Subscription {
-            receiver: first.unwrap_or_else(|| self.inner.notices.subscribe()),
+            receiver: first.unwrap_or_else(|| self.inner.shared.subscribe()),
         }
     }
 

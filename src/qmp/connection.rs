@@ -6,6 +6,7 @@
 //! socket closes, every pending call fails with `Disconnected` at once. Nothing here knows
 //! which commands exist; that is [`super::client`]'s business.
 
+use super::fanout::{self, Fanout};
 use super::framing::{Frame, LineFramer, MAX_LINE_BYTES};
 use super::message::{Event, Incoming, QmpError, decode_line};
 use serde_json::Value;
@@ -14,13 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// How many notices a subscriber may fall behind before it is told it missed some.
 ///
-/// Tokio allocates every slot of a broadcast channel up front (~100 bytes each), so this is
-/// per-connection memory; a lagging subscriber is told how many it missed, and the event tap
-/// (the event log file) never lags.
+/// A subscriber's queue grows only while notices wait in it (see [`super::fanout`]), so an
+/// idle connection costs nothing for it; a lagging subscriber is told how many it missed, and
+/// the event tap (the event log file) never lags.
 pub const SUBSCRIBER_BACKLOG: usize = 4096;
 
 /// What subscribers receive: events as they arrive, and news about the connection.
@@ -58,22 +59,27 @@ pub type EventTap = Arc<dyn Fn(&Event) + Send + Sync>;
 pub struct Shared {
     state: Mutex<State>,
     events_seen: AtomicU64,
-    notices: broadcast::Sender<Notice>,
+    notices: Fanout<Notice>,
     tap: Option<EventTap>,
     /// Becomes true when the connection is closed, so the reader stops too.
     closing: watch::Sender<bool>,
 }
 
 impl Shared {
-    /// New shared state publishing notices on `notices` and events to `tap`.
-    pub fn new(notices: broadcast::Sender<Notice>, tap: Option<EventTap>) -> Arc<Self> {
+    /// New shared state publishing events to `tap` and notices to subscribers.
+    pub fn new(tap: Option<EventTap>) -> Arc<Self> {
         Arc::new(Shared {
             state: Mutex::new(State::default()),
             events_seen: AtomicU64::new(0),
-            notices,
+            notices: Fanout::new(SUBSCRIBER_BACKLOG),
             tap,
             closing: watch::Sender::new(false),
         })
+    }
+
+    /// A new subscriber to notices (nothing but the end, once the connection is closed).
+    pub fn subscribe(&self) -> fanout::Receiver<Notice> {
+        self.notices.subscribe()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -129,7 +135,8 @@ impl Shared {
                 reason: reason.to_string(),
             }));
         }
-        let _ = self.notices.send(Notice::Disconnected(reason.to_string()));
+        self.notices.send(Notice::Disconnected(reason.to_string()));
+        self.notices.close();
     }
 
     fn complete(&self, id: Option<u64>, reply: Reply) {
@@ -145,7 +152,7 @@ impl Shared {
                 let _ = call.reply.send(reply);
             }
             (None, Err(error)) => {
-                let _ = self.notices.send(Notice::ProtocolError(error.to_string()));
+                self.notices.send(Notice::ProtocolError(error.to_string()));
             }
             (None, Ok(value)) => {
                 let shown = super::message::shorten(&value.to_string(), 200);
@@ -168,7 +175,7 @@ impl Shared {
                 if let Some(tap) = &self.tap {
                     tap(&event);
                 }
-                let _ = self.notices.send(Notice::Event(event));
+                self.notices.send(Notice::Event(event));
             }
             Ok(Incoming::Return { id, value }) => self.complete(id, Ok(value)),
             // An id-less error belongs to the oldest pending command, if any.
@@ -177,8 +184,7 @@ impl Shared {
             }
             Ok(Incoming::Unknown(value)) => {
                 let message = format!("unexpected message: {}", value);
-                let _ = self
-                    .notices
+                self.notices
                     .send(Notice::ProtocolError(super::message::shorten(
                         &message, 200,
                     )));
@@ -189,12 +195,17 @@ impl Shared {
     }
 }
 
+/// The read buffer starts this small (most connections only ever read short replies)...
+const FIRST_READ_BUFFER: usize = 4 * 1024;
+/// ...and doubles, while reads fill it, up to this.
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
 /// Reads frames from a byte stream.
 pub struct FrameReader<R> {
     read: R,
     framer: LineFramer,
     ready: std::collections::VecDeque<Frame>,
-    buffer: Box<[u8]>,
+    buffer: Vec<u8>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -209,7 +220,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             read,
             framer: LineFramer::new(limit),
             ready: Default::default(),
-            buffer: vec![0; 64 * 1024].into_boxed_slice(),
+            buffer: vec![0; FIRST_READ_BUFFER],
         }
     }
 
@@ -226,6 +237,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             let mut frames = Vec::new();
             self.framer.feed(&self.buffer[..read], &mut frames);
             self.ready.extend(frames);
+            // A full buffer means more was waiting: read in bigger pieces from now on.
+            if read == self.buffer.len() && self.buffer.len() < MAX_READ_BUFFER {
+                self.buffer.resize(self.buffer.len() * 2, 0);
+            }
         }
     }
 }

@@ -238,6 +238,39 @@ async fn storm_script(mut conn: FakeConn, go: Arc<Notify>) {
     scenario.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_discovered_sockets_cost_little_memory_each() {
+    const VMS: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let _fakes: Vec<FakeQmp> = (0..VMS)
+        .map(|n| {
+            FakeQmp::start_at(
+                dir.path().join(format!("vm{n:03}.qmp")),
+                |mut conn| async move {
+                    if conn.handshake().await.is_some() {
+                        conn.serve_plausibly().await;
+                    }
+                },
+            )
+        })
+        .collect();
+    let path = dir.path().display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut dash = Dashboard::start(&["--discover", &path, "--interval", "10"], 160, 40);
+        dash.wait_for(
+            &format!("{VMS} VMs, {VMS} connected"),
+            Duration::from_secs(60),
+        );
+        let peak = peak_rss_kib(dash.pid());
+        eprintln!("peak RSS watching {VMS} sockets: {peak} KiB");
+        assert!(peak < 48 * 1024, "peak RSS {peak} KiB for {VMS} VMs");
+        dash.send("q");
+        assert_eq!(dash.wait_exit(WAIT), Some(true));
+    })
+    .await
+    .unwrap();
+}
+
 fn history_of(data: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(data.join("qemu-dash/history"))
         .unwrap_or_default()
