@@ -239,6 +239,43 @@ async fn storm_script(mut conn: FakeConn, go: Arc<Notify>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_storm_is_coalesced_and_a_single_stop_still_polls_at_once() {
+    let go = Arc::new(Notify::new());
+    let fake = FakeQmp::start({
+        let go = go.clone();
+        move |conn| storm_script(conn, go.clone())
+    });
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        // A 10 s interval: any poll seen sooner was triggered by an event.
+        let dash = Dashboard::start(&[&target, "--interval", "10"], 120, 30);
+        dash.wait_for("● running", WAIT);
+        go.notify_one();
+        dash.wait_for("Events (1 seen", WAIT);
+        dash.wait_for("● paused", Duration::from_secs(5));
+
+        let (status_before, block_before) =
+            (count(&fake, "query-status"), count(&fake, "query-block"));
+        go.notify_one();
+        dash.wait_for("Events (202 seen", WAIT);
+        dash.wait_for("● running", Duration::from_secs(5));
+        let polls = count(&fake, "query-status") - status_before;
+        let slow = count(&fake, "query-block") - block_before;
+        eprintln!("200 RESETs in 1 s: {polls} polls, {slow} with query-block");
+        assert!(
+            polls <= 20,
+            "{polls} polls for a storm of 200 RESETs in 1 s"
+        );
+        assert!(
+            slow <= 5,
+            "{slow} query-block for a storm of 200 RESETs in 1 s"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_discovered_sockets_cost_little_memory_each() {
     const VMS: usize = 300;
     let dir = tempfile::tempdir().unwrap();
