@@ -20,7 +20,8 @@ use keymap::{Action, KeyContext};
 use snapshots::{RunningJob, SnapshotSort};
 use std::time::{Duration, Instant};
 pub use vm::{
-    BlockRow, ConnectionState, EVENT_LOG_LEN, HISTORY_LEN, History, PowerdownRequest, Vm,
+    BlockRow, ConnectionState, EVENT_LOG_BYTES, EVENT_LOG_LEN, HISTORY_LEN, History,
+    PowerdownRequest, Vm,
 };
 
 /// Shortest and longest poll interval.

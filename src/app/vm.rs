@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub const HISTORY_LEN: usize = 300;
 /// Events kept in the log (the total seen is counted separately).
 pub const EVENT_LOG_LEN: usize = 1000;
+/// Memory the event log may take: the oldest events go first beyond it.
+pub const EVENT_LOG_BYTES: usize = 2 * 1024 * 1024;
 
 /// A bounded series for sparklines.
 #[derive(Debug, Clone, Default)]
@@ -175,6 +177,10 @@ pub struct Vm {
     pub events: VecDeque<EventRecord>,
     /// Events seen since the dashboard started (including any the log dropped).
     pub events_total: u64,
+    /// Events whose data, name or text was cut to fit.
+    pub events_cut: u64,
+    /// What the events in the log take in memory (see [`EventRecord::cost`]).
+    events_bytes: usize,
     /// The last poll problem (timeout, bad reply), cleared by the next good sample.
     pub problem: Option<String>,
     /// When the last sample arrived.
@@ -246,10 +252,21 @@ impl Vm {
         Media::new(&self.block_info)
     }
 
+    /// Adds a record to the log, dropping the oldest beyond [`EVENT_LOG_LEN`] records or
+    /// [`EVENT_LOG_BYTES`].
     pub(crate) fn log(&mut self, record: EventRecord) {
-        if self.events.len() == EVENT_LOG_LEN {
-            self.events.pop_front();
+        if record.cut_bytes > 0 {
+            self.events_cut += 1;
         }
+        let cost = record.cost();
+        while !self.events.is_empty()
+            && (self.events.len() >= EVENT_LOG_LEN || self.events_bytes + cost > EVENT_LOG_BYTES)
+        {
+            if let Some(old) = self.events.pop_front() {
+                self.events_bytes = self.events_bytes.saturating_sub(old.cost());
+            }
+        }
+        self.events_bytes += cost;
         self.events.push_back(record);
     }
 

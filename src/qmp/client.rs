@@ -6,7 +6,7 @@
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
 use super::fanout::{self, Received};
 use super::framing::Frame;
-use super::message::{Greeting, QmpError, decode_greeting};
+use super::message::{Greeting, QmpError, RawJson, decode_greeting};
 use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
@@ -233,6 +233,18 @@ impl Client {
         arguments: Option<Value>,
         timeout: Duration,
     ) -> Result<Value, QmpError> {
+        let reply = self.execute_raw(command, arguments, timeout).await?;
+        decode_reply(command, &reply)
+    }
+
+    /// Runs `command` like [`Client::execute_with_timeout`], returning the reply's value as
+    /// QEMU sent it, not decoded (for replies that may be big).
+    pub async fn execute_raw(
+        &self,
+        command: &str,
+        arguments: Option<Value>,
+        timeout: Duration,
+    ) -> Result<RawJson, QmpError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({ "execute": command, "id": id });
         if let Some(arguments) = arguments {
@@ -269,10 +281,12 @@ impl Client {
         }
     }
 
-    /// Runs `command` and decodes its reply into `T`.
+    /// Runs `command` and decodes its reply straight into `T`.
     pub async fn query<T: DeserializeOwned>(&self, command: &str) -> Result<T, QmpError> {
-        let value = self.execute(command, None).await?;
-        decode_reply(command, value)
+        let reply = self
+            .execute_raw(command, None, self.inner.command_timeout)
+            .await?;
+        decode_reply(command, &reply)
     }
 
     /// `query-status`.
@@ -338,12 +352,11 @@ impl Drop for ForgetGuard<'_> {
     }
 }
 
-/// Decodes a reply value into `T`, naming the command on failure.
-pub fn decode_reply<T: DeserializeOwned>(command: &str, value: Value) -> Result<T, QmpError> {
-    // Decoding borrows the value, so it is shown (serialized again) only when it failed.
-    T::deserialize(&value).map_err(|error| QmpError::Protocol {
+/// Decodes a reply into `T`, naming the command on failure.
+pub fn decode_reply<T: DeserializeOwned>(command: &str, reply: &RawJson) -> Result<T, QmpError> {
+    reply.decode().map_err(|error| QmpError::Protocol {
         message: format!("cannot decode the reply to {command}: {error}"),
-        line: super::message::shorten(&value.to_string(), 200),
+        line: super::message::shorten(reply.get(), 200),
     })
 }
 

@@ -8,8 +8,7 @@
 
 use super::fanout::{self, Fanout};
 use super::framing::{Frame, LineFramer, MAX_LINE_BYTES};
-use super::message::{Event, Incoming, QmpError, decode_line};
-use serde_json::Value;
+use super::message::{Event, Incoming, QmpError, RawJson, decode_owned};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -37,8 +36,8 @@ pub enum Notice {
     Disconnected(String),
 }
 
-/// The result a waiting caller gets.
-pub type Reply = Result<Value, QmpError>;
+/// The result a waiting caller gets: the reply's value as QEMU sent it.
+pub type Reply = Result<RawJson, QmpError>;
 
 struct PendingCall {
     reply: oneshot::Sender<Reply>,
@@ -155,7 +154,7 @@ impl Shared {
                 self.notices.send(Notice::ProtocolError(error.to_string()));
             }
             (None, Ok(value)) => {
-                let shown = super::message::shorten(&value.to_string(), 200);
+                let shown = super::message::shorten(value.get(), 200);
                 tracing::warn!(?id, reply = %shown, "dropping a reply with an unknown id");
             }
         }
@@ -167,7 +166,7 @@ impl Shared {
                 seen,
                 limit: MAX_LINE_BYTES,
             }),
-            Frame::Line(bytes) => decode_line(&bytes),
+            Frame::Line(bytes) => decode_owned(bytes),
         };
         match incoming {
             Ok(Incoming::Event(event)) => {

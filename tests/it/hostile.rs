@@ -54,6 +54,54 @@ fn count(fake: &FakeQmp, command: &str) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_events_are_cut_and_memory_stays_bounded() {
+    const HUGE: usize = 12;
+    let fake = FakeQmp::start(|mut conn| async move {
+        if conn.handshake().await.is_none() {
+            return;
+        }
+        let mut sent = false;
+        while let Some(command) = conn.command().await {
+            let name = name_of(&command);
+            conn.reply(&command["id"], plausible_reply(&name)).await;
+            if !sent && name == "query-status" {
+                sent = true;
+                // 4 MiB of JSON each: an array of zeros, or a BLOCK_IO_ERROR's reason.
+                let blob = format!("{{\"blob\": {}}}", zeros(2 << 20));
+                let io_error = format!(
+                    "{{\"device\": \"disk0\", \"operation\": \"write\", \"action\": \"report\", \"reason\": \"{}\"}}",
+                    "r".repeat(4 << 20)
+                );
+                for n in 0..HUGE {
+                    let line = if n % 3 == 0 {
+                        event_line("BLOCK_IO_ERROR", &io_error)
+                    } else {
+                        event_line("HUGE_THING", &blob)
+                    };
+                    conn.send_raw(line.as_bytes()).await;
+                }
+            }
+        }
+    });
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        let mut dash = Dashboard::start(&[&target], 160, 40);
+        dash.wait_for(&format!("Events ({HUGE} seen"), Duration::from_secs(60));
+        let peak = peak_rss_kib(dash.pid());
+        eprintln!("peak RSS after {HUGE} events of 4 MiB: {peak} KiB");
+        assert!(peak < 96 * 1024, "peak RSS {peak} KiB");
+        // What was cut is counted, and the reason in the text is cut too.
+        dash.wait_for(&format!("Events ({HUGE} seen, {HUGE} cut)"), WAIT);
+        let screen = dash.wait_for("I/O error on disk0 during write (report): rrrr", WAIT);
+        assert!(screen.contains("HUGE_THING"), "{screen}");
+        dash.send("q");
+        assert_eq!(dash.wait_exit(WAIT), Some(true));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_thousand_block_devices_keep_keys_responsive() {
     const DEVICES: usize = 50_000;
     let stats: Vec<Value> = (0..DEVICES)
