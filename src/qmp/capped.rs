@@ -8,7 +8,7 @@
 //! budget decodes exactly as `serde_json::from_str` would decode it.
 
 use crate::format;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
@@ -176,7 +176,8 @@ impl<'de> Visitor<'de> for Seed<'_> {
         let (mut count, mut bytes) = (0u64, 0u64);
         while let Some(raw) = seq.next_element::<&'de RawValue>()? {
             count += 1;
-            bytes += raw.get().len() as u64;
+            // With its separator.
+            bytes += raw.get().len() as u64 + 1;
         }
         if count > 0 {
             items.push(Value::String(self.spend.skipped(count, bytes, "items")));
@@ -200,10 +201,11 @@ impl<'de> Visitor<'de> for Seed<'_> {
             members.insert(key, value);
         }
         let (mut count, mut bytes) = (0u64, 0u64);
-        while map.next_key::<IgnoredAny>()?.is_some() {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let raw = map.next_value::<&'de RawValue>()?;
             count += 1;
-            bytes += raw.get().len() as u64;
+            // With the key's quotes, the colon and the separator.
+            bytes += (key.len() + raw.get().len() + 4) as u64;
         }
         if count > 0 {
             let marker = self.spend.skipped(count, bytes, "members");

@@ -356,6 +356,59 @@ async fn three_hundred_discovered_sockets_cost_little_memory_each() {
     .unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_console_output_is_cut_and_memory_stays_bounded() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        if conn.handshake().await.is_none() {
+            return;
+        }
+        // A 10 MiB line of HMP output, and a 14 MiB QMP reply.
+        let hmp = format!("\"{}\\r\\n\"", "z".repeat(10 << 20));
+        let huge = zeros(7 << 20);
+        while let Some(command) = conn.command().await {
+            let name = name_of(&command);
+            let id = &command["id"];
+            match name.as_str() {
+                "human-monitor-command" => conn.send_raw(reply_line(id, &hmp).as_bytes()).await,
+                "query-huge" => conn.send_raw(reply_line(id, &huge).as_bytes()).await,
+                _ => conn.reply(id, plausible_reply(&name)).await,
+            }
+        }
+    });
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        let data = tempfile::tempdir().unwrap();
+        let env = [("XDG_DATA_HOME", data.path().to_str().unwrap())];
+        let mut dash = Dashboard::start_with_env(&[&target], &env, 120, 36);
+        dash.wait_for("● running", WAIT);
+        dash.send(":");
+        dash.wait_for("Monitor console", WAIT);
+        dash.send("\tquery-huge\r\t");
+        for _ in 0..8 {
+            dash.send("info huge\r");
+        }
+        // Every reply arrives, each cut and saying so.
+        wait_until(Duration::from_secs(60), "every reply", || {
+            let screen = dash.text();
+            let notes = screen.matches("… 10.0 MiB reply, ").count();
+            (notes == 8 && !screen.contains("running…")).then_some(())
+        });
+        dash.send("\x1b[5~");
+        let screen = dash.wait_for("… 14.0 MiB reply, ", WAIT);
+        assert!(screen.contains("more items"), "{screen}");
+        // Keys still echo.
+        dash.send("abc");
+        dash.wait_for("│abc", WAIT);
+        let peak = peak_rss_kib(dash.pid());
+        eprintln!("peak RSS after 8 lines of 10 MiB and a 14 MiB reply: {peak} KiB");
+        assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
+        dash.send("\x03");
+        assert_eq!(dash.wait_exit(WAIT), Some(true));
+    })
+    .await
+    .unwrap();
+}
+
 fn history_of(data: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(data.join("qemu-dash/history"))
         .unwrap_or_default()
