@@ -189,11 +189,13 @@ impl<'de> Visitor<'de> for Seed<'_> {
         self.spend.charge(NODE);
         let mut members = Map::new();
         while self.spend.left >= NODE {
-            let Some(key) = map.next_key_seed(KeySeed {
+            // A key is a string: decoded (and cut) like any string.
+            let key = match map.next_key_seed(Seed {
                 spend: &mut *self.spend,
-            })?
-            else {
-                return Ok(Value::Object(members));
+            })? {
+                Some(Value::String(key)) => key,
+                Some(other) => other.to_string(),
+                None => return Ok(Value::Object(members)),
             };
             let value = map.next_value_seed(Seed {
                 spend: &mut *self.spend,
@@ -212,35 +214,6 @@ impl<'de> Visitor<'de> for Seed<'_> {
             members.insert("…".to_string(), Value::String(marker));
         }
         Ok(Value::Object(members))
-    }
-}
-
-/// An object's key, cut like any string.
-struct KeySeed<'s> {
-    spend: &'s mut Spend,
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = String;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = String;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("an object key")
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<String, E> {
-        Ok(self.spend.string(value))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<String, E> {
-        Ok(self.spend.owned_string(value))
     }
 }
 

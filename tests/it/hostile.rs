@@ -5,7 +5,7 @@
 
 use crate::support::fake::{FakeConn, plausible_reply};
 use crate::support::pty::Dashboard;
-use crate::support::{FakeQmp, peak_rss_kib, wait_until};
+use crate::support::{FakeQmp, history_of, peak_rss_kib, wait_until};
 use qemu_dash::qmp::{Client, ConnectOptions, QmpError};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -44,6 +44,22 @@ fn reply_line(id: &Value, value: &str) -> String {
 
 fn name_of(command: &Value) -> String {
     command["execute"].as_str().unwrap_or_default().to_string()
+}
+
+/// Answers like an idle VM, except that the commands named in `canned` get those replies
+/// (JSON text, sent as is).
+async fn serve_canned(mut conn: FakeConn, canned: Arc<Vec<(&'static str, String)>>) {
+    if conn.handshake().await.is_none() {
+        return;
+    }
+    while let Some(command) = conn.command().await {
+        let name = name_of(&command);
+        let id = &command["id"];
+        match canned.iter().find(|(known, _)| *known == name) {
+            Some((_, reply)) => conn.send_raw(reply_line(id, reply).as_bytes()).await,
+            None => conn.reply(id, plausible_reply(&name)).await,
+        }
+    }
 }
 
 fn count(fake: &FakeQmp, command: &str) -> usize {
@@ -110,25 +126,11 @@ async fn fifty_thousand_block_devices_keep_keys_responsive() {
     let block: Vec<Value> = (0..DEVICES)
         .map(|n| json!({"device": format!("d{n}"), "removable": false, "locked": false, "inserted": {"file": format!("/img/d{n}.qcow2"), "node-name": format!("n{n}"), "ro": false, "drv": "qcow2"}}))
         .collect();
-    let stats = Arc::new(serde_json::to_string(&stats).unwrap());
-    let block = Arc::new(serde_json::to_string(&block).unwrap());
-    let fake = FakeQmp::start(move |mut conn| {
-        let (stats, block) = (stats.clone(), block.clone());
-        async move {
-            if conn.handshake().await.is_none() {
-                return;
-            }
-            while let Some(command) = conn.command().await {
-                let name = name_of(&command);
-                let id = &command["id"];
-                match name.as_str() {
-                    "query-blockstats" => conn.send_raw(reply_line(id, &stats).as_bytes()).await,
-                    "query-block" => conn.send_raw(reply_line(id, &block).as_bytes()).await,
-                    _ => conn.reply(id, plausible_reply(&name)).await,
-                }
-            }
-        }
-    });
+    let canned = Arc::new(vec![
+        ("query-blockstats", serde_json::to_string(&stats).unwrap()),
+        ("query-block", serde_json::to_string(&block).unwrap()),
+    ]);
+    let fake = FakeQmp::start(move |conn| serve_canned(conn, canned.clone()));
     let target = fake.target();
     tokio::task::spawn_blocking(move || {
         let mut dash = Dashboard::start(&[&target], 160, 40);
@@ -358,23 +360,15 @@ async fn three_hundred_discovered_sockets_cost_little_memory_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_console_output_is_cut_and_memory_stays_bounded() {
-    let fake = FakeQmp::start(|mut conn| async move {
-        if conn.handshake().await.is_none() {
-            return;
-        }
-        // A 10 MiB line of HMP output, and a 14 MiB QMP reply.
-        let hmp = format!("\"{}\\r\\n\"", "z".repeat(10 << 20));
-        let huge = zeros(7 << 20);
-        while let Some(command) = conn.command().await {
-            let name = name_of(&command);
-            let id = &command["id"];
-            match name.as_str() {
-                "human-monitor-command" => conn.send_raw(reply_line(id, &hmp).as_bytes()).await,
-                "query-huge" => conn.send_raw(reply_line(id, &huge).as_bytes()).await,
-                _ => conn.reply(id, plausible_reply(&name)).await,
-            }
-        }
-    });
+    // A 10 MiB line of HMP output, and a 14 MiB QMP reply.
+    let canned = Arc::new(vec![
+        (
+            "human-monitor-command",
+            format!("\"{}\\r\\n\"", "z".repeat(10 << 20)),
+        ),
+        ("query-huge", zeros(7 << 20)),
+    ]);
+    let fake = FakeQmp::start(move |conn| serve_canned(conn, canned.clone()));
     let target = fake.target();
     tokio::task::spawn_blocking(move || {
         let data = tempfile::tempdir().unwrap();
@@ -407,14 +401,6 @@ async fn huge_console_output_is_cut_and_memory_stays_bounded() {
     })
     .await
     .unwrap();
-}
-
-fn history_of(data: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(data.join("qemu-dash/history"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 fn plausible_fake() -> FakeQmp {

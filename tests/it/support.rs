@@ -35,3 +35,12 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .and_then(|kib| kib.parse().ok())
         .expect("VmHWM in /proc/<pid>/status")
 }
+
+/// The console history a dashboard wrote under `XDG_DATA_HOME=data`, one entry per line.
+pub fn history_of(data: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(data.join("qemu-dash/history"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
