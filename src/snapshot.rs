@@ -72,6 +72,24 @@ pub enum SnapshotError {
         /// The disks that lack it.
         missing: Vec<String>,
     },
+    /// The tag is also the numeric id of another snapshot on a disk taking part. QEMU looks
+    /// ids up before tags, so it would act on that other snapshot and report success.
+    #[error(
+        "refusing to {operation} snapshot '{}': on disk {disk}, '{}' is also the id of \
+         snapshot '{}', and QEMU looks ids up before tags, so it would {operation} that one \
+         instead",
+        tag.escape_debug(), tag.escape_debug(), other.escape_debug()
+    )]
+    IdClash {
+        /// What was asked.
+        operation: Operation,
+        /// The tag asked for.
+        tag: String,
+        /// The tag of the snapshot whose id is `tag`.
+        other: String,
+        /// The disk where the two meet.
+        disk: String,
+    },
     /// The snapshot holds no VM state on a writable disk, so it cannot be loaded while the VM
     /// runs.
     #[error(

@@ -453,7 +453,15 @@ async fn hmp_fallback_refuses_unsafe_tags() {
     let mut observer = qemu.observer();
     let hmp = options(MethodChoice::Hmp);
 
-    for tag in ["two words", "quo\"te", "semi;colon", "12"] {
+    // An all-digit tag is refused on every path, before the method is even chosen.
+    let error = snapshot::save(&client, "12", &hmp, ignore)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, SnapshotError::Tag(TagError::AllDigits { .. })),
+        "{error:?}"
+    );
+    for tag in ["two words", "quo\"te", "semi;colon"] {
         let error = snapshot::save(&client, tag, &hmp, ignore)
             .await
             .unwrap_err();
@@ -482,23 +490,77 @@ async fn hmp_fallback_refuses_unsafe_tags() {
     assert_eq!(observer.status(), "running");
 }
 
+/// Runs `qemu-dash snapshot ARGS...` to completion: (success, stdout, stderr).
+fn run_snapshot_cli(args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_qemu-dash"))
+        .arg("snapshot")
+        .args(args)
+        .output()
+        .expect("run qemu-dash");
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// QEMU's qcow2 driver looks a name up as a snapshot id before it looks at tags: with
+/// `before` (id 1) and a snapshot another tool tagged `1` (id 2), loading `1` would restore
+/// `before` and lose what was written since. qemu-dash refuses to load or delete such a tag,
+/// refuses all-digit tags on save, and the disk keeps its newest data.
+#[test]
+fn a_tag_that_is_another_snapshots_id_is_never_loaded_or_deleted() {
+    let qemu = Qemu::builder().disk("disk0", "qcow2").observer().start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+
+    let (ok, _, stderr) = run_snapshot_cli(&["save", &target, "before"]);
+    assert!(ok, "{stderr}");
+    write_marker(&qemu, &mut observer, "disk0", 0xaa);
+    // Another tool (HMP here) takes a snapshot tagged "1"; QEMU gives it id 2.
+    let reply = observer.execute("human-monitor-command", json!({"command-line": "savevm 1"}));
+    assert_eq!(reply, "", "savevm 1");
+    write_marker(&qemu, &mut observer, "disk0", 0xbb);
+    assert_eq!(tags_of(&mut observer, "disk0"), ["before", "1"]);
+
+    for operation in ["load", "delete"] {
+        let (ok, _, stderr) = run_snapshot_cli(&[operation, &target, "1"]);
+        assert!(!ok, "{operation} 1 must be refused");
+        assert!(
+            stderr.contains(&format!(
+                "refusing to {operation} snapshot '1': on disk disk0, '1' is also the id of \
+                 snapshot 'before'"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            disk_holds(&qemu, &mut observer, "disk0", 0xbb),
+            "newest data kept after {operation}"
+        );
+    }
+    assert_eq!(tags_of(&mut observer, "disk0"), ["before", "1"]);
+    assert_eq!(observer.status(), "running");
+
+    let (ok, _, stderr) = run_snapshot_cli(&["save", &target, "7"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("the snapshot tag '7' is only digits"),
+        "{stderr}"
+    );
+    assert_eq!(tags_of(&mut observer, "disk0"), ["before", "1"]);
+
+    // The tag that is not an id still loads the snapshot it names.
+    let (ok, _, stderr) = run_snapshot_cli(&["load", &target, "before"]);
+    assert!(ok, "{stderr}");
+    assert!(disk_holds(&qemu, &mut observer, "disk0", 0));
+}
+
 /// The `snapshot` subcommands of the binary, as a script would use them.
 #[test]
 fn cli_saves_lists_loads_and_deletes() {
     let qemu = two_disk_vm();
     let mut observer = qemu.observer();
-    let run = |args: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_qemu-dash"))
-            .arg("snapshot")
-            .args(args)
-            .output()
-            .expect("run qemu-dash");
-        (
-            output.status.success(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    };
+    let run = run_snapshot_cli;
     let target = qemu.target();
 
     let (ok, stdout, stderr) = run(&["save", &target, "cli snap"]);
