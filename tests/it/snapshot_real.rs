@@ -2,8 +2,8 @@
 //! independent observer on a second QMP socket. Run with `QEMU_DASH_QEMU` pointing at each
 //! QEMU under test.
 
+use crate::support::Qemu;
 use crate::support::observer::Observer;
-use crate::support::{Qemu, wait_until};
 use qemu_dash::qmp::{Client, ConnectOptions, Target};
 use qemu_dash::snapshot::{
     self, Method, MethodChoice, Operation, Progress, SnapshotError, SnapshotOptions, TagError,
@@ -70,36 +70,13 @@ fn tags_of(observer: &mut Observer, disk: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no disk {disk}"))
 }
 
-/// Runs `qemu-io` on `disk` through the observer's HMP and returns what it printed (QEMU
-/// prints qemu-io results on its stdout, not in the reply). Waits for the line `until`.
-fn qemu_io(qemu: &Qemu, observer: &mut Observer, disk: &str, command: &str, until: &str) -> String {
-    let before = qemu.stdout().len();
-    let reply = observer.execute(
-        "human-monitor-command",
-        json!({"command-line": format!("qemu-io {disk} \"{command}\"")}),
-    );
-    assert_eq!(reply, "", "qemu-io {command}");
-    wait_until(Duration::from_secs(5), until, || {
-        let output = qemu.stdout()[before..].to_string();
-        output.contains(until).then_some(output)
-    })
-}
-
 /// True when the first 4 KiB of `disk` all hold the byte `pattern`.
 fn disk_holds(qemu: &Qemu, observer: &mut Observer, disk: &str, pattern: u8) -> bool {
-    let output = qemu_io(
-        qemu,
-        observer,
-        disk,
-        &format!("read -P 0x{pattern:02x} 0 4k"),
-        "read 4096/4096 bytes at offset 0",
-    );
-    !output.contains("Pattern verification failed")
+    qemu.drive_holds(observer, disk, pattern)
 }
 
 fn write_marker(qemu: &Qemu, observer: &mut Observer, disk: &str, pattern: u8) {
-    qemu_io(
-        qemu,
+    qemu.qemu_io(
         observer,
         disk,
         &format!("write -P 0x{pattern:02x} 0 4k"),
