@@ -197,13 +197,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         vms: vec![(target, None)],
         ..Default::default()
     };
-    let result = crate::tui::run(
-        watchlist,
-        options,
-        Duration::from_secs_f64(args.interval),
-        false,
-    )
-    .await;
+    let result = crate::tui::run(watchlist, options, args.interval, false).await;
     if let Some(driver) = driver {
         driver.abort();
     }
