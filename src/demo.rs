@@ -192,6 +192,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         connect: ConnectOptions::default(),
         pid: Some(vm.child.id()),
         event_log: None,
+        read_only: false,
     };
     let watchlist = crate::runtime::Watchlist {
         vms: vec![(target, None)],

@@ -67,6 +67,7 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         config: config.clone(),
         notes,
     };
+    let read_only = cli.read_only || config.read_only.unwrap_or(false);
     let options = collect::watch::WatchOptions {
         connect: qmp::ConnectOptions {
             greeting_timeout: cli.greeting_timeout,
@@ -79,12 +80,12 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
             .as_deref()
             .map(collect::eventlog::EventLog::open)
             .transpose()?,
+        read_only: read_only || cli.batch,
     };
     let interval = cli
         .interval
         .or(config.interval()?)
         .unwrap_or(Duration::from_secs(1));
-    let read_only = cli.read_only || config.read_only.unwrap_or(false);
     if cli.batch {
         watchlist.add_discovered_now()?;
         if watchlist.vms.is_empty() {

@@ -13,6 +13,7 @@ mod cli;
 mod job;
 mod list;
 mod plan;
+mod stale;
 mod tag;
 
 pub use cli::{SnapshotCommand, format_table, run_cli};
@@ -22,6 +23,7 @@ pub use job::{
 };
 pub use list::{Snapshot, format_vm_clock, list, merge, sort_by_date, sort_by_name};
 pub use plan::{BlockedDisk, Plan, PlanDisk, plan_from_blocks, preflight};
+pub use stale::{DismissedJob, describe_dismissed, dismiss_stale_jobs};
 pub use tag::{
     HMP_SAFE_PUNCTUATION, MAX_TAG_BYTES, TagError, check_hmp_tag, suggest_free_tag, suggest_tag,
     validate_tag,

@@ -11,6 +11,7 @@
 
 use super::list::merge;
 use super::plan::{Plan, PlanDisk, disk_name, plan_from_blocks};
+use super::stale::JOB_PREFIX;
 use super::tag::{check_hmp_tag, validate_tag};
 use super::{Snapshot, SnapshotError};
 use crate::qmp::types::BlockInfo;
@@ -385,7 +386,7 @@ fn new_job_id(operation: Operation) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!(
-        "qemu-dash-{operation}-{}-{count}-{nanos:09}",
+        "{JOB_PREFIX}{operation}-{}-{count}-{nanos:09}",
         std::process::id()
     )
 }

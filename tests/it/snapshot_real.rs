@@ -2,8 +2,8 @@
 //! independent observer on a second QMP socket. Run with `QEMU_DASH_QEMU` pointing at each
 //! QEMU under test.
 
-use crate::support::Qemu;
 use crate::support::observer::Observer;
+use crate::support::{Qemu, wait_until};
 use qemu_dash::qmp::{Client, ConnectOptions, Target};
 use qemu_dash::snapshot::{
     self, Method, MethodChoice, Operation, Progress, SnapshotError, SnapshotOptions, TagError,
@@ -578,4 +578,72 @@ fn cli_saves_lists_loads_and_deletes() {
     assert!(stderr.contains("no snapshot tagged 'cli snap'"), "{stderr}");
     assert_eq!(tags_of(&mut observer, "disk0"), Vec::<String>::new());
     assert_eq!(observer.status(), "running");
+}
+
+/// Leaves a finished snapshot job in QEMU as a qemu-dash killed mid-save does (its pid is
+/// gone), through the observer; returns its id.
+fn leave_stale_job(observer: &mut Observer) -> String {
+    let blocks = observer.execute("query-block", json!({}));
+    let node = blocks[0]["inserted"]["node-name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = "qemu-dash-save-999999999-0-000000001".to_string();
+    observer.execute(
+        "snapshot-save",
+        json!({"job-id": id, "tag": "left", "vmstate": node, "devices": [node]}),
+    );
+    wait_until(Duration::from_secs(10), "the job to conclude", || {
+        let jobs = observer.execute("query-jobs", json!({}));
+        (jobs[0]["status"] == "concluded").then_some(())
+    });
+    id
+}
+
+fn job_ids(observer: &mut Observer) -> Vec<String> {
+    let jobs = observer.execute("query-jobs", json!({}));
+    jobs.as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A killed `snapshot save` leaves a concluded job in QEMU for good; the next qemu-dash that
+/// connects dismisses it and says so (the dashboard, unless read-only, and the snapshot CLI).
+#[test]
+fn finished_jobs_left_by_a_killed_qemu_dash_are_dismissed_on_connect() {
+    use crate::support::pty::Dashboard;
+    let qemu = Qemu::builder().disk("disk0", "qcow2").observer().start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+
+    let stale = leave_stale_job(&mut observer);
+    let mut read_only = Dashboard::start(&["--read-only", &target], 120, 30);
+    read_only.wait_for("running", Duration::from_secs(10));
+    read_only.send("q");
+    read_only.wait_exit(Duration::from_secs(5));
+    assert_eq!(
+        job_ids(&mut observer),
+        [stale.clone()],
+        "read-only sends no job-dismiss"
+    );
+
+    let mut dashboard = Dashboard::start(&[&target], 200, 30);
+    dashboard.wait_for(
+        &format!("dismissed a finished snapshot job an earlier qemu-dash left behind: {stale}"),
+        Duration::from_secs(10),
+    );
+    dashboard.send("q");
+    dashboard.wait_exit(Duration::from_secs(5));
+    assert_eq!(job_ids(&mut observer), Vec::<String>::new());
+
+    let stale = leave_stale_job(&mut observer);
+    let (ok, _, stderr) = run_snapshot_cli(&["save", &target, "after"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("left behind: {stale}")),
+        "{stderr}"
+    );
+    assert_eq!(job_ids(&mut observer), Vec::<String>::new());
 }
