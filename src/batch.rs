@@ -59,7 +59,7 @@ pub async fn run(
         };
         let line = batch_line(vm_state, std::mem::take(pending));
         let mut out = stdout.lock();
-        writeln!(out, "{line}")
+        writeln!(out, "{}", crate::safe_text::json_line(&line.to_string()))
             .and_then(|_| out.flush())
             .context("writing to stdout")?;
         printed[vm] += 1;
