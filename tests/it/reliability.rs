@@ -430,7 +430,10 @@ fn permission_denied_is_one_clear_line() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&link_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (hermetic, removed) = crate::support::pty::hermetic_env();
     let output = Command::new("setpriv")
+        .envs(hermetic)
+        .env_remove(removed[0])
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(binary())
         .args(["--batch", "-n", "1"])

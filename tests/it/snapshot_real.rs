@@ -469,7 +469,7 @@ async fn hmp_fallback_refuses_unsafe_tags() {
 
 /// Runs `qemu-dash snapshot ARGS...` to completion: (success, stdout, stderr).
 fn run_snapshot_cli(args: &[&str]) -> (bool, String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_qemu-dash"))
+    let output = crate::support::pty::command()
         .arg("snapshot")
         .args(args)
         .output()

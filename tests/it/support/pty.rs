@@ -11,6 +11,30 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_qemu-dash")
 }
 
+/// The environment every run of the binary gets, so that nothing of the user's changes what a
+/// test sees: a config and data home of the test suite's own (a user's `read_only = true` or
+/// console history stays out) and no `NO_COLOR` (a test that wants it sets it). The guest
+/// cache (`XDG_CACHE_HOME`, `HOME`) is left alone: the demo and the harness share it.
+pub fn hermetic_env() -> (Vec<(&'static str, std::path::PathBuf)>, [&'static str; 1]) {
+    let home = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hermetic");
+    let set = vec![
+        ("XDG_CONFIG_HOME", home.join("config")),
+        ("XDG_DATA_HOME", home.join("data")),
+    ];
+    (set, ["NO_COLOR"])
+}
+
+/// `qemu-dash` as a [`std::process::Command`] with the [`hermetic_env`].
+pub fn command() -> std::process::Command {
+    let mut command = std::process::Command::new(binary());
+    let (set, removed) = hermetic_env();
+    command.envs(set);
+    for name in removed {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// A running `qemu-dash` on a pseudo-terminal.
 pub struct Dashboard {
     child: Box<dyn Child + Send + Sync>,
@@ -40,6 +64,13 @@ impl Dashboard {
         let mut command = CommandBuilder::new(binary());
         command.args(args);
         command.env("TERM", "xterm-256color");
+        let (set, removed) = hermetic_env();
+        for (key, value) in set {
+            command.env(key, value);
+        }
+        for name in removed {
+            command.env_remove(name);
+        }
         for (key, value) in env {
             command.env(key, value);
         }
@@ -195,7 +226,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let output = std::process::Command::new(binary())
+    let output = command()
         .args(args)
         .envs(env.iter().copied())
         .output()
