@@ -9,6 +9,30 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "qemu-dash", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// What to watch and how.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+
+    /// Send nothing but queries: pause, reset, power down, quit and snapshots are refused.
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// No terminal UI: print one JSON object per VM per poll on stdout.
+    #[arg(long)]
+    pub batch: bool,
+
+    /// With --batch: stop after this many lines per VM.
+    #[arg(short = 'n', long, requires = "batch")]
+    pub count: Option<u64>,
+
+    /// What to do instead of watching.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to watch and how: shared by the dashboard, batch mode and the exporter.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
     /// The VM's QMP socket: PATH, unix:PATH or tcp:HOST:PORT. Give QEMU one with
     /// `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
     #[arg(value_name = "TARGET")]
@@ -26,18 +50,6 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Send nothing but queries: pause, reset, power down, quit and snapshots are refused.
-    #[arg(long)]
-    pub read_only: bool,
-
-    /// No terminal UI: print one JSON object per VM per poll on stdout.
-    #[arg(long)]
-    pub batch: bool,
-
-    /// With --batch: stop after this many lines per VM.
-    #[arg(short = 'n', long, requires = "batch")]
-    pub count: Option<u64>,
-
     /// QEMU's pid, for host CPU figures when the socket cannot tell it (TCP).
     #[arg(long)]
     pub pid: Option<u32>,
@@ -54,10 +66,6 @@ pub struct Cli {
     /// Seconds to wait for the reply to a query (0.1 to 3600).
     #[arg(long, default_value = "5", value_parser = parse_command_timeout)]
     pub command_timeout: Duration,
-
-    /// What to do instead of watching.
-    #[command(subcommand)]
-    pub command: Option<Command>,
 }
 
 /// Subcommands.
@@ -68,6 +76,24 @@ pub enum Command {
     /// List, save, load and delete internal snapshots (for scripts).
     #[command(subcommand)]
     Snapshot(crate::snapshot::SnapshotCommand),
+    /// Serve the VMs' figures as Prometheus metrics on /metrics.
+    Exporter(ExporterArgs),
+}
+
+/// The exporter's default address: loopback only, since QMP has no authentication and the
+/// metrics name VMs, disks and files.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9850";
+
+/// Options of `qemu-dash exporter`.
+#[derive(Debug, clap::Args)]
+pub struct ExporterArgs {
+    /// The address to serve /metrics on (ADDR:PORT). Anything but loopback is the operator's
+    /// choice: the metrics name VMs, disks and image files.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// What to watch and how.
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 /// Options of `qemu-dash demo`.
@@ -173,10 +199,18 @@ mod tests {
     fn parses_targets_and_options() {
         let cli = Cli::try_parse_from(["qemu-dash", "--interval", "0.5", "/tmp/a.qmp", "tcp:h:1"])
             .unwrap();
-        assert_eq!(cli.targets, ["/tmp/a.qmp", "tcp:h:1"]);
-        assert_eq!(cli.interval, Some(Duration::from_millis(500)));
-        assert_eq!(cli.command_timeout, Duration::from_secs(5));
-        assert_eq!(cli.greeting_timeout, Duration::from_secs(3));
+        assert_eq!(cli.watch.targets, ["/tmp/a.qmp", "tcp:h:1"]);
+        assert_eq!(cli.watch.interval, Some(Duration::from_millis(500)));
+        assert_eq!(cli.watch.command_timeout, Duration::from_secs(5));
+        assert_eq!(cli.watch.greeting_timeout, Duration::from_secs(3));
+        let exporter =
+            Cli::try_parse_from(["qemu-dash", "exporter", "--interval", "2", "/tmp/a.qmp"])
+                .unwrap();
+        let Some(Command::Exporter(args)) = exporter.command else {
+            panic!("{exporter:?}")
+        };
+        assert_eq!(args.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(args.watch.targets, ["/tmp/a.qmp"]);
         assert!(Cli::try_parse_from(["qemu-dash", "--interval", "20", "x"]).is_err());
         assert!(Cli::try_parse_from(["qemu-dash", "-n", "3", "x"]).is_err());
         let demo = Cli::try_parse_from(["qemu-dash", "demo", "--keep"]).unwrap();

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod demo;
+pub mod exporter;
 pub mod format;
 pub mod monitor;
 pub mod qmp;
@@ -25,69 +26,19 @@ pub mod tui;
 pub mod ui;
 
 use anyhow::bail;
-use std::time::Duration;
 
 /// Watches the command line's targets, in the terminal UI or in batch mode.
 pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
-    let config = config::Config::load(cli.config.as_deref())?;
-    ui::theme::set_monochrome(config.monochrome());
-    app::keymap::rebind::install(config.key_overrides()?);
-    let discover = cli.discover.clone().or_else(|| config.discover.clone());
-    let targets: Vec<String> = if cli.targets.is_empty() && discover.is_none() {
-        config.vm.iter().map(|entry| entry.target.clone()).collect()
-    } else {
-        cli.targets.clone()
-    };
-    if targets.is_empty() && discover.is_none() {
-        bail!(
-            "no target given. Usage: qemu-dash TARGET... (a QMP socket: PATH, unix:PATH or \
-             tcp:HOST:PORT), qemu-dash --discover DIR, or `qemu-dash demo` to start a throwaway \
-             VM and watch it"
-        );
-    }
-    let parsed = runtime::parse_targets(&targets)?;
-    for target in parsed.iter().filter(|t| t.is_remote_tcp()) {
-        eprintln!(
-            "qemu-dash: warning: {} is not on this machine; QMP has no authentication or \
-             encryption, so anyone who can reach that port controls the VM",
-            safe_text::for_terminal(&target.to_string())
-        );
-    }
-    let (vms, notes) = runtime::dedupe_targets(
-        parsed
-            .into_iter()
-            .zip(&targets)
-            .map(|(target, text)| (target, config.name_of(text)))
-            .collect(),
-    );
-    for note in &notes {
-        eprintln!("qemu-dash: {}", safe_text::for_terminal(note));
-    }
-    let mut watchlist = runtime::Watchlist {
-        vms,
-        discover,
-        config: config.clone(),
-        notes,
-    };
-    let read_only = cli.read_only || config.read_only.unwrap_or(false);
-    let options = collect::watch::WatchOptions {
-        connect: qmp::ConnectOptions {
-            greeting_timeout: cli.greeting_timeout,
-            command_timeout: cli.command_timeout,
-            ..Default::default()
-        },
-        pid: cli.pid,
-        event_log: cli
-            .event_log
-            .as_deref()
-            .map(collect::eventlog::EventLog::open)
-            .transpose()?,
-        read_only: read_only || cli.batch,
-    };
-    let interval = cli
-        .interval
-        .or(config.interval()?)
-        .unwrap_or(Duration::from_secs(1));
+    let setup = runtime::Setup::from_args(&cli.watch, cli.read_only || cli.batch)?;
+    ui::theme::set_monochrome(setup.config.monochrome());
+    app::keymap::rebind::install(setup.config.key_overrides()?);
+    let read_only = cli.read_only || setup.config.read_only.unwrap_or(false);
+    let runtime::Setup {
+        mut watchlist,
+        options,
+        interval,
+        ..
+    } = setup;
     if cli.batch {
         watchlist.add_discovered_now()?;
         if watchlist.vms.is_empty() {

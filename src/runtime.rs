@@ -233,6 +233,89 @@ pub fn vm_of(event: &AppEvent) -> VmId {
     }
 }
 
+/// Everything a watching mode (dashboard, batch, exporter) needs, worked out from the command
+/// line and the config file: the command line wins, the config file fills in.
+pub struct Setup {
+    /// The config file's contents (or the defaults).
+    pub config: crate::config::Config,
+    /// What to watch.
+    pub watchlist: Watchlist,
+    /// How to connect and collect.
+    pub options: WatchOptions,
+    /// The poll interval.
+    pub interval: Duration,
+}
+
+impl Setup {
+    /// Reads the config file, resolves and de-duplicates the targets (warning about TCP that
+    /// leaves the machine), opens the event log. With `queries_only`, collectors send nothing
+    /// but queries (the config file's `read_only` turns that on too).
+    pub fn from_args(args: &crate::cli::WatchArgs, queries_only: bool) -> anyhow::Result<Setup> {
+        use crate::safe_text::for_terminal;
+        let config = crate::config::Config::load(args.config.as_deref())?;
+        let discover = args.discover.clone().or_else(|| config.discover.clone());
+        let targets: Vec<String> = if args.targets.is_empty() && discover.is_none() {
+            config.vm.iter().map(|entry| entry.target.clone()).collect()
+        } else {
+            args.targets.clone()
+        };
+        if targets.is_empty() && discover.is_none() {
+            anyhow::bail!(
+                "no target given. Usage: qemu-dash TARGET... (a QMP socket: PATH, unix:PATH or \
+                 tcp:HOST:PORT), qemu-dash --discover DIR, or `qemu-dash demo` to start a \
+                 throwaway VM and watch it"
+            );
+        }
+        let parsed = parse_targets(&targets)?;
+        for target in parsed.iter().filter(|t| t.is_remote_tcp()) {
+            eprintln!(
+                "qemu-dash: warning: {} is not on this machine; QMP has no authentication or \
+                 encryption, so anyone who can reach that port controls the VM",
+                for_terminal(&target.to_string())
+            );
+        }
+        let (vms, notes) = dedupe_targets(
+            parsed
+                .into_iter()
+                .zip(&targets)
+                .map(|(target, text)| (target, config.name_of(text)))
+                .collect(),
+        );
+        for note in &notes {
+            eprintln!("qemu-dash: {}", for_terminal(note));
+        }
+        let options = WatchOptions {
+            connect: crate::qmp::ConnectOptions {
+                greeting_timeout: args.greeting_timeout,
+                command_timeout: args.command_timeout,
+                ..Default::default()
+            },
+            pid: args.pid,
+            event_log: args
+                .event_log
+                .as_deref()
+                .map(crate::collect::eventlog::EventLog::open)
+                .transpose()?,
+            read_only: queries_only || config.read_only.unwrap_or(false),
+        };
+        let interval = args
+            .interval
+            .or(config.interval()?)
+            .unwrap_or(Duration::from_secs(1));
+        Ok(Setup {
+            watchlist: Watchlist {
+                vms,
+                discover,
+                config: config.clone(),
+                notes,
+            },
+            config,
+            options,
+            interval,
+        })
+    }
+}
+
 /// What to watch: targets with optional display names, and a directory to discover.
 #[derive(Debug, Clone, Default)]
 pub struct Watchlist {
@@ -264,5 +347,38 @@ impl Watchlist {
             }
         }
         Ok(())
+    }
+}
+
+/// Adds a socket that appeared in the discovery directory, or drops one that vanished.
+pub fn apply_dir_change(
+    model: &mut crate::app::Model,
+    collectors: &mut Collectors,
+    watchlist: &Watchlist,
+    change: crate::collect::discover::DirChange,
+) {
+    match change {
+        crate::collect::discover::DirChange::Appeared(path) => {
+            let target = Target::Unix(path);
+            let text = target.to_string();
+            if model.vms.iter().any(|vm| !vm.removed && vm.target == text) {
+                return;
+            }
+            let vm = model.add_vm(text.clone());
+            model.vms[vm].configured_name = watchlist.config.name_of(&text);
+            let collector = collectors.add(target);
+            debug_assert_eq!(vm, collector, "model and collectors number VMs alike");
+        }
+        crate::collect::discover::DirChange::Vanished(path) => {
+            let text = Target::Unix(path).to_string();
+            let found = model
+                .vms
+                .iter()
+                .position(|vm| !vm.removed && vm.target == text);
+            if let Some(vm) = found {
+                model.remove_vm(vm);
+                collectors.stop(vm);
+            }
+        }
     }
 }

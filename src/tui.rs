@@ -6,7 +6,7 @@
 
 use crate::app::Model;
 use crate::app::keymap::action_for;
-use crate::collect::discover::{self, DirChange};
+use crate::collect::discover;
 use crate::collect::watch::WatchOptions;
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};
@@ -98,7 +98,7 @@ pub async fn run(
                 dirty = true;
             }
             Some(change) = changes.recv() => {
-                apply_dir_change(&mut model, &mut collectors, &watchlist, change);
+                crate::runtime::apply_dir_change(&mut model, &mut collectors, &watchlist, change);
                 dirty = true;
             }
             Some(problem) = problems.recv() => {
@@ -117,37 +117,4 @@ pub async fn run(
         }
     }
     Ok(())
-}
-
-/// Adds a socket that appeared in the discovery directory, or drops one that vanished.
-fn apply_dir_change(
-    model: &mut Model,
-    collectors: &mut Collectors,
-    watchlist: &Watchlist,
-    change: DirChange,
-) {
-    match change {
-        DirChange::Appeared(path) => {
-            let target = Target::Unix(path);
-            let text = target.to_string();
-            if model.vms.iter().any(|vm| !vm.removed && vm.target == text) {
-                return;
-            }
-            let vm = model.add_vm(text.clone());
-            model.vms[vm].configured_name = watchlist.config.name_of(&text);
-            let collector = collectors.add(target);
-            debug_assert_eq!(vm, collector, "model and collectors number VMs alike");
-        }
-        DirChange::Vanished(path) => {
-            let text = Target::Unix(path).to_string();
-            let found = model
-                .vms
-                .iter()
-                .position(|vm| !vm.removed && vm.target == text);
-            if let Some(vm) = found {
-                model.remove_vm(vm);
-                collectors.stop(vm);
-            }
-        }
-    }
 }

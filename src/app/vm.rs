@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub const HISTORY_LEN: usize = 300;
 /// Events kept in the log (the total seen is counted separately).
 pub const EVENT_LOG_LEN: usize = 1000;
+/// Event names counted one by one; a peer inventing names cannot grow the counts beyond this.
+pub const MAX_EVENT_NAMES: usize = 128;
 
 /// A bounded series for sparklines.
 #[derive(Debug, Clone, Default)]
@@ -114,6 +116,8 @@ pub struct Vm {
     pub process_cpu_percent: Option<f64>,
     /// QEMU process RSS.
     pub rss_bytes: Option<u64>,
+    /// QEMU process CPU time in all, seconds.
+    pub process_cpu_seconds: Option<f64>,
     /// Block devices.
     pub blocks: Vec<BlockRow>,
     /// Media info from `query-block`.
@@ -124,6 +128,10 @@ pub struct Vm {
     pub events: VecDeque<EventRecord>,
     /// Events seen since the dashboard started (including any the log dropped).
     pub events_total: u64,
+    /// Events seen by name (at most [`MAX_EVENT_NAMES`] names; the rest count as "other").
+    pub event_counts: std::collections::BTreeMap<String, u64>,
+    /// Polls that failed (timeouts, bad replies) since the dashboard started.
+    pub poll_errors: u64,
     /// The last poll problem (timeout, bad reply), cleared by the next good sample.
     pub problem: Option<String>,
     /// When the last sample arrived.
@@ -173,6 +181,17 @@ impl Vm {
             .filter_map(|b| b.sample.rates.as_ref().map(pick))
             .collect();
         (!rates.is_empty()).then(|| rates.iter().sum())
+    }
+
+    /// Counts one event by name, up to [`MAX_EVENT_NAMES`] names.
+    fn count_event(&mut self, name: &str) {
+        if let Some(count) = self.event_counts.get_mut(name) {
+            *count += 1;
+        } else if self.event_counts.len() < MAX_EVENT_NAMES - 1 {
+            self.event_counts.insert(name.to_string(), 1);
+        } else {
+            *self.event_counts.entry("other".to_string()).or_default() += 1;
+        }
     }
 
     /// The run state word, or the connection state when there is none.
@@ -267,6 +286,7 @@ impl Vm {
                     Ok(host) => {
                         self.host_problem = None;
                         self.process_cpu_percent = host.process_cpu_percent;
+                        self.process_cpu_seconds = host.process_cpu_seconds;
                         self.rss_bytes = host.rss_bytes;
                         if self.vcpus.iter().any(|v| v.host.cpu_percent.is_some()) {
                             self.cpu_history.push(total_cpu.round() as u64);
@@ -275,6 +295,7 @@ impl Vm {
                     Err(reason) => {
                         self.host_problem = Some(reason);
                         self.process_cpu_percent = None;
+                        self.process_cpu_seconds = None;
                         self.rss_bytes = None;
                     }
                 }
@@ -309,6 +330,7 @@ impl Vm {
             }
             AppEvent::Event { record, .. } => {
                 self.events_total += 1;
+                self.count_event(&record.name);
                 let shutdown_by_guest = record.name == "SHUTDOWN"
                     && record.data.get("guest").and_then(|g| g.as_bool()) == Some(true);
                 if record.kind == EventKind::Shutdown && self.powerdown.take().is_some() {
@@ -334,6 +356,7 @@ impl Vm {
                 )));
             }
             AppEvent::Problem { text, .. } => {
+                self.poll_errors += 1;
                 self.problem = Some(text);
             }
             AppEvent::Notice { text, .. } => {

@@ -6,6 +6,7 @@ mod console_e2e;
 mod dashboard_e2e;
 mod demo;
 mod devices_e2e;
+mod exporter;
 mod fleet;
 mod guest_real;
 mod monitor_model;

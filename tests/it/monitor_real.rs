@@ -69,14 +69,7 @@ pub fn make_iso(dir: &Path) -> PathBuf {
     path
 }
 
-/// A TCP port nobody listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::support::services::free_port;
 
 fn cd0(observer: &mut crate::support::observer::Observer) -> Value {
     let blocks = observer.execute("query-block", json!({}));

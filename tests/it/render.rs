@@ -23,6 +23,7 @@ fn sample(status: &str, tick: u64) -> Sample {
         VcpuHost {
             cpu_percent: Some(12.5 + tick as f64),
             steal_percent: Some(0.5),
+            ..Default::default()
         },
     );
     Sample {
@@ -58,6 +59,7 @@ fn sample(status: &str, tick: u64) -> Sample {
             process_cpu_percent: Some(20.0),
             rss_bytes: Some(64 << 20),
             vcpus,
+            ..Default::default()
         }),
         slow: Some(SlowSample {
             name: Some("web1".into()),
