@@ -60,6 +60,11 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         discover,
         config: config.clone(),
     };
+    let event_log = cli
+        .event_log
+        .as_deref()
+        .map(collect::eventlog::EventLog::open)
+        .transpose()?;
     let options = collect::watch::WatchOptions {
         connect: qmp::ConnectOptions {
             greeting_timeout: Duration::from_secs_f64(cli.greeting_timeout.max(0.1)),
@@ -67,11 +72,7 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
             ..Default::default()
         },
         pid: cli.pid,
-        event_log: cli
-            .event_log
-            .as_deref()
-            .map(collect::eventlog::EventLog::open)
-            .transpose()?,
+        event_log: event_log.clone(),
     };
     let interval = Duration::from_secs_f64(
         cli.interval
@@ -80,7 +81,7 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
             .clamp(0.25, 10.0),
     );
     let read_only = cli.read_only || config.read_only.unwrap_or(false);
-    if cli.batch {
+    let result = if cli.batch {
         watchlist.add_discovered_now()?;
         if watchlist.vms.is_empty() {
             bail!("no QMP sockets to watch");
@@ -88,5 +89,14 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         batch::run(watchlist, options, interval, cli.count).await
     } else {
         tui::run(watchlist, options, interval, read_only).await
+    };
+    // The terminal is back to normal by now: finish the log, and say if events are missing
+    // from it without a gap line saying so.
+    if let Some(log) = event_log {
+        let closed = log.close(collect::eventlog::CLOSE_PATIENCE);
+        if let (Ok(()), Err(missing)) = (&result, closed) {
+            bail!("{missing}");
+        }
     }
+    result
 }

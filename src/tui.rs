@@ -58,6 +58,7 @@ pub async fn run(
         // Lets the test suite check that a panic hands the terminal back in a sane state.
         panic!("panic forced by QEMU_DASH_TEST_PANIC");
     }
+    let mut log_reports = options.event_log.as_ref().and_then(|log| log.reports());
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -100,6 +101,14 @@ pub async fn run(
             }
             Some(problem) = problems.recv() => {
                 model.message = Some(crate::app::Message::error(problem));
+                dirty = true;
+            }
+            Some(report) = crate::collect::eventlog::next_report(&mut log_reports) => {
+                model.message = Some(if report.is_error {
+                    crate::app::Message::error(report.text)
+                } else {
+                    crate::app::Message::info(report.text)
+                });
                 dirty = true;
             }
             _ = tick.tick() => {
