@@ -5,6 +5,7 @@ mod console_e2e;
 mod dashboard_e2e;
 mod demo;
 mod devices_e2e;
+mod files_and_pipes;
 mod fleet;
 mod guest_real;
 mod monitor_model;
