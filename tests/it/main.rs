@@ -10,6 +10,7 @@ mod fleet;
 mod guest_real;
 mod monitor_model;
 mod monitor_real;
+mod process_life;
 mod qmp_fake;
 mod qmp_real;
 mod reliability;

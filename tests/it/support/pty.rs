@@ -137,15 +137,26 @@ impl Dashboard {
         self.child.process_id().expect("pid")
     }
 
+    /// Runs `program ARGS` on the same pseudo-terminal, as another program (a shell) would
+    /// while the dashboard runs or is stopped, and waits for it.
+    pub fn run_beside(&self, program: &str, args: &[&str]) {
+        let mut command = CommandBuilder::new(program);
+        command.args(args);
+        // The terminal may still be the dashboard's controlling terminal: do not claim it.
+        command.set_controlling_tty(false);
+        let mut child = self.slave.spawn_command(command).expect("spawn");
+        child.wait().expect("wait");
+    }
+
     /// The terminal's modes now (`stty -a` run on the same pseudo-terminal).
     pub fn terminal_modes(&self) -> String {
-        let mut command = CommandBuilder::new("stty");
-        command.arg("-a");
-        let mut stty = self.slave.spawn_command(command).expect("spawn stty");
-        stty.wait().expect("stty");
+        // Only output from this run counts: an earlier `stty -a` may be in the log.
+        let before = self.raw().len();
+        self.run_beside("stty", &["-a"]);
         let start = Instant::now();
         loop {
-            let raw = String::from_utf8_lossy(&self.raw()).to_string();
+            let raw = self.raw();
+            let raw = String::from_utf8_lossy(&raw[before.min(raw.len())..]).to_string();
             if let Some(at) = raw.rfind("speed ") {
                 let modes = &raw[at..];
                 if modes.contains("echoctl") || start.elapsed() > Duration::from_secs(5) {

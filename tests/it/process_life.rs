@@ -1,0 +1,119 @@
+//! Process life: signals sent from another shell, job control (Ctrl-Z, `fg`), and the demo's
+//! QEMU and files when the dashboard dies.
+
+use crate::support::Qemu;
+use crate::support::pty::Dashboard;
+use crate::support::qemu::send_signal;
+use crate::support::wait_until;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The process's state letter from `/proc/PID/stat` (`T` when stopped).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+fn wait_state(pid: u32, stopped: bool, what: &str) {
+    wait_until(WAIT, what, || {
+        (process_state(pid).is_some_and(|s| s == 'T') == stopped).then_some(())
+    });
+}
+
+/// `stty -a`'s words now: cooked mode has `icanon` and `echo`, raw mode `-icanon`, `-echo`.
+fn modes(dash: &Dashboard) -> Vec<String> {
+    dash.terminal_modes()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_cooked(dash: &Dashboard, when: &str) {
+    let words = modes(dash);
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(words.iter().any(|w| w == mode), "{when}: {mode} off: {words:?}");
+    }
+}
+
+fn assert_raw(dash: &Dashboard, when: &str) {
+    let words = modes(dash);
+    for mode in ["-icanon", "-echo"] {
+        assert!(words.iter().any(|w| w == mode), "{when}: not {mode}: {words:?}");
+    }
+}
+
+fn count(haystack: &[u8], needle: &str) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle.as_bytes())
+        .count()
+}
+
+#[test]
+fn sigint_and_sigquit_from_another_shell_restore_the_terminal() {
+    let qemu = Qemu::builder().machine("none").start();
+    let target = qemu.target();
+    for signal in ["INT", "QUIT"] {
+        let mut dash = Dashboard::start(&[&target], 100, 30);
+        dash.wait_for("● running", WAIT);
+        send_signal(dash.pid(), signal);
+        assert_eq!(dash.wait_exit(WAIT), Some(true), "SIG{signal}: exits 0");
+        assert!(
+            dash.wait_raw("\x1b[?1049l", WAIT),
+            "SIG{signal}: left the alternate screen"
+        );
+        assert_cooked(&dash, &format!("after SIG{signal}"));
+    }
+}
+
+/// Ctrl-Z, SIGTSTP and SIGSTOP each stop the dashboard; `fg` (SIGCONT) brings it back in raw
+/// mode with the whole screen redrawn over whatever the shell wrote meanwhile.
+#[test]
+fn suspend_and_fg_give_the_terminal_back_and_take_it_again() {
+    let qemu = Qemu::builder().machine("none").start();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&[&target, "--interval", "0.25"], 100, 30);
+    dash.wait_for("● running", WAIT);
+    let pid = dash.pid();
+    for how in ["Ctrl-Z", "SIGTSTP", "SIGSTOP"] {
+        let left = count(&dash.raw(), "\x1b[?1049l");
+        match how {
+            "Ctrl-Z" => dash.send("\x1a"),
+            "SIGTSTP" => send_signal(pid, "TSTP"),
+            _ => send_signal(pid, "STOP"),
+        }
+        wait_state(pid, true, &format!("{how}: the dashboard to stop"));
+        if how == "SIGSTOP" {
+            // Nothing can be done before a SIGSTOP: the shell puts its own modes back.
+            dash.run_beside("stty", &["sane"]);
+        } else {
+            wait_until(WAIT, &format!("{how}: left the alternate screen"), || {
+                (count(&dash.raw(), "\x1b[?1049l") > left).then_some(())
+            });
+            assert_cooked(&dash, how);
+        }
+        // The shell writes its job-control line and a prompt.
+        dash.run_beside("echo", &["[1]+  Stopped  SHELL-LINE"]);
+        send_signal(pid, "CONT");
+        wait_state(pid, false, &format!("{how}: the dashboard to continue"));
+        let redrawn = (0..500).any(|_| {
+            let screen = dash.text();
+            std::thread::sleep(Duration::from_millis(30));
+            screen.contains("● running") && !screen.contains("SHELL-LINE")
+        });
+        assert!(redrawn, "{how}: no full redraw:\n{}", dash.text());
+        // Keys work again, one at a time (raw mode).
+        dash.send("?");
+        dash.wait_for("close help", WAIT);
+        dash.send("\x1b");
+        wait_until(WAIT, "help closed", || {
+            (!dash.text().contains("close help")).then_some(())
+        });
+        // Last: stty's output lands on the dashboard's screen.
+        assert_raw(&dash, &format!("{how} then fg"));
+    }
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+    assert_cooked(&dash, "after q");
+}
