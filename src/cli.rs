@@ -66,6 +66,9 @@ pub enum Command {
     /// List, save, load and delete internal snapshots (for scripts).
     #[command(subcommand)]
     Snapshot(crate::snapshot::SnapshotCommand),
+    /// Internal: the demo's guard process (see `demo::guard`).
+    #[command(name = "demo-guard", hide = true)]
+    DemoGuard,
 }
 
 /// Options of `qemu-dash demo`.

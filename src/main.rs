@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Demo(args)) => qemu_dash::demo::run(args).await,
             Some(Command::Snapshot(command)) => qemu_dash::snapshot::run_cli(command).await,
+            Some(Command::DemoGuard) => qemu_dash::demo::guard::run(),
             None => qemu_dash::watch(cli).await,
         }
     });

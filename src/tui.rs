@@ -54,8 +54,7 @@ pub async fn run(
     }
     let mut terminate = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing a SIGHUP handler")?;
-    let mut interrupt =
-        signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
     let mut quit = signal(SignalKind::quit()).context("installing a SIGQUIT handler")?;
     let mut stop = signal(SignalKind::from_raw(signal_hook::consts::SIGTSTP))
         .context("installing a SIGTSTP handler")?;
@@ -159,8 +158,7 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
     ratatui::restore();
     let _ = terminal.show_cursor();
     // SIGSTOP rather than SIGTSTP, whose handler is ours: the shell sees the job stopped.
-    signal_hook::low_level::raise(signal_hook::consts::SIGSTOP)
-        .context("stopping the process")?;
+    signal_hook::low_level::raise(signal_hook::consts::SIGSTOP).context("stopping the process")?;
     retake(terminal)
 }
 
@@ -174,8 +172,12 @@ fn retake(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
     crossterm::terminal::enable_raw_mode().context("setting up the terminal again")?;
     // Not `terminal.clear()`: it asks the terminal where the cursor is, which needs an answer
     // on stdin while the key reader owns it.
-    crossterm::execute!(std::io::stdout(), EnterAlternateScreen, Clear(ClearType::All))
-        .context("setting up the terminal again")?;
+    crossterm::execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        Clear(ClearType::All)
+    )
+    .context("setting up the terminal again")?;
     // Both buffers blank, like the screen: the next frame is drawn in full.
     terminal.swap_buffers();
     Ok(())

@@ -296,10 +296,7 @@ enum Job {
 
 impl Writer {
     fn run(mut self) {
-        let seekable = self
-            .file
-            .metadata()
-            .is_ok_and(|m| m.file_type().is_file());
+        let seekable = self.file.metadata().is_ok_and(|m| m.file_type().is_file());
         loop {
             let job = {
                 let mut state = self.shared.state();

@@ -42,7 +42,10 @@ fn flooding_fake(burst: usize, pad: usize) -> FakeQmp {
 }
 
 fn assert_terminal_restored(dash: &Dashboard) {
-    assert!(dash.wait_raw("\x1b[?1049l", WAIT), "left the alternate screen");
+    assert!(
+        dash.wait_raw("\x1b[?1049l", WAIT),
+        "left the alternate screen"
+    );
     let modes = dash.terminal_modes();
     let words: Vec<&str> = modes.split_whitespace().collect();
     assert!(
@@ -179,7 +182,13 @@ fn event_log_on_a_full_disk_keeps_whole_lines_and_records_the_gap() {
     let log = disk.mount.join("events.jsonl");
     let log_arg = log.display().to_string();
     let mut dash = Dashboard::start(
-        &[&qemu.target(), "--interval", "0.25", "--event-log", &log_arg],
+        &[
+            &qemu.target(),
+            "--interval",
+            "0.25",
+            "--event-log",
+            &log_arg,
+        ],
         200,
         30,
     );
@@ -190,7 +199,10 @@ fn event_log_on_a_full_disk_keeps_whole_lines_and_records_the_gap() {
     // Whatever room the log's last block has left goes first; then writes fail.
     for _ in 0..200 {
         two_events(&mut observer, &mut sent);
-        if dash.text().contains("cannot write: No space left on device") {
+        if dash
+            .text()
+            .contains("cannot write: No space left on device")
+        {
             break;
         }
     }
@@ -223,8 +235,15 @@ fn event_log_on_a_full_disk_keeps_whole_lines_and_records_the_gap() {
             None => events += 1,
         }
     }
-    assert!(events > 0 && gap_lines > 0, "{events} events, {gap_lines} gaps");
-    assert_eq!(events + gaps, sent, "every event is in the file or in a gap");
+    assert!(
+        events > 0 && gap_lines > 0,
+        "{events} events, {gap_lines} gaps"
+    );
+    assert_eq!(
+        events + gaps,
+        sent,
+        "every event is in the file or in a gap"
+    );
 }
 
 /// `qemu-dash --batch | head -1`: when the reader goes, batch mode ends quietly with status 0.
@@ -267,10 +286,17 @@ async fn batch_lines_count_the_events_a_burst_made_them_miss() {
         .sum();
     let missed: u64 = lines
         .iter()
-        .map(|l| l["events_missed"].as_u64().expect("events_missed on every line"))
+        .map(|l| {
+            l["events_missed"]
+                .as_u64()
+                .expect("events_missed on every line")
+        })
         .sum();
     let total = lines.last().unwrap()["events_total"].as_u64().unwrap();
     assert_eq!(total, BURST, "{} lines", lines.len());
-    assert!(missed > 0, "the burst outran the batch loop ({listed} listed)");
+    assert!(
+        missed > 0,
+        "the burst outran the batch loop ({listed} listed)"
+    );
     assert_eq!(listed + missed, total);
 }

@@ -32,14 +32,20 @@ fn modes(dash: &Dashboard) -> Vec<String> {
 fn assert_cooked(dash: &Dashboard, when: &str) {
     let words = modes(dash);
     for mode in ["icanon", "echo", "isig"] {
-        assert!(words.iter().any(|w| w == mode), "{when}: {mode} off: {words:?}");
+        assert!(
+            words.iter().any(|w| w == mode),
+            "{when}: {mode} off: {words:?}"
+        );
     }
 }
 
 fn assert_raw(dash: &Dashboard, when: &str) {
     let words = modes(dash);
     for mode in ["-icanon", "-echo"] {
-        assert!(words.iter().any(|w| w == mode), "{when}: not {mode}: {words:?}");
+        assert!(
+            words.iter().any(|w| w == mode),
+            "{when}: not {mode}: {words:?}"
+        );
     }
 }
 
@@ -116,4 +122,49 @@ fn suspend_and_fg_give_the_terminal_back_and_take_it_again() {
     dash.send("q");
     assert_eq!(dash.wait_exit(WAIT), Some(true));
     assert_cooked(&dash, "after q");
+}
+
+/// The pid of the process whose command line holds `needle` and `-name qemu-dash-demo`.
+fn demo_qemu_in(needle: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        (cmdline.contains("-name qemu-dash-demo") && cmdline.contains(needle)).then_some(pid)
+    })
+}
+
+/// Alive and not a zombie waiting for its parent (or a PID 1 that never reaps).
+fn alive(pid: u32) -> bool {
+    process_state(pid).is_some_and(|s| s != 'Z' && s != 'X')
+}
+
+/// However the dashboard goes (SIGKILL, or SIGINT, SIGQUIT, SIGUSR1 from another shell), the
+/// demo's QEMU goes with it and its temp dir is removed.
+#[test]
+fn demo_qemu_and_files_go_with_the_dashboard_however_it_dies() {
+    let _one = crate::demo::ONE_DEMO_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    for signal in ["KILL", "INT", "QUIT", "USR1"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let tmp_path = tmp.path().display().to_string();
+        let mut dash = Dashboard::start_with_env(
+            &["demo", "--no-guest"],
+            &[("TMPDIR", tmp_path.as_str())],
+            120,
+            30,
+        );
+        dash.wait_for("● running", Duration::from_secs(60));
+        let qemu = demo_qemu_in(&tmp_path).expect("the demo's QEMU");
+        send_signal(dash.pid(), signal);
+        assert!(dash.wait_exit(WAIT).is_some(), "SIG{signal}: still running");
+        wait_until(WAIT, &format!("SIG{signal}: QEMU {qemu} to go"), || {
+            (!alive(qemu)).then_some(())
+        });
+        wait_until(WAIT, &format!("SIG{signal}: the demo dir to go"), || {
+            let left = std::fs::read_dir(tmp.path()).unwrap().count();
+            (left == 0).then_some(())
+        });
+    }
 }
