@@ -134,6 +134,19 @@ fn demo_qemu_in(needle: &str) -> Option<u32> {
     })
 }
 
+/// Kills a process left behind when the test fails, so one failure does not load the machine.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if alive(self.0) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+}
+
 /// Alive and not a zombie waiting for its parent (or a PID 1 that never reaps).
 fn alive(pid: u32) -> bool {
     process_state(pid).is_some_and(|s| s != 'Z' && s != 'X')
@@ -157,6 +170,7 @@ fn demo_qemu_and_files_go_with_the_dashboard_however_it_dies() {
         );
         dash.wait_for("● running", Duration::from_secs(60));
         let qemu = demo_qemu_in(&tmp_path).expect("the demo's QEMU");
+        let _reaper = KillOnDrop(qemu);
         send_signal(dash.pid(), signal);
         assert!(dash.wait_exit(WAIT).is_some(), "SIG{signal}: still running");
         wait_until(WAIT, &format!("SIG{signal}: QEMU {qemu} to go"), || {
