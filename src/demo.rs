@@ -181,18 +181,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         connect: ConnectOptions::default(),
         pid: Some(vm.qemu_pid),
         event_log: None,
+        read_only: false,
     };
     let watchlist = crate::runtime::Watchlist {
         vms: vec![(target, None)],
         ..Default::default()
     };
-    let result = crate::tui::run(
-        watchlist,
-        options,
-        Duration::from_secs_f64(args.interval),
-        false,
-    )
-    .await;
+    let result = crate::tui::run(watchlist, options, args.interval, false).await;
     if let Some(driver) = driver {
         driver.abort();
     }

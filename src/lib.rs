@@ -51,15 +51,23 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
              encryption, so anyone who can reach that port controls the VM"
         );
     }
-    let mut watchlist = runtime::Watchlist {
-        vms: parsed
+    let (vms, notes) = runtime::dedupe_targets(
+        parsed
             .into_iter()
             .zip(&targets)
             .map(|(target, text)| (target, config.name_of(text)))
             .collect(),
+    );
+    for note in &notes {
+        eprintln!("qemu-dash: {note}");
+    }
+    let mut watchlist = runtime::Watchlist {
+        vms,
         discover,
         config: config.clone(),
+        notes,
     };
+    let read_only = cli.read_only || config.read_only.unwrap_or(false);
     let event_log = cli
         .event_log
         .as_deref()
@@ -67,20 +75,18 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         .transpose()?;
     let options = collect::watch::WatchOptions {
         connect: qmp::ConnectOptions {
-            greeting_timeout: Duration::from_secs_f64(cli.greeting_timeout.max(0.1)),
-            command_timeout: Duration::from_secs_f64(cli.command_timeout.max(0.1)),
+            greeting_timeout: cli.greeting_timeout,
+            command_timeout: cli.command_timeout,
             ..Default::default()
         },
         pid: cli.pid,
         event_log: event_log.clone(),
+        read_only: read_only || cli.batch,
     };
-    let interval = Duration::from_secs_f64(
-        cli.interval
-            .or(config.interval)
-            .unwrap_or(1.0)
-            .clamp(0.25, 10.0),
-    );
-    let read_only = cli.read_only || config.read_only.unwrap_or(false);
+    let interval = cli
+        .interval
+        .or(config.interval()?)
+        .unwrap_or(Duration::from_secs(1));
     let result = if cli.batch {
         watchlist.add_discovered_now()?;
         if watchlist.vms.is_empty() {

@@ -177,6 +177,44 @@ pub fn parse_targets(targets: &[String]) -> anyhow::Result<Vec<Target>> {
         .collect()
 }
 
+/// Keeps the first of targets that reach the same socket (`/run/a.qmp`, `unix:/run/a.qmp`
+/// and a symlink to it are one socket, which serves one client: watching it twice would show
+/// the second as "held by another client"). Returns what is kept, and a sentence for each
+/// duplicate left out.
+pub fn dedupe_targets<T>(targets: Vec<(Target, T)>) -> (Vec<(Target, T)>, Vec<String>) {
+    let mut kept: Vec<(Target, T)> = Vec::new();
+    let mut keys: Vec<Target> = Vec::new();
+    let mut notes = Vec::new();
+    for (target, extra) in targets {
+        let key = same_socket_key(&target);
+        if let Some(index) = keys.iter().position(|k| *k == key) {
+            let first = &kept[index].0;
+            notes.push(if *first == target {
+                format!("{target} is listed twice; watching it once")
+            } else {
+                format!("{target} is the same socket as {first}; watching it once")
+            });
+            continue;
+        }
+        keys.push(key);
+        kept.push((target, extra));
+    }
+    (kept, notes)
+}
+
+/// What makes two targets the same socket: a unix path with its links resolved (when it
+/// exists), a TCP host and port as given.
+fn same_socket_key(target: &Target) -> Target {
+    match target {
+        Target::Unix(path) => Target::Unix(
+            std::fs::canonicalize(path)
+                .or_else(|_| std::path::absolute(path))
+                .unwrap_or_else(|_| path.clone()),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// The VM a piece of news is about.
 pub fn vm_of(event: &AppEvent) -> VmId {
     match event {
@@ -186,6 +224,7 @@ pub fn vm_of(event: &AppEvent) -> VmId {
         | AppEvent::Event { vm, .. }
         | AppEvent::EventsMissed { vm, .. }
         | AppEvent::Problem { vm, .. }
+        | AppEvent::Notice { vm, .. }
         | AppEvent::SnapshotList { vm, .. }
         | AppEvent::SnapshotProgress { vm, .. }
         | AppEvent::SnapshotDone { vm, .. }
@@ -203,6 +242,8 @@ pub struct Watchlist {
     pub discover: Option<std::path::PathBuf>,
     /// Names from the config file, for discovered sockets.
     pub config: crate::config::Config,
+    /// Things the user should know about the list (duplicates left out), shown at start.
+    pub notes: Vec<String>,
 }
 
 impl Watchlist {

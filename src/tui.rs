@@ -44,6 +44,9 @@ pub async fn run(
     if watchlist.discover.is_some() {
         model.view = crate::app::View::Fleet;
     }
+    if let Some(note) = watchlist.notes.first() {
+        model.note(note);
+    }
     let (history_path, history) = crate::monitor::history::load_default();
     model.restore_history(history_path, history);
     let mut collectors = Collectors::start(&targets, &options, interval);

@@ -336,6 +336,10 @@ impl Vm {
             AppEvent::Problem { text, .. } => {
                 self.problem = Some(text);
             }
+            AppEvent::Notice { text, .. } => {
+                self.log(EventRecord::note(text.clone()));
+                return Some(Message::info(text));
+            }
             AppEvent::SnapshotList { result, .. } => match result {
                 Ok(list) => self.snapshots.set_list(list),
                 Err(error) => self.snapshots.error = Some(error),

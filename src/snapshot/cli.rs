@@ -76,6 +76,12 @@ async fn connect(target: &str) -> anyhow::Result<Client> {
 
 async fn operate(operation: Operation, target: &str, tag: &str) -> anyhow::Result<()> {
     let client = connect(target).await?;
+    // A failure to tidy up is no reason not to do what was asked.
+    if let Ok(dismissed) = super::dismiss_stale_jobs(&client).await
+        && let Some(sentence) = super::describe_dismissed(&dismissed)
+    {
+        eprintln!("qemu-dash: {sentence}");
+    }
     let options = SnapshotOptions::default();
     let terminal = std::io::stderr().is_terminal();
     let show = |progress: Progress| {

@@ -1,6 +1,7 @@
 //! Integration tests: one binary so that the QEMU harness can bound how many QEMUs run at once.
 
 mod batch_real;
+mod cli_input;
 mod console_e2e;
 mod dashboard_e2e;
 mod demo;
