@@ -126,12 +126,15 @@ fn suspend_and_fg_give_the_terminal_back_and_take_it_again() {
 
 /// The pid of the process whose command line holds `needle` and `-name qemu-dash-demo`.
 fn demo_qemu_in(needle: &str) -> Option<u32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        (cmdline.contains("-name qemu-dash-demo") && cmdline.contains(needle)).then_some(pid)
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (cmdline.contains("-name qemu-dash-demo") && cmdline.contains(needle)).then_some(pid)
+        })
 }
 
 /// Kills a process left behind when the test fails, so one failure does not load the machine.
