@@ -625,7 +625,7 @@ fn finished_jobs_left_by_a_killed_qemu_dash_are_dismissed_on_connect() {
     read_only.wait_exit(Duration::from_secs(5));
     assert_eq!(
         job_ids(&mut observer),
-        [stale.clone()],
+        std::slice::from_ref(&stale),
         "read-only sends no job-dismiss"
     );
 
