@@ -2,7 +2,6 @@
 //! fills up, a batch stdout closed by `head`, and batch lines in an event burst. The dashboard
 //! keeps working and says what was lost; files hold whole lines and record their gaps.
 
-use crate::support::fake::plausible_reply;
 use crate::support::observer::Observer;
 use crate::support::pty::{Dashboard, binary, run};
 use crate::support::qemu::send_signal;
@@ -15,52 +14,13 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// A fake QEMU that answers like an idle VM and, after its first `query-status`, sends
-/// `burst` events of about `pad` bytes each in one write.
-fn flooding_fake(burst: usize, pad: usize) -> FakeQmp {
-    FakeQmp::start(move |mut conn| async move {
-        if conn.handshake().await.is_none() {
-            return;
-        }
-        let mut first = true;
-        while let Some(command) = conn.command().await {
-            let name = command["execute"].as_str().unwrap_or_default().to_string();
-            conn.reply(&command["id"], plausible_reply(&name)).await;
-            if first && name == "query-status" {
-                first = false;
-                let padding = "x".repeat(pad);
-                let mut flood = String::new();
-                for n in 0..burst {
-                    flood.push_str(&format!(
-                        "{{\"event\": \"RTC_CHANGE\", \"data\": {{\"offset\": {n}, \"pad\": \"{padding}\"}}, \"timestamp\": {{\"seconds\": 1, \"microseconds\": 0}}}}\n"
-                    ));
-                }
-                conn.send_raw(flood.as_bytes()).await;
-            }
-        }
-    })
-}
-
-fn assert_terminal_restored(dash: &Dashboard) {
-    assert!(
-        dash.wait_raw("\x1b[?1049l", WAIT),
-        "left the alternate screen"
-    );
-    let modes = dash.terminal_modes();
-    let words: Vec<&str> = modes.split_whitespace().collect();
-    assert!(
-        words.contains(&"icanon") && words.contains(&"echo"),
-        "{modes}"
-    );
-}
-
 /// A FIFO whose reader never reads: the log's queue fills, the dashboard keeps counting
 /// events, says the file is stuck, and quits on `q` and on SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_log_to_a_stalled_pipe_never_freezes_the_dashboard() {
     // 30 000 events of ~1.2 KiB: more than the pipe (64 KiB) and the queue (16 MiB) hold.
     const BURST: usize = 30_000;
-    let fake = flooding_fake(BURST, 1000);
+    let fake = FakeQmp::flooding(BURST, 1000);
     let target = fake.target();
     tokio::task::spawn_blocking(move || {
         for how in ["q", "SIGTERM"] {
@@ -85,7 +45,7 @@ async fn event_log_to_a_stalled_pipe_never_freezes_the_dashboard() {
             let exit = dash.wait_exit(WAIT);
             assert!(exit.is_some(), "{how}: the dashboard did not exit");
             assert_eq!(exit, Some(false), "{how}: events are missing, so exit 1");
-            assert_terminal_restored(&dash);
+            dash.assert_terminal_given_back(how);
             assert!(
                 dash.wait_raw("events are missing from the file", WAIT),
                 "{how}: says what was lost"
@@ -273,7 +233,7 @@ fn batch_to_a_closed_pipe_ends_quietly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_lines_count_the_events_a_burst_made_them_miss() {
     const BURST: u64 = 30_000;
-    let fake = flooding_fake(BURST as usize, 0);
+    let fake = FakeQmp::flooding(BURST as usize, 0);
     let target = fake.target();
     let lines = tokio::task::spawn_blocking(move || {
         run(["--batch", "-n", "4", "--interval", "0.25", &target]).json_lines()

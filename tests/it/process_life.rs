@@ -21,32 +21,12 @@ fn wait_state(pid: u32, stopped: bool, what: &str) {
     });
 }
 
-/// `stty -a`'s words now: cooked mode has `icanon` and `echo`, raw mode `-icanon`, `-echo`.
-fn modes(dash: &Dashboard) -> Vec<String> {
-    dash.terminal_modes()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
 fn assert_cooked(dash: &Dashboard, when: &str) {
-    let words = modes(dash);
-    for mode in ["icanon", "echo", "isig"] {
-        assert!(
-            words.iter().any(|w| w == mode),
-            "{when}: {mode} off: {words:?}"
-        );
-    }
+    dash.assert_modes(&["icanon", "echo", "isig"], when);
 }
 
 fn assert_raw(dash: &Dashboard, when: &str) {
-    let words = modes(dash);
-    for mode in ["-icanon", "-echo"] {
-        assert!(
-            words.iter().any(|w| w == mode),
-            "{when}: not {mode}: {words:?}"
-        );
-    }
+    dash.assert_modes(&["-icanon", "-echo"], when);
 }
 
 fn count(haystack: &[u8], needle: &str) -> usize {
@@ -54,23 +34,6 @@ fn count(haystack: &[u8], needle: &str) -> usize {
         .windows(needle.len())
         .filter(|w| *w == needle.as_bytes())
         .count()
-}
-
-#[test]
-fn sigint_and_sigquit_from_another_shell_restore_the_terminal() {
-    let qemu = Qemu::builder().machine("none").start();
-    let target = qemu.target();
-    for signal in ["INT", "QUIT"] {
-        let mut dash = Dashboard::start(&[&target], 100, 30);
-        dash.wait_for("● running", WAIT);
-        send_signal(dash.pid(), signal);
-        assert_eq!(dash.wait_exit(WAIT), Some(true), "SIG{signal}: exits 0");
-        assert!(
-            dash.wait_raw("\x1b[?1049l", WAIT),
-            "SIG{signal}: left the alternate screen"
-        );
-        assert_cooked(&dash, &format!("after SIG{signal}"));
-    }
 }
 
 /// Ctrl-Z, SIGTSTP and SIGSTOP each stop the dashboard; `fg` (SIGCONT) brings it back in raw

@@ -170,6 +170,26 @@ impl Dashboard {
         }
     }
 
+    /// Asserts that `stty -a` lists each of `modes` now (such as "icanon" or "-echo"); `when`
+    /// names the case in the failure.
+    pub fn assert_modes(&self, modes: &[&str], when: &str) {
+        let listed = self.terminal_modes();
+        let words: Vec<&str> = listed.split_whitespace().collect();
+        for mode in modes {
+            assert!(words.contains(mode), "{when}: not {mode}: {listed}");
+        }
+    }
+
+    /// Asserts that the terminal is back in the shell's hands: the alternate screen left, line
+    /// editing and echo on.
+    pub fn assert_terminal_given_back(&self, when: &str) {
+        assert!(
+            self.wait_raw("\x1b[?1049l", Duration::from_secs(15)),
+            "{when}: did not leave the alternate screen"
+        );
+        self.assert_modes(&["icanon", "echo"], when);
+    }
+
     /// Waits for the process to exit; returns whether it exited successfully.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<bool> {
         let start = Instant::now();
