@@ -83,7 +83,9 @@ pub async fn run(
         };
         let line = batch_line(vm_state, std::mem::take(pending), std::mem::take(missed));
         let mut out = stdout.lock();
-        match writeln!(out, "{line}").and_then(|_| out.flush()) {
+        let written = writeln!(out, "{}", crate::safe_text::json_line(&line.to_string()))
+            .and_then(|_| out.flush());
+        match written {
             Ok(()) => {}
             // The reader went away (`| head`): nothing more to say, and nobody to say it to.
             Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),

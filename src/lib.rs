@@ -19,6 +19,7 @@ pub mod format;
 pub mod monitor;
 pub mod qmp;
 pub mod runtime;
+pub mod safe_text;
 pub mod snapshot;
 pub mod tui;
 pub mod ui;
@@ -47,8 +48,9 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
     let parsed = runtime::parse_targets(&targets)?;
     for target in parsed.iter().filter(|t| t.is_remote_tcp()) {
         eprintln!(
-            "qemu-dash: warning: {target} is not on this machine; QMP has no authentication or \
-             encryption, so anyone who can reach that port controls the VM"
+            "qemu-dash: warning: {} is not on this machine; QMP has no authentication or \
+             encryption, so anyone who can reach that port controls the VM",
+            safe_text::for_terminal(&target.to_string())
         );
     }
     let (vms, notes) = runtime::dedupe_targets(
@@ -59,7 +61,7 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
             .collect(),
     );
     for note in &notes {
-        eprintln!("qemu-dash: {note}");
+        eprintln!("qemu-dash: {}", safe_text::for_terminal(note));
     }
     let mut watchlist = runtime::Watchlist {
         vms,

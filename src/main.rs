@@ -30,7 +30,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("qemu-dash: {error:#}");
+            // Errors carry peer text (QEMU's replies, socket names): escaped, never raw.
+            let text = format!("{error:#}");
+            eprintln!("qemu-dash: {}", qemu_dash::safe_text::for_terminal(&text));
             ExitCode::FAILURE
         }
     }

@@ -11,6 +11,7 @@ mod fleet;
 mod guest_real;
 mod monitor_model;
 mod monitor_real;
+mod peer_text;
 mod process_life;
 mod qmp_fake;
 mod qmp_real;

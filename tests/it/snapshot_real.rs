@@ -647,3 +647,61 @@ fn finished_jobs_left_by_a_killed_qemu_dash_are_dismissed_on_connect() {
     );
     assert_eq!(job_ids(&mut observer), Vec::<String>::new());
 }
+
+/// An image can carry any bytes in its snapshot table: a tag and an id holding escape
+/// sequences (retitle the terminal, clear it) are printed escaped by `snapshot list`, and
+/// `--json` stays valid JSON with the same text.
+#[test]
+fn snapshot_list_never_prints_escape_sequences_from_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("crafted.qcow2");
+    crate::support::qemu::create_image(&image, "qcow2", "16M");
+    let hostile_tag = "x\u{1b}]0;PWNED\u{7}\u{1b}[2J";
+    let status = std::process::Command::new(crate::support::qemu::qemu_img())
+        .args(["snapshot", "-c", hostile_tag])
+        .arg(&image)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    patch_first_snapshot_id(&image, b'\x1b');
+
+    let drive = format!("file={},format=qcow2,if=virtio,id=disk0", image.display());
+    let qemu = Qemu::builder().args(&["-drive", &drive]).start();
+    let target = qemu.target();
+
+    let (ok, stdout, stderr) = run_snapshot_cli(&["list", &target]);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
+    assert!(
+        stdout.contains("\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J"),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = run_snapshot_cli(&["list", &target, "--json"]);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+    assert_eq!(listed[0]["tag"], hostile_tag);
+    assert_eq!(listed[0]["id"], "\u{1b}");
+}
+
+/// Overwrites the one-byte id ("1") of the first snapshot in a qcow2 image's snapshot table.
+fn patch_first_snapshot_id(image: &std::path::Path, id: u8) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(image)
+        .unwrap();
+    let mut header = [0u8; 72];
+    file.read_exact(&mut header).unwrap();
+    let table = u64::from_be_bytes(header[64..72].try_into().unwrap());
+    let mut entry = [0u8; 40];
+    file.seek(SeekFrom::Start(table)).unwrap();
+    file.read_exact(&mut entry).unwrap();
+    let id_size = u16::from_be_bytes(entry[12..14].try_into().unwrap());
+    assert_eq!(id_size, 1, "qemu-img gave the first snapshot id 1");
+    let extra = u32::from_be_bytes(entry[36..40].try_into().unwrap());
+    file.seek(SeekFrom::Start(table + 40 + u64::from(extra)))
+        .unwrap();
+    file.write_all(&[id]).unwrap();
+}
