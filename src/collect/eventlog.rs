@@ -185,7 +185,9 @@ impl EventLog {
             "event": event.name,
             "data": event.data,
         });
-        self.push(format!("{line}\n"));
+        // Someone may `tail -f` it: characters a terminal acts on are JSON escapes here too.
+        let line = line.to_string();
+        self.push(format!("{}\n", crate::safe_text::json_line(&line)));
     }
 
     fn push(&self, line: String) {
