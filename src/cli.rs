@@ -78,6 +78,9 @@ pub enum Command {
     Snapshot(crate::snapshot::SnapshotCommand),
     /// Serve the VMs' figures as Prometheus metrics on /metrics.
     Exporter(ExporterArgs),
+    /// Internal: the demo's guard process (see `demo::guard`).
+    #[command(name = "demo-guard", hide = true)]
+    DemoGuard,
 }
 
 /// The exporter's default address: loopback only, since QMP has no authentication and the

@@ -61,6 +61,7 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(http::serve(listener, scrapes_tx));
     let mut terminate = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let mut log_reports = options.event_log.as_ref().and_then(|log| log.reports());
     eprintln!(
         "qemu-dash: serving metrics of {} VM(s) on http://{}/metrics",
         model.vms.len(),
@@ -82,12 +83,20 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
             Some(problem) = problems.recv() => {
                 eprintln!("qemu-dash: {}", crate::safe_text::for_terminal(&problem));
             }
+            Some(report) = crate::collect::eventlog::next_report(&mut log_reports) => {
+                eprintln!("qemu-dash: {}", crate::safe_text::for_terminal(&report.text));
+            }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
     }
     server.abort();
-    Ok(())
+    match &options.event_log {
+        Some(log) => log
+            .close(crate::collect::eventlog::CLOSE_PATIENCE)
+            .map_err(|missing| anyhow::anyhow!("{missing}")),
+        None => Ok(()),
+    }
 }
 
 /// How long a scrape may wait for the loop before it is answered with an error (the loop only

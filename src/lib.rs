@@ -39,7 +39,8 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         interval,
         ..
     } = setup;
-    if cli.batch {
+    let event_log = options.event_log.clone();
+    let result = if cli.batch {
         watchlist.add_discovered_now()?;
         if watchlist.vms.is_empty() {
             bail!("no QMP sockets to watch");
@@ -47,5 +48,14 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         batch::run(watchlist, options, interval, cli.count).await
     } else {
         tui::run(watchlist, options, interval, read_only).await
+    };
+    // The terminal is back to normal by now: finish the log, and say if events are missing
+    // from it without a gap line saying so.
+    if let Some(log) = event_log {
+        let closed = log.close(collect::eventlog::CLOSE_PATIENCE);
+        if let (Ok(()), Err(missing)) = (&result, closed) {
+            bail!("{missing}");
+        }
     }
+    result
 }

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             Some(Command::Demo(args)) => qemu_dash::demo::run(args).await,
             Some(Command::Snapshot(command)) => qemu_dash::snapshot::run_cli(command).await,
             Some(Command::Exporter(args)) => qemu_dash::exporter::run(args).await,
+            Some(Command::DemoGuard) => qemu_dash::demo::guard::run(),
             None => qemu_dash::watch(cli).await,
         }
     });

@@ -168,15 +168,26 @@ impl Dashboard {
         self.child.process_id().expect("pid")
     }
 
+    /// Runs `program ARGS` on the same pseudo-terminal, as another program (a shell) would
+    /// while the dashboard runs or is stopped, and waits for it.
+    pub fn run_beside(&self, program: &str, args: &[&str]) {
+        let mut command = CommandBuilder::new(program);
+        command.args(args);
+        // The terminal may still be the dashboard's controlling terminal: do not claim it.
+        command.set_controlling_tty(false);
+        let mut child = self.slave.spawn_command(command).expect("spawn");
+        child.wait().expect("wait");
+    }
+
     /// The terminal's modes now (`stty -a` run on the same pseudo-terminal).
     pub fn terminal_modes(&self) -> String {
-        let mut command = CommandBuilder::new("stty");
-        command.arg("-a");
-        let mut stty = self.slave.spawn_command(command).expect("spawn stty");
-        stty.wait().expect("stty");
+        // Only output from this run counts: an earlier `stty -a` may be in the log.
+        let before = self.raw().len();
+        self.run_beside("stty", &["-a"]);
         let start = Instant::now();
         loop {
-            let raw = String::from_utf8_lossy(&self.raw()).to_string();
+            let raw = self.raw();
+            let raw = String::from_utf8_lossy(&raw[before.min(raw.len())..]).to_string();
             if let Some(at) = raw.rfind("speed ") {
                 let modes = &raw[at..];
                 if modes.contains("echoctl") || start.elapsed() > Duration::from_secs(5) {
@@ -188,6 +199,26 @@ impl Dashboard {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Asserts that `stty -a` lists each of `modes` now (such as "icanon" or "-echo"); `when`
+    /// names the case in the failure.
+    pub fn assert_modes(&self, modes: &[&str], when: &str) {
+        let listed = self.terminal_modes();
+        let words: Vec<&str> = listed.split_whitespace().collect();
+        for mode in modes {
+            assert!(words.contains(mode), "{when}: not {mode}: {listed}");
+        }
+    }
+
+    /// Asserts that the terminal is back in the shell's hands: the alternate screen left, line
+    /// editing and echo on.
+    pub fn assert_terminal_given_back(&self, when: &str) {
+        assert!(
+            self.wait_raw("\x1b[?1049l", Duration::from_secs(15)),
+            "{when}: did not leave the alternate screen"
+        );
+        self.assert_modes(&["icanon", "echo"], when);
     }
 
     /// Waits for the process to exit; returns whether it exited successfully.
