@@ -413,6 +413,11 @@ impl Model {
         self.message = Some(message);
     }
 
+    /// Shows an information message from outside the model (e.g. a note about the targets).
+    pub fn note(&mut self, text: &str) {
+        self.say(Message::info(text));
+    }
+
     /// Applies news from a background task.
     pub fn apply(&mut self, event: AppEvent, now: Instant) {
         let vm_id = crate::runtime::vm_of(&event);

@@ -3,7 +3,9 @@
 //! One object per VM per poll on stdout, with the figures the screen shows and the events
 //! since that VM's previous line. A target that cannot be reached, a connection that drops,
 //! or a poll that fails (a timeout, a malformed reply) ends the run with a non-zero exit and
-//! one clear line on stderr: a script must not mistake stale figures for live ones.
+//! one clear line on stderr: a script must not mistake stale figures for live ones. So does an
+//! `--event-log` file that stops taking events. A closed stdout (`qemu-dash --batch | head`)
+//! ends the run quietly with status 0, as Unix tools do.
 
 use crate::app::{Model, Vm};
 use crate::collect::watch::WatchOptions;
@@ -30,9 +32,23 @@ pub async fn run(
     }
     let mut collectors = Collectors::start(&targets, &options, interval);
     let mut pending_events: Vec<Vec<EventRecord>> = vec![Vec::new(); targets.len()];
+    let mut missed = vec![0u64; targets.len()];
     let mut printed = vec![0u64; targets.len()];
+    let mut log_reports = options.event_log.as_ref().and_then(|log| log.reports());
     let stdout = std::io::stdout();
-    while let Some(news) = collectors.events.recv().await {
+    loop {
+        let news = tokio::select! {
+            news = collectors.events.recv() => match news {
+                Some(news) => news,
+                None => break,
+            },
+            Some(report) = crate::collect::eventlog::next_report(&mut log_reports) => {
+                if report.is_error {
+                    bail!("{}", report.text);
+                }
+                continue;
+            }
+        };
         let vm = crate::runtime::vm_of(&news);
         match &news {
             AppEvent::Disconnected { reason, .. } => {
@@ -46,6 +62,11 @@ pub async fn run(
                     pending.push(record.clone());
                 }
             }
+            AppEvent::EventsMissed { count, .. } => {
+                if let Some(missed) = missed.get_mut(vm) {
+                    *missed += count;
+                }
+            }
             _ => {}
         }
         let is_sample = matches!(news, AppEvent::Sample { .. });
@@ -53,15 +74,23 @@ pub async fn run(
         if !is_sample {
             continue;
         }
-        let (Some(vm_state), Some(pending)) = (model.vms.get(vm), pending_events.get_mut(vm))
-        else {
+        let (Some(vm_state), Some(pending), Some(missed)) = (
+            model.vms.get(vm),
+            pending_events.get_mut(vm),
+            missed.get_mut(vm),
+        ) else {
             continue;
         };
-        let line = batch_line(vm_state, std::mem::take(pending));
+        let line = batch_line(vm_state, std::mem::take(pending), std::mem::take(missed));
         let mut out = stdout.lock();
-        writeln!(out, "{line}")
-            .and_then(|_| out.flush())
-            .context("writing to stdout")?;
+        let written = writeln!(out, "{}", crate::safe_text::json_line(&line.to_string()))
+            .and_then(|_| out.flush());
+        match written {
+            Ok(()) => {}
+            // The reader went away (`| head`): nothing more to say, and nobody to say it to.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(error) => return Err(error).context("writing to stdout"),
+        }
         printed[vm] += 1;
         if count.is_some_and(|n| printed.iter().all(|&p| p >= n)) {
             break;
@@ -70,8 +99,9 @@ pub async fn run(
     Ok(())
 }
 
-/// The JSON object for one VM at one poll. Field names are documented in README.md.
-pub fn batch_line(vm: &Vm, events: Vec<EventRecord>) -> Value {
+/// The JSON object for one VM at one poll, with the events since the previous line and how
+/// many more were lost to a burst (`events_missed`). Field names are documented in README.md.
+pub fn batch_line(vm: &Vm, events: Vec<EventRecord>, events_missed: u64) -> Value {
     let status = vm.status.as_ref();
     let media = vm.media();
     json!({
@@ -106,6 +136,7 @@ pub fn batch_line(vm: &Vm, events: Vec<EventRecord>) -> Value {
             "text": e.text,
             "data": e.data,
         })).collect::<Vec<_>>(),
+        "events_missed": events_missed,
         "events_total": vm.events_total,
         "poll_problem": vm.problem,
     })

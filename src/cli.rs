@@ -3,27 +3,15 @@
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A terminal dashboard for running QEMU virtual machines, over QMP.
 #[derive(Debug, Parser)]
 #[command(name = "qemu-dash", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// The VM's QMP socket: PATH, unix:PATH or tcp:HOST:PORT. Give QEMU one with
-    /// `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
-    #[arg(value_name = "TARGET")]
-    pub targets: Vec<String>,
-
-    /// Seconds between polls (0.25 to 10; default 1, or the config file's).
-    #[arg(long, value_parser = parse_interval)]
-    pub interval: Option<f64>,
-
-    /// Watch every QMP socket in DIR, following sockets that appear and disappear.
-    #[arg(long, value_name = "DIR")]
-    pub discover: Option<PathBuf>,
-
-    /// The config file (default: ~/.config/qemu-dash/config.toml when it exists).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// What to watch and how.
+    #[command(flatten)]
+    pub watch: WatchArgs,
 
     /// Send nothing but queries: pause, reset, power down, quit and snapshots are refused.
     #[arg(long)]
@@ -37,6 +25,31 @@ pub struct Cli {
     #[arg(short = 'n', long, requires = "batch")]
     pub count: Option<u64>,
 
+    /// What to do instead of watching.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to watch and how: shared by the dashboard, batch mode and the exporter.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// The VM's QMP socket: PATH, unix:PATH or tcp:HOST:PORT. Give QEMU one with
+    /// `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Seconds between polls (0.25 to 10; default 1, or the config file's).
+    #[arg(long, value_parser = parse_interval)]
+    pub interval: Option<Duration>,
+
+    /// Watch every QMP socket in DIR, following sockets that appear and disappear.
+    #[arg(long, value_name = "DIR")]
+    pub discover: Option<PathBuf>,
+
+    /// The config file (default: ~/.config/qemu-dash/config.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// QEMU's pid, for host CPU figures when the socket cannot tell it (TCP).
     #[arg(long)]
     pub pid: Option<u32>,
@@ -45,17 +58,14 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub event_log: Option<PathBuf>,
 
-    /// Seconds to wait for QEMU's greeting before concluding another client holds the socket.
-    #[arg(long, default_value_t = 3.0)]
-    pub greeting_timeout: f64,
+    /// Seconds to wait for QEMU's greeting before concluding another client holds the socket
+    /// (0.1 to 600).
+    #[arg(long, default_value = "3", value_parser = parse_greeting_timeout)]
+    pub greeting_timeout: Duration,
 
-    /// Seconds to wait for the reply to a query.
-    #[arg(long, default_value_t = 5.0)]
-    pub command_timeout: f64,
-
-    /// What to do instead of watching.
-    #[command(subcommand)]
-    pub command: Option<Command>,
+    /// Seconds to wait for the reply to a query (0.1 to 3600).
+    #[arg(long, default_value = "5", value_parser = parse_command_timeout)]
+    pub command_timeout: Duration,
 }
 
 /// Subcommands.
@@ -66,6 +76,27 @@ pub enum Command {
     /// List, save, load and delete internal snapshots (for scripts).
     #[command(subcommand)]
     Snapshot(crate::snapshot::SnapshotCommand),
+    /// Serve the VMs' figures as Prometheus metrics on /metrics.
+    Exporter(ExporterArgs),
+    /// Internal: the demo's guard process (see `demo::guard`).
+    #[command(name = "demo-guard", hide = true)]
+    DemoGuard,
+}
+
+/// The exporter's default address: loopback only, since QMP has no authentication and the
+/// metrics name VMs, disks and files.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9850";
+
+/// Options of `qemu-dash exporter`.
+#[derive(Debug, clap::Args)]
+pub struct ExporterArgs {
+    /// The address to serve /metrics on (ADDR:PORT). Anything but loopback is the operator's
+    /// choice: the metrics name VMs, disks and image files.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// What to watch and how.
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 /// Options of `qemu-dash demo`.
@@ -86,20 +117,81 @@ pub struct DemoArgs {
     /// Start QEMU without a guest OS (no build needed; the disk stays idle).
     #[arg(long)]
     pub no_guest: bool,
-    /// Seconds between polls.
-    #[arg(long, default_value_t = 1.0, value_parser = parse_interval)]
-    pub interval: f64,
+    /// Seconds between polls (0.25 to 10).
+    #[arg(long, default_value = "1", value_parser = parse_interval)]
+    pub interval: Duration,
 }
 
-fn parse_interval(text: &str) -> Result<f64, String> {
-    let seconds: f64 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    if (0.25..=10.0).contains(&seconds) {
-        Ok(seconds)
-    } else {
-        Err(format!("{seconds} s is outside 0.25 to 10 s"))
+/// The range a duration option accepts. The command line and the config file check a value
+/// with the same range, so neither clamps what the other refuses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SecondsRange {
+    /// The option's name, for messages.
+    pub name: &'static str,
+    /// The shortest accepted, seconds.
+    pub min: f64,
+    /// The longest accepted, seconds.
+    pub max: f64,
+}
+
+/// `--interval` and the config file's `interval`.
+pub const INTERVAL: SecondsRange = SecondsRange {
+    name: "interval",
+    min: 0.25,
+    max: 10.0,
+};
+
+/// `--greeting-timeout`.
+pub const GREETING_TIMEOUT: SecondsRange = SecondsRange {
+    name: "greeting timeout",
+    min: 0.1,
+    max: 600.0,
+};
+
+/// `--command-timeout`.
+pub const COMMAND_TIMEOUT: SecondsRange = SecondsRange {
+    name: "command timeout",
+    min: 0.1,
+    max: 3600.0,
+};
+
+impl SecondsRange {
+    /// Checks a number of seconds: finite and within the range.
+    pub fn check(&self, seconds: f64) -> Result<Duration, String> {
+        let SecondsRange { name, min, max } = *self;
+        if !seconds.is_finite() {
+            return Err(format!(
+                "the {name} must be a number of seconds from {min} to {max}, not {seconds}"
+            ));
+        }
+        if !(min..=max).contains(&seconds) {
+            return Err(format!(
+                "the {name} of {seconds} s is outside {min} to {max} s"
+            ));
+        }
+        Ok(Duration::from_secs_f64(seconds))
     }
+
+    /// Parses and checks a number of seconds typed on the command line.
+    pub fn parse(&self, text: &str) -> Result<Duration, String> {
+        let seconds: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{}' is not a number of seconds", text.escape_debug()))?;
+        self.check(seconds)
+    }
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    INTERVAL.parse(text)
+}
+
+fn parse_greeting_timeout(text: &str) -> Result<Duration, String> {
+    GREETING_TIMEOUT.parse(text)
+}
+
+fn parse_command_timeout(text: &str) -> Result<Duration, String> {
+    COMMAND_TIMEOUT.parse(text)
 }
 
 #[cfg(test)]
@@ -110,8 +202,18 @@ mod tests {
     fn parses_targets_and_options() {
         let cli = Cli::try_parse_from(["qemu-dash", "--interval", "0.5", "/tmp/a.qmp", "tcp:h:1"])
             .unwrap();
-        assert_eq!(cli.targets, ["/tmp/a.qmp", "tcp:h:1"]);
-        assert_eq!(cli.interval, Some(0.5));
+        assert_eq!(cli.watch.targets, ["/tmp/a.qmp", "tcp:h:1"]);
+        assert_eq!(cli.watch.interval, Some(Duration::from_millis(500)));
+        assert_eq!(cli.watch.command_timeout, Duration::from_secs(5));
+        assert_eq!(cli.watch.greeting_timeout, Duration::from_secs(3));
+        let exporter =
+            Cli::try_parse_from(["qemu-dash", "exporter", "--interval", "2", "/tmp/a.qmp"])
+                .unwrap();
+        let Some(Command::Exporter(args)) = exporter.command else {
+            panic!("{exporter:?}")
+        };
+        assert_eq!(args.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(args.watch.targets, ["/tmp/a.qmp"]);
         assert!(Cli::try_parse_from(["qemu-dash", "--interval", "20", "x"]).is_err());
         assert!(Cli::try_parse_from(["qemu-dash", "-n", "3", "x"]).is_err());
         let demo = Cli::try_parse_from(["qemu-dash", "demo", "--keep"]).unwrap();
@@ -119,5 +221,38 @@ mod tests {
             demo.command,
             Some(Command::Demo(DemoArgs { keep: true, .. }))
         ));
+    }
+
+    #[test]
+    fn durations_that_are_not_finite_or_out_of_range_are_refused() {
+        for (option, value) in [
+            ("--interval", "nan"),
+            ("--interval", "0.1"),
+            ("--command-timeout", "inf"),
+            ("--command-timeout", "1e20"),
+            ("--command-timeout", "0"),
+            ("--greeting-timeout", "inf"),
+            ("--greeting-timeout", "NaN"),
+            ("--greeting-timeout", "soon"),
+        ] {
+            let error = Cli::try_parse_from(["qemu-dash", option, value, "x"]).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{option} {value}"
+            );
+        }
+        assert_eq!(
+            INTERVAL.check(f64::NAN).unwrap_err(),
+            "the interval must be a number of seconds from 0.25 to 10, not NaN"
+        );
+        assert_eq!(
+            COMMAND_TIMEOUT.parse("1e20").unwrap_err(),
+            "the command timeout of 100000000000000000000 s is outside 0.1 to 3600 s"
+        );
+        assert_eq!(
+            GREETING_TIMEOUT.parse(" 0.5 "),
+            Ok(Duration::from_millis(500))
+        );
     }
 }

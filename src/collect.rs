@@ -62,6 +62,13 @@ pub enum AppEvent {
         /// How many.
         count: u64,
     },
+    /// Something the user should know that is not a problem (e.g. leftovers tidied up).
+    Notice {
+        /// Which VM.
+        vm: VmId,
+        /// One line.
+        text: String,
+    },
     /// A poll failed or QEMU said something the client could not use.
     Problem {
         /// Which VM.

@@ -35,7 +35,7 @@ pub struct VmEntry {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Default poll interval, seconds.
+    /// Default poll interval, seconds (checked as `--interval` is, see [`Config::interval`]).
     pub interval: Option<f64>,
     /// Default for `--read-only`.
     pub read_only: Option<bool>,
@@ -56,6 +56,7 @@ impl Config {
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
         config.key_overrides()?;
+        config.interval()?;
         if let Some(theme) = &config.theme
             && !crate::ui::theme::THEMES.contains(&theme.as_str())
         {
@@ -65,6 +66,14 @@ impl Config {
             );
         }
         Ok(config)
+    }
+
+    /// The poll interval, checked with the same rules as `--interval`.
+    pub fn interval(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        self.interval
+            .map(|seconds| crate::cli::INTERVAL.check(seconds))
+            .transpose()
+            .map_err(|error| anyhow::anyhow!("interval: {error}"))
     }
 
     /// The `[keys]` table, checked against the default keys.
@@ -132,6 +141,26 @@ mod tests {
             Some("web1")
         );
         assert_eq!(config.name_of("/run/other.qmp"), None);
+    }
+
+    #[test]
+    fn intervals_follow_the_command_line_rules() {
+        for text in [
+            "interval = nan",
+            "interval = inf",
+            "interval = 0.1",
+            "interval = 11",
+        ] {
+            let error = Config::parse(text).unwrap_err().to_string();
+            assert!(
+                error.starts_with("interval: the interval "),
+                "{text}: {error}"
+            );
+        }
+        assert_eq!(
+            Config::parse("interval = 10").unwrap().interval().unwrap(),
+            Some(std::time::Duration::from_secs(10))
+        );
     }
 
     #[test]

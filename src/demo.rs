@@ -3,15 +3,19 @@
 //!
 //! The guest is built on first use by the script embedded from `assets/guest/build.sh` and
 //! cached; when it cannot be built, the demo says so and starts QEMU without a guest OS.
+//! QEMU runs under a [`guard`] process, so it dies and the temp dir goes even when the
+//! dashboard is killed.
+
+pub mod guard;
 
 use crate::cli::DemoArgs;
 use crate::collect::watch::WatchOptions;
 use crate::qmp::{ConnectOptions, Target};
 use anyhow::{Context, bail};
-use std::os::unix::process::CommandExt;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The guest build script, embedded so an installed binary can build the guest too.
 pub const GUEST_BUILD_SCRIPT: &str = include_str!("../assets/guest/build.sh");
@@ -59,21 +63,6 @@ pub fn build_guest(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         bail!("the guest build script failed ({status})");
     }
     guest_files(dir).context("the guest build finished but vmlinuz/initrd.gz are missing")
-}
-
-/// A QEMU process killed when dropped (unless kept).
-struct DemoVm {
-    child: Child,
-    keep: bool,
-}
-
-impl Drop for DemoVm {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 fn which(program: &str) -> bool {
@@ -135,75 +124,70 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let socket = workdir.path().join("qmp.sock");
     let driver_socket = workdir.path().join("demo-driver.sock");
-    let mut command = Command::new(&args.qemu);
-    command
-        .args([
-            "-name",
-            "qemu-dash-demo",
-            "-accel",
-            &args.accel,
-            "-m",
-            "256",
-        ])
-        .args(["-smp", "2", "-nodefaults", "-display", "none"])
-        .arg("-drive")
-        .arg(format!(
+    let os = |text: &dyn AsRef<OsStr>| text.as_ref().to_os_string();
+    let mut qemu_args: Vec<OsString> = vec![
+        os(&"-name"),
+        os(&"qemu-dash-demo"),
+        os(&"-accel"),
+        os(&args.accel),
+        os(&"-m"),
+        os(&"256"),
+        os(&"-smp"),
+        os(&"2"),
+        os(&"-nodefaults"),
+        os(&"-display"),
+        os(&"none"),
+        os(&"-drive"),
+        os(&format!(
             "file={},format=qcow2,if=virtio,id=disk0",
             disk.display()
-        ))
-        .args(["-device", "virtio-balloon"])
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", socket.display()))
-        .arg("-serial")
-        .arg(format!(
+        )),
+        os(&"-device"),
+        os(&"virtio-balloon"),
+        os(&"-qmp"),
+        os(&format!("unix:{},server=on,wait=off", socket.display())),
+        os(&"-serial"),
+        os(&format!(
             "file:{}",
             workdir.path().join("serial.log").display()
-        ));
-    if guest.is_some() {
-        command.arg("-qmp").arg(format!(
-            "unix:{},server=on,wait=off",
-            driver_socket.display()
-        ));
-    }
+        )),
+    ];
     if let Some((kernel, initrd)) = &guest {
-        command
-            .arg("-kernel")
-            .arg(kernel)
-            .arg("-initrd")
-            .arg(initrd)
-            .args(["-append", "console=ttyS0 quiet"]);
+        qemu_args.extend([
+            os(&"-qmp"),
+            os(&format!(
+                "unix:{},server=on,wait=off",
+                driver_socket.display()
+            )),
+            os(&"-kernel"),
+            os(kernel),
+            os(&"-initrd"),
+            os(initrd),
+            os(&"-append"),
+            os(&"console=ttyS0 quiet"),
+        ]);
     }
-    // Its own process group: a Ctrl-C meant for the dashboard never reaches QEMU directly.
-    command
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let child = command
-        .spawn()
-        .with_context(|| format!("starting {}", args.qemu))?;
-    let mut vm = DemoVm { child, keep: false };
-    wait_for_socket(&mut vm.child, &socket)?;
+    let mut vm = guard::Guarded::start(&guard::Spec {
+        program: args.qemu.clone().into(),
+        args: qemu_args,
+        dir: workdir.path().into(),
+        socket: socket.clone().into(),
+    })?;
     let driver = guest
         .is_some()
         .then(|| tokio::spawn(drive_balloon(Target::Unix(driver_socket))));
     let target = Target::Unix(socket.clone());
     let options = WatchOptions {
         connect: ConnectOptions::default(),
-        pid: Some(vm.child.id()),
+        pid: Some(vm.qemu_pid),
         event_log: None,
+        read_only: false,
     };
     let watchlist = crate::runtime::Watchlist {
         vms: vec![(target, None)],
         ..Default::default()
     };
-    let result = crate::tui::run(
-        watchlist,
-        options,
-        Duration::from_secs_f64(args.interval),
-        false,
-    )
-    .await;
+    let result = crate::tui::run(watchlist, options, args.interval, false).await;
     if let Some(driver) = driver {
         driver.abort();
     }
@@ -212,7 +196,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let kept = workdir.keep();
         println!(
             "The demo VM is still running (pid {}). QMP socket: {}\nWatch it again: qemu-dash {}\nFiles: {}",
-            vm.child.id(),
+            vm.qemu_pid,
             socket.display(),
             socket.display(),
             kept.display()
@@ -240,23 +224,4 @@ async fn drive_balloon(target: Target) {
         }
         tokio::time::sleep(BALLOON_PERIOD).await;
     }
-}
-
-fn wait_for_socket(child: &mut Child, socket: &Path) -> anyhow::Result<()> {
-    let started = Instant::now();
-    while !socket.exists() {
-        if let Some(status) = child.try_wait().context("checking on QEMU")? {
-            let mut stderr = String::new();
-            if let Some(mut pipe) = child.stderr.take() {
-                use std::io::Read;
-                let _ = pipe.read_to_string(&mut stderr);
-            }
-            bail!("QEMU exited at once ({status}): {}", stderr.trim());
-        }
-        if started.elapsed() > Duration::from_secs(15) {
-            bail!("QEMU did not create its QMP socket within 15 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
 }

@@ -15,72 +15,32 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod demo;
+pub mod exporter;
 pub mod format;
 pub mod monitor;
 pub mod qmp;
 pub mod runtime;
+pub mod safe_text;
 pub mod snapshot;
 pub mod tui;
 pub mod ui;
 
 use anyhow::bail;
-use std::time::Duration;
 
 /// Watches the command line's targets, in the terminal UI or in batch mode.
 pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
-    let config = config::Config::load(cli.config.as_deref())?;
-    ui::theme::set_monochrome(config.monochrome());
-    app::keymap::rebind::install(config.key_overrides()?);
-    let discover = cli.discover.clone().or_else(|| config.discover.clone());
-    let targets: Vec<String> = if cli.targets.is_empty() && discover.is_none() {
-        config.vm.iter().map(|entry| entry.target.clone()).collect()
-    } else {
-        cli.targets.clone()
-    };
-    if targets.is_empty() && discover.is_none() {
-        bail!(
-            "no target given. Usage: qemu-dash TARGET... (a QMP socket: PATH, unix:PATH or \
-             tcp:HOST:PORT), qemu-dash --discover DIR, or `qemu-dash demo` to start a throwaway \
-             VM and watch it"
-        );
-    }
-    let parsed = runtime::parse_targets(&targets)?;
-    for target in parsed.iter().filter(|t| t.is_remote_tcp()) {
-        eprintln!(
-            "qemu-dash: warning: {target} is not on this machine; QMP has no authentication or \
-             encryption, so anyone who can reach that port controls the VM"
-        );
-    }
-    let mut watchlist = runtime::Watchlist {
-        vms: parsed
-            .into_iter()
-            .zip(&targets)
-            .map(|(target, text)| (target, config.name_of(text)))
-            .collect(),
-        discover,
-        config: config.clone(),
-    };
-    let options = collect::watch::WatchOptions {
-        connect: qmp::ConnectOptions {
-            greeting_timeout: Duration::from_secs_f64(cli.greeting_timeout.max(0.1)),
-            command_timeout: Duration::from_secs_f64(cli.command_timeout.max(0.1)),
-            ..Default::default()
-        },
-        pid: cli.pid,
-        event_log: cli
-            .event_log
-            .as_deref()
-            .map(collect::eventlog::EventLog::open)
-            .transpose()?,
-    };
-    let interval = Duration::from_secs_f64(
-        cli.interval
-            .or(config.interval)
-            .unwrap_or(1.0)
-            .clamp(0.25, 10.0),
-    );
-    let read_only = cli.read_only || config.read_only.unwrap_or(false);
-    if cli.batch {
+    let setup = runtime::Setup::from_args(&cli.watch, cli.read_only || cli.batch)?;
+    ui::theme::set_monochrome(setup.config.monochrome());
+    app::keymap::rebind::install(setup.config.key_overrides()?);
+    let read_only = cli.read_only || setup.config.read_only.unwrap_or(false);
+    let runtime::Setup {
+        mut watchlist,
+        options,
+        interval,
+        ..
+    } = setup;
+    let event_log = options.event_log.clone();
+    let result = if cli.batch {
         watchlist.add_discovered_now()?;
         if watchlist.vms.is_empty() {
             bail!("no QMP sockets to watch");
@@ -88,5 +48,14 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         batch::run(watchlist, options, interval, cli.count).await
     } else {
         tui::run(watchlist, options, interval, read_only).await
+    };
+    // The terminal is back to normal by now: finish the log, and say if events are missing
+    // from it without a gap line saying so.
+    if let Some(log) = event_log {
+        let closed = log.close(collect::eventlog::CLOSE_PATIENCE);
+        if let (Ok(()), Err(missing)) = (&result, closed) {
+            bail!("{missing}");
+        }
     }
+    result
 }

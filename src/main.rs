@@ -23,13 +23,17 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Demo(args)) => qemu_dash::demo::run(args).await,
             Some(Command::Snapshot(command)) => qemu_dash::snapshot::run_cli(command).await,
+            Some(Command::Exporter(args)) => qemu_dash::exporter::run(args).await,
+            Some(Command::DemoGuard) => qemu_dash::demo::guard::run(),
             None => qemu_dash::watch(cli).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("qemu-dash: {error:#}");
+            // Errors carry peer text (QEMU's replies, socket names): escaped, never raw.
+            let text = format!("{error:#}");
+            eprintln!("qemu-dash: {}", qemu_dash::safe_text::for_terminal(&text));
             ExitCode::FAILURE
         }
     }

@@ -348,21 +348,15 @@ async fn change_medium(
         .map_err(|e| e.to_string())??;
     let mut arguments = device;
     arguments["filename"] = json!(checked.path);
-    if let Some(format) = &checked.format {
-        arguments["format"] = json!(format);
-    }
+    arguments["format"] = json!(checked.format.label());
     client
         .execute_with_timeout("blockdev-change-medium", Some(arguments), MEDIUM_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
-    let how = match (&checked.format, checked.detected) {
-        (Some(format), true) => format!("{format}, detected"),
-        (Some(format), false) => format.clone(),
-        (None, _) => "format probed by QEMU".to_string(),
-    };
     Ok(format!(
-        "{name}: inserted {} ({how})",
-        media::file_name(&checked.path)
+        "{name}: inserted {} ({})",
+        media::file_name(&checked.path),
+        checked.format.label()
     ))
 }
 

@@ -177,6 +177,44 @@ pub fn parse_targets(targets: &[String]) -> anyhow::Result<Vec<Target>> {
         .collect()
 }
 
+/// Keeps the first of targets that reach the same socket (`/run/a.qmp`, `unix:/run/a.qmp`
+/// and a symlink to it are one socket, which serves one client: watching it twice would show
+/// the second as "held by another client"). Returns what is kept, and a sentence for each
+/// duplicate left out.
+pub fn dedupe_targets<T>(targets: Vec<(Target, T)>) -> (Vec<(Target, T)>, Vec<String>) {
+    let mut kept: Vec<(Target, T)> = Vec::new();
+    let mut keys: Vec<Target> = Vec::new();
+    let mut notes = Vec::new();
+    for (target, extra) in targets {
+        let key = same_socket_key(&target);
+        if let Some(index) = keys.iter().position(|k| *k == key) {
+            let first = &kept[index].0;
+            notes.push(if *first == target {
+                format!("{target} is listed twice; watching it once")
+            } else {
+                format!("{target} is the same socket as {first}; watching it once")
+            });
+            continue;
+        }
+        keys.push(key);
+        kept.push((target, extra));
+    }
+    (kept, notes)
+}
+
+/// What makes two targets the same socket: a unix path with its links resolved (when it
+/// exists), a TCP host and port as given.
+fn same_socket_key(target: &Target) -> Target {
+    match target {
+        Target::Unix(path) => Target::Unix(
+            std::fs::canonicalize(path)
+                .or_else(|_| std::path::absolute(path))
+                .unwrap_or_else(|_| path.clone()),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// The VM a piece of news is about.
 pub fn vm_of(event: &AppEvent) -> VmId {
     match event {
@@ -186,11 +224,95 @@ pub fn vm_of(event: &AppEvent) -> VmId {
         | AppEvent::Event { vm, .. }
         | AppEvent::EventsMissed { vm, .. }
         | AppEvent::Problem { vm, .. }
+        | AppEvent::Notice { vm, .. }
         | AppEvent::SnapshotList { vm, .. }
         | AppEvent::SnapshotProgress { vm, .. }
         | AppEvent::SnapshotDone { vm, .. }
         | AppEvent::Monitor { vm, .. }
         | AppEvent::CommandDone { vm, .. } => *vm,
+    }
+}
+
+/// Everything a watching mode (dashboard, batch, exporter) needs, worked out from the command
+/// line and the config file: the command line wins, the config file fills in.
+pub struct Setup {
+    /// The config file's contents (or the defaults).
+    pub config: crate::config::Config,
+    /// What to watch.
+    pub watchlist: Watchlist,
+    /// How to connect and collect.
+    pub options: WatchOptions,
+    /// The poll interval.
+    pub interval: Duration,
+}
+
+impl Setup {
+    /// Reads the config file, resolves and de-duplicates the targets (warning about TCP that
+    /// leaves the machine), opens the event log. With `queries_only`, collectors send nothing
+    /// but queries (the config file's `read_only` turns that on too).
+    pub fn from_args(args: &crate::cli::WatchArgs, queries_only: bool) -> anyhow::Result<Setup> {
+        use crate::safe_text::for_terminal;
+        let config = crate::config::Config::load(args.config.as_deref())?;
+        let discover = args.discover.clone().or_else(|| config.discover.clone());
+        let targets: Vec<String> = if args.targets.is_empty() && discover.is_none() {
+            config.vm.iter().map(|entry| entry.target.clone()).collect()
+        } else {
+            args.targets.clone()
+        };
+        if targets.is_empty() && discover.is_none() {
+            anyhow::bail!(
+                "no target given. Usage: qemu-dash TARGET... (a QMP socket: PATH, unix:PATH or \
+                 tcp:HOST:PORT), qemu-dash --discover DIR, or `qemu-dash demo` to start a \
+                 throwaway VM and watch it"
+            );
+        }
+        let parsed = parse_targets(&targets)?;
+        for target in parsed.iter().filter(|t| t.is_remote_tcp()) {
+            eprintln!(
+                "qemu-dash: warning: {} is not on this machine; QMP has no authentication or \
+                 encryption, so anyone who can reach that port controls the VM",
+                for_terminal(&target.to_string())
+            );
+        }
+        let (vms, notes) = dedupe_targets(
+            parsed
+                .into_iter()
+                .zip(&targets)
+                .map(|(target, text)| (target, config.name_of(text)))
+                .collect(),
+        );
+        for note in &notes {
+            eprintln!("qemu-dash: {}", for_terminal(note));
+        }
+        let options = WatchOptions {
+            connect: crate::qmp::ConnectOptions {
+                greeting_timeout: args.greeting_timeout,
+                command_timeout: args.command_timeout,
+                ..Default::default()
+            },
+            pid: args.pid,
+            event_log: args
+                .event_log
+                .as_deref()
+                .map(crate::collect::eventlog::EventLog::open)
+                .transpose()?,
+            read_only: queries_only || config.read_only.unwrap_or(false),
+        };
+        let interval = args
+            .interval
+            .or(config.interval()?)
+            .unwrap_or(Duration::from_secs(1));
+        Ok(Setup {
+            watchlist: Watchlist {
+                vms,
+                discover,
+                config: config.clone(),
+                notes,
+            },
+            config,
+            options,
+            interval,
+        })
     }
 }
 
@@ -203,6 +325,8 @@ pub struct Watchlist {
     pub discover: Option<std::path::PathBuf>,
     /// Names from the config file, for discovered sockets.
     pub config: crate::config::Config,
+    /// Things the user should know about the list (duplicates left out), shown at start.
+    pub notes: Vec<String>,
 }
 
 impl Watchlist {
@@ -223,5 +347,38 @@ impl Watchlist {
             }
         }
         Ok(())
+    }
+}
+
+/// Adds a socket that appeared in the discovery directory, or drops one that vanished.
+pub fn apply_dir_change(
+    model: &mut crate::app::Model,
+    collectors: &mut Collectors,
+    watchlist: &Watchlist,
+    change: crate::collect::discover::DirChange,
+) {
+    match change {
+        crate::collect::discover::DirChange::Appeared(path) => {
+            let target = Target::Unix(path);
+            let text = target.to_string();
+            if model.vms.iter().any(|vm| !vm.removed && vm.target == text) {
+                return;
+            }
+            let vm = model.add_vm(text.clone());
+            model.vms[vm].configured_name = watchlist.config.name_of(&text);
+            let collector = collectors.add(target);
+            debug_assert_eq!(vm, collector, "model and collectors number VMs alike");
+        }
+        crate::collect::discover::DirChange::Vanished(path) => {
+            let text = Target::Unix(path).to_string();
+            let found = model
+                .vms
+                .iter()
+                .position(|vm| !vm.removed && vm.target == text);
+            if let Some(vm) = found {
+                model.remove_vm(vm);
+                collectors.stop(vm);
+            }
+        }
     }
 }

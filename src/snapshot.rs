@@ -13,6 +13,7 @@ mod cli;
 mod job;
 mod list;
 mod plan;
+mod stale;
 mod tag;
 
 pub use cli::{SnapshotCommand, format_table, run_cli};
@@ -22,6 +23,7 @@ pub use job::{
 };
 pub use list::{Snapshot, format_vm_clock, list, merge, sort_by_date, sort_by_name};
 pub use plan::{BlockedDisk, Plan, PlanDisk, plan_from_blocks, preflight};
+pub use stale::{DismissedJob, describe_dismissed, dismiss_stale_jobs};
 pub use tag::{
     HMP_SAFE_PUNCTUATION, MAX_TAG_BYTES, TagError, check_hmp_tag, suggest_free_tag, suggest_tag,
     validate_tag,
@@ -71,6 +73,24 @@ pub enum SnapshotError {
         tag: String,
         /// The disks that lack it.
         missing: Vec<String>,
+    },
+    /// The tag is also the numeric id of another snapshot on a disk taking part. QEMU looks
+    /// ids up before tags, so it would act on that other snapshot and report success.
+    #[error(
+        "refusing to {operation} snapshot '{}': on disk {disk}, '{}' is also the id of \
+         snapshot '{}', and QEMU looks ids up before tags, so it would {operation} that one \
+         instead",
+        tag.escape_debug(), tag.escape_debug(), other.escape_debug()
+    )]
+    IdClash {
+        /// What was asked.
+        operation: Operation,
+        /// The tag asked for.
+        tag: String,
+        /// The tag of the snapshot whose id is `tag`.
+        other: String,
+        /// The disk where the two meet.
+        disk: String,
     },
     /// The snapshot holds no VM state on a writable disk, so it cannot be loaded while the VM
     /// runs.

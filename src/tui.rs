@@ -1,17 +1,19 @@
 //! The interactive terminal: sets the terminal up, runs the event loop, and restores the
-//! terminal on every exit path (normal, error, panic, SIGTERM, SIGHUP).
+//! terminal on every exit path (normal, error, panic, SIGTERM, SIGHUP, SIGINT, SIGQUIT).
+//! Ctrl-Z and SIGTSTP give the terminal back and stop the process; SIGCONT (`fg`) takes it
+//! again and redraws the whole screen, whoever stopped the process.
 //!
 //! The loop owns the [`Model`]: it waits on keys, background news and a one-second tick,
 //! applies them, and redraws only when something changed.
 
 use crate::app::Model;
 use crate::app::keymap::action_for;
-use crate::collect::discover::{self, DirChange};
+use crate::collect::discover;
 use crate::collect::watch::WatchOptions;
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};
 use anyhow::Context;
-use crossterm::event::{Event as TermEvent, EventStream};
+use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEvent, KeyModifiers};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
@@ -42,6 +44,9 @@ pub async fn run(
     if watchlist.discover.is_some() {
         model.view = crate::app::View::Fleet;
     }
+    if let Some(note) = watchlist.notes.first() {
+        model.note(note);
+    }
     let (history_path, history) = crate::monitor::history::load_default();
     model.restore_history(history_path, history);
     let mut collectors = Collectors::start(&targets, &options, interval);
@@ -52,12 +57,19 @@ pub async fn run(
     }
     let mut terminate = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing a SIGHUP handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let mut quit = signal(SignalKind::quit()).context("installing a SIGQUIT handler")?;
+    let mut stop = signal(SignalKind::from_raw(signal_hook::consts::SIGTSTP))
+        .context("installing a SIGTSTP handler")?;
+    let mut resumed = signal(SignalKind::from_raw(signal_hook::consts::SIGCONT))
+        .context("installing a SIGCONT handler")?;
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let _guard = TerminalGuard;
     if std::env::var_os("QEMU_DASH_TEST_PANIC").is_some() {
         // Lets the test suite check that a panic hands the terminal back in a sane state.
         panic!("panic forced by QEMU_DASH_TEST_PANIC");
     }
+    let mut log_reports = options.event_log.as_ref().and_then(|log| log.reports());
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -71,6 +83,10 @@ pub async fn run(
         }
         tokio::select! {
             key = keys.next() => match key {
+                Some(Ok(TermEvent::Key(key))) if is_suspend(&key) => {
+                    suspend(&mut terminal)?;
+                    dirty = true;
+                }
                 Some(Ok(TermEvent::Key(key))) => {
                     if let Some(action) = action_for(model.key_context(), key) {
                         let effects = model.act(action, Instant::now());
@@ -95,11 +111,19 @@ pub async fn run(
                 dirty = true;
             }
             Some(change) = changes.recv() => {
-                apply_dir_change(&mut model, &mut collectors, &watchlist, change);
+                crate::runtime::apply_dir_change(&mut model, &mut collectors, &watchlist, change);
                 dirty = true;
             }
             Some(problem) = problems.recv() => {
                 model.message = Some(crate::app::Message::error(problem));
+                dirty = true;
+            }
+            Some(report) = crate::collect::eventlog::next_report(&mut log_reports) => {
+                model.message = Some(if report.is_error {
+                    crate::app::Message::error(report.text)
+                } else {
+                    crate::app::Message::info(report.text)
+                });
                 dirty = true;
             }
             _ = tick.tick() => {
@@ -108,6 +132,16 @@ pub async fn run(
             }
             _ = terminate.recv() => break,
             _ = hangup.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = quit.recv() => break,
+            _ = stop.recv() => {
+                suspend(&mut terminal)?;
+                dirty = true;
+            }
+            _ = resumed.recv() => {
+                retake(&mut terminal)?;
+                dirty = true;
+            }
         }
         if model.should_quit {
             break;
@@ -116,35 +150,38 @@ pub async fn run(
     Ok(())
 }
 
-/// Adds a socket that appeared in the discovery directory, or drops one that vanished.
-fn apply_dir_change(
-    model: &mut Model,
-    collectors: &mut Collectors,
-    watchlist: &Watchlist,
-    change: DirChange,
-) {
-    match change {
-        DirChange::Appeared(path) => {
-            let target = Target::Unix(path);
-            let text = target.to_string();
-            if model.vms.iter().any(|vm| !vm.removed && vm.target == text) {
-                return;
-            }
-            let vm = model.add_vm(text.clone());
-            model.vms[vm].configured_name = watchlist.config.name_of(&text);
-            let collector = collectors.add(target);
-            debug_assert_eq!(vm, collector, "model and collectors number VMs alike");
-        }
-        DirChange::Vanished(path) => {
-            let text = Target::Unix(path).to_string();
-            let found = model
-                .vms
-                .iter()
-                .position(|vm| !vm.removed && vm.target == text);
-            if let Some(vm) = found {
-                model.remove_vm(vm);
-                collectors.stop(vm);
-            }
-        }
-    }
+/// Ctrl-Z: in raw mode the terminal sends it as a key rather than a signal.
+fn is_suspend(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL)
+}
+
+/// Gives the terminal back (normal screen, cooked mode, cursor) and stops the process, as a
+/// shell expects of Ctrl-Z; once continued, takes the terminal again.
+fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+    ratatui::restore();
+    let _ = terminal.show_cursor();
+    // SIGSTOP rather than SIGTSTP, whose handler is ours: the shell sees the job stopped.
+    signal_hook::low_level::raise(signal_hook::consts::SIGSTOP).context("stopping the process")?;
+    retake(terminal)
+}
+
+/// After a stop, by Ctrl-Z or by a SIGSTOP from elsewhere: the shell may have put the terminal
+/// in cooked mode and written over the screen. Raw mode, the alternate screen, a blank screen,
+/// and the next frame draws every cell.
+fn retake(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+    use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen};
+    // crossterm does nothing when asked for raw mode it believes is on: switch it off first.
+    let _ = crossterm::terminal::disable_raw_mode();
+    crossterm::terminal::enable_raw_mode().context("setting up the terminal again")?;
+    // Not `terminal.clear()`: it asks the terminal where the cursor is, which needs an answer
+    // on stdin while the key reader owns it.
+    crossterm::execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        Clear(ClearType::All)
+    )
+    .context("setting up the terminal again")?;
+    // Both buffers blank, like the screen: the next frame is drawn in full.
+    terminal.swap_buffers();
+    Ok(())
 }

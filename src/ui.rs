@@ -17,6 +17,7 @@ pub mod theme;
 
 use crate::app::{Model, Panel, View};
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
@@ -28,6 +29,34 @@ pub const MIN_SIZE: (u16, u16) = (60, 18);
 
 /// Draws the whole screen.
 pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
+    draw(frame, model, now);
+    replace_unsafe_cells(frame.buffer_mut());
+}
+
+/// Replaces, in every cell, the characters a terminal could take for a command or measure
+/// differently from us ([`crate::safe_text::is_unsafe`]): names, tags and texts come from
+/// peers. A cell keeps its width, so every row stays aligned: zero-width extras are dropped
+/// when the rest keeps the width, otherwise the cell shows U+FFFD (twice for a wide cell).
+pub fn replace_unsafe_cells(buffer: &mut Buffer) {
+    use crate::safe_text::is_unsafe;
+    use unicode_width::UnicodeWidthStr;
+    for cell in &mut buffer.content {
+        let symbol = cell.symbol();
+        if !symbol.chars().any(is_unsafe) {
+            continue;
+        }
+        let width = symbol.width();
+        let kept: String = symbol.chars().filter(|c| !is_unsafe(*c)).collect();
+        let replacement = if !kept.is_empty() && kept.width() == width {
+            kept
+        } else {
+            "\u{fffd}".repeat(width.max(1))
+        };
+        cell.set_symbol(&replacement);
+    }
+}
+
+fn draw(frame: &mut Frame, model: &Model, now: Instant) {
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         render_too_small(frame, area);

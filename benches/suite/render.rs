@@ -57,6 +57,7 @@ fn sample(tick: u64) -> Sample {
             let host = VcpuHost {
                 cpu_percent: Some(((tick * 7 + tid as u64) % 100) as f64 + 0.5),
                 steal_percent: Some(((tick + tid as u64) % 5) as f64),
+                ..Default::default()
             };
             (tid, host)
         })
@@ -103,6 +104,7 @@ fn sample(tick: u64) -> Sample {
             process_cpu_percent: Some((tick % 200) as f64),
             rss_bytes: Some((300 << 20) + tick * 4096),
             vcpus,
+            ..Default::default()
         }),
         slow: Some(SlowSample {
             name: Some("bench-vm".into()),

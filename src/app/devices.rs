@@ -122,7 +122,7 @@ impl Form {
         Form {
             kind,
             input: TextInput::new(text),
-            format: FormatChoice::Detect,
+            format: FormatChoice::Raw,
             error: None,
             waiting: None,
         }

@@ -17,6 +17,8 @@ pub const HISTORY_LEN: usize = 300;
 pub const EVENT_LOG_LEN: usize = 1000;
 /// Memory the event log may take: the oldest events go first beyond it.
 pub const EVENT_LOG_BYTES: usize = 2 * 1024 * 1024;
+/// Event names counted one by one; a peer inventing names cannot grow the counts beyond this.
+pub const MAX_EVENT_NAMES: usize = 128;
 
 /// A bounded series for sparklines.
 #[derive(Debug, Clone, Default)]
@@ -167,6 +169,8 @@ pub struct Vm {
     pub process_cpu_percent: Option<f64>,
     /// QEMU process RSS.
     pub rss_bytes: Option<u64>,
+    /// QEMU process CPU time in all, seconds.
+    pub process_cpu_seconds: Option<f64>,
     /// Block devices.
     pub blocks: Vec<BlockRow>,
     /// Media info from `query-block`.
@@ -181,6 +185,10 @@ pub struct Vm {
     pub events_cut: u64,
     /// What the events in the log take in memory (see [`EventRecord::cost`]).
     events_bytes: usize,
+    /// Events seen by name (at most [`MAX_EVENT_NAMES`] names; the rest count as "other").
+    pub event_counts: std::collections::BTreeMap<String, u64>,
+    /// Polls that failed (timeouts, bad replies) since the dashboard started.
+    pub poll_errors: u64,
     /// The last poll problem (timeout, bad reply), cleared by the next good sample.
     pub problem: Option<String>,
     /// When the last sample arrived.
@@ -230,6 +238,17 @@ impl Vm {
             .filter_map(|b| b.sample.rates.as_ref().map(pick))
             .collect();
         (!rates.is_empty()).then(|| rates.iter().sum())
+    }
+
+    /// Counts one event by name, up to [`MAX_EVENT_NAMES`] names.
+    fn count_event(&mut self, name: &str) {
+        if let Some(count) = self.event_counts.get_mut(name) {
+            *count += 1;
+        } else if self.event_counts.len() < MAX_EVENT_NAMES - 1 {
+            self.event_counts.insert(name.to_string(), 1);
+        } else {
+            *self.event_counts.entry("other".to_string()).or_default() += 1;
+        }
     }
 
     /// The run state word, or the connection state when there is none.
@@ -328,6 +347,7 @@ impl Vm {
                     Ok(host) => {
                         self.host_problem = None;
                         self.process_cpu_percent = host.process_cpu_percent;
+                        self.process_cpu_seconds = host.process_cpu_seconds;
                         self.rss_bytes = host.rss_bytes;
                         if self.vcpus.iter().any(|v| v.host.cpu_percent.is_some()) {
                             self.cpu_history.push(total_cpu.round() as u64);
@@ -336,6 +356,7 @@ impl Vm {
                     Err(reason) => {
                         self.host_problem = Some(reason);
                         self.process_cpu_percent = None;
+                        self.process_cpu_seconds = None;
                         self.rss_bytes = None;
                     }
                 }
@@ -376,6 +397,7 @@ impl Vm {
             }
             AppEvent::Event { record, .. } => {
                 self.events_total += 1;
+                self.count_event(&record.name);
                 let shutdown_by_guest = record.name == "SHUTDOWN"
                     && record.data.get("guest").and_then(|g| g.as_bool()) == Some(true);
                 if record.kind == EventKind::Shutdown && self.powerdown.take().is_some() {
@@ -401,7 +423,12 @@ impl Vm {
                 )));
             }
             AppEvent::Problem { text, .. } => {
+                self.poll_errors += 1;
                 self.problem = Some(text);
+            }
+            AppEvent::Notice { text, .. } => {
+                self.log(EventRecord::note(text.clone()));
+                return Some(Message::info(text));
             }
             AppEvent::SnapshotList { result, .. } => match result {
                 Ok(list) => self.snapshots.set_list(list),

@@ -21,6 +21,10 @@ pub struct VcpuHost {
     pub cpu_percent: Option<f64>,
     /// Share of the interval the thread waited to run (steal), percent.
     pub steal_percent: Option<f64>,
+    /// CPU time the thread has run in all, seconds (a counter, for the exporter).
+    pub cpu_seconds: Option<f64>,
+    /// Time the thread has waited to run in all (steal), seconds.
+    pub steal_seconds: Option<f64>,
 }
 
 /// Host figures of the QEMU process.
@@ -30,6 +34,8 @@ pub struct HostSample {
     pub process_cpu_percent: Option<f64>,
     /// Resident memory, bytes.
     pub rss_bytes: Option<u64>,
+    /// CPU time of the whole process in all (user and system), seconds.
+    pub process_cpu_seconds: Option<f64>,
     /// Per vCPU thread id.
     pub vcpus: HashMap<u32, VcpuHost>,
 }
@@ -101,6 +107,7 @@ impl HostSampler {
             ..Default::default()
         };
         let ticks = parse_stat_cpu_ticks(&stat);
+        sample.process_cpu_seconds = ticks.map(|t| t as f64 / TICKS_PER_SECOND);
         if let (Some(elapsed), Some(prev), Some(cur)) = (elapsed, self.last_process_ticks, ticks) {
             sample.process_cpu_percent = cur
                 .checked_sub(prev)
@@ -116,7 +123,11 @@ impl HostSampler {
             else {
                 continue;
             };
-            let mut vcpu = VcpuHost::default();
+            let mut vcpu = VcpuHost {
+                cpu_seconds: Some(reading.0 as f64 / 1e9),
+                steal_seconds: Some(reading.1 as f64 / 1e9),
+                ..VcpuHost::default()
+            };
             if let (Some(elapsed), Some(&(run0, wait0))) = (elapsed, self.last_threads.get(&tid)) {
                 let (run1, wait1) = reading;
                 vcpu.cpu_percent = run1

@@ -23,6 +23,9 @@ pub struct WatchOptions {
     pub pid: Option<u32>,
     /// Where every event is appended, if anywhere.
     pub event_log: Option<Arc<EventLog>>,
+    /// Send nothing but queries. Otherwise, on connect, finished snapshot jobs an earlier
+    /// qemu-dash left behind are dismissed (and said so).
+    pub read_only: bool,
 }
 
 /// Picks where host figures come from for this connection.
@@ -71,6 +74,13 @@ pub async fn run(
                     client: client.clone(),
                 };
                 if app.send(connected).is_err() {
+                    return;
+                }
+                if !options.read_only
+                    && let Ok(dismissed) = crate::snapshot::dismiss_stale_jobs(&client).await
+                    && let Some(text) = crate::snapshot::describe_dismissed(&dismissed)
+                    && app.send(AppEvent::Notice { vm, text }).is_err()
+                {
                     return;
                 }
                 let events = tokio::spawn(listener::run(vm, subscription, app.clone()));

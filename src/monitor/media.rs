@@ -1,21 +1,22 @@
-//! Removable media: which device a command names, the checks on an image before
-//! `blockdev-change-medium` (the file exists, is a file, can be read) and format detection
-//! from the image's first bytes.
+//! Removable media: which device a command names, and the checks on an image before
+//! `blockdev-change-medium` (the file exists, is a file, can be read; as qcow2 it names no
+//! backing or data file). The format is always the user's choice, raw by default, never probed.
 
 use crate::qmp::types::BlockInfo;
 use serde_json::{Value, json};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The format sent with a new medium.
+/// The format sent with a new medium. Always named explicitly, so QEMU never probes: a guest
+/// or a stranger can write any header into an image, and a probed (or detected) qcow2 header
+/// can name a host file as its backing file, which the guest would then read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum FormatChoice {
-    /// Read the image's header and name the format it has.
+    /// Raw: the bytes of the file as they are (ISO images are raw). The default: it follows
+    /// no reference to other files.
     #[default]
-    Detect,
-    /// Raw (ISO images are raw).
     Raw,
-    /// qcow2.
+    /// qcow2, refused for an image that names a backing file or an external data file.
     Qcow2,
 }
 
@@ -23,26 +24,16 @@ impl FormatChoice {
     /// The next choice (Tab in the prompt).
     pub fn next(self) -> FormatChoice {
         match self {
-            FormatChoice::Detect => FormatChoice::Raw,
             FormatChoice::Raw => FormatChoice::Qcow2,
-            FormatChoice::Qcow2 => FormatChoice::Detect,
+            FormatChoice::Qcow2 => FormatChoice::Raw,
         }
     }
 
-    /// As shown in the prompt.
+    /// As shown in the prompt, and the format name QEMU takes.
     pub fn label(self) -> &'static str {
         match self {
-            FormatChoice::Detect => "detect",
             FormatChoice::Raw => "raw",
             FormatChoice::Qcow2 => "qcow2",
-        }
-    }
-
-    fn fixed(self) -> Option<&'static str> {
-        match self {
-            FormatChoice::Detect => None,
-            FormatChoice::Raw => Some("raw"),
-            FormatChoice::Qcow2 => Some("qcow2"),
         }
     }
 }
@@ -65,24 +56,101 @@ pub fn device_name(info: &BlockInfo) -> String {
     }
 }
 
-/// The format named by an image's first bytes (64 KiB are enough for ISO 9660's marker).
-pub fn detect_format(head: &[u8]) -> &'static str {
-    let starts = |magic: &[u8]| head.starts_with(magic);
-    if starts(b"QFI\xfb") {
-        "qcow2"
-    } else if starts(b"QFI\0") {
-        "qed"
-    } else if starts(b"KDMV") || starts(b"# Disk DescriptorFile") {
-        "vmdk"
-    } else if starts(b"vhdxfile") {
-        "vhdx"
-    } else if starts(b"conectix") {
-        "vpc"
-    } else if head.len() >= 0x44 && head[0x40..0x44] == [0x7f, 0x10, 0xda, 0xbe] {
-        "vdi"
-    } else {
-        // ISO 9660 ("CD001" at 0x8001) and anything unrecognised are raw.
-        "raw"
+/// The qcow2 magic, "QFI\xfb".
+const QCOW2_MAGIC: &[u8] = b"QFI\xfb";
+
+/// The qcow2 header extension that names an external data file ("DATA").
+const QCOW2_EXT_DATA_FILE: u32 = 0x4441_5441;
+
+/// How many bytes of an image are read to check it (a qcow2 header and its extensions fit in
+/// the first cluster; 64 KiB is the default cluster size).
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// Another file a qcow2 image would make QEMU open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    /// The backing file named in the header.
+    Backing(String),
+    /// An external data file named by a header extension.
+    DataFile(String),
+}
+
+/// Why an image is refused as qcow2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Qcow2Problem {
+    /// The file does not start with the qcow2 magic.
+    #[error("is not a qcow2 image (no qcow2 header); insert it as raw")]
+    NotQcow2,
+    /// The header is cut short or points outside what was read.
+    #[error("has a damaged or unusual qcow2 header, which qemu-dash will not pass to QEMU")]
+    Damaged,
+    /// The image names another file that QEMU would open for the guest.
+    #[error(
+        "is a qcow2 image whose {} is '{}': the guest would read that host file. Refused; \
+         insert it as raw, or flatten it first (`qemu-img convert -O qcow2 IMAGE NEW`)",
+        match .0 { Reference::Backing(_) => "backing file", Reference::DataFile(_) => "external data file" },
+        match .0 { Reference::Backing(name) | Reference::DataFile(name) => name.escape_debug().to_string() }
+    )]
+    References(Reference),
+}
+
+fn be_u32(head: &[u8], at: usize) -> Option<u32> {
+    let bytes = head.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn be_u64(head: &[u8], at: usize) -> Option<u64> {
+    let bytes = head.get(at..at.checked_add(8)?)?;
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Reads a qcow2 header (its first bytes in `head`) and refuses an image that would make QEMU
+/// open another file: a backing file, or an external data file. A header that points outside
+/// `head` is refused too rather than trusted.
+pub fn check_qcow2_header(head: &[u8]) -> Result<(), Qcow2Problem> {
+    if !head.starts_with(QCOW2_MAGIC) {
+        return Err(Qcow2Problem::NotQcow2);
+    }
+    let version = be_u32(head, 4).ok_or(Qcow2Problem::Damaged)?;
+    let backing_offset = be_u64(head, 8).ok_or(Qcow2Problem::Damaged)?;
+    let backing_size = be_u32(head, 16).ok_or(Qcow2Problem::Damaged)?;
+    let name_at = |offset: u64, size: u32| -> Result<String, Qcow2Problem> {
+        let start = usize::try_from(offset).map_err(|_| Qcow2Problem::Damaged)?;
+        let end = start
+            .checked_add(usize::try_from(size).map_err(|_| Qcow2Problem::Damaged)?)
+            .ok_or(Qcow2Problem::Damaged)?;
+        let bytes = head.get(start..end).ok_or(Qcow2Problem::Damaged)?;
+        Ok(String::from_utf8_lossy(bytes).into_owned())
+    };
+    if backing_offset != 0 {
+        let name = name_at(backing_offset, backing_size)?;
+        return Err(Qcow2Problem::References(Reference::Backing(name)));
+    }
+    if version < 3 {
+        return Ok(());
+    }
+    // Version 3: header extensions follow the header (its length is at byte 100), each as
+    // type (u32), length (u32), data padded to 8 bytes, until type 0.
+    let header_length = be_u32(head, 100).ok_or(Qcow2Problem::Damaged)?;
+    let mut at = usize::try_from(header_length).map_err(|_| Qcow2Problem::Damaged)?;
+    loop {
+        let kind = be_u32(head, at).ok_or(Qcow2Problem::Damaged)?;
+        let length = be_u32(head, at + 4).ok_or(Qcow2Problem::Damaged)?;
+        if kind == 0 {
+            return Ok(());
+        }
+        if kind == QCOW2_EXT_DATA_FILE {
+            let name = name_at(at as u64 + 8, length)?;
+            return Err(Qcow2Problem::References(Reference::DataFile(name)));
+        }
+        let padded = usize::try_from(length)
+            .ok()
+            .and_then(|l| l.checked_next_multiple_of(8))
+            .ok_or(Qcow2Problem::Damaged)?;
+        at = at
+            .checked_add(8 + padded)
+            .filter(|&next| next < head.len())
+            .ok_or(Qcow2Problem::Damaged)?;
     }
 }
 
@@ -91,10 +159,8 @@ pub fn detect_format(head: &[u8]) -> &'static str {
 pub struct CheckedImage {
     /// The absolute path to send.
     pub path: String,
-    /// The format to send (`None`: let QEMU probe).
-    pub format: Option<String>,
-    /// The format was read from the header.
-    pub detected: bool,
+    /// The format to send.
+    pub format: FormatChoice,
 }
 
 /// Expands `~/`, makes the path absolute (QEMU's working directory is not ours).
@@ -112,9 +178,11 @@ pub fn absolute(path: &str) -> PathBuf {
     }
 }
 
-/// Checks an image on this host and settles its format. With `local` false (QEMU runs on
-/// another host), the path is sent as typed and QEMU judges it.
-pub fn check_image(path: &str, choice: FormatChoice, local: bool) -> Result<CheckedImage, String> {
+/// Checks an image on this host before it is inserted: the file exists, is not a directory,
+/// can be read, and, as qcow2, names no other file QEMU would open for the guest. With `local`
+/// false (QEMU runs on another host) the path is sent as typed, and only as raw: qemu-dash
+/// cannot read the image's header there.
+pub fn check_image(path: &str, format: FormatChoice, local: bool) -> Result<CheckedImage, String> {
     let typed = path.trim();
     if typed.is_empty() {
         return Err("no image path given".to_string());
@@ -123,10 +191,16 @@ pub fn check_image(path: &str, choice: FormatChoice, local: bool) -> Result<Chec
         return Err("the path holds control characters".to_string());
     }
     if !local {
+        if format == FormatChoice::Qcow2 {
+            return Err(
+                "QEMU runs on another host, so qemu-dash cannot check a qcow2 image for a \
+                 backing file there; insert it as raw"
+                    .to_string(),
+            );
+        }
         return Ok(CheckedImage {
             path: typed.to_string(),
-            format: choice.fixed().map(str::to_string),
-            detected: false,
+            format,
         });
     }
     let full = absolute(typed);
@@ -138,18 +212,16 @@ pub fn check_image(path: &str, choice: FormatChoice, local: bool) -> Result<Chec
     if metadata.is_dir() {
         return Err(format!("{shown} is a directory, not an image file"));
     }
-    let mut head = Vec::with_capacity(64 * 1024);
+    let mut head = Vec::new();
     std::fs::File::open(&full)
-        .and_then(|file| file.take(64 * 1024).read_to_end(&mut head))
+        .and_then(|file| file.take(HEAD_BYTES).read_to_end(&mut head))
         .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let (format, detected) = match choice.fixed() {
-        Some(format) => (format, false),
-        None => (detect_format(&head), true),
-    };
+    if format == FormatChoice::Qcow2 {
+        check_qcow2_header(&head).map_err(|problem| format!("{shown} {problem}"))?;
+    }
     Ok(CheckedImage {
         path: shown,
-        format: Some(format.to_string()),
-        detected,
+        format,
     })
 }
 
@@ -164,21 +236,56 @@ pub fn file_name(path: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A qcow2 v3 header (104 bytes, no extensions) with an optional backing file name.
+    fn qcow2_head(backing: Option<&str>) -> Vec<u8> {
+        let mut head = vec![0u8; 112];
+        head[..4].copy_from_slice(QCOW2_MAGIC);
+        head[4..8].copy_from_slice(&3u32.to_be_bytes());
+        head[100..104].copy_from_slice(&104u32.to_be_bytes());
+        if let Some(name) = backing {
+            head[8..16].copy_from_slice(&112u64.to_be_bytes());
+            head[16..20].copy_from_slice(&(name.len() as u32).to_be_bytes());
+            head.extend_from_slice(name.as_bytes());
+        }
+        head
+    }
+
     #[test]
-    fn formats_are_detected_from_headers() {
-        assert_eq!(detect_format(b"QFI\xfb\0\0\0\x03"), "qcow2");
-        assert_eq!(detect_format(b"KDMV...."), "vmdk");
-        let mut iso = vec![0u8; 0x8010];
-        iso[0x8001..0x8006].copy_from_slice(b"CD001");
-        assert_eq!(detect_format(&iso), "raw");
-        assert_eq!(detect_format(b""), "raw");
+    fn qcow2_headers_that_name_other_files_are_refused() {
+        assert_eq!(check_qcow2_header(&qcow2_head(None)), Ok(()));
+        assert_eq!(
+            check_qcow2_header(&qcow2_head(Some("/etc/shadow"))),
+            Err(Qcow2Problem::References(Reference::Backing(
+                "/etc/shadow".into()
+            )))
+        );
+        let mut with_data_file = qcow2_head(None);
+        with_data_file.truncate(104);
+        with_data_file.extend_from_slice(&QCOW2_EXT_DATA_FILE.to_be_bytes());
+        with_data_file.extend_from_slice(&5u32.to_be_bytes());
+        with_data_file.extend_from_slice(b"/dev/\0\0\0");
+        with_data_file.extend_from_slice(&[0; 8]);
+        assert_eq!(
+            check_qcow2_header(&with_data_file),
+            Err(Qcow2Problem::References(Reference::DataFile(
+                "/dev/".into()
+            )))
+        );
+        assert_eq!(check_qcow2_header(b"CD001"), Err(Qcow2Problem::NotQcow2));
+        assert_eq!(check_qcow2_header(b"QFI\xfb\0"), Err(Qcow2Problem::Damaged));
+        let mut pointing_away = qcow2_head(None);
+        pointing_away[8..16].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(
+            check_qcow2_header(&pointing_away),
+            Err(Qcow2Problem::Damaged)
+        );
     }
 
     #[test]
     fn images_are_checked_before_sending() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.iso");
-        let error = check_image(missing.to_str().unwrap(), FormatChoice::Detect, true).unwrap_err();
+        let error = check_image(missing.to_str().unwrap(), FormatChoice::Raw, true).unwrap_err();
         assert!(error.starts_with("no such file: "), "{error}");
         let error = check_image(dir.path().to_str().unwrap(), FormatChoice::Raw, true).unwrap_err();
         assert!(error.contains("is a directory"), "{error}");
@@ -187,15 +294,18 @@ mod tests {
             "no image path given"
         );
         let image = dir.path().join("disk.img");
-        std::fs::write(&image, b"QFI\xfb rest").unwrap();
-        let checked = check_image(image.to_str().unwrap(), FormatChoice::Detect, true).unwrap();
-        assert_eq!(checked.format.as_deref(), Some("qcow2"));
-        assert!(checked.detected);
+        std::fs::write(&image, qcow2_head(Some("/etc/passwd"))).unwrap();
         let checked = check_image(image.to_str().unwrap(), FormatChoice::Raw, true).unwrap();
-        assert_eq!(checked.format.as_deref(), Some("raw"));
-        let remote = check_image("/srv/x.iso", FormatChoice::Detect, false).unwrap();
-        assert_eq!(remote.format, None);
+        assert_eq!(checked.format, FormatChoice::Raw);
+        let error = check_image(image.to_str().unwrap(), FormatChoice::Qcow2, true).unwrap_err();
+        assert!(
+            error.ends_with("is a qcow2 image whose backing file is '/etc/passwd': the guest would read that host file. Refused; insert it as raw, or flatten it first (`qemu-img convert -O qcow2 IMAGE NEW`)"),
+            "{error}"
+        );
+        let remote = check_image("/srv/x.iso", FormatChoice::Raw, false).unwrap();
+        assert_eq!(remote.format, FormatChoice::Raw);
         assert_eq!(remote.path, "/srv/x.iso");
+        assert!(check_image("/srv/x.qcow2", FormatChoice::Qcow2, false).is_err());
     }
 
     #[test]

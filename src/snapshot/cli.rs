@@ -7,6 +7,7 @@
 use super::job::{Operation, Outcome, Progress, SnapshotOptions};
 use super::list::{Snapshot, format_vm_clock, sort_by_date};
 use crate::qmp::{Client, ConnectOptions, Target};
+use crate::safe_text::{for_terminal, json_line};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 
@@ -55,9 +56,8 @@ pub async fn run_cli(command: SnapshotCommand) -> anyhow::Result<()> {
                 .context("cannot list snapshots")?;
             sort_by_date(&mut snapshots);
             let text = if json {
-                let mut text = serde_json::to_string_pretty(&snapshots)?;
-                text.push('\n');
-                text
+                let text = serde_json::to_string_pretty(&snapshots)?;
+                format!("{}\n", json_line(&text))
             } else {
                 format_table(&snapshots)
             };
@@ -76,11 +76,17 @@ async fn connect(target: &str) -> anyhow::Result<Client> {
 
 async fn operate(operation: Operation, target: &str, tag: &str) -> anyhow::Result<()> {
     let client = connect(target).await?;
+    // A failure to tidy up is no reason not to do what was asked.
+    if let Ok(dismissed) = super::dismiss_stale_jobs(&client).await
+        && let Some(sentence) = super::describe_dismissed(&dismissed)
+    {
+        eprintln!("qemu-dash: {}", for_terminal(&sentence));
+    }
     let options = SnapshotOptions::default();
     let terminal = std::io::stderr().is_terminal();
     let show = |progress: Progress| {
         if terminal {
-            eprint!("\r\x1b[2K{}", describe_progress(&progress));
+            eprint!("\r\x1b[2K{}", for_terminal(&describe_progress(&progress)));
         }
     };
     let result = match operation {
@@ -98,7 +104,7 @@ async fn operate(operation: Operation, target: &str, tag: &str) -> anyhow::Resul
         )
     })?;
     if terminal {
-        eprintln!("{}", describe_outcome(&outcome));
+        eprintln!("{}", for_terminal(&describe_outcome(&outcome)));
     }
     Ok(())
 }
@@ -157,12 +163,12 @@ pub fn format_table(snapshots: &[Snapshot]) -> String {
                 disks.push_str(&format!(" (missing on {})", s.missing.join(", ")));
             }
             [
-                s.tag.escape_debug().to_string(),
-                s.id.clone(),
+                for_terminal(&s.tag.escape_debug().to_string()).into_owned(),
+                for_terminal(&s.id).into_owned(),
                 humansize::format_size(s.vm_state_size, humansize::BINARY),
                 s.date.format("%Y-%m-%d %H:%M:%S").to_string(),
                 format_vm_clock(s.vm_clock),
-                disks,
+                for_terminal(&disks).into_owned(),
             ]
         })
         .collect();

@@ -10,9 +10,11 @@
 //! caller's callback as [`Progress`] values.
 
 use super::list::merge;
-use super::plan::{Plan, PlanDisk, plan_from_blocks};
+use super::plan::{Plan, PlanDisk, disk_name, plan_from_blocks};
+use super::stale::JOB_PREFIX;
 use super::tag::{check_hmp_tag, validate_tag};
 use super::{Snapshot, SnapshotError};
+use crate::qmp::types::BlockInfo;
 use crate::qmp::{Client, Notice, QmpError};
 use futures_util::FutureExt;
 use serde_json::{Value, json};
@@ -188,6 +190,7 @@ async fn resolve(
 struct Survey {
     plan: Plan,
     snapshots: Vec<Snapshot>,
+    blocks: Vec<BlockInfo>,
 }
 
 async fn survey(client: &Client) -> Result<Survey, SnapshotError> {
@@ -195,7 +198,37 @@ async fn survey(client: &Client) -> Result<Survey, SnapshotError> {
     Ok(Survey {
         plan: plan_from_blocks(&blocks),
         snapshots: merge(&blocks),
+        blocks,
     })
+}
+
+impl Survey {
+    /// Refuses to `operation` the snapshot tagged `tag` when a disk taking part holds another
+    /// snapshot whose numeric id is `tag`: QEMU's qcow2 driver looks a name up as an id first,
+    /// so it would load (or delete) that other snapshot and report success.
+    fn refuse_id_clash(&self, tag: &str, operation: Operation) -> Result<(), SnapshotError> {
+        let taking_part = |block: &&BlockInfo| {
+            let name = disk_name(block);
+            self.plan.disks.iter().any(|disk| disk.name == name)
+        };
+        for block in self.blocks.iter().filter(taking_part) {
+            let snapshots = block
+                .inserted
+                .as_ref()
+                .and_then(|inserted| inserted.image.as_ref())
+                .map(|image| image.snapshots.as_slice())
+                .unwrap_or_default();
+            if let Some(other) = snapshots.iter().find(|s| s.id == tag && s.name != tag) {
+                return Err(SnapshotError::IdClash {
+                    operation,
+                    tag: tag.to_string(),
+                    other: other.name.clone(),
+                    disk: disk_name(block),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Takes a snapshot tagged `tag` of the whole VM (RAM and device state on the first
@@ -209,7 +242,9 @@ pub async fn save<F: FnMut(Progress) + Send>(
     progress: F,
 ) -> Result<Outcome, SnapshotError> {
     let start = Instant::now();
-    let Survey { plan, snapshots } = survey(client).await?;
+    let Survey {
+        plan, snapshots, ..
+    } = survey(client).await?;
     validate_tag(tag, &snapshots)?;
     let (method, why) = resolve(client, options.method).await?;
     plan.check(method, options.skip_unsupported)?;
@@ -238,7 +273,11 @@ pub async fn load<F: FnMut(Progress) + Send>(
     progress: F,
 ) -> Result<Outcome, SnapshotError> {
     let start = Instant::now();
-    let Survey { plan, snapshots } = survey(client).await?;
+    let survey = survey(client).await?;
+    survey.refuse_id_clash(tag, Operation::Load)?;
+    let Survey {
+        plan, snapshots, ..
+    } = survey;
     let snapshot = find(&snapshots, &plan, tag)?;
     let (method, why) = resolve(client, options.method).await?;
     plan.check(method, options.skip_unsupported)?;
@@ -272,7 +311,11 @@ pub async fn delete<F: FnMut(Progress) + Send>(
     progress: F,
 ) -> Result<Outcome, SnapshotError> {
     let start = Instant::now();
-    let Survey { plan, snapshots } = survey(client).await?;
+    let survey = survey(client).await?;
+    survey.refuse_id_clash(tag, Operation::Delete)?;
+    let Survey {
+        plan, snapshots, ..
+    } = survey;
     let snapshot = find(&snapshots, &plan, tag)?;
     let (method, why) = resolve(client, options.method).await?;
     let carriers: Vec<&PlanDisk> = plan
@@ -343,7 +386,7 @@ fn new_job_id(operation: Operation) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!(
-        "qemu-dash-{operation}-{}-{count}-{nanos:09}",
+        "{JOB_PREFIX}{operation}-{}-{count}-{nanos:09}",
         std::process::id()
     )
 }

@@ -37,6 +37,16 @@ pub enum TagError {
         /// The limit.
         max: usize,
     },
+    /// The tag is only digits. QEMU looks a snapshot up by its numeric id before its tag, so
+    /// such a tag can later name a different snapshot (the one whose id it is).
+    #[error(
+        "the snapshot tag '{tag}' is only digits; QEMU takes a number for a snapshot id, so \
+         use at least one letter"
+    )]
+    AllDigits {
+        /// The tag.
+        tag: String,
+    },
     /// A snapshot with this tag already exists: ask the user for another one.
     #[error("a snapshot tagged '{}' already exists; choose another tag", tag.escape_debug())]
     Exists {
@@ -45,14 +55,20 @@ pub enum TagError {
     },
 }
 
-/// Checks a tag for a new snapshot: not empty, no control characters, at most
-/// [`MAX_TAG_BYTES`] bytes, and not the tag of any snapshot in `existing`.
+/// Checks a tag for a new snapshot: not empty, no control characters, not only digits (QEMU
+/// would take it for an id), at most [`MAX_TAG_BYTES`] bytes, and not the tag of any snapshot
+/// in `existing`.
 pub fn validate_tag(tag: &str, existing: &[Snapshot]) -> Result<(), TagError> {
     if tag.trim().is_empty() {
         return Err(TagError::Empty);
     }
     if let Some((at, found)) = tag.char_indices().find(|(_, c)| c.is_control()) {
         return Err(TagError::ControlChar { at, found });
+    }
+    if is_all_digits(tag) {
+        return Err(TagError::AllDigits {
+            tag: tag.to_string(),
+        });
     }
     if tag.len() > MAX_TAG_BYTES {
         return Err(TagError::TooLong {
@@ -89,12 +105,18 @@ pub fn check_hmp_tag(tag: &str, why: &'static str) -> Result<(), SnapshotError> 
     {
         return Err(unsafe_tag("characters outside its safe set"));
     }
-    if tag.chars().all(|c| c.is_ascii_digit()) {
+    if is_all_digits(tag) {
         return Err(unsafe_tag(
             "an all-digit tag (HMP may take it for a snapshot id)",
         ));
     }
     Ok(())
+}
+
+/// True for a non-empty tag made only of ASCII digits: QEMU's qcow2 driver looks such a string
+/// up as a snapshot id before it looks at tags.
+fn is_all_digits(tag: &str) -> bool {
+    !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A tag for a snapshot taken at `now`, e.g. `snap-2026-11-25-1712`. It is safe for HMP too.
@@ -183,6 +205,18 @@ mod tests {
             Err(TagError::Exists { tag: "b c".into() })
         );
         assert_eq!(validate_tag("b", &existing), Ok(()));
+        assert_eq!(
+            validate_tag("1", &[]),
+            Err(TagError::AllDigits { tag: "1".into() })
+        );
+        assert_eq!(
+            validate_tag("20261201", &[]),
+            Err(TagError::AllDigits {
+                tag: "20261201".into()
+            })
+        );
+        assert_eq!(validate_tag("1a", &[]), Ok(()));
+        assert_eq!(validate_tag(" 1", &[]), Ok(()));
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! Batch mode against a real QEMU: JSON lines with the dashboard's figures.
 
 use crate::support::Qemu;
-use crate::support::pty::{binary, run};
+use crate::support::pty::run;
 use serde_json::Value;
-use std::process::Command;
 
 #[test]
 fn batch_prints_one_json_object_per_poll() {
@@ -34,7 +33,7 @@ fn batch_prints_one_json_object_per_poll() {
 fn batch_reports_events_since_the_previous_line() {
     let qemu = Qemu::builder().machine("none").observer().start();
     let mut observer = qemu.observer();
-    let mut child = Command::new(binary())
+    let mut child = crate::support::pty::command()
         .args(["--batch", "--interval", "0.25", &qemu.target()])
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -4,6 +4,9 @@ use crate::support::pty::{Dashboard, run_with_env};
 use std::process::Command;
 use std::time::Duration;
 
+/// Demo tests run one at a time: this one counts every demo QEMU on the machine.
+pub static ONE_DEMO_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn demo_dirs() -> Vec<std::path::PathBuf> {
     std::fs::read_dir(std::env::temp_dir())
         .unwrap()
@@ -27,6 +30,7 @@ fn demo_qemus() -> usize {
 
 #[test]
 fn demo_shows_a_live_guest_and_leaves_nothing_behind() {
+    let _one = ONE_DEMO_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dirs_before = demo_dirs();
     let mut dash = Dashboard::start(&["demo"], 140, 40);
     dash.wait_for("qemu-dash-demo", Duration::from_secs(60));

@@ -69,14 +69,7 @@ pub fn make_iso(dir: &Path) -> PathBuf {
     path
 }
 
-/// A TCP port nobody listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::support::services::free_port;
 
 fn cd0(observer: &mut crate::support::observer::Observer) -> Value {
     let blocks = observer.execute("query-block", json!({}));
@@ -168,20 +161,20 @@ async fn cdrom_medium_is_changed_and_ejected_with_tray_events() {
 
     // A missing image is refused before anything is sent.
     let missing = dir.path().join("missing.iso");
-    let news = change_medium(missing.display().to_string(), FormatChoice::Detect).await;
+    let news = change_medium(missing.display().to_string(), FormatChoice::Raw).await;
     let error = done(&news).unwrap_err();
     assert_eq!(error, format!("no such file: {}", missing.display()));
 
-    // The wrong format is QEMU's error, verbatim.
+    // An ISO is not qcow2: refused before QEMU sees it.
     let news = change_medium(iso.display().to_string(), FormatChoice::Qcow2).await;
     let error = done(&news).unwrap_err();
-    assert!(error.contains("Image is not in qcow2 format"), "{error}");
-
-    let news = change_medium(iso.display().to_string(), FormatChoice::Detect).await;
-    assert_eq!(
-        done(&news).unwrap(),
-        "cd0: inserted test.iso (raw, detected)"
+    assert!(
+        error.ends_with("is not a qcow2 image (no qcow2 header); insert it as raw"),
+        "{error}"
     );
+
+    let news = change_medium(iso.display().to_string(), FormatChoice::Raw).await;
+    assert_eq!(done(&news).unwrap(), "cd0: inserted test.iso (raw)");
     let inserted = cd0(&mut observer);
     assert_eq!(inserted["inserted"]["file"], iso.display().to_string());
     assert_eq!(inserted["inserted"]["drv"], "raw");
@@ -208,6 +201,70 @@ async fn cdrom_medium_is_changed_and_ejected_with_tray_events() {
     let ejected = cd0(&mut observer);
     assert!(ejected.get("inserted").is_none(), "{ejected}");
     assert_eq!(ejected["tray_open"], true);
+}
+
+/// An image anyone could have written (a downloaded "ISO") carries a qcow2 header whose
+/// backing file is a host file. Inserted as raw (the default) the guest reads the image's own
+/// bytes; as qcow2 it is refused, naming the host file. Before, the format was detected from
+/// the header and the guest read the host file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_medium_never_exposes_a_host_file_named_as_backing() {
+    let qemu = Qemu::builder().args(&CDROM).observer().start();
+    let mut observer = qemu.observer();
+    let client = connect(&qemu).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("host-secret");
+    std::fs::write(&secret, vec![0x5a_u8; 64 * 1024]).unwrap();
+    let evil = dir.path().join("download.iso");
+    let status = std::process::Command::new(crate::support::qemu::qemu_img())
+        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(&secret)
+        .arg(&evil)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let news = run(&client, Job::QueryBlock).await;
+    let Some(News::BlockInfo(blocks)) = news.first() else {
+        panic!("{news:?}")
+    };
+    let device =
+        monitor::media::device_arguments(blocks.iter().find(|b| b.device == "cd0").unwrap());
+    let change_medium = |format: FormatChoice| {
+        run(
+            &client,
+            Job::ChangeMedium {
+                device: device.clone(),
+                name: "cd0".into(),
+                path: evil.display().to_string(),
+                format,
+                local: true,
+            },
+        )
+    };
+
+    let news = change_medium(FormatChoice::default()).await;
+    assert_eq!(done(&news).unwrap(), "cd0: inserted download.iso (raw)");
+    assert_eq!(cd0(&mut observer)["inserted"]["drv"], "raw");
+    assert!(
+        !qemu.drive_holds(&mut observer, "cd0", 0x5a),
+        "the guest must not read the host file"
+    );
+
+    let news = change_medium(FormatChoice::Qcow2).await;
+    let error = done(&news).unwrap_err();
+    assert!(
+        error.contains(&format!(
+            "is a qcow2 image whose backing file is '{}': the guest would read that host file",
+            secret.display()
+        )),
+        "{error}"
+    );
+    assert_eq!(
+        cd0(&mut observer)["inserted"]["drv"],
+        "raw",
+        "medium unchanged"
+    );
+    assert!(!qemu.drive_holds(&mut observer, "cd0", 0x5a));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

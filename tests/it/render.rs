@@ -23,6 +23,7 @@ fn sample(status: &str, tick: u64) -> Sample {
         VcpuHost {
             cpu_percent: Some(12.5 + tick as f64),
             steal_percent: Some(0.5),
+            ..Default::default()
         },
     );
     Sample {
@@ -58,6 +59,7 @@ fn sample(status: &str, tick: u64) -> Sample {
             process_cpu_percent: Some(20.0),
             rss_bytes: Some(64 << 20),
             vcpus,
+            ..Default::default()
         }),
         slow: Some(SlowSample {
             name: Some("web1".into()),
@@ -284,4 +286,51 @@ fn snapshot_view_with_a_job_in_progress() {
     );
     assert!(screen.contains("PARTIAL: missing on disk1"), "{screen}");
     insta::assert_snapshot!(screen);
+}
+
+/// A VM name and an event from a peer holding a soft hyphen, a Hangul filler, a bidi override
+/// and an emoji with a variation selector: terminals measure these differently from us (tmux
+/// gives U+00AD one column, U+3164 two, and "❤️" one where we count two), so rows misaligned.
+/// No cell may hold them, and every row keeps the terminal's full width.
+#[test]
+fn invisible_and_bidi_characters_never_reach_the_terminal() {
+    use unicode_width::UnicodeWidthStr;
+    let start = Instant::now();
+    let mut model = model_in("running", start);
+    model.vms[0].configured_name = Some("web\u{ad}1\u{3164}\u{202e}x❤\u{fe0f}".into());
+    model.apply(
+        event(
+            "DEVICE_DELETED",
+            json!({"device": "nic\u{ad}0\u{3164}\u{200b}❤\u{fe0f}", "path": "/machine/peripheral/nic0"}),
+            4,
+        ),
+        start,
+    );
+    let (width, height) = (120, 34);
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| qemu_dash::ui::render(frame, &model, start))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let text = terminal.backend().to_string();
+    assert!(text.contains("web"), "{text}");
+    for y in 0..height {
+        let mut row_width = 0;
+        let mut hidden = 0;
+        for x in 0..width {
+            let symbol = buffer[(x, y)].symbol();
+            assert!(
+                !symbol.chars().any(qemu_dash::safe_text::is_unsafe),
+                "row {y} column {x}: {symbol:?}"
+            );
+            if hidden > 0 {
+                hidden -= 1;
+                continue;
+            }
+            let cell_width = symbol.width();
+            row_width += cell_width;
+            hidden = cell_width.saturating_sub(1);
+        }
+        assert_eq!(row_width, usize::from(width), "row {y}: {text}");
+    }
 }

@@ -70,36 +70,13 @@ fn tags_of(observer: &mut Observer, disk: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no disk {disk}"))
 }
 
-/// Runs `qemu-io` on `disk` through the observer's HMP and returns what it printed (QEMU
-/// prints qemu-io results on its stdout, not in the reply). Waits for the line `until`.
-fn qemu_io(qemu: &Qemu, observer: &mut Observer, disk: &str, command: &str, until: &str) -> String {
-    let before = qemu.stdout().len();
-    let reply = observer.execute(
-        "human-monitor-command",
-        json!({"command-line": format!("qemu-io {disk} \"{command}\"")}),
-    );
-    assert_eq!(reply, "", "qemu-io {command}");
-    wait_until(Duration::from_secs(5), until, || {
-        let output = qemu.stdout()[before..].to_string();
-        output.contains(until).then_some(output)
-    })
-}
-
 /// True when the first 4 KiB of `disk` all hold the byte `pattern`.
 fn disk_holds(qemu: &Qemu, observer: &mut Observer, disk: &str, pattern: u8) -> bool {
-    let output = qemu_io(
-        qemu,
-        observer,
-        disk,
-        &format!("read -P 0x{pattern:02x} 0 4k"),
-        "read 4096/4096 bytes at offset 0",
-    );
-    !output.contains("Pattern verification failed")
+    qemu.drive_holds(observer, disk, pattern)
 }
 
 fn write_marker(qemu: &Qemu, observer: &mut Observer, disk: &str, pattern: u8) {
-    qemu_io(
-        qemu,
+    qemu.qemu_io(
         observer,
         disk,
         &format!("write -P 0x{pattern:02x} 0 4k"),
@@ -453,7 +430,15 @@ async fn hmp_fallback_refuses_unsafe_tags() {
     let mut observer = qemu.observer();
     let hmp = options(MethodChoice::Hmp);
 
-    for tag in ["two words", "quo\"te", "semi;colon", "12"] {
+    // An all-digit tag is refused on every path, before the method is even chosen.
+    let error = snapshot::save(&client, "12", &hmp, ignore)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, SnapshotError::Tag(TagError::AllDigits { .. })),
+        "{error:?}"
+    );
+    for tag in ["two words", "quo\"te", "semi;colon"] {
         let error = snapshot::save(&client, tag, &hmp, ignore)
             .await
             .unwrap_err();
@@ -482,23 +467,77 @@ async fn hmp_fallback_refuses_unsafe_tags() {
     assert_eq!(observer.status(), "running");
 }
 
+/// Runs `qemu-dash snapshot ARGS...` to completion: (success, stdout, stderr).
+fn run_snapshot_cli(args: &[&str]) -> (bool, String, String) {
+    let output = crate::support::pty::command()
+        .arg("snapshot")
+        .args(args)
+        .output()
+        .expect("run qemu-dash");
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// QEMU's qcow2 driver looks a name up as a snapshot id before it looks at tags: with
+/// `before` (id 1) and a snapshot another tool tagged `1` (id 2), loading `1` would restore
+/// `before` and lose what was written since. qemu-dash refuses to load or delete such a tag,
+/// refuses all-digit tags on save, and the disk keeps its newest data.
+#[test]
+fn a_tag_that_is_another_snapshots_id_is_never_loaded_or_deleted() {
+    let qemu = Qemu::builder().disk("disk0", "qcow2").observer().start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+
+    let (ok, _, stderr) = run_snapshot_cli(&["save", &target, "before"]);
+    assert!(ok, "{stderr}");
+    write_marker(&qemu, &mut observer, "disk0", 0xaa);
+    // Another tool (HMP here) takes a snapshot tagged "1"; QEMU gives it id 2.
+    let reply = observer.execute("human-monitor-command", json!({"command-line": "savevm 1"}));
+    assert_eq!(reply, "", "savevm 1");
+    write_marker(&qemu, &mut observer, "disk0", 0xbb);
+    assert_eq!(tags_of(&mut observer, "disk0"), ["before", "1"]);
+
+    for operation in ["load", "delete"] {
+        let (ok, _, stderr) = run_snapshot_cli(&[operation, &target, "1"]);
+        assert!(!ok, "{operation} 1 must be refused");
+        assert!(
+            stderr.contains(&format!(
+                "refusing to {operation} snapshot '1': on disk disk0, '1' is also the id of \
+                 snapshot 'before'"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            disk_holds(&qemu, &mut observer, "disk0", 0xbb),
+            "newest data kept after {operation}"
+        );
+    }
+    assert_eq!(tags_of(&mut observer, "disk0"), ["before", "1"]);
+    assert_eq!(observer.status(), "running");
+
+    let (ok, _, stderr) = run_snapshot_cli(&["save", &target, "7"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("the snapshot tag '7' is only digits"),
+        "{stderr}"
+    );
+    assert_eq!(tags_of(&mut observer, "disk0"), ["before", "1"]);
+
+    // The tag that is not an id still loads the snapshot it names.
+    let (ok, _, stderr) = run_snapshot_cli(&["load", &target, "before"]);
+    assert!(ok, "{stderr}");
+    assert!(disk_holds(&qemu, &mut observer, "disk0", 0));
+}
+
 /// The `snapshot` subcommands of the binary, as a script would use them.
 #[test]
 fn cli_saves_lists_loads_and_deletes() {
     let qemu = two_disk_vm();
     let mut observer = qemu.observer();
-    let run = |args: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_qemu-dash"))
-            .arg("snapshot")
-            .args(args)
-            .output()
-            .expect("run qemu-dash");
-        (
-            output.status.success(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    };
+    let run = run_snapshot_cli;
     let target = qemu.target();
 
     let (ok, stdout, stderr) = run(&["save", &target, "cli snap"]);
@@ -539,4 +578,130 @@ fn cli_saves_lists_loads_and_deletes() {
     assert!(stderr.contains("no snapshot tagged 'cli snap'"), "{stderr}");
     assert_eq!(tags_of(&mut observer, "disk0"), Vec::<String>::new());
     assert_eq!(observer.status(), "running");
+}
+
+/// Leaves a finished snapshot job in QEMU as a qemu-dash killed mid-save does (its pid is
+/// gone), through the observer; returns its id.
+fn leave_stale_job(observer: &mut Observer) -> String {
+    let blocks = observer.execute("query-block", json!({}));
+    let node = blocks[0]["inserted"]["node-name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = "qemu-dash-save-999999999-0-000000001".to_string();
+    observer.execute(
+        "snapshot-save",
+        json!({"job-id": id, "tag": "left", "vmstate": node, "devices": [node]}),
+    );
+    wait_until(Duration::from_secs(10), "the job to conclude", || {
+        let jobs = observer.execute("query-jobs", json!({}));
+        (jobs[0]["status"] == "concluded").then_some(())
+    });
+    id
+}
+
+fn job_ids(observer: &mut Observer) -> Vec<String> {
+    let jobs = observer.execute("query-jobs", json!({}));
+    jobs.as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A killed `snapshot save` leaves a concluded job in QEMU for good; the next qemu-dash that
+/// connects dismisses it and says so (the dashboard, unless read-only, and the snapshot CLI).
+#[test]
+fn finished_jobs_left_by_a_killed_qemu_dash_are_dismissed_on_connect() {
+    use crate::support::pty::Dashboard;
+    let qemu = Qemu::builder().disk("disk0", "qcow2").observer().start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+
+    let stale = leave_stale_job(&mut observer);
+    let mut read_only = Dashboard::start(&["--read-only", &target], 120, 30);
+    read_only.wait_for("running", Duration::from_secs(10));
+    read_only.send("q");
+    read_only.wait_exit(Duration::from_secs(5));
+    assert_eq!(
+        job_ids(&mut observer),
+        std::slice::from_ref(&stale),
+        "read-only sends no job-dismiss"
+    );
+
+    let mut dashboard = Dashboard::start(&[&target], 200, 30);
+    dashboard.wait_for(
+        &format!("dismissed a finished snapshot job an earlier qemu-dash left behind: {stale}"),
+        Duration::from_secs(10),
+    );
+    dashboard.send("q");
+    dashboard.wait_exit(Duration::from_secs(5));
+    assert_eq!(job_ids(&mut observer), Vec::<String>::new());
+
+    let stale = leave_stale_job(&mut observer);
+    let (ok, _, stderr) = run_snapshot_cli(&["save", &target, "after"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("left behind: {stale}")),
+        "{stderr}"
+    );
+    assert_eq!(job_ids(&mut observer), Vec::<String>::new());
+}
+
+/// An image can carry any bytes in its snapshot table: a tag and an id holding escape
+/// sequences (retitle the terminal, clear it) are printed escaped by `snapshot list`, and
+/// `--json` stays valid JSON with the same text.
+#[test]
+fn snapshot_list_never_prints_escape_sequences_from_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("crafted.qcow2");
+    crate::support::qemu::create_image(&image, "qcow2", "16M");
+    let hostile_tag = "x\u{1b}]0;PWNED\u{7}\u{1b}[2J";
+    let status = std::process::Command::new(crate::support::qemu::qemu_img())
+        .args(["snapshot", "-c", hostile_tag])
+        .arg(&image)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    patch_first_snapshot_id(&image, b'\x1b');
+
+    let drive = format!("file={},format=qcow2,if=virtio,id=disk0", image.display());
+    let qemu = Qemu::builder().args(&["-drive", &drive]).start();
+    let target = qemu.target();
+
+    let (ok, stdout, stderr) = run_snapshot_cli(&["list", &target]);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
+    assert!(
+        stdout.contains("\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J"),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = run_snapshot_cli(&["list", &target, "--json"]);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+    assert_eq!(listed[0]["tag"], hostile_tag);
+    assert_eq!(listed[0]["id"], "\u{1b}");
+}
+
+/// Overwrites the one-byte id ("1") of the first snapshot in a qcow2 image's snapshot table.
+fn patch_first_snapshot_id(image: &std::path::Path, id: u8) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(image)
+        .unwrap();
+    let mut header = [0u8; 72];
+    file.read_exact(&mut header).unwrap();
+    let table = u64::from_be_bytes(header[64..72].try_into().unwrap());
+    let mut entry = [0u8; 40];
+    file.seek(SeekFrom::Start(table)).unwrap();
+    file.read_exact(&mut entry).unwrap();
+    let id_size = u16::from_be_bytes(entry[12..14].try_into().unwrap());
+    assert_eq!(id_size, 1, "qemu-img gave the first snapshot id 1");
+    let extra = u32::from_be_bytes(entry[36..40].try_into().unwrap());
+    file.seek(SeekFrom::Start(table + 40 + u64::from(extra)))
+        .unwrap();
+    file.write_all(&[id]).unwrap();
 }

@@ -5,6 +5,7 @@ pub mod fake;
 pub mod observer;
 pub mod pty;
 pub mod qemu;
+pub mod services;
 
 pub use fake::FakeQmp;
 pub use qemu::Qemu;

@@ -173,6 +173,35 @@ impl Commands {
     }
 }
 
+impl FakeQmp {
+    /// A fake QEMU that answers like an idle VM and, right after its first `query-status`,
+    /// sends `burst` `RTC_CHANGE` events in one write (`data.offset` counts from 0; `data.pad`
+    /// holds `pad` bytes, to make each event bigger).
+    pub fn flooding(burst: usize, pad: usize) -> FakeQmp {
+        FakeQmp::start(move |mut conn| async move {
+            if conn.handshake().await.is_none() {
+                return;
+            }
+            let mut first = true;
+            while let Some(command) = conn.command().await {
+                let name = command["execute"].as_str().unwrap_or_default().to_string();
+                conn.reply(&command["id"], plausible_reply(&name)).await;
+                if first && name == "query-status" {
+                    first = false;
+                    let padding = "x".repeat(pad);
+                    let mut flood = String::with_capacity(burst * (100 + pad));
+                    for n in 0..burst {
+                        flood.push_str(&format!(
+                            "{{\"event\": \"RTC_CHANGE\", \"data\": {{\"offset\": {n}, \"pad\": \"{padding}\"}}, \"timestamp\": {{\"seconds\": 1, \"microseconds\": 0}}}}\n"
+                        ));
+                    }
+                    conn.send_raw(flood.as_bytes()).await;
+                }
+            }
+        })
+    }
+}
+
 /// A plausible reply of an idle running VM to a query.
 pub fn plausible_reply(command: &str) -> Value {
     match command {

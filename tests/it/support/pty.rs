@@ -11,6 +11,30 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_qemu-dash")
 }
 
+/// The environment every run of the binary gets, so that nothing of the user's changes what a
+/// test sees: a config and data home of the test suite's own (a user's `read_only = true` or
+/// console history stays out) and no `NO_COLOR` (a test that wants it sets it). The guest
+/// cache (`XDG_CACHE_HOME`, `HOME`) is left alone: the demo and the harness share it.
+pub fn hermetic_env() -> (Vec<(&'static str, std::path::PathBuf)>, [&'static str; 1]) {
+    let home = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hermetic");
+    let set = vec![
+        ("XDG_CONFIG_HOME", home.join("config")),
+        ("XDG_DATA_HOME", home.join("data")),
+    ];
+    (set, ["NO_COLOR"])
+}
+
+/// `qemu-dash` as a [`std::process::Command`] with the [`hermetic_env`].
+pub fn command() -> std::process::Command {
+    let mut command = std::process::Command::new(binary());
+    let (set, removed) = hermetic_env();
+    command.envs(set);
+    for name in removed {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// A running `qemu-dash` on a pseudo-terminal.
 pub struct Dashboard {
     child: Box<dyn Child + Send + Sync>,
@@ -40,6 +64,13 @@ impl Dashboard {
         let mut command = CommandBuilder::new(binary());
         command.args(args);
         command.env("TERM", "xterm-256color");
+        let (set, removed) = hermetic_env();
+        for (key, value) in set {
+            command.env(key, value);
+        }
+        for name in removed {
+            command.env_remove(name);
+        }
         for (key, value) in env {
             command.env(key, value);
         }
@@ -137,15 +168,26 @@ impl Dashboard {
         self.child.process_id().expect("pid")
     }
 
+    /// Runs `program ARGS` on the same pseudo-terminal, as another program (a shell) would
+    /// while the dashboard runs or is stopped, and waits for it.
+    pub fn run_beside(&self, program: &str, args: &[&str]) {
+        let mut command = CommandBuilder::new(program);
+        command.args(args);
+        // The terminal may still be the dashboard's controlling terminal: do not claim it.
+        command.set_controlling_tty(false);
+        let mut child = self.slave.spawn_command(command).expect("spawn");
+        child.wait().expect("wait");
+    }
+
     /// The terminal's modes now (`stty -a` run on the same pseudo-terminal).
     pub fn terminal_modes(&self) -> String {
-        let mut command = CommandBuilder::new("stty");
-        command.arg("-a");
-        let mut stty = self.slave.spawn_command(command).expect("spawn stty");
-        stty.wait().expect("stty");
+        // Only output from this run counts: an earlier `stty -a` may be in the log.
+        let before = self.raw().len();
+        self.run_beside("stty", &["-a"]);
         let start = Instant::now();
         loop {
-            let raw = String::from_utf8_lossy(&self.raw()).to_string();
+            let raw = self.raw();
+            let raw = String::from_utf8_lossy(&raw[before.min(raw.len())..]).to_string();
             if let Some(at) = raw.rfind("speed ") {
                 let modes = &raw[at..];
                 if modes.contains("echoctl") || start.elapsed() > Duration::from_secs(5) {
@@ -157,6 +199,26 @@ impl Dashboard {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Asserts that `stty -a` lists each of `modes` now (such as "icanon" or "-echo"); `when`
+    /// names the case in the failure.
+    pub fn assert_modes(&self, modes: &[&str], when: &str) {
+        let listed = self.terminal_modes();
+        let words: Vec<&str> = listed.split_whitespace().collect();
+        for mode in modes {
+            assert!(words.contains(mode), "{when}: not {mode}: {listed}");
+        }
+    }
+
+    /// Asserts that the terminal is back in the shell's hands: the alternate screen left, line
+    /// editing and echo on.
+    pub fn assert_terminal_given_back(&self, when: &str) {
+        assert!(
+            self.wait_raw("\x1b[?1049l", Duration::from_secs(15)),
+            "{when}: did not leave the alternate screen"
+        );
+        self.assert_modes(&["icanon", "echo"], when);
     }
 
     /// Waits for the process to exit; returns whether it exited successfully.
@@ -195,7 +257,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let output = std::process::Command::new(binary())
+    let output = command()
         .args(args)
         .envs(env.iter().copied())
         .output()

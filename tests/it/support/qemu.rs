@@ -268,6 +268,39 @@ impl Qemu {
         std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
     }
 
+    /// Runs `qemu-io` on `drive` through the observer's HMP and returns what it printed (QEMU
+    /// prints qemu-io results on its stdout, not in the reply). Waits for the line `until`.
+    pub fn qemu_io(
+        &self,
+        observer: &mut Observer,
+        drive: &str,
+        command: &str,
+        until: &str,
+    ) -> String {
+        let before = self.stdout().len();
+        let reply = observer.execute(
+            "human-monitor-command",
+            serde_json::json!({"command-line": format!("qemu-io {drive} \"{command}\"")}),
+        );
+        assert_eq!(reply, "", "qemu-io {command}");
+        super::wait_until(Duration::from_secs(5), until, || {
+            let output = self.stdout()[before..].to_string();
+            output.contains(until).then_some(output)
+        })
+    }
+
+    /// True when the first 4 KiB of `drive` all hold the byte `pattern`, as the guest would
+    /// read them.
+    pub fn drive_holds(&self, observer: &mut Observer, drive: &str, pattern: u8) -> bool {
+        let output = self.qemu_io(
+            observer,
+            drive,
+            &format!("read -P 0x{pattern:02x} 0 4k"),
+            "read 4096/4096 bytes at offset 0",
+        );
+        !output.contains("Pattern verification failed")
+    }
+
     /// Waits until the guest prints its ready line.
     pub fn wait_for_guest(&self) {
         super::wait_until(Duration::from_secs(60), "the guest's ready line", || {
