@@ -62,6 +62,13 @@ async fn serve_canned(mut conn: FakeConn, canned: Arc<Vec<(&'static str, String)
     }
 }
 
+/// Asserts the dashboard's peak RSS so far is under `mib` MiB (and prints it, with `what`).
+fn assert_peak_below(dash: &Dashboard, mib: u64, what: &str) {
+    let peak = peak_rss_kib(dash.pid());
+    eprintln!("peak RSS {what}: {peak} KiB");
+    assert!(peak < mib * 1024, "peak RSS {what}: {peak} KiB");
+}
+
 fn count(fake: &FakeQmp, command: &str) -> usize {
     fake.received()
         .iter()
@@ -103,9 +110,7 @@ async fn huge_events_are_cut_and_memory_stays_bounded() {
     tokio::task::spawn_blocking(move || {
         let mut dash = Dashboard::start(&[&target], 160, 40);
         dash.wait_for(&format!("Events ({HUGE} seen"), Duration::from_secs(60));
-        let peak = peak_rss_kib(dash.pid());
-        eprintln!("peak RSS after {HUGE} events of 4 MiB: {peak} KiB");
-        assert!(peak < 96 * 1024, "peak RSS {peak} KiB");
+        assert_peak_below(&dash, 96, &format!("after {HUGE} events of 4 MiB"));
         // What was cut is counted, and the reason in the text is cut too.
         dash.wait_for(&format!("Events ({HUGE} seen, {HUGE} cut)"), WAIT);
         let screen = dash.wait_for("I/O error on disk0 during write (report): rrrr", WAIT);
@@ -348,9 +353,7 @@ async fn three_hundred_discovered_sockets_cost_little_memory_each() {
             &format!("{VMS} VMs, {VMS} connected"),
             Duration::from_secs(60),
         );
-        let peak = peak_rss_kib(dash.pid());
-        eprintln!("peak RSS watching {VMS} sockets: {peak} KiB");
-        assert!(peak < 48 * 1024, "peak RSS {peak} KiB for {VMS} VMs");
+        assert_peak_below(&dash, 48, &format!("watching {VMS} sockets"));
         dash.send("q");
         assert_eq!(dash.wait_exit(WAIT), Some(true));
     })
@@ -393,9 +396,7 @@ async fn huge_console_output_is_cut_and_memory_stays_bounded() {
         // Keys still echo.
         dash.send("abc");
         dash.wait_for("│abc", WAIT);
-        let peak = peak_rss_kib(dash.pid());
-        eprintln!("peak RSS after 8 lines of 10 MiB and a 14 MiB reply: {peak} KiB");
-        assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
+        assert_peak_below(&dash, 100, "after 8 lines of 10 MiB and a 14 MiB reply");
         dash.send("\x03");
         assert_eq!(dash.wait_exit(WAIT), Some(true));
     })
@@ -448,9 +449,7 @@ async fn a_history_file_that_is_a_fifo_or_huge_neither_blocks_nor_fills_memory()
         dash.wait_for("Monitor console", WAIT);
         dash.send("\x1b[A");
         dash.wait_for("│info from-the-end", WAIT);
-        let peak = peak_rss_kib(dash.pid());
-        eprintln!("peak RSS with a 256 MiB history file: {peak} KiB");
-        assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+        assert_peak_below(&dash, 64, "with a 256 MiB history file");
         dash.send("\x03");
         assert_eq!(dash.wait_exit(WAIT), Some(true));
     })
