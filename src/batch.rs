@@ -3,7 +3,9 @@
 //! One object per VM per poll on stdout, with the figures the screen shows and the events
 //! since that VM's previous line. A target that cannot be reached, a connection that drops,
 //! or a poll that fails (a timeout, a malformed reply) ends the run with a non-zero exit and
-//! one clear line on stderr: a script must not mistake stale figures for live ones.
+//! one clear line on stderr: a script must not mistake stale figures for live ones. Before a
+//! timeout, a poll that waits a whole interval prints a line whose `state` is
+//! "not answering", with `not_answering_for_s` and the age of the (stale) figures.
 
 use crate::app::{Model, Vm};
 use crate::collect::watch::WatchOptions;
@@ -48,7 +50,11 @@ pub async fn run(
             }
             _ => {}
         }
-        let is_sample = matches!(news, AppEvent::Sample { .. });
+        // A poll QEMU has not answered for an interval gets a line too, saying so.
+        let is_sample = matches!(
+            news,
+            AppEvent::Sample { .. } | AppEvent::NotAnswering { .. }
+        );
         model.apply(news, Instant::now());
         if !is_sample {
             continue;
@@ -73,11 +79,15 @@ pub async fn run(
 /// The JSON object for one VM at one poll. Field names are documented in README.md.
 pub fn batch_line(vm: &Vm, events: Vec<EventRecord>) -> Value {
     let status = vm.status.as_ref();
+    let now = Instant::now();
     json!({
         "time": chrono::Local::now().to_rfc3339(),
         "target": vm.target,
         "name": vm.configured_name.as_ref().or(vm.name.as_ref()),
         "qemu_version": vm.version.as_ref().map(ToString::to_string),
+        "state": vm.state_word(),
+        "not_answering_for_s": vm.not_answering_for(now).map(|d| d.as_secs_f64()),
+        "figures_age_s": vm.stale_age(now).map(|d| d.as_secs_f64()),
         "status": status.map(|s| s.status.clone()),
         "running": status.map(|s| s.running),
         "vcpus": vm.vcpus,

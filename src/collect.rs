@@ -62,6 +62,14 @@ pub enum AppEvent {
         /// How many.
         count: u64,
     },
+    /// A poll has waited a whole interval (or timed out) without QEMU's answer; sent again at
+    /// every interval until QEMU answers (the next [`AppEvent::Sample`] ends it).
+    NotAnswering {
+        /// Which VM.
+        vm: VmId,
+        /// When the first unanswered poll was sent.
+        since: std::time::Instant,
+    },
     /// A poll failed or QEMU said something the client could not use.
     Problem {
         /// Which VM.

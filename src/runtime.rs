@@ -186,6 +186,7 @@ pub fn vm_of(event: &AppEvent) -> VmId {
         | AppEvent::Event { vm, .. }
         | AppEvent::EventsMissed { vm, .. }
         | AppEvent::Problem { vm, .. }
+        | AppEvent::NotAnswering { vm, .. }
         | AppEvent::SnapshotList { vm, .. }
         | AppEvent::SnapshotProgress { vm, .. }
         | AppEvent::SnapshotDone { vm, .. }

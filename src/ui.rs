@@ -63,7 +63,8 @@ fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let Some(vm) = model.vm() else {
         return;
     };
-    let stale = !vm.is_connected();
+    let stale = stale_label(vm, now);
+    let stale = stale.as_deref();
     header::render(frame, header, model, vm, now);
     let [cpu_area, memory_area] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(upper);
@@ -94,6 +95,25 @@ fn render_too_small(frame: &mut Frame, area: Rect) {
         area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
     );
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+}
+
+/// What a panel title says when its figures are not live ("stale, 12s old"), else `None`.
+pub fn stale_label(vm: &crate::app::Vm, now: Instant) -> Option<String> {
+    if !vm.is_stale() {
+        return None;
+    }
+    Some(match vm.stale_age(now) {
+        Some(age) => format!("stale, {} old", crate::format::duration(age)),
+        None => "stale".to_string(),
+    })
+}
+
+/// `title`, followed by the stale label when there is one.
+pub fn with_stale(title: &str, stale: Option<&str>) -> String {
+    match stale {
+        Some(label) => format!("{title} · {label}"),
+        None => title.to_string(),
+    }
 }
 
 /// A bordered panel block with a title; highlighted when focused, dimmed when stale.

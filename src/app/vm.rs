@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub const HISTORY_LEN: usize = 300;
 /// Events kept in the log (the total seen is counted separately).
 pub const EVENT_LOG_LEN: usize = 1000;
+/// The state word of a connected VM whose QEMU does not answer the poller.
+pub const NOT_ANSWERING: &str = "not answering";
 
 /// A bounded series for sparklines.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +130,8 @@ pub struct Vm {
     pub problem: Option<String>,
     /// When the last sample arrived.
     pub last_sample_at: Option<Instant>,
+    /// When the first poll QEMU has not answered was sent (`None` while QEMU answers).
+    pub unanswered_since: Option<Instant>,
     /// The fast queries' round trip at the last sample.
     pub round_trip: Option<Duration>,
     /// A pending power-down request.
@@ -175,10 +179,14 @@ impl Vm {
         (!rates.is_empty()).then(|| rates.iter().sum())
     }
 
-    /// The run state word, or the connection state when there is none.
+    /// The run state word, or the connection state when there is none: what the fleet row,
+    /// the filter and batch mode's `state` field say.
     pub fn state_word(&self) -> String {
         match (&self.connection, &self.status) {
             (_, _) if self.removed => "removed".to_string(),
+            (Some(ConnectionState::Connected), _) if self.unanswered_since.is_some() => {
+                NOT_ANSWERING.to_string()
+            }
             (Some(ConnectionState::Connected), Some(status)) => status.status.clone(),
             (Some(ConnectionState::Disconnected { .. }), _) => "disconnected".to_string(),
             _ => "connecting".to_string(),
@@ -188,6 +196,25 @@ impl Vm {
     /// True while connected.
     pub fn is_connected(&self) -> bool {
         self.connection == Some(ConnectionState::Connected)
+    }
+
+    /// How long QEMU has not answered the poller, while connected and silent.
+    pub fn not_answering_for(&self, now: Instant) -> Option<Duration> {
+        self.unanswered_since
+            .filter(|_| self.is_connected())
+            .map(|since| now.saturating_duration_since(since))
+    }
+
+    /// True when the figures on screen are not live: disconnected, or QEMU not answering.
+    pub fn is_stale(&self) -> bool {
+        !self.is_connected() || self.unanswered_since.is_some()
+    }
+
+    /// How old the figures are, when they are stale and there are any.
+    pub fn stale_age(&self, now: Instant) -> Option<Duration> {
+        self.last_sample_at
+            .filter(|_| self.is_stale())
+            .map(|at| now.saturating_duration_since(at))
     }
 
     /// The medium of a block device, matched by node name or drive id.
@@ -238,6 +265,7 @@ impl Vm {
                 let was_disconnected =
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
                 self.client = Some(client);
+                self.unanswered_since = None;
                 self.version = Some(greeting.version.clone());
                 self.connection = Some(ConnectionState::Connected);
                 if was_disconnected {
@@ -256,6 +284,7 @@ impl Vm {
                     self.log(EventRecord::note(format!("disconnected: {reason}")));
                 }
                 self.client = None;
+                self.unanswered_since = None;
                 self.powerdown = None;
                 self.connection = Some(ConnectionState::Disconnected { reason, retry_in });
             }
@@ -304,6 +333,7 @@ impl Vm {
                     self.memory = slow.memory;
                 }
                 self.problem = None;
+                self.unanswered_since = None;
                 self.last_sample_at = Some(now);
                 self.round_trip = Some(sample.round_trip);
             }
@@ -335,6 +365,12 @@ impl Vm {
             }
             AppEvent::Problem { text, .. } => {
                 self.problem = Some(text);
+            }
+            AppEvent::NotAnswering { since, .. } => {
+                if self.is_connected() {
+                    let earliest = self.unanswered_since.map_or(since, |s| s.min(since));
+                    self.unanswered_since = Some(earliest);
+                }
             }
             AppEvent::SnapshotList { result, .. } => match result {
                 Ok(list) => self.snapshots.set_list(list),

@@ -1,6 +1,9 @@
 //! The interval loop of one connected VM: queries QEMU and `/proc`, computes rates, and sends
 //! a [`Sample`] per tick to the app.
 //!
+//! A poll that waits a whole interval without an answer (or times out) is reported as
+//! [`AppEvent::NotAnswering`], again every interval until QEMU answers.
+//!
 //! Fast queries (`query-status`, `query-cpus-fast`, `query-blockstats`) run every tick,
 //! pipelined; slow-changing ones (`query-block`, `query-name`, memory, balloon) every
 //! [`SLOW_EVERY`] ticks and right after an event that changes them. Missed ticks are delayed,
@@ -132,6 +135,8 @@ pub async fn run(
     let mut ticker = new_ticker(*interval.borrow_and_update());
     let mut tick: u32 = 0;
     let mut slow_due = true;
+    // When the first poll QEMU has not answered was sent; `None` while QEMU answers.
+    let mut unanswered_since: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -161,8 +166,27 @@ pub async fn run(
         }
         let with_slow = slow_due || tick.is_multiple_of(SLOW_EVERY);
         tick = tick.wrapping_add(1);
-        match state.poll(&client, with_slow).await {
+        let patience = *interval.borrow();
+        let started = Instant::now();
+        let mut report_unanswered = || {
+            let since = *unanswered_since.get_or_insert(started);
+            app.send(AppEvent::NotAnswering { vm, since }).is_ok()
+        };
+        let result = watched_poll(
+            &mut state,
+            &client,
+            with_slow,
+            started + patience,
+            patience,
+            &mut report_unanswered,
+        )
+        .await;
+        if let Err(QmpError::Timeout { .. }) = &result {
+            report_unanswered();
+        }
+        match result {
             Ok(sample) => {
+                unanswered_since = None;
                 slow_due = false;
                 if app
                     .send(AppEvent::Sample {
@@ -182,6 +206,34 @@ pub async fn run(
                 if app.send(AppEvent::Problem { vm, text }).is_err() {
                     return error;
                 }
+            }
+        }
+    }
+}
+
+/// Runs one poll; when it is still waiting at `first_report`, calls `unanswered`, and again
+/// every `patience` after (gives up if `unanswered` returns false: the app is gone).
+async fn watched_poll(
+    state: &mut PollState,
+    client: &Client,
+    with_slow: bool,
+    first_report: Instant,
+    patience: Duration,
+    unanswered: &mut impl FnMut() -> bool,
+) -> Result<Sample, QmpError> {
+    let poll = state.poll(client, with_slow);
+    tokio::pin!(poll);
+    let mut report_at = tokio::time::Instant::from_std(first_report);
+    loop {
+        tokio::select! {
+            result = &mut poll => return result,
+            _ = tokio::time::sleep_until(report_at) => {
+                if !unanswered() {
+                    return Err(QmpError::Disconnected {
+                        reason: "the dashboard stopped".to_string(),
+                    });
+                }
+                report_at += patience;
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The block device panel: a table of devices with rates and totals, and read/write
 //! sparklines for the selected device.
 
-use super::{is_focused, panel, theme};
+use super::{is_focused, panel, theme, with_stale};
 use crate::app::{Model, Panel, Vm};
 use crate::format;
 use ratatui::Frame;
@@ -10,11 +10,11 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Row, Sparkline, Table, TableState};
 
 /// Draws the block device table and the selected device's history.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Option<&str>) {
     let block = panel(
-        &format!("Block devices ({})", vm.blocks.len()),
+        &with_stale(&format!("Block devices ({})", vm.blocks.len()), stale),
         is_focused(model, Panel::Blocks),
-        stale,
+        stale.is_some(),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -1,7 +1,7 @@
 //! The vCPU panel (host CPU and steal per vCPU thread, a sparkline of the total) and the
 //! memory panel.
 
-use super::{is_focused, panel, theme};
+use super::{is_focused, panel, theme, with_stale};
 use crate::app::{Model, Panel, Vm};
 use crate::format;
 use ratatui::Frame;
@@ -10,11 +10,11 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Row, Sparkline, Table};
 
 /// Draws the vCPU table and the total CPU sparkline.
-pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool) {
+pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Option<&str>) {
     let block = panel(
-        &format!("vCPUs ({})", vm.vcpus.len()),
+        &with_stale(&format!("vCPUs ({})", vm.vcpus.len()), stale),
         is_focused(model, Panel::Cpus),
-        stale,
+        stale.is_some(),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -66,8 +66,8 @@ pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale:
 }
 
 /// Draws the memory figures.
-pub fn render_memory(frame: &mut Frame, area: Rect, vm: &Vm, stale: bool) {
-    let block = panel("Memory", false, stale);
+pub fn render_memory(frame: &mut Frame, area: Rect, vm: &Vm, stale: Option<&str>) {
+    let block = panel(&with_stale("Memory", stale), false, stale.is_some());
     let memory = &vm.memory;
     let line = |label: &str, value: Option<u64>| {
         Line::raw(format!(

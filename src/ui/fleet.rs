@@ -68,23 +68,30 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         };
         let state = vm.state_word();
         let since = vm
-            .status_since
-            .filter(|_| vm.is_connected())
-            .map(|t| format::duration(now.duration_since(t)))
+            .not_answering_for(now)
+            .or_else(|| {
+                vm.status_since
+                    .filter(|_| vm.is_connected())
+                    .map(|t| now.saturating_duration_since(t))
+            })
+            .map(format::duration)
             .unwrap_or_else(|| "-".to_string());
         let last_event = vm
             .events
             .back()
             .map(|e| format!("{} {} {}", e.time.format("%H:%M:%S"), e.name, e.text))
             .unwrap_or_default();
-        let style = if vm.is_connected() {
-            ratatui::style::Style::new()
-        } else {
+        let style = if vm.is_stale() {
             theme::stale()
+        } else {
+            ratatui::style::Style::new()
         };
         Row::new(vec![
             ratatui::text::Text::raw(format!("{mark}{}", vm.display_name())),
-            ratatui::text::Text::styled(format!("● {state}"), theme::run_state(&state)),
+            ratatui::text::Text::styled(
+                format!("{} {state}", theme::state_mark(&state)),
+                theme::run_state(&state),
+            ),
             ratatui::text::Text::raw(format::percent(vm.process_cpu_percent)),
             ratatui::text::Text::raw(vm.rss_bytes.map_or("-".to_string(), format::bytes)),
             ratatui::text::Text::raw(vm.read_rate().map_or("-".to_string(), format::rate)),

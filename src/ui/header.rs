@@ -16,6 +16,17 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         Span::raw("  "),
     ];
     match &vm.status {
+        Some(status) if vm.not_answering_for(now).is_some() => {
+            let silent = vm.not_answering_for(now).unwrap_or_default();
+            first.push(Span::styled(
+                format!("⚠ not answering for {}", format::duration(silent)),
+                theme::warning(),
+            ));
+            first.push(Span::styled(
+                format!(" (last known: {})", status.status),
+                theme::muted(),
+            ));
+        }
         Some(status) => {
             let since = vm
                 .status_since

@@ -207,6 +207,36 @@ fn disconnected() {
 }
 
 #[test]
+fn not_answering() {
+    let start = Instant::now();
+    let mut model = model_in("running", start);
+    model.apply(
+        AppEvent::NotAnswering {
+            vm: 0,
+            since: start + Duration::from_secs(1),
+        },
+        start + Duration::from_secs(2),
+    );
+    let screen = draw(&model, start + Duration::from_secs(13), 80, 24);
+    assert!(
+        screen.contains("web1  ⚠ not answering for 12s (last known: running)"),
+        "{screen}"
+    );
+    assert!(screen.contains("vCPUs (1) · stale, 13s old"), "{screen}");
+    insta::assert_snapshot!(screen);
+    model.apply(
+        AppEvent::Sample {
+            vm: 0,
+            sample: Box::new(sample("running", 31)),
+        },
+        start + Duration::from_secs(14),
+    );
+    let screen = draw(&model, start + Duration::from_secs(14), 80, 24);
+    assert!(!screen.contains("not answering"), "{screen}");
+    assert!(!screen.contains("stale"), "{screen}");
+}
+
+#[test]
 fn tiny_terminal() {
     let start = Instant::now();
     let model = model_in("running", start);

@@ -1,0 +1,112 @@
+//! Issue 14, "the screen tells the truth": hung, disconnected, shut-down and busy VMs are
+//! shown as they are, on screen and in batch lines, against real QEMU wherever QEMU can do it.
+
+use crate::support::Qemu;
+use crate::support::pty::{Dashboard, binary};
+use serde_json::Value;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The number of seconds in "not answering for Ns" on `screen`, if shown.
+fn silent_seconds(screen: &str) -> Option<u64> {
+    let at = screen.find("not answering for ")? + "not answering for ".len();
+    let digits: String = screen[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[test]
+fn a_stopped_qemu_is_shown_not_answering_by_itself_and_recovers() {
+    let live = Qemu::builder().machine("none").name("a-live").start();
+    let hung = Qemu::builder().machine("none").name("b-hung").start();
+    let mut dash = Dashboard::start(
+        &[&live.target(), &hung.target(), "--interval", "0.25"],
+        120,
+        30,
+    );
+    crate::support::wait_until(WAIT, "both VMs running", || {
+        let screen = dash.text();
+        (screen.contains("a-live") && screen.contains("b-hung") && !screen.contains("connecting"))
+            .then_some(())
+    });
+
+    // No key is pressed: the fleet row changes by itself, in the warning colour.
+    hung.signal("STOP");
+    let screen = dash.wait_for("⚠ not answering", WAIT);
+    let row = screen
+        .lines()
+        .find(|line| line.contains("b-hung"))
+        .expect("the hung VM's row");
+    assert!(row.contains("⚠ not answering"), "{screen}");
+    let live_row = screen.lines().find(|l| l.contains("a-live")).unwrap();
+    assert!(live_row.contains("● running"), "{screen}");
+    let style = dash.style_of("⚠ not answering").expect("drawn");
+    assert_eq!(style.fg, vt100::Color::Idx(11), "warning colour: {style:?}");
+    assert!(style.bold && style.underline, "{style:?}");
+    assert!(
+        dash.style_of("b-hung").is_some_and(|s| s.dim),
+        "the hung VM's figures are dimmed"
+    );
+
+    // Its dashboard: the header counts the silence, the panels say their figures are stale.
+    dash.send("j\r");
+    let screen = dash.wait_for("(last known: running)", WAIT);
+    assert!(screen.contains("b-hung  ⚠ not answering for "), "{screen}");
+    assert!(screen.contains("· stale, "), "{screen}");
+    let first = silent_seconds(&screen).expect("seconds shown");
+    crate::support::wait_until(WAIT, "the silence counted up without a key", || {
+        silent_seconds(&dash.text()).filter(|&now| now > first)
+    });
+
+    hung.signal("CONT");
+    crate::support::wait_until(WAIT, "the header back to running", || {
+        let screen = dash.text();
+        (screen.contains("b-hung  ● running")
+            && !screen.contains("not answering")
+            && !screen.contains("stale"))
+        .then_some(())
+    });
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+}
+
+#[test]
+fn batch_lines_say_when_qemu_is_not_answering() {
+    let qemu = Qemu::builder().machine("none").start();
+    let mut child = Command::new(binary())
+        .args([
+            "--batch",
+            "--interval",
+            "0.25",
+            "--command-timeout",
+            "3",
+            &qemu.target(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["state"], "running");
+    assert!(first["not_answering_for_s"].is_null());
+    qemu.signal("STOP");
+    let silent = lines
+        .by_ref()
+        .map(|line| serde_json::from_str::<Value>(&line.unwrap()).unwrap())
+        .find(|line| line["state"] == "not answering")
+        .expect("a line saying QEMU is not answering");
+    assert!(silent["not_answering_for_s"].as_f64().unwrap() > 0.0);
+    assert!(silent["figures_age_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(silent["status"], "running", "the last known run state");
+    // The command timeout then ends the run, as before.
+    let status = child.wait().unwrap();
+    qemu.signal("CONT");
+    assert!(!status.success());
+}
