@@ -158,7 +158,15 @@ pub async fn run(
                         }
                     }
                     Some(Notice::Missed(_)) => slow_due = true,
-                    None | Some(Notice::Disconnected(_)) => {}
+                    // The reader saw the socket close: say so now, not at the next tick.
+                    Some(Notice::Disconnected(reason)) => {
+                        return QmpError::Disconnected { reason };
+                    }
+                    None => {
+                        return QmpError::Disconnected {
+                            reason: "the connection task ended".to_string(),
+                        };
+                    }
                     Some(_) => {}
                 }
                 continue;

@@ -110,3 +110,35 @@ fn batch_lines_say_when_qemu_is_not_answering() {
     qemu.signal("CONT");
     assert!(!status.success());
 }
+
+/// Within this, a dropped connection must show; the poll interval in these tests is twice as
+/// long, so only the reader's news can be that quick.
+const SOONER_THAN_A_POLL: Duration = Duration::from_secs(5);
+
+#[test]
+fn a_dropped_connection_shows_at_once_not_at_the_next_poll() {
+    let qemu = Qemu::builder().machine("none").start();
+    let dash = Dashboard::start(&[&qemu.target(), "--interval", "10"], 100, 30);
+    dash.wait_for("● running", WAIT);
+    qemu.signal("KILL");
+    dash.wait_for("QEMU closed the connection", SOONER_THAN_A_POLL);
+
+    let qemu = Qemu::builder().machine("none").start();
+    let mut child = Command::new(binary())
+        .args(["--batch", "--interval", "10", &qemu.target()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["state"], "running");
+    qemu.signal("KILL");
+    let exited = crate::support::wait_until(SOONER_THAN_A_POLL, "batch mode to exit", || {
+        child.try_wait().unwrap()
+    });
+    assert!(!exited.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("QEMU closed the connection"), "{stderr}");
+}
