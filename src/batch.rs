@@ -38,7 +38,17 @@ pub async fn run(
         let vm = crate::runtime::vm_of(&news);
         match &news {
             AppEvent::Disconnected { reason, .. } => {
-                bail!("{}: {reason}", names.get(vm).map_or("?", String::as_str));
+                // Say how the VM ended when QEMU said so (SHUTDOWN) before the socket closed.
+                let ended = model
+                    .vms
+                    .get(vm)
+                    .and_then(|v| v.ending.as_ref())
+                    .map(|e| format!("{} at {}; ", e.describe(), e.at.format("%H:%M:%S")))
+                    .unwrap_or_default();
+                bail!(
+                    "{}: {ended}{reason}",
+                    names.get(vm).map_or("?", String::as_str)
+                );
             }
             AppEvent::Problem { text, .. } => {
                 bail!("{}: {text}", names.get(vm).map_or("?", String::as_str));

@@ -41,6 +41,11 @@ pub enum AppEvent {
         /// Seconds until the next attempt.
         retry_in: f64,
     },
+    /// The QEMU process of a connection that dropped has exited (seen in `/proc`).
+    QemuExited {
+        /// Which VM.
+        vm: VmId,
+    },
     /// One poll's figures.
     Sample {
         /// Which VM.

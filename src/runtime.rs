@@ -187,6 +187,7 @@ pub fn vm_of(event: &AppEvent) -> VmId {
         | AppEvent::EventsMissed { vm, .. }
         | AppEvent::Problem { vm, .. }
         | AppEvent::NotAnswering { vm, .. }
+        | AppEvent::QemuExited { vm }
         | AppEvent::SnapshotList { vm, .. }
         | AppEvent::SnapshotProgress { vm, .. }
         | AppEvent::SnapshotDone { vm, .. }

@@ -120,7 +120,7 @@ impl FleetState {
             .filter(|(_, vm)| !vm.removed && self.matches(vm))
             .map(|(id, _)| id)
             .collect();
-        let since = |vm: &Vm| vm.status_since.map(|t| now.duration_since(t).as_secs_f64());
+        let since = |vm: &Vm| vm.time_in_state(now).map(|d| d.as_secs_f64());
         rows.sort_by(|&a, &b| {
             let (x, y) = (&vms[a], &vms[b]);
             let order = match self.sort {

@@ -7,6 +7,7 @@ use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
 use crate::collect::{AppEvent, EventKind, EventRecord};
 use crate::qmp::types::{BlockInfo, StatusInfo};
 use crate::qmp::{Client, QemuVersion};
+use chrono::{DateTime, Local};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,48 @@ pub enum ConnectionState {
         /// Seconds until the next attempt.
         retry_in: f64,
     },
+}
+
+/// How a VM ended: the `SHUTDOWN` event QEMU sent, or its process found gone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    /// QEMU's shutdown reason ("guest-shutdown", "host-qmp-quit"…), `None` when the process
+    /// exited without a `SHUTDOWN` event (killed, crashed).
+    pub reason: Option<String>,
+    /// The shutdown came from the guest.
+    pub by_guest: bool,
+    /// When (the event's time, or when the connection dropped).
+    pub at: DateTime<Local>,
+    /// The same moment on the monotonic clock, for "2m05s ago".
+    pub since: Instant,
+    /// The QEMU process is gone.
+    pub exited: bool,
+}
+
+impl Ending {
+    /// The state word for the fleet row and batch lines: "shut down", "quit", "exited".
+    pub fn word(&self) -> &'static str {
+        match self.reason.as_deref() {
+            _ if self.by_guest => "shut down",
+            Some("host-qmp-quit") => "quit",
+            Some("host-signal" | "host-error") | None => "exited",
+            Some(_) => "shut down",
+        }
+    }
+
+    /// What happened, in a few words: "shut down by the guest", "quit", "QEMU exited".
+    pub fn describe(&self) -> String {
+        match self.reason.as_deref() {
+            Some("guest-shutdown") => "shut down by the guest".to_string(),
+            Some(reason) if self.by_guest => format!("shut down by the guest ({reason})"),
+            Some("host-qmp-quit") => "quit (QMP quit command)".to_string(),
+            Some("host-signal") => "QEMU exited on a signal".to_string(),
+            Some("host-ui") => "closed from QEMU's window".to_string(),
+            Some("host-error") => "QEMU exited on an error".to_string(),
+            Some(reason) => format!("shut down by the host ({reason})"),
+            None => "QEMU exited".to_string(),
+        }
+    }
 }
 
 /// A block device row: the latest sample, its medium, and rate history.
@@ -136,6 +179,10 @@ pub struct Vm {
     pub round_trip: Option<Duration>,
     /// A pending power-down request.
     pub powerdown: Option<PowerdownRequest>,
+    /// How the VM ended, once it did (cleared when a VM runs on this target again).
+    pub ending: Option<Ending>,
+    /// When the last connection dropped.
+    pub dropped_at: Option<(DateTime<Local>, Instant)>,
     /// The snapshot list and job.
     pub snapshots: SnapshotView,
     /// Console output, network, devices and migration (the monitor's screens).
@@ -188,6 +235,9 @@ impl Vm {
                 NOT_ANSWERING.to_string()
             }
             (Some(ConnectionState::Connected), Some(status)) => status.status.clone(),
+            (_, _) if self.ended().is_some() => {
+                self.ended().map_or("ended", Ending::word).to_string()
+            }
             (Some(ConnectionState::Disconnected { .. }), _) => "disconnected".to_string(),
             _ => "connecting".to_string(),
         }
@@ -196,6 +246,27 @@ impl Vm {
     /// True while connected.
     pub fn is_connected(&self) -> bool {
         self.connection == Some(ConnectionState::Connected)
+    }
+
+    /// How the VM ended, when that is its state now: disconnected after a `SHUTDOWN` or with
+    /// its process gone, or still connected in QEMU's "shutdown" state (`-no-shutdown`).
+    pub fn ended(&self) -> Option<&Ending> {
+        let ending = self.ending.as_ref()?;
+        let shut = self.status.as_ref().is_some_and(|s| s.status == "shutdown");
+        let gone = matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
+        (gone || shut).then_some(ending)
+    }
+
+    /// How long the VM has been in the state the fleet row shows: silent, ended, or its live
+    /// run state (`None` for a lost connection, whose state is not known).
+    pub fn time_in_state(&self, now: Instant) -> Option<Duration> {
+        self.not_answering_for(now)
+            .or_else(|| self.ended().map(|e| now.saturating_duration_since(e.since)))
+            .or_else(|| {
+                self.status_since
+                    .filter(|_| self.is_connected())
+                    .map(|t| now.saturating_duration_since(t))
+            })
     }
 
     /// How long QEMU has not answered the poller, while connected and silent.
@@ -266,6 +337,7 @@ impl Vm {
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
                 self.client = Some(client);
                 self.unanswered_since = None;
+                self.ending = None;
                 self.version = Some(greeting.version.clone());
                 self.connection = Some(ConnectionState::Connected);
                 if was_disconnected {
@@ -283,12 +355,18 @@ impl Vm {
                 if was_connected || first_failure {
                     self.log(EventRecord::note(format!("disconnected: {reason}")));
                 }
+                if was_connected {
+                    self.dropped_at = Some((Local::now(), now));
+                }
                 self.client = None;
                 self.unanswered_since = None;
                 self.powerdown = None;
                 self.connection = Some(ConnectionState::Disconnected { reason, retry_in });
             }
             AppEvent::Sample { sample, .. } => {
+                if sample.status.running {
+                    self.ending = None;
+                }
                 self.set_status(sample.status.clone(), now);
                 let total_cpu: f64 = sample.vcpus.iter().filter_map(|v| v.host.cpu_percent).sum();
                 self.vcpus = sample.vcpus;
@@ -339,6 +417,19 @@ impl Vm {
             }
             AppEvent::Event { record, .. } => {
                 self.events_total += 1;
+                if record.name == "SHUTDOWN" {
+                    self.ending = Some(Ending {
+                        reason: record
+                            .data
+                            .get("reason")
+                            .and_then(|r| r.as_str())
+                            .map(str::to_string),
+                        by_guest: record.data.get("guest").and_then(|g| g.as_bool()) == Some(true),
+                        at: record.time,
+                        since: now,
+                        exited: false,
+                    });
+                }
                 let shutdown_by_guest = record.name == "SHUTDOWN"
                     && record.data.get("guest").and_then(|g| g.as_bool()) == Some(true);
                 if record.kind == EventKind::Shutdown && self.powerdown.take().is_some() {
@@ -365,6 +456,18 @@ impl Vm {
             }
             AppEvent::Problem { text, .. } => {
                 self.problem = Some(text);
+            }
+            AppEvent::QemuExited { .. } => {
+                if !self.is_connected() {
+                    let ending = self.ending.get_or_insert_with(|| Ending {
+                        reason: None,
+                        by_guest: false,
+                        at: self.dropped_at.map_or_else(Local::now, |(at, _)| at),
+                        since: self.dropped_at.map_or(now, |(_, since)| since),
+                        exited: false,
+                    });
+                    ending.exited = true;
+                }
             }
             AppEvent::NotAnswering { since, .. } => {
                 if self.is_connected() {

@@ -52,6 +52,23 @@ pub fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The state letter from a `stat` file ('R', 'S', 'Z'…).
+pub fn parse_stat_state(text: &str) -> Option<char> {
+    text[text.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// True when process `pid` is gone or a zombie (it exited and only awaits its parent).
+pub fn process_exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => matches!(parse_stat_state(&stat), Some('Z' | 'X')),
+        Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
 /// `VmRSS` in bytes from a `status` file.
 pub fn parse_status_rss(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -146,6 +163,11 @@ mod tests {
         let stat = "4242 (qemu-system-x86) (x) S 1 4242 4242 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 1 2 3";
         assert_eq!(parse_stat_cpu_ticks(stat), Some(300));
         assert_eq!(parse_stat_cpu_ticks("1 (x) S"), None);
+        assert_eq!(parse_stat_state(stat), Some('S'));
+        assert_eq!(parse_stat_state("1 (a) b) Z 0"), Some('Z'));
+        assert_eq!(parse_stat_state("garbage"), None);
+        assert!(!process_exited(std::process::id()));
+        assert!(process_exited(u32::MAX));
         assert_eq!(
             parse_status_rss("Name:\tqemu\nVmRSS:\t   2048 kB\n"),
             Some(2 * 1024 * 1024)

@@ -68,12 +68,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         };
         let state = vm.state_word();
         let since = vm
-            .not_answering_for(now)
-            .or_else(|| {
-                vm.status_since
-                    .filter(|_| vm.is_connected())
-                    .map(|t| now.saturating_duration_since(t))
-            })
+            .time_in_state(now)
             .map(format::duration)
             .unwrap_or_else(|| "-".to_string());
         let last_event = vm

@@ -9,44 +9,83 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use std::time::Instant;
 
+/// The run state as the header says it: how the VM ended, a QEMU that does not answer, the
+/// live state with its time, or the last known state of a lost connection.
+pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
+    if let Some(ending) = vm.ended() {
+        let mut spans = vec![
+            Span::styled(
+                format!(
+                    "■ {} at {}",
+                    ending.describe(),
+                    ending.at.format("%H:%M:%S")
+                ),
+                theme::run_state("shutdown"),
+            ),
+            Span::styled(
+                format!(
+                    ", {} ago",
+                    format::duration(now.saturating_duration_since(ending.since))
+                ),
+                theme::muted(),
+            ),
+        ];
+        if ending.exited && ending.word() != "exited" {
+            spans.push(Span::styled(" · QEMU exited", theme::muted()));
+        }
+        return spans;
+    }
+    if let Some(silent) = vm.not_answering_for(now) {
+        return vec![
+            Span::styled(
+                format!("⚠ not answering for {}", format::duration(silent)),
+                theme::warning(),
+            ),
+            Span::styled(
+                format!(
+                    " (last known: {})",
+                    vm.status
+                        .as_ref()
+                        .map_or("nothing yet", |s| s.status.as_str())
+                ),
+                theme::muted(),
+            ),
+        ];
+    }
+    match (&vm.status, vm.is_connected()) {
+        (Some(status), true) => {
+            let since = vm
+                .status_since
+                .map(|t| {
+                    format!(
+                        " for {}",
+                        format::duration(now.saturating_duration_since(t))
+                    )
+                })
+                .unwrap_or_default();
+            vec![
+                Span::styled(
+                    format!("● {}", status.status),
+                    theme::run_state(&status.status),
+                ),
+                Span::styled(since, theme::muted()),
+            ]
+        }
+        (Some(status), false) => vec![Span::styled(
+            format!("○ {} (last known: {})", vm.state_word(), status.status),
+            theme::stale(),
+        )],
+        (None, _) => vec![Span::styled("state unknown", theme::muted())],
+    }
+}
+
 /// Draws the two header lines.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instant) {
     let mut first = vec![
         Span::styled(vm.display_name().to_string(), theme::title()),
         Span::raw("  "),
     ];
-    match &vm.status {
-        Some(status) if vm.not_answering_for(now).is_some() => {
-            let silent = vm.not_answering_for(now).unwrap_or_default();
-            first.push(Span::styled(
-                format!("⚠ not answering for {}", format::duration(silent)),
-                theme::warning(),
-            ));
-            first.push(Span::styled(
-                format!(" (last known: {})", status.status),
-                theme::muted(),
-            ));
-        }
-        Some(status) => {
-            let since = vm
-                .status_since
-                .map(|t| format!(" for {}", format::duration(now.duration_since(t))))
-                .unwrap_or_default();
-            if vm.is_connected() {
-                first.push(Span::styled(
-                    format!("● {}", status.status),
-                    theme::run_state(&status.status),
-                ));
-                first.push(Span::styled(since, theme::muted()));
-            } else {
-                first.push(Span::styled(
-                    format!("● {} (last known)", status.status),
-                    theme::stale(),
-                ));
-            }
-        }
-        None => first.push(Span::styled("state unknown", theme::muted())),
-    }
+    first.extend(state_spans(vm, now));
     if model.read_only {
         first.push(Span::styled("  [read-only]", theme::key()));
     }

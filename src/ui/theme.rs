@@ -87,12 +87,14 @@ pub fn key() -> Style {
     paint(Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD))
 }
 
-/// The mark drawn before a state word: ⚠ for a QEMU that does not answer, else ●.
+/// The mark drawn before a state word: ⚠ for a QEMU that does not answer, ■ for a VM that
+/// ended, ○ without a connection, else ● (QEMU's run states).
 pub fn state_mark(state: &str) -> &'static str {
-    if state == crate::app::vm::NOT_ANSWERING {
-        "⚠"
-    } else {
-        "●"
+    match state {
+        crate::app::vm::NOT_ANSWERING => "⚠",
+        "shut down" | "quit" | "exited" => "■",
+        "disconnected" | "connecting" | "removed" => "○",
+        _ => "●",
     }
 }
 

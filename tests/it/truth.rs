@@ -142,3 +142,63 @@ fn a_dropped_connection_shows_at_once_not_at_the_next_poll() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("QEMU closed the connection"), "{stderr}");
 }
+
+/// The header's first line (name and state).
+fn header(screen: &str) -> &str {
+    screen.lines().next().unwrap_or_default()
+}
+
+/// Waits until the header shows `state` ended "at HH:MM:SS", and no longer a run state.
+fn wait_for_ending(dash: &Dashboard, state: &str) -> String {
+    crate::support::wait_until(WAIT, state, || {
+        let screen = dash.text();
+        let line = header(&screen);
+        (line.contains(&format!("■ {state} at ")) && line.contains(" ago")).then(|| screen.clone())
+    })
+}
+
+#[test]
+fn the_header_says_how_qemu_ended_and_when() {
+    // quit, from the dashboard.
+    let mut qemu = Qemu::builder().machine("none").name("ends").start();
+    let mut dash = Dashboard::start(&[&qemu.target(), "--interval", "0.25"], 100, 30);
+    dash.wait_for("ends  ● running", WAIT);
+    dash.send("Q");
+    dash.wait_for("Quit QEMU for", WAIT);
+    dash.send("y");
+    let screen = wait_for_ending(&dash, "quit (QMP quit command)");
+    assert!(!screen.contains("last known"), "{screen}");
+    assert!(qemu.wait_exit(WAIT));
+    dash.wait_for("· QEMU exited", WAIT);
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+
+    // Killed: no SHUTDOWN event, the process is gone.
+    let qemu = Qemu::builder().machine("none").name("ends").start();
+    let dash = Dashboard::start(&[&qemu.target(), "--interval", "0.25"], 100, 30);
+    dash.wait_for("ends  ● running", WAIT);
+    qemu.signal("KILL");
+    let screen = wait_for_ending(&dash, "QEMU exited");
+    assert!(!screen.contains("● running"), "{screen}");
+
+    // Terminated: QEMU says SHUTDOWN host-signal, then exits.
+    let qemu = Qemu::builder().machine("none").name("ends").start();
+    let dash = Dashboard::start(&[&qemu.target(), "--interval", "0.25"], 100, 30);
+    dash.wait_for("ends  ● running", WAIT);
+    qemu.signal("TERM");
+    wait_for_ending(&dash, "QEMU exited on a signal");
+}
+
+#[test]
+fn a_guest_that_powers_off_is_shown_shut_down_by_the_guest() {
+    let qemu = Qemu::builder().name("guest-off").guest().observer().start();
+    let mut observer = qemu.observer();
+    qemu.wait_for_guest();
+    let dash = Dashboard::start(&[&qemu.target()], 100, 30);
+    dash.wait_for("guest-off  ● running", WAIT);
+    // Another client asks; the guest answers by powering off, and QEMU exits.
+    observer.execute("system_powerdown", serde_json::json!({}));
+    let screen = wait_for_ending(&dash, "shut down by the guest");
+    assert!(!screen.contains("● running"), "{screen}");
+    dash.wait_for("· QEMU exited", WAIT);
+}
