@@ -258,6 +258,7 @@ struct PollState {
     host: Result<HostSampler, &'static str>,
     previous_blocks: HashMap<String, (Instant, BlockDeviceStats)>,
     has_balloon: bool,
+    last_balloon: Option<u64>,
 }
 
 fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
@@ -277,6 +278,7 @@ impl PollState {
             },
             previous_blocks: HashMap::new(),
             has_balloon: true,
+            last_balloon: None,
         }
     }
 
@@ -350,13 +352,22 @@ impl PollState {
         let memory = memory.ok();
         let balloon_bytes = if self.has_balloon {
             match client.query_balloon().await {
-                Ok(balloon) => Some(balloon.actual),
+                Ok(balloon) => {
+                    self.last_balloon = Some(balloon.actual);
+                    Some(balloon.actual)
+                }
                 Err(error) if error.is_disconnect() => return Err(error),
-                Err(_) => {
-                    // No balloon device (DeviceNotActive): stop asking.
+                Err(QmpError::Qemu { class, .. })
+                    if class == "DeviceNotActive" || class == "CommandNotFound" =>
+                {
+                    // No balloon device (or no balloon support): stop asking.
                     self.has_balloon = false;
+                    self.last_balloon = None;
                     None
                 }
+                // A timeout or an odd reply says nothing about the device: keep the last
+                // known size and ask again next time.
+                Err(_) => self.last_balloon,
             }
         } else {
             None

@@ -202,3 +202,64 @@ fn a_guest_that_powers_off_is_shown_shut_down_by_the_guest() {
     assert!(!screen.contains("● running"), "{screen}");
     dash.wait_for("· QEMU exited", WAIT);
 }
+
+/// Answers like an idle VM with a 100 MiB balloon, except that the first `query-balloon`
+/// gets no answer at all (the fake stands in for a QEMU that was briefly too busy).
+async fn serve_with_one_lost_balloon_reply(mut conn: crate::support::fake::FakeConn) {
+    if conn.handshake().await.is_none() {
+        return;
+    }
+    let mut balloon_asked = 0;
+    while let Some(command) = conn.command().await {
+        let name = command["execute"].as_str().unwrap_or_default().to_string();
+        if name == "query-balloon" {
+            balloon_asked += 1;
+            if balloon_asked == 1 {
+                continue;
+            }
+            conn.reply(&command["id"], serde_json::json!({"actual": 100 << 20}))
+                .await;
+        } else {
+            let reply = crate::support::fake::plausible_reply(&name);
+            conn.reply(&command["id"], reply).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_lost_balloon_reply_does_not_hide_the_balloon() {
+    let fake = crate::support::FakeQmp::start(serve_with_one_lost_balloon_reply);
+    let target = fake.target();
+    let lines = tokio::task::spawn_blocking(move || {
+        // Slow queries (the balloon among them) run every 10th poll: 14 lines see two.
+        crate::support::pty::run([
+            "--batch",
+            "-n",
+            "14",
+            "--interval",
+            "0.25",
+            "--command-timeout",
+            "0.5",
+            &target,
+        ])
+        .json_lines()
+    })
+    .await
+    .unwrap();
+    let balloons: Vec<Option<u64>> = lines
+        .iter()
+        .map(|line| line["memory"]["balloon_bytes"].as_u64())
+        .collect();
+    assert_eq!(balloons[0], None, "the first answer was lost");
+    assert_eq!(
+        balloons.last().copied().flatten(),
+        Some(100 << 20),
+        "asked again and shown: {balloons:?}"
+    );
+    let asked = fake
+        .received()
+        .iter()
+        .filter(|c| c["execute"] == "query-balloon")
+        .count();
+    assert!(asked >= 2, "query-balloon asked {asked} times");
+}
