@@ -323,14 +323,21 @@ impl Vm {
             News::Network(result) => self.monitor.network = Some(result),
             News::Devices(result) => self.monitor.devices = Some(result),
             News::Migration(info) => {
+                // A snapshot save shows in query-migrate too: it is not a migration, and it
+                // must not replace the record of a real one.
+                if info.is_snapshot_save() {
+                    self.monitor
+                        .migration
+                        .get_or_insert_with(MigrationInfo::default);
+                    return None;
+                }
                 // The first report after connecting may be an old migration's end: only a
                 // change seen here is news.
-                let before = self
+                let changed = self
                     .monitor
                     .migration
                     .as_ref()
-                    .map(|m| m.status().to_string());
-                let changed = before.as_deref().is_some_and(|b| b != info.status());
+                    .is_some_and(|before| *before != info);
                 let message = match info.status() {
                     _ if !changed || info.is_active() => None,
                     "none" => None,

@@ -263,3 +263,124 @@ async fn one_lost_balloon_reply_does_not_hide_the_balloon() {
         .count();
     assert!(asked >= 2, "query-balloon asked {asked} times");
 }
+
+/// The migration tab of `model`'s VM, drawn.
+fn migration_tab(model: &mut qemu_dash::app::Model) -> String {
+    model.view = qemu_dash::app::View::Devices;
+    model.devices.tab = qemu_dash::app::devices::Tab::Migration;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+    let now = std::time::Instant::now();
+    terminal
+        .draw(|frame| qemu_dash::ui::render(frame, model, now))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+/// Applies the follower's migration news to `model` until one satisfies `done`; returns
+/// the messages the model said on the way.
+async fn apply_migration_news_until(
+    model: &mut qemu_dash::app::Model,
+    news: &mut tokio::sync::mpsc::UnboundedReceiver<qemu_dash::collect::AppEvent>,
+    what: &str,
+    mut done: impl FnMut(&qemu_dash::monitor::migration::MigrationInfo) -> bool,
+) -> Vec<String> {
+    use qemu_dash::collect::AppEvent;
+    use qemu_dash::monitor::News;
+    let mut said = Vec::new();
+    loop {
+        let event = tokio::time::timeout(WAIT, news.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no migration news: {what}"))
+            .expect("the follower runs");
+        let stop =
+            matches!(&event, AppEvent::Monitor { news: News::Migration(info), .. } if done(info));
+        model.message = None;
+        model.apply(event, std::time::Instant::now());
+        said.extend(model.message.take().map(|m| m.text));
+        if stop {
+            return said;
+        }
+    }
+}
+
+/// QEMU reports a snapshot save as a completed migration in `query-migrate` (7.2 and 10.0).
+/// A save by another client must not read as a migration, and a real migration, also by
+/// another client, still shows and is not overwritten by a later save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_saves_are_not_migrations_but_real_migrations_still_show() {
+    use qemu_dash::monitor::migration;
+    let qemu = Qemu::builder().disk("disk0", "qcow2").observer().start();
+    let mut observer = qemu.observer();
+    let client = qemu_dash::qmp::Client::connect(
+        &qemu.target().parse().unwrap(),
+        &qemu_dash::qmp::ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut model = qemu_dash::app::Model::new(vec![qemu.target()], Duration::from_secs(1), false);
+    let (tx, mut news) = tokio::sync::mpsc::unbounded_channel();
+    let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
+    let said =
+        apply_migration_news_until(&mut model, &mut news, "the first report", |_| true).await;
+    assert!(said.is_empty(), "{said:?}");
+
+    // A snapshot saved by another client (HMP savevm).
+    let hmp = |observer: &mut crate::support::observer::Observer, line: &str| {
+        observer.execute(
+            "human-monitor-command",
+            serde_json::json!({"command-line": line}),
+        )
+    };
+    assert_eq!(hmp(&mut observer, "savevm first"), "");
+    let said = apply_migration_news_until(&mut model, &mut news, "the save's trace", |info| {
+        info.status() == "completed"
+    })
+    .await;
+    assert!(
+        !said.iter().any(|text| text.contains("migration")),
+        "a snapshot save read as a migration: {said:?}"
+    );
+    let tab = migration_tab(&mut model);
+    assert!(tab.contains("no migration on this VM yet"), "{tab}");
+
+    // A real migration by another client shows, with its message.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vm.mig");
+    observer.execute(
+        "migrate",
+        serde_json::json!({"uri": format!("exec:cat > {}", file.display())}),
+    );
+    let said = apply_migration_news_until(&mut model, &mut news, "the migration's end", |info| {
+        info.status() == "completed" && info.total_time.unwrap_or(0) > 0
+    })
+    .await;
+    assert!(
+        said.iter()
+            .any(|text| text.starts_with("migration completed in")),
+        "{said:?}"
+    );
+    let tab = migration_tab(&mut model);
+    assert!(tab.contains("status completed"), "{tab}");
+    assert!(tab.contains("throughput"), "{tab}");
+
+    // A later save neither speaks of a migration nor replaces the migration's record.
+    crate::support::wait_until(WAIT, "the postmigrate state", || {
+        (observer.status() == "postmigrate").then_some(())
+    });
+    observer.execute("cont", serde_json::json!({}));
+    let migrated = model.vms[0].monitor.migration.clone();
+    assert_eq!(hmp(&mut observer, "savevm second"), "");
+    let said =
+        apply_migration_news_until(&mut model, &mut news, "the second save's trace", |info| {
+            info.total_time == Some(0)
+        })
+        .await;
+    assert!(said.is_empty(), "{said:?}");
+    assert_eq!(model.vms[0].monitor.migration, migrated);
+    let tab = migration_tab(&mut model);
+    assert!(
+        tab.contains("status completed") && tab.contains("throughput"),
+        "{tab}"
+    );
+    follower.abort();
+}
