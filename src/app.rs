@@ -86,6 +86,8 @@ pub enum Question {
     SnapshotDelete(String),
     /// Some writable disks cannot take internal snapshots: snapshot the others?
     SnapshotSkipDisks {
+        /// The VM it was raised for (the user may have moved to another meanwhile).
+        vm: VmId,
         /// The tag to save.
         tag: String,
         /// Which disks and why (from the preflight).
@@ -105,6 +107,15 @@ pub enum Question {
 }
 
 impl Question {
+    /// The VM the question is about when it is not the one on screen: a question raised in
+    /// the background belongs to the VM it was raised for.
+    pub fn vm(&self) -> Option<VmId> {
+        match self {
+            Question::SnapshotSkipDisks { vm, .. } => Some(*vm),
+            _ => None,
+        }
+    }
+
     /// What is asked about, in a word or two.
     pub fn label(&self) -> &'static str {
         match self {
@@ -130,9 +141,9 @@ impl Question {
                     "Delete snapshot '{tag}' from every disk of {vm_name}? It cannot be undone."
                 )
             }
-            Question::SnapshotSkipDisks { tag, warning } => {
+            Question::SnapshotSkipDisks { tag, warning, .. } => {
                 format!(
-                    "{warning}. Save '{tag}' on the other disks? (y: snapshot the others, n: cancel)"
+                    "{vm_name}: {warning}. Save '{tag}' on the other disks? (y: snapshot the others, n: cancel)"
                 )
             }
             Question::Marked { resume, names, .. } => format!(
@@ -430,6 +441,7 @@ impl Model {
         {
             vm.snapshots.job = None;
             self.confirm = Some(Question::SnapshotSkipDisks {
+                vm: vm_id,
                 tag: tag.clone(),
                 warning: warning.clone(),
             });
@@ -578,10 +590,14 @@ impl Model {
                 }
                 effects
             }
-            Question::SnapshotLoad(tag) => self.snapshot_job(Operation::Load, tag, false),
-            Question::SnapshotDelete(tag) => self.snapshot_job(Operation::Delete, tag, false),
-            Question::SnapshotSkipDisks { tag, .. } => {
-                self.snapshot_job(Operation::Save, tag, true)
+            Question::SnapshotLoad(tag) => {
+                self.snapshot_job(self.current, Operation::Load, tag, false)
+            }
+            Question::SnapshotDelete(tag) => {
+                self.snapshot_job(self.current, Operation::Delete, tag, false)
+            }
+            Question::SnapshotSkipDisks { vm, tag, .. } => {
+                self.snapshot_job(vm, Operation::Save, tag, true)
             }
             Question::Marked { resume, vms, .. } => {
                 let (command, what) = if resume {
@@ -726,9 +742,11 @@ impl Model {
         }
     }
 
-    /// Starts a snapshot job on the VM on screen, unless read-only or another job runs.
+    /// Starts a snapshot job on `vm`, unless read-only or another job runs. QEMU has no job
+    /// yet (the disks are checked first): "started" is said when its first progress comes.
     fn snapshot_job(
         &mut self,
+        vm: VmId,
         operation: Operation,
         tag: String,
         skip_unsupported: bool,
@@ -739,10 +757,10 @@ impl Model {
             )));
             return Vec::new();
         }
-        let vm = self.current;
         let Some(entry) = self.vms.get_mut(vm) else {
             return Vec::new();
         };
+        let name = entry.display_name().to_string();
         let Some(client) = entry.client.clone() else {
             self.say(Message::error(format!(
                 "not connected: snapshot {operation} was not sent"
@@ -758,8 +776,13 @@ impl Model {
             self.say(Message::error(refusal));
             return Vec::new();
         }
+        let whose = if vm == self.current {
+            String::new()
+        } else {
+            format!("{name}: ")
+        };
         self.say(Message::info(format!(
-            "snapshot {operation} '{tag}' started"
+            "{whose}snapshot {operation} '{tag}': checking the disks…"
         )));
         vec![Effect::SnapshotJob {
             vm,
@@ -797,7 +820,7 @@ impl Model {
         match crate::snapshot::validate_tag(&tag, &existing) {
             Ok(()) => {
                 self.input = None;
-                self.snapshot_job(Operation::Save, tag, false)
+                self.snapshot_job(self.current, Operation::Save, tag, false)
             }
             // Keep the prompt open so the user can pick another tag.
             Err(error) => {

@@ -44,7 +44,8 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
         overlay::render_help(frame, area, model.base_context(), model.has_fleet());
     }
     if let Some(question) = &model.confirm {
-        let name = model.vm().map_or("", |vm| vm.display_name());
+        let vm = question.vm().map_or(model.vm(), |id| model.vms.get(id));
+        let name = vm.map_or("", |vm| vm.display_name());
         overlay::render_confirm(frame, area, &question.text(name));
     }
 }

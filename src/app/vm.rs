@@ -480,8 +480,21 @@ impl Vm {
                 Err(error) => self.snapshots.error = Some(error),
             },
             AppEvent::SnapshotProgress { progress, .. } => {
+                let name = self.display_name().to_string();
                 if let Some(job) = self.snapshots.job.as_mut() {
+                    // The first report means QEMU has the job (or runs the HMP command).
+                    let started = job.progress.is_none().then(|| {
+                        let by = match &progress.job_id {
+                            Some(id) => format!("QEMU job {id}"),
+                            None => "HMP".to_string(),
+                        };
+                        Message::info(format!(
+                            "{name}: snapshot {} '{}' started ({by})",
+                            job.operation, job.tag
+                        ))
+                    });
                     job.progress = Some(progress);
+                    return started;
                 }
             }
             AppEvent::SnapshotDone {

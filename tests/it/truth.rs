@@ -384,3 +384,63 @@ async fn snapshot_saves_are_not_migrations_but_real_migrations_still_show() {
     );
     follower.abort();
 }
+
+/// A snapshot save is "started" only once QEMU has a job, and the raw-disk question, raised
+/// in the background, saves the VM it was raised for although the user moved to another.
+#[test]
+fn a_background_question_acts_on_its_own_vm_and_started_means_a_job() {
+    let disks = Qemu::builder()
+        .name("a-disks")
+        .disk("disk0", "qcow2")
+        .disk("vars", "raw")
+        .observer()
+        .start();
+    let mut observer = disks.observer();
+    let other = Qemu::builder().machine("none").name("b-other").start();
+    let mut dash = Dashboard::start(
+        &[&disks.target(), &other.target(), "--command-timeout", "60"],
+        120,
+        30,
+    );
+    crate::support::wait_until(WAIT, "both VMs running", || {
+        let screen = dash.text();
+        (screen.contains("a-disks") && screen.contains("b-other") && !screen.contains("connecting"))
+            .then_some(())
+    });
+    dash.send("\r");
+    dash.wait_for("a-disks  ● running", WAIT);
+    dash.send("s");
+    dash.wait_for("no internal snapshots yet", WAIT);
+    dash.send("c");
+    dash.wait_for("new snapshot tag: snap-", WAIT);
+    dash.send(&"\x7f".repeat(40));
+    dash.send("bg");
+    dash.wait_for("new snapshot tag: bg▏", WAIT);
+    // QEMU is held still, so the disk check waits while the user moves to the other VM.
+    disks.signal("STOP");
+    dash.send("\r");
+    let screen = dash.wait_for("snapshot save 'bg': checking the disks…", WAIT);
+    assert!(!screen.contains("started"), "{screen}");
+    dash.send("\x1b");
+    dash.wait_for("Block devices", WAIT);
+    dash.send("\x1b");
+    dash.wait_for("2 VMs", WAIT);
+    dash.send("j\r");
+    dash.wait_for("b-other  ● running", WAIT);
+    disks.signal("CONT");
+    let question = dash.wait_for("snapshot the others", WAIT);
+    assert!(
+        question.contains("a-disks:"),
+        "the question names its VM: {question}"
+    );
+    assert!(question.contains("vars"), "and the raw disk: {question}");
+    assert!(!question.contains("started"), "no job yet: {question}");
+    dash.send("y");
+    dash.wait_for("save 'bg': done on disk0", WAIT);
+    let block = observer.execute("query-block", serde_json::json!({}));
+    let tags: Vec<&str> = block[0]["inserted"]["image"]["snapshots"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|s| s["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(tags, ["bg"], "saved on the VM the question was raised for");
+}
