@@ -17,7 +17,19 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-/// Prints `count` lines per VM (forever when `None`).
+/// What a piece of news means for the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewsKind {
+    /// A poll's figures: a line, counted.
+    Sample,
+    /// QEMU has not answered a poll for an interval: a line, not counted.
+    Silence,
+    /// Anything else: no line.
+    Other,
+}
+
+/// Prints `count` answered polls per VM (forever when `None`), plus a line for each interval
+/// QEMU leaves a poll unanswered.
 pub async fn run(
     watchlist: Watchlist,
     options: WatchOptions,
@@ -60,13 +72,15 @@ pub async fn run(
             }
             _ => {}
         }
-        // A poll QEMU has not answered for an interval gets a line too, saying so.
-        let is_sample = matches!(
-            news,
-            AppEvent::Sample { .. } | AppEvent::NotAnswering { .. }
-        );
+        // A poll QEMU has not answered for an interval gets a line too, saying so; only
+        // answered polls count towards -n.
+        let news_kind = match &news {
+            AppEvent::Sample { .. } => NewsKind::Sample,
+            AppEvent::NotAnswering { .. } => NewsKind::Silence,
+            _ => NewsKind::Other,
+        };
         model.apply(news, Instant::now());
-        if !is_sample {
+        if news_kind == NewsKind::Other {
             continue;
         }
         let (Some(vm_state), Some(pending)) = (model.vms.get(vm), pending_events.get_mut(vm))
@@ -78,7 +92,9 @@ pub async fn run(
         writeln!(out, "{line}")
             .and_then(|_| out.flush())
             .context("writing to stdout")?;
-        printed[vm] += 1;
+        if news_kind == NewsKind::Sample {
+            printed[vm] += 1;
+        }
         if count.is_some_and(|n| printed.iter().all(|&p| p >= n)) {
             break;
         }

@@ -99,7 +99,7 @@ pub async fn run(
                 dirty = true;
             }
             Some(problem) = problems.recv() => {
-                model.message = Some(crate::app::Message::error(problem));
+                model.say(crate::app::Message::error(problem));
                 dirty = true;
             }
             _ = tick.tick() => {

@@ -40,6 +40,9 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
         View::Console => console::render(frame, area, model, now),
         View::Devices => devices::render(frame, area, model, now),
     }
+    if model.history_open {
+        overlay::render_history(frame, area, model);
+    }
     if model.help {
         overlay::render_help(frame, area, model.base_context(), model.has_fleet());
     }
@@ -57,7 +60,7 @@ fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Constraint::Length((vcpu_rows + 7).clamp(8, 12)),
         Constraint::Fill(3),
         Constraint::Fill(2),
-        Constraint::Length(1),
+        Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -86,7 +89,7 @@ fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     };
     blocks::render(frame, blocks, model, vm, stale);
     events::render(frame, events, model, vm);
-    footer::render_message(frame, message, model, Some(vm));
+    footer::render_message(frame, message, model, now);
     footer::render_keys(frame, footer, model);
 }
 

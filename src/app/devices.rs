@@ -785,16 +785,16 @@ impl Model {
     /// Reports unplug requests that `DEVICE_DELETED` has not answered.
     pub(super) fn tick_monitor(&mut self, now: Instant) {
         let mut late = Vec::new();
-        for vm in &mut self.vms {
+        for (vm_id, vm) in self.vms.iter_mut().enumerate() {
             for unplug in &mut vm.monitor.unplugs {
                 if !unplug.reported && now.duration_since(unplug.since) >= UNPLUG_PATIENCE {
                     unplug.reported = true;
-                    late.push(unplug.id.clone());
+                    late.push((vm_id, unplug.id.clone()));
                 }
             }
         }
-        if let Some(id) = late.pop() {
-            self.say(Message::error(format!(
+        if let Some((vm_id, id)) = late.pop() {
+            self.say_about(vm_id, Message::error(format!(
                 "device_del {id}: no DEVICE_DELETED after {} s. QEMU waits for the guest to release it: PCI hot-unplug on the pc machine goes through ACPI and needs a guest OS that answers (USB devices go at once)",
                 UNPLUG_PATIENCE.as_secs()
             )));

@@ -27,10 +27,11 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
     }
     // The table takes the rows it needs (up to half the panel); the history charts the rest.
     let table_height = (vm.blocks.len() as u16 + 1).clamp(2, (inner.height / 2).max(2));
+    // In a short panel the table keeps its rows; the charts get what is left.
     let [table_area, _gap, chart_area] = Layout::vertical([
         Constraint::Length(table_height),
         Constraint::Length(1),
-        Constraint::Min(2),
+        Constraint::Min(0),
     ])
     .areas(inner);
     let show_nodes = vm

@@ -16,7 +16,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let [header, table_area, message, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(1),
+        Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -115,6 +115,6 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let selected = (!rows.is_empty()).then(|| model.fleet.selected.min(rows.len() - 1));
     let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, table_area, &mut state);
-    footer::render_message(frame, message, model, None);
+    footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
 }

@@ -3,7 +3,7 @@
 
 use chrono::{Local, TimeZone};
 use qemu_dash::app::keymap::Action;
-use qemu_dash::app::{ConnectionState, Model, Question};
+use qemu_dash::app::{ConnectionState, Model, Question, View};
 use qemu_dash::collect::host::{HostSample, VcpuHost};
 use qemu_dash::collect::poller::{BlockSample, MemorySample, Sample, SlowSample, VcpuSample};
 use qemu_dash::collect::rates::BlockRates;
@@ -313,4 +313,116 @@ fn snapshot_view_with_a_job_in_progress() {
     );
     assert!(screen.contains("PARTIAL: missing on disk1"), "{screen}");
     insta::assert_snapshot!(screen);
+}
+
+/// The screen as one line of words, so a wrapped sentence reads whole.
+fn flat(screen: &str) -> String {
+    screen
+        .replace(['│', '"', '\n'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const LONG_FAILURE: &str = "snapshot-save: Error: State blocked by non-migratable device '0000:00:01.0/nvme'; remove the device, or save the disks only with an external snapshot";
+
+#[test]
+fn a_long_message_wraps_whole_at_80_columns() {
+    use qemu_dash::snapshot::Operation;
+    let start = Instant::now();
+    let mut model = model_in("running", start);
+    model.apply(
+        AppEvent::SnapshotDone {
+            vm: 0,
+            operation: Operation::Save,
+            tag: "nightly".into(),
+            result: Err(LONG_FAILURE.into()),
+            unsupported_disks: false,
+        },
+        start,
+    );
+    let screen = draw(&model, start, 80, 24);
+    assert!(
+        flat(&screen).contains(&format!("save 'nightly' failed: {LONG_FAILURE}")),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
+    let start = Instant::now();
+    let mut model = Model::new(
+        vec!["unix:/run/a.qmp".into(), "unix:/run/b.qmp".into()],
+        Duration::from_secs(1),
+        false,
+    );
+    for (vm, name) in model.vms.iter_mut().zip(["vm-a", "vm-b"]) {
+        vm.connection = Some(ConnectionState::Connected);
+        vm.name = Some(name.into());
+    }
+    model.act(Action::Open, start);
+    assert_eq!(model.current, 0);
+    // A key on vm-a's dashboard answers there.
+    model.act(Action::Faster, start);
+    let text = |model: &Model, now| model.message_for_screen(now).map(|m| m.text.clone());
+    assert_eq!(text(&model, start).as_deref(), Some("polling every 0.5 s"));
+    // Background news about vm-b is not for vm-a's screen, but the fleet shows it.
+    model.apply(
+        AppEvent::CommandDone {
+            vm: 1,
+            what: "pause".into(),
+            result: Err("QEMU said no".into()),
+        },
+        start,
+    );
+    assert_eq!(text(&model, start).as_deref(), Some("polling every 0.5 s"));
+    model.act(Action::Cancel, start);
+    assert_eq!(model.view, View::Fleet);
+    assert_eq!(
+        text(&model, start).as_deref(),
+        Some("pause failed: QEMU said no")
+    );
+    let fleet = draw(&model, start, 80, 24);
+    assert!(
+        fleet.contains("vm-b: pause failed: QEMU said no"),
+        "{fleet}"
+    );
+    // vm-a's key answer stays on vm-a's screen, and fades.
+    model.act(Action::Open, start);
+    assert_eq!(text(&model, start).as_deref(), Some("polling every 0.5 s"));
+    let later = start + qemu_dash::app::INFO_LIFETIME + Duration::from_secs(1);
+    assert_eq!(text(&model, later), None);
+    model.act(Action::Cancel, later);
+    assert_eq!(
+        text(&model, later).as_deref(),
+        Some("pause failed: QEMU said no")
+    );
+    let much_later = start + qemu_dash::app::ERROR_LIFETIME + Duration::from_secs(1);
+    assert_eq!(text(&model, much_later), None, "errors fade too, later");
+
+    // The history keeps them all, with their times, and scrolls.
+    model.act(Action::Messages, much_later);
+    for (n, message) in model.messages.iter_mut().enumerate() {
+        message.at = Local
+            .with_ymd_and_hms(2026, 11, 25, 12, 0, n as u32)
+            .unwrap();
+    }
+    let history = draw(&model, much_later, 80, 24);
+    assert!(history.contains("Messages (2, newest last)"), "{history}");
+    assert!(
+        history.contains("12:00:00 vm-a: polling every 0.5 s"),
+        "{history}"
+    );
+    assert!(
+        history.contains("12:00:01 vm-b: pause failed: QEMU said no"),
+        "{history}"
+    );
+    insta::assert_snapshot!(history);
+    model.act(Action::Up, much_later);
+    let scrolled = draw(&model, much_later, 80, 24);
+    assert!(!scrolled.contains("pause failed"), "{scrolled}");
+    assert!(scrolled.contains("scrolled up 1"), "{scrolled}");
+    model.act(Action::Cancel, much_later);
+    assert!(!model.history_open);
 }

@@ -143,6 +143,16 @@ fn a_dropped_connection_shows_at_once_not_at_the_next_poll() {
     assert!(stderr.contains("QEMU closed the connection"), "{stderr}");
 }
 
+/// The screen as one line of words: borders and line ends become spaces, so a sentence
+/// wrapped over lines reads whole.
+fn flat(screen: &str) -> String {
+    screen
+        .replace(['│', '\n'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The header's first line (name and state).
 fn header(screen: &str) -> &str {
     screen.lines().next().unwrap_or_default()
@@ -428,7 +438,8 @@ fn a_background_question_acts_on_its_own_vm_and_started_means_a_job() {
     dash.send("j\r");
     dash.wait_for("b-other  ● running", WAIT);
     disks.signal("CONT");
-    let question = dash.wait_for("snapshot the others", WAIT);
+    let question = flat(&dash.wait_for("Confirm", WAIT));
+    assert!(question.contains("snapshot the others"), "{question}");
     assert!(
         question.contains("a-disks:"),
         "the question names its VM: {question}"
@@ -436,11 +447,30 @@ fn a_background_question_acts_on_its_own_vm_and_started_means_a_job() {
     assert!(question.contains("vars"), "and the raw disk: {question}");
     assert!(!question.contains("started"), "no job yet: {question}");
     dash.send("y");
-    dash.wait_for("save 'bg': done on disk0", WAIT);
-    let block = observer.execute("query-block", serde_json::json!({}));
-    let tags: Vec<&str> = block[0]["inserted"]["image"]["snapshots"]
-        .as_array()
-        .map(|list| list.iter().filter_map(|s| s["name"].as_str()).collect())
-        .unwrap_or_default();
-    assert_eq!(tags, ["bg"], "saved on the VM the question was raised for");
+    let mut tags = || {
+        let block = observer.execute("query-block", serde_json::json!({}));
+        block[0]["inserted"]["image"]["snapshots"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|s| s["name"].as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    crate::support::wait_until(WAIT, "the snapshot on a-disks", || {
+        (tags() == ["bg"]).then_some(())
+    });
+    // The news about a-disks stays off b-other's screen; the history has it, in order.
+    dash.send("!");
+    let history = flat(&dash.wait_for("done on disk0", WAIT));
+    let at = |needle: &str| {
+        history
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in the history: {history}"))
+    };
+    let checking = at("a-disks: snapshot save 'bg': checking the disks…");
+    let started = at("a-disks: snapshot save 'bg' started (QEMU job");
+    let done = at("a-disks: save 'bg': done on disk0");
+    assert!(checking < started && started < done, "{history}");
 }
