@@ -131,6 +131,8 @@ pub fn batch_line(vm: &Vm, events: Vec<EventRecord>) -> Value {
                 "qdev": row.sample.qdev,
                 "file": medium.map(|m| m.file.clone()),
                 "format": medium.map(|m| m.drv.clone()),
+                "io_status": vm.info_of(&row.sample).and_then(|i| i.io_status.clone()),
+                "io_errors": vm.io_errors_of(&row.sample),
                 "totals": row.sample.totals,
                 "rates": row.sample.rates,
             })

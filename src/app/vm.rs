@@ -290,14 +290,43 @@ impl Vm {
 
     /// The medium of a block device, matched by node name or drive id.
     pub fn medium_of(&self, block: &BlockSample) -> Option<&crate::qmp::types::BlockDeviceInfo> {
-        self.block_info
-            .iter()
-            .filter_map(|info| info.inserted.as_ref().map(|m| (info, m)))
-            .find(|(info, medium)| {
-                (!block.device.is_empty() && info.device == block.device)
-                    || (medium.node_name.is_some() && medium.node_name == block.node_name)
-            })
-            .map(|(_, medium)| medium)
+        self.info_of(block).and_then(|info| info.inserted.as_ref())
+    }
+
+    /// The `query-block` entry of a block device, matched by drive id or its medium's node.
+    pub fn info_of(&self, block: &BlockSample) -> Option<&BlockInfo> {
+        self.block_info.iter().find(|info| {
+            (!block.device.is_empty() && info.device == block.device)
+                || info.inserted.as_ref().is_some_and(|medium| {
+                    medium.node_name.is_some() && medium.node_name == block.node_name
+                })
+        })
+    }
+
+    /// A block device's I/O errors in a few words ("failed: 2 reads, 1 write"), or `None`
+    /// when QEMU reports none: failed operations counted, and the error state of devices
+    /// with an error policy (`io-status` "failed" or "nospace").
+    pub fn io_errors_of(&self, block: &BlockSample) -> Option<String> {
+        let totals = &block.totals;
+        let mut parts = Vec::new();
+        let mut count = |n: u64, what: &str| {
+            if n > 0 {
+                parts.push(format!("{n} {what}{}", if n == 1 { "" } else { "s" }));
+            }
+        };
+        count(totals.failed_rd_operations, "read");
+        count(totals.failed_wr_operations, "write");
+        count(totals.failed_flush_operations, "flush");
+        let status = self
+            .info_of(block)
+            .and_then(|info| info.io_status.as_deref())
+            .filter(|status| *status != "ok");
+        match (status, parts.is_empty()) {
+            (None, true) => None,
+            (None, false) => Some(format!("failed {}", parts.join(", "))),
+            (Some(status), true) => Some(status.to_string()),
+            (Some(status), false) => Some(format!("{status}; failed {}", parts.join(", "))),
+        }
     }
 
     pub(crate) fn log(&mut self, record: EventRecord) {

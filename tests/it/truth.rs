@@ -474,3 +474,47 @@ fn a_background_question_acts_on_its_own_vm_and_started_means_a_job() {
     let done = at("a-disks: save 'bg': done on disk0");
     assert!(checking < started && started < done, "{history}");
 }
+
+/// A QEMU whose only disk (raw, virtio) fails every read through blkdebug, with the error
+/// policy `rerror`. Its firmware reads the disk at boot: no guest is needed.
+fn qemu_with_a_failing_disk(dir: &std::path::Path, rerror: &str) -> Qemu {
+    let conf = dir.join(format!("blkdebug-{rerror}.conf"));
+    std::fs::write(
+        &conf,
+        "[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\n",
+    )
+    .unwrap();
+    let image = dir.join(format!("disk-{rerror}.raw"));
+    crate::support::qemu::create_image(&image, "raw", "64M");
+    let drive = format!(
+        "file=blkdebug:{}:{},format=raw,if=virtio,id=disk0,rerror={rerror}",
+        conf.display(),
+        image.display()
+    );
+    Qemu::builder().args(&["-drive", &drive]).start()
+}
+
+#[test]
+fn failed_io_is_shown_per_block_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let reported = qemu_with_a_failing_disk(dir.path(), "report");
+    let dash = Dashboard::start(&[&reported.target(), "--interval", "0.25"], 120, 30);
+    let screen = dash.wait_for("I/O ERRORS on disk0", WAIT);
+    let row = screen
+        .lines()
+        .find(|line| line.contains("│disk0"))
+        .unwrap_or_else(|| panic!("no disk0 row: {screen}"));
+    assert!(row.contains("failed 1 read"), "{screen}");
+
+    let stopped = qemu_with_a_failing_disk(dir.path(), "stop");
+    let line = crate::support::wait_until(WAIT, "the VM stopped on the error", || {
+        let lines =
+            crate::support::pty::run(["--batch", "-n", "1", &stopped.target()]).json_lines();
+        lines
+            .into_iter()
+            .next()
+            .filter(|line| line["status"] == "io-error")
+    });
+    assert_eq!(line["blocks"][0]["io_status"], "failed", "{line}");
+    assert_eq!(line["blocks"][0]["io_errors"], "failed", "{line}");
+}
