@@ -151,7 +151,7 @@ pub struct Vm {
     pub status_since: Option<Instant>,
     /// vCPUs.
     pub vcpus: Vec<VcpuSample>,
-    /// Total host CPU of all vCPUs, percent, history.
+    /// Total host CPU of all vCPU threads, in tenths of a percent of one host CPU, history.
     pub cpu_history: History,
     /// Why host figures are missing, if they are.
     pub host_problem: Option<String>,
@@ -205,6 +205,17 @@ impl Vm {
             .as_deref()
             .or(self.name.as_deref())
             .unwrap_or(&self.target)
+    }
+
+    /// Host CPU of all vCPU threads together over the last interval, percent of one host CPU
+    /// (what the CPU history plots).
+    pub fn vcpu_cpu_percent(&self) -> Option<f64> {
+        let known: Vec<f64> = self
+            .vcpus
+            .iter()
+            .filter_map(|v| v.host.cpu_percent)
+            .collect();
+        (!known.is_empty()).then(|| known.iter().sum())
     }
 
     /// Sum of the block devices' read rates, bytes/s (`None` before two samples).
@@ -397,15 +408,14 @@ impl Vm {
                     self.ending = None;
                 }
                 self.set_status(sample.status.clone(), now);
-                let total_cpu: f64 = sample.vcpus.iter().filter_map(|v| v.host.cpu_percent).sum();
                 self.vcpus = sample.vcpus;
                 match sample.host {
                     Ok(host) => {
                         self.host_problem = None;
                         self.process_cpu_percent = host.process_cpu_percent;
                         self.rss_bytes = host.rss_bytes;
-                        if self.vcpus.iter().any(|v| v.host.cpu_percent.is_some()) {
-                            self.cpu_history.push(total_cpu.round() as u64);
+                        if let Some(total) = self.vcpu_cpu_percent() {
+                            self.cpu_history.push((total * 10.0).round() as u64);
                         }
                     }
                     Err(reason) => {

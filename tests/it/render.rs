@@ -426,3 +426,38 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     model.act(Action::Cancel, much_later);
     assert!(!model.history_open);
 }
+
+#[test]
+fn an_idle_vm_draws_low_cpu_bars_on_a_stated_scale() {
+    let start = Instant::now();
+    let mut model = model_in("running", start);
+    for tick in 0..40 {
+        let mut idle = sample("running", tick);
+        for vcpu in &mut idle.vcpus {
+            vcpu.host.cpu_percent = Some(0.5);
+        }
+        model.apply(
+            AppEvent::Sample {
+                vm: 0,
+                sample: Box::new(idle),
+            },
+            start,
+        );
+    }
+    let screen = draw(&model, start, 100, 30);
+    let cpu_panel: Vec<&str> = screen
+        .lines()
+        .skip_while(|line| !line.contains("CPU history") && !line.contains("vCPUs 0.5%"))
+        .take(4)
+        .collect();
+    assert!(
+        screen.contains("vCPUs 0.5%"),
+        "says what is plotted: {screen}"
+    );
+    assert!(screen.contains("scale 0–10%"), "{screen}");
+    assert!(screen.contains("QEMU CPU      20.0%"), "{screen}");
+    assert!(
+        !cpu_panel.iter().any(|line| line.contains('█')),
+        "0.5% is not a full bar: {cpu_panel:#?}"
+    );
+}
