@@ -36,6 +36,19 @@ const STATE_EVENTS: &[&str] = &[
     "GUEST_PANICKED",
 ];
 
+/// Events that change the memory figures (hot-plugged DIMMs, virtio-mem, the balloon) or the
+/// devices: the slow queries run at once. Every `DEVICE_*` event counts too.
+const MEMORY_EVENTS: &[&str] = &[
+    "ACPI_DEVICE_OST",
+    "BALLOON_CHANGE",
+    "MEMORY_DEVICE_SIZE_CHANGE",
+];
+
+/// True for an event after which memory and devices are read again at once.
+fn changes_memory(name: &str) -> bool {
+    MEMORY_EVENTS.contains(&name) || name.starts_with("DEVICE_")
+}
+
 /// Events after which the slow queries run at the next tick.
 const REFRESHING_EVENTS: &[&str] = &[
     "DEVICE_TRAY_MOVED",
@@ -153,7 +166,10 @@ pub async fn run(
                         if REFRESHING_EVENTS.contains(&name) {
                             slow_due = true;
                         }
-                        if STATE_EVENTS.contains(&name) {
+                        if changes_memory(name) {
+                            slow_due = true;
+                        }
+                        if STATE_EVENTS.contains(&name) || changes_memory(name) {
                             ticker.reset_immediately();
                         }
                     }

@@ -518,3 +518,20 @@ fn failed_io_is_shown_per_block_device() {
     assert_eq!(line["blocks"][0]["io_status"], "failed", "{line}");
     assert_eq!(line["blocks"][0]["io_errors"], "failed", "{line}");
 }
+
+#[test]
+fn memory_follows_balloon_events_without_waiting_for_the_slow_poll() {
+    let qemu = Qemu::builder()
+        .name("balloon-vm")
+        .guest()
+        .observer()
+        .start();
+    let mut observer = qemu.observer();
+    qemu.wait_for_guest();
+    // Polling every 10 s, slow queries (memory) every 10th poll: only the event is quick.
+    let dash = Dashboard::start(&[&qemu.target(), "--interval", "10"], 100, 30);
+    dash.wait_for("balloon size  128.0 MiB", WAIT);
+    observer.execute("balloon", serde_json::json!({"value": 96 << 20}));
+    observer.wait_event("BALLOON_CHANGE", WAIT);
+    dash.wait_for("balloon size  96.0 MiB", SOONER_THAN_A_POLL);
+}
