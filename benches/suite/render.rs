@@ -103,6 +103,7 @@ fn sample(tick: u64) -> Sample {
             process_cpu_percent: Some((tick % 200) as f64),
             rss_bytes: Some((300 << 20) + tick * 4096),
             vcpus,
+            ..Default::default()
         }),
         slow: Some(SlowSample {
             name: Some("bench-vm".into()),
@@ -123,6 +124,7 @@ fn sample(tick: u64) -> Sample {
                 plugged_bytes: None,
                 balloon_bytes: Some(900 << 20),
             },
+            ..Default::default()
         }),
         round_trip: Duration::from_micros(600 + tick % 100),
     }

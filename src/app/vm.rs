@@ -159,6 +159,12 @@ pub struct Vm {
     pub process_cpu_percent: Option<f64>,
     /// QEMU process RSS.
     pub rss_bytes: Option<u64>,
+    /// The QEMU process id, when known.
+    pub qemu_pid: Option<u32>,
+    /// How long the QEMU process had run, and when that was read.
+    pub qemu_uptime: Option<(Duration, Instant)>,
+    /// Accelerator, machine type and CPU model.
+    pub machine: crate::collect::poller::MachineFacts,
     /// Block devices.
     pub blocks: Vec<BlockRow>,
     /// Media info from `query-block`.
@@ -266,6 +272,12 @@ impl Vm {
         let shut = self.status.as_ref().is_some_and(|s| s.status == "shutdown");
         let gone = matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
         (gone || shut).then_some(ending)
+    }
+
+    /// How long the QEMU process has run, now (while its figures are live).
+    pub fn qemu_uptime_now(&self, now: Instant) -> Option<Duration> {
+        let (uptime, at) = self.qemu_uptime?;
+        (!self.is_stale()).then(|| uptime + now.saturating_duration_since(at))
     }
 
     /// How long the VM has been in the state the fleet row shows: silent, ended, or its live
@@ -378,6 +390,10 @@ impl Vm {
                 self.client = Some(client);
                 self.unanswered_since = None;
                 self.ending = None;
+                // Perhaps another QEMU on the same socket: its facts come with its first poll.
+                self.machine = Default::default();
+                self.qemu_pid = None;
+                self.qemu_uptime = None;
                 self.version = Some(greeting.version.clone());
                 self.connection = Some(ConnectionState::Connected);
                 if was_disconnected {
@@ -412,6 +428,8 @@ impl Vm {
                 match sample.host {
                     Ok(host) => {
                         self.host_problem = None;
+                        self.qemu_pid = Some(host.pid);
+                        self.qemu_uptime = host.uptime.map(|uptime| (uptime, now));
                         self.process_cpu_percent = host.process_cpu_percent;
                         self.rss_bytes = host.rss_bytes;
                         if let Some(total) = self.vcpu_cpu_percent() {
@@ -445,6 +463,7 @@ impl Vm {
                 }
                 self.blocks = rows;
                 if let Some(slow) = sample.slow {
+                    self.machine = slow.machine;
                     self.name = slow.name;
                     self.block_info = slow.block_info;
                     self.memory = slow.memory;

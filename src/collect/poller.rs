@@ -98,6 +98,52 @@ pub struct MemorySample {
     pub balloon_bytes: Option<u64>,
 }
 
+/// What QEMU runs the VM on, read once per connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MachineFacts {
+    /// "KVM" or "TCG" (`query-kvm`).
+    pub accelerator: Option<String>,
+    /// The machine type ("pc-i440fx-7.2", "q35", "none").
+    pub machine: Option<String>,
+    /// The first vCPU's model ("qemu64", "max", "host"), when QEMU tells it.
+    pub cpu_model: Option<String>,
+}
+
+/// The QEMU target names that CPU type names carry ("max-x86_64-cpu", "cortex-a57-arm-cpu").
+const CPU_TYPE_TARGETS: &[&str] = &[
+    "x86_64",
+    "i386",
+    "arm",
+    "aarch64",
+    "riscv",
+    "riscv32",
+    "riscv64",
+    "powerpc64",
+    "powerpc",
+    "s390x",
+    "mips",
+    "mips64",
+    "loongarch",
+    "sparc",
+    "sparc64",
+    "m68k",
+    "alpha",
+    "hppa",
+];
+
+/// QOM type names end in a suffix saying what they are: "pc-i440fx-7.2-machine",
+/// "max-x86_64-cpu". The name a user gave on the command line is what comes before (for a
+/// CPU, before its target too).
+pub fn strip_qom_suffix(type_name: &str, suffix: &str) -> String {
+    let base = type_name.strip_suffix(suffix).unwrap_or(type_name);
+    match base.rsplit_once('-') {
+        Some((model, target)) if suffix == "-cpu" && CPU_TYPE_TARGETS.contains(&target) => {
+            model.to_string()
+        }
+        _ => base.to_string(),
+    }
+}
+
 /// Slow-changing facts, refreshed every few ticks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SlowSample {
@@ -107,6 +153,8 @@ pub struct SlowSample {
     pub block_info: Vec<BlockInfo>,
     /// Memory.
     pub memory: MemorySample,
+    /// Accelerator, machine type, CPU model.
+    pub machine: MachineFacts,
 }
 
 /// Everything one tick learned.
@@ -275,6 +323,10 @@ struct PollState {
     previous_blocks: HashMap<String, (Instant, BlockDeviceStats)>,
     has_balloon: bool,
     last_balloon: Option<u64>,
+    /// Read once per connection (they cannot change while QEMU runs).
+    facts: Option<MachineFacts>,
+    /// The first vCPU's QOM path, for its model.
+    first_cpu: Option<String>,
 }
 
 fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
@@ -295,6 +347,8 @@ impl PollState {
             previous_blocks: HashMap::new(),
             has_balloon: true,
             last_balloon: None,
+            facts: None,
+            first_cpu: None,
         }
     }
 
@@ -307,6 +361,9 @@ impl PollState {
         );
         let (status, cpus, blockstats) = (status?, cpus?, blockstats?);
         let round_trip = started.elapsed();
+        if self.first_cpu.is_none() {
+            self.first_cpu = cpus.first().map(|cpu| cpu.qom_path.clone());
+        }
         let now = Instant::now();
         let thread_ids: Vec<u32> = cpus.iter().map(|c| c.thread_id).collect();
         let host = match &mut self.host {
@@ -359,6 +416,52 @@ impl PollState {
         })
     }
 
+    /// Asks QEMU what it runs the VM on. A question it cannot answer leaves that fact out.
+    async fn machine_facts(&self, client: &Client) -> Result<MachineFacts, QmpError> {
+        let qom_type = |path: String| async move {
+            client
+                .execute(
+                    "qom-get",
+                    Some(serde_json::json!({"path": path, "property": "type"})),
+                )
+                .await
+        };
+        let (kvm, machine, cpu) = tokio::join!(
+            client.execute("query-kvm", None),
+            qom_type("/machine".to_string()),
+            async {
+                match &self.first_cpu {
+                    Some(path) => Some(qom_type(path.clone()).await),
+                    None => None,
+                }
+            }
+        );
+        let text =
+            |reply: Result<serde_json::Value, QmpError>| -> Result<Option<String>, QmpError> {
+                match reply {
+                    Ok(value) => Ok(value.as_str().map(str::to_string)),
+                    Err(error) if error.is_disconnect() => Err(error),
+                    Err(_) => Ok(None),
+                }
+            };
+        let accelerator = match kvm {
+            Ok(value) => value
+                .get("enabled")
+                .and_then(serde_json::Value::as_bool)
+                .map(|kvm| if kvm { "KVM" } else { "TCG" }.to_string()),
+            Err(error) if error.is_disconnect() => return Err(error),
+            Err(_) => None,
+        };
+        Ok(MachineFacts {
+            accelerator,
+            machine: text(machine)?.map(|t| strip_qom_suffix(&t, "-machine")),
+            cpu_model: match cpu {
+                Some(reply) => text(reply)?.map(|t| strip_qom_suffix(&t, "-cpu")),
+                None => None,
+            },
+        })
+    }
+
     async fn poll_slow(&mut self, client: &Client) -> Result<SlowSample, QmpError> {
         let (name, block_info, memory) = tokio::join!(
             client.query_name(),
@@ -388,7 +491,16 @@ impl PollState {
         } else {
             None
         };
+        let machine = match &self.facts {
+            Some(facts) => facts.clone(),
+            None => {
+                let facts = self.machine_facts(client).await?;
+                self.facts = Some(facts.clone());
+                facts
+            }
+        };
         Ok(SlowSample {
+            machine,
             name: name?.name,
             block_info: block_info?,
             memory: MemorySample {
@@ -397,5 +509,31 @@ impl PollState {
                 balloon_bytes,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_qom_suffix;
+
+    #[test]
+    fn qom_type_names_become_the_names_users_give() {
+        assert_eq!(
+            strip_qom_suffix("pc-i440fx-7.2-machine", "-machine"),
+            "pc-i440fx-7.2"
+        );
+        assert_eq!(strip_qom_suffix("none-machine", "-machine"), "none");
+        assert_eq!(strip_qom_suffix("max-x86_64-cpu", "-cpu"), "max");
+        assert_eq!(
+            strip_qom_suffix("Skylake-Client-x86_64-cpu", "-cpu"),
+            "Skylake-Client"
+        );
+        assert_eq!(strip_qom_suffix("qemu32-i386-cpu", "-cpu"), "qemu32");
+        assert_eq!(strip_qom_suffix("cortex-a57-arm-cpu", "-cpu"), "cortex-a57");
+        assert_eq!(
+            strip_qom_suffix("pc-q35-10.0-machine", "-cpu"),
+            "pc-q35-10.0-machine"
+        );
+        assert_eq!(strip_qom_suffix("odd", "-cpu"), "odd");
     }
 }

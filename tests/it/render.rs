@@ -5,7 +5,9 @@ use chrono::{Local, TimeZone};
 use qemu_dash::app::keymap::Action;
 use qemu_dash::app::{ConnectionState, Model, Question, View};
 use qemu_dash::collect::host::{HostSample, VcpuHost};
-use qemu_dash::collect::poller::{BlockSample, MemorySample, Sample, SlowSample, VcpuSample};
+use qemu_dash::collect::poller::{
+    BlockSample, MachineFacts, MemorySample, Sample, SlowSample, VcpuSample,
+};
 use qemu_dash::collect::rates::BlockRates;
 use qemu_dash::collect::{AppEvent, EventRecord};
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
@@ -55,6 +57,8 @@ fn sample(status: &str, tick: u64) -> Sample {
             }),
         }],
         host: Ok(HostSample {
+            pid: 4321,
+            uptime: Some(Duration::from_secs(3600 + tick)),
             process_cpu_percent: Some(20.0),
             rss_bytes: Some(64 << 20),
             vcpus,
@@ -75,6 +79,11 @@ fn sample(status: &str, tick: u64) -> Sample {
                 base_bytes: Some(256 << 20),
                 plugged_bytes: None,
                 balloon_bytes: Some(200 << 20),
+            },
+            machine: MachineFacts {
+                accelerator: Some("TCG".into()),
+                machine: Some("pc-q35-10.0".into()),
+                cpu_model: Some("max".into()),
             },
         }),
         round_trip: Duration::from_micros(800),
