@@ -662,7 +662,7 @@ impl Model {
                 if let Some(input) = &self.input {
                     self.fleet.filter = input.text.clone();
                 }
-                self.fleet.selected = 0;
+                self.fleet.selected = None;
             }
             return Vec::new();
         }
@@ -740,10 +740,8 @@ impl Model {
     fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
         let rows = self.fleet.rows(&self.vms, now);
         match action {
-            Action::Up => self.fleet.selected = self.fleet.selected.saturating_sub(1),
-            Action::Down => {
-                self.fleet.selected = (self.fleet.selected + 1).min(rows.len().saturating_sub(1))
-            }
+            Action::Up => self.fleet.move_cursor(&rows, -1),
+            Action::Down => self.fleet.move_cursor(&rows, 1),
             Action::Open => {
                 if let Some(vm) = self.fleet.selected_vm(&self.vms, now) {
                     self.current = vm;
@@ -759,7 +757,7 @@ impl Model {
                 {
                     self.fleet.marked.insert(vm);
                 }
-                self.fleet.selected = (self.fleet.selected + 1).min(rows.len().saturating_sub(1));
+                self.fleet.move_cursor(&rows, 1);
             }
             Action::TogglePause => {
                 let targets: Vec<VmId> = if self.fleet.marked.is_empty() {

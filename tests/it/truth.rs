@@ -10,6 +10,15 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// Waits until the fleet table shows every one of `names`, all connected.
+fn wait_for_rows(dash: &Dashboard, names: &[&str]) {
+    crate::support::wait_until(WAIT, "every VM's row", || {
+        let screen = dash.text();
+        (names.iter().all(|name| screen.contains(name)) && !screen.contains("connecting"))
+            .then_some(())
+    });
+}
+
 /// The number of seconds in "not answering for Ns" on `screen`, if shown.
 fn silent_seconds(screen: &str) -> Option<u64> {
     let at = screen.find("not answering for ")? + "not answering for ".len();
@@ -29,11 +38,7 @@ fn a_stopped_qemu_is_shown_not_answering_by_itself_and_recovers() {
         120,
         30,
     );
-    crate::support::wait_until(WAIT, "both VMs running", || {
-        let screen = dash.text();
-        (screen.contains("a-live") && screen.contains("b-hung") && !screen.contains("connecting"))
-            .then_some(())
-    });
+    wait_for_rows(&dash, &["a-live", "b-hung"]);
 
     // No key is pressed: the fleet row changes by itself, in the warning colour.
     hung.signal("STOP");
@@ -412,20 +417,10 @@ fn a_background_question_acts_on_its_own_vm_and_started_means_a_job() {
         120,
         30,
     );
-    crate::support::wait_until(WAIT, "both VMs running", || {
-        let screen = dash.text();
-        (screen.contains("a-disks") && screen.contains("b-other") && !screen.contains("connecting"))
-            .then_some(())
-    });
+    wait_for_rows(&dash, &["a-disks", "b-other"]);
     dash.send("\r");
     dash.wait_for("a-disks  ● running", WAIT);
-    dash.send("s");
-    dash.wait_for("no internal snapshots yet", WAIT);
-    dash.send("c");
-    dash.wait_for("new snapshot tag: snap-", WAIT);
-    dash.send(&"\x7f".repeat(40));
-    dash.send("bg");
-    dash.wait_for("new snapshot tag: bg▏", WAIT);
+    crate::snapshot_e2e::type_new_tag(&mut dash, "bg");
     // QEMU is held still, so the disk check waits while the user moves to the other VM.
     disks.signal("STOP");
     dash.send("\r");
@@ -534,4 +529,136 @@ fn memory_follows_balloon_events_without_waiting_for_the_slow_poll() {
     observer.execute("balloon", serde_json::json!({"value": 96 << 20}));
     observer.wait_event("BALLOON_CHANGE", WAIT);
     dash.wait_for("balloon size  96.0 MiB", SOONER_THAN_A_POLL);
+}
+
+#[test]
+fn the_header_says_what_qemu_runs_the_vm_on() {
+    let qemu = Qemu::builder().name("facts").args(&["-cpu", "max"]).start();
+    let dash = Dashboard::start(&[&qemu.target()], 120, 30);
+    let screen = dash.wait_for("cpu max", WAIT);
+    let line = screen.lines().nth(1).unwrap_or_default();
+    for needle in [
+        "TCG",
+        "pc-i440fx-",
+        &format!("pid {}", qemu.pid()),
+        "up ",
+        "connected",
+    ] {
+        assert!(line.contains(needle), "{needle:?} missing: {line}");
+    }
+    // At 80 columns the least important fields go; the state and the connection stay.
+    // (A QMP socket serves one client at a time.)
+    drop(dash);
+    let narrow = Dashboard::start(&[&qemu.target()], 80, 24);
+    let screen = narrow.wait_for("connected", WAIT);
+    let mut lines = screen.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap_or_default()
+            .contains("facts  ● running"),
+        "{screen}"
+    );
+    let second = lines.next().unwrap_or_default();
+    assert!(
+        second.contains("TCG") && second.contains("connected"),
+        "{screen}"
+    );
+    drop(narrow);
+
+    let lines = crate::support::pty::run(["--batch", "-n", "1", &qemu.target()]).json_lines();
+    let line = &lines[0];
+    assert_eq!(line["accelerator"], "TCG");
+    assert_eq!(line["cpu_model"], "max");
+    assert!(
+        line["machine"].as_str().unwrap().starts_with("pc-i440fx-"),
+        "{line}"
+    );
+    assert_eq!(line["qemu_pid"], qemu.pid());
+    assert!(line["qemu_uptime_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn fleet_rows_tell_twins_apart_keep_the_cursor_and_show_every_sort_arrow() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |name: &str, socket: &str| {
+        Qemu::builder()
+            .machine("none")
+            .name(name)
+            .qmp_at(&dir.path().join(socket))
+            .observer()
+            .start()
+    };
+    let _twin_a = start("twin", "a.qmp");
+    let twin_b = start("twin", "b.qmp");
+    let _solo = start("solo", "solo.qmp");
+    let targets: Vec<String> = ["a.qmp", "b.qmp", "solo.qmp"]
+        .iter()
+        .map(|s| dir.path().join(s).display().to_string())
+        .collect();
+    let mut args: Vec<&str> = targets.iter().map(String::as_str).collect();
+    args.extend(["--interval", "0.25"]);
+    let mut dash = Dashboard::start(&args, 80, 24);
+    dash.wait_for("twin [a.qmp]", WAIT);
+    dash.wait_for("twin [b.qmp]", WAIT);
+
+    // Every column shows its arrow when sorted by, even at 80 columns.
+    let titles = [
+        "name",
+        "state",
+        "host CPU",
+        "RSS",
+        "read/s",
+        "write/s",
+        "in state",
+        "last event",
+    ];
+    for (n, title) in titles.iter().enumerate() {
+        let key = (n + 1).to_string();
+        dash.send(&key);
+        let sorted = dash.wait_for(&format!("{key}:{title} "), WAIT);
+        assert!(
+            sorted.contains(&format!("{key}:{title} ▲"))
+                || sorted.contains(&format!("{key}:{title} ▼")),
+            "no arrow on {title}:\n{sorted}"
+        );
+    }
+
+    // Sorted by state (then name), the cursor on the last row, twin b; pausing it moves its
+    // row to the top, and the cursor with it.
+    dash.send("2");
+    dash.wait_for("2:state ▲", WAIT);
+    let rows = |screen: &str| -> Vec<String> {
+        screen
+            .lines()
+            .filter(|l| l.contains("● "))
+            .map(|l| {
+                l.trim_start_matches('│')
+                    .split(" ●")
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    let screen = dash.settled_text();
+    let at = rows(&screen)
+        .iter()
+        .position(|name| name == "twin [b.qmp]")
+        .unwrap_or_else(|| panic!("{screen}"));
+    for _ in 0..at {
+        dash.send("j");
+    }
+    assert_eq!(at, 2, "{screen}");
+    let mut observer = twin_b.observer();
+    observer.execute("stop", serde_json::json!({}));
+    crate::support::wait_until(WAIT, "twin b sorted first as paused", || {
+        rows(&dash.text())
+            .first()
+            .filter(|name| *name == "twin [b.qmp]")
+            .map(|_| ())
+    });
+    dash.send("\r");
+    dash.wait_for("twin  ● paused", WAIT);
 }
