@@ -225,6 +225,8 @@ pub fn vm_of(event: &AppEvent) -> VmId {
         | AppEvent::EventsMissed { vm, .. }
         | AppEvent::Problem { vm, .. }
         | AppEvent::Notice { vm, .. }
+        | AppEvent::NotAnswering { vm, .. }
+        | AppEvent::QemuExited { vm }
         | AppEvent::SnapshotList { vm, .. }
         | AppEvent::SnapshotProgress { vm, .. }
         | AppEvent::SnapshotDone { vm, .. }

@@ -115,7 +115,7 @@ pub async fn run(
                 dirty = true;
             }
             Some(problem) = problems.recv() => {
-                model.message = Some(crate::app::Message::error(problem));
+                model.say(crate::app::Message::error(problem));
                 dirty = true;
             }
             Some(report) = crate::collect::eventlog::next_report(&mut log_reports) => {
