@@ -81,19 +81,53 @@ pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
     }
 }
 
+/// A piece of a header line: how important it is (0 always shows), its spans, and whether
+/// it continues the piece before it (no gap).
+struct Item {
+    priority: u8,
+    spans: Vec<Span<'static>>,
+    glued: bool,
+}
+
+impl Item {
+    fn new(priority: u8, spans: Vec<Span<'static>>) -> Item {
+        Item {
+            priority,
+            spans,
+            glued: false,
+        }
+    }
+}
+
 /// Draws the two header lines. What does not fit the width is left out, least important
 /// first: the target, the interval, the CPU model, the machine type, the pid, the uptime,
-/// the accelerator, the version; the state and the connection always show.
+/// the accelerator, the version, and on the first line the details of the state; the name,
+/// the state and the connection always show.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instant) {
     let width = area.width as usize;
-    let mut first = vec![
-        Span::styled(vm.display_name().to_string(), theme::title()),
-        Span::raw("  "),
-    ];
-    first.extend(state_spans(vm, now));
-    let mut first_items = vec![(0, first)];
+    let mut state = state_spans(vm, now).into_iter();
+    let mut first = vec![Item::new(
+        0,
+        [
+            Span::styled(vm.display_name().to_string(), theme::title()),
+            Span::raw("  "),
+        ]
+        .into_iter()
+        .chain(state.next())
+        .collect(),
+    )];
+    for (n, detail) in state.enumerate() {
+        first.push(Item {
+            priority: 2 + n as u8,
+            spans: vec![detail],
+            glued: true,
+        });
+    }
     if model.read_only {
-        first_items.push((1, vec![Span::styled("[read-only]", theme::key())]));
+        first.push(Item::new(
+            1,
+            vec![Span::styled("[read-only]", theme::key())],
+        ));
     }
     let version = vm
         .version
@@ -109,61 +143,64 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         ),
     };
     let facts = &vm.machine;
-    let plain = |text: String| vec![Span::raw(text)];
-    let muted = |text: String| vec![Span::styled(text, theme::muted())];
-    let mut second: Vec<(u8, Vec<Span>)> = vec![(1, plain(version))];
+    let plain = |priority, text: String| Item::new(priority, vec![Span::raw(text)]);
+    let muted =
+        |priority, text: String| Item::new(priority, vec![Span::styled(text, theme::muted())]);
+    let mut second = vec![plain(1, version)];
     if let Some(accel) = &facts.accelerator {
-        second.push((2, plain(accel.clone())));
+        second.push(plain(2, accel.clone()));
     }
     if let Some(machine) = &facts.machine {
-        second.push((5, plain(machine.clone())));
+        second.push(plain(5, machine.clone()));
     }
     if let Some(cpu) = &facts.cpu_model {
-        second.push((6, plain(format!("cpu {cpu}"))));
+        second.push(plain(6, format!("cpu {cpu}")));
     }
     if let Some(pid) = vm.qemu_pid {
-        second.push((4, plain(format!("pid {pid}"))));
+        second.push(plain(4, format!("pid {pid}")));
     }
     if let Some(uptime) = vm.qemu_uptime_now(now) {
-        second.push((3, plain(format!("up {}", format::duration(uptime)))));
+        second.push(plain(3, format!("up {}", format::duration(uptime))));
     }
-    second.push((0, vec![connection]));
-    second.push((
+    second.push(Item::new(0, vec![connection]));
+    second.push(muted(
         7,
-        muted(format!("every {}", format::seconds(model.interval))),
+        format!("every {}", format::seconds(model.interval)),
     ));
-    second.push((8, muted(vm.target.clone())));
+    second.push(muted(8, vm.target.clone()));
     frame.render_widget(
-        Paragraph::new(vec![fit(first_items, width), fit(second, width)]),
+        Paragraph::new(vec![fit(first, width), fit(second, width)]),
         area,
     );
 }
 
-/// One line of the items that fit in `width` columns, two spaces apart, in their order;
-/// items are taken by priority (0 first, always) while they fit.
-fn fit(items: Vec<(u8, Vec<Span<'static>>)>, width: usize) -> Line<'static> {
+/// One line of the items that fit in `width` columns, in their order, two spaces apart
+/// (glued items follow their neighbour directly); items are taken by priority (0 first,
+/// always) while they fit.
+fn fit(items: Vec<Item>, width: usize) -> Line<'static> {
     let widths: Vec<usize> = items
         .iter()
-        .map(|(_, spans)| spans.iter().map(Span::width).sum())
+        .map(|item| {
+            item.spans.iter().map(Span::width).sum::<usize>() + if item.glued { 0 } else { 2 }
+        })
         .collect();
     let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|&at| items[at].0);
+    order.sort_by_key(|&at| items[at].priority);
     let mut keep = vec![false; items.len()];
     let mut used = 0;
     for at in order {
-        let needed = widths[at] + if used == 0 { 0 } else { 2 };
-        if items[at].0 == 0 || used + needed <= width {
+        if items[at].priority == 0 || used + widths[at] <= width + 2 {
             keep[at] = true;
-            used += needed;
+            used += widths[at];
         }
     }
     let mut spans = Vec::new();
-    for (at, (_, item)) in items.into_iter().enumerate() {
+    for (at, item) in items.into_iter().enumerate() {
         if keep[at] {
-            if !spans.is_empty() {
+            if !spans.is_empty() && !item.glued {
                 spans.push(Span::raw("  "));
             }
-            spans.extend(item);
+            spans.extend(item.spans);
         }
     }
     Line::from(spans)
