@@ -477,6 +477,16 @@ impl Model {
         });
     }
 
+    /// Says `message` on every screen: news about the whole program (the event log file, the
+    /// discovery directory, the targets), not about one VM.
+    pub fn say_everywhere(&mut self, message: Message) {
+        self.record(Message {
+            vm: None,
+            view: None,
+            ..message
+        });
+    }
+
     /// Says `message` as news about `vm` from the background, for every screen of that VM.
     pub(crate) fn say_about(&mut self, vm: VmId, message: Message) {
         self.record(Message {
@@ -495,9 +505,10 @@ impl Model {
         self.message = Some(message);
     }
 
-    /// Shows an information message from outside the model (e.g. a note about the targets).
+    /// Shows an information message from outside the model on every screen (e.g. a note about
+    /// the targets).
     pub fn note(&mut self, text: &str) {
-        self.say(Message::info(text));
+        self.say_everywhere(Message::info(text));
     }
 
     /// The message the message line shows now: the newest that belongs to this screen (said
@@ -505,12 +516,14 @@ impl Model {
     /// not faded.
     pub fn message_for_screen(&self, now: Instant) -> Option<&Message> {
         self.messages.iter().rev().find(|message| {
-            let belongs = match (self.view, message.view) {
-                (View::Fleet, view) => view.is_none_or(|v| v == View::Fleet),
-                (view, said_on) => {
-                    message.vm == Some(self.current) && said_on.is_none_or(|v| v == view)
-                }
-            };
+            let everywhere = message.vm.is_none() && message.view.is_none();
+            let belongs = everywhere
+                || match (self.view, message.view) {
+                    (View::Fleet, view) => view.is_none_or(|v| v == View::Fleet),
+                    (view, said_on) => {
+                        message.vm == Some(self.current) && said_on.is_none_or(|v| v == view)
+                    }
+                };
             belongs && message.is_fresh(now)
         })
     }
