@@ -422,13 +422,30 @@ impl Model {
         self.vms.len() - 1
     }
 
-    /// Marks a VM as no longer watched (its socket went away).
+    /// Marks a VM as no longer watched (its socket went away) and frees what was gathered
+    /// about it (histories, events, the connection); only its target and configured name stay,
+    /// so that the socket coming back is this VM again ([`Model::restore_vm`]).
     pub fn remove_vm(&mut self, vm: VmId) {
         if let Some(entry) = self.vms.get_mut(vm) {
-            entry.removed = true;
-            entry.client = None;
+            let target = std::mem::take(&mut entry.target);
+            let configured_name = entry.configured_name.take();
+            let mut freed = Vm::new(target);
+            freed.removed = true;
+            freed.configured_name = configured_name;
+            *entry = freed;
         }
         self.fleet.marked.remove(&vm);
+    }
+
+    /// Watches a removed VM again (its socket came back): the same id and row, starting afresh.
+    /// Returns the VM's id, or `None` when no removed VM has this target.
+    pub fn restore_vm(&mut self, target: &str) -> Option<VmId> {
+        let vm = self
+            .vms
+            .iter()
+            .position(|vm| vm.removed && vm.target == target)?;
+        self.vms[vm].removed = false;
+        Some(vm)
     }
 
     /// True when there is a fleet view to return to.

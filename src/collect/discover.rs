@@ -1,6 +1,7 @@
 //! `--discover DIR`: every QMP socket in a directory is watched; sockets that appear are
 //! added and sockets that disappear are dropped. Polls the directory once a second (portable,
-//! and cheap for the handful of entries such directories hold).
+//! and cheap for the handful of entries such directories hold). Each scan runs on tokio's
+//! blocking pool, so a slow directory (a hung network mount) never stalls the runtime thread.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::FileTypeExt;
@@ -32,6 +33,14 @@ pub fn scan(dir: &Path) -> std::io::Result<BTreeSet<PathBuf>> {
     Ok(sockets)
 }
 
+/// [`scan`] on tokio's blocking pool.
+pub async fn scan_off_runtime(dir: &Path) -> std::io::Result<BTreeSet<PathBuf>> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || scan(&dir))
+        .await
+        .unwrap_or_else(|error| Err(std::io::Error::other(error)))
+}
+
 /// The changes from `before` to `after`, removals first.
 pub fn diff(before: &BTreeSet<PathBuf>, after: &BTreeSet<PathBuf>) -> Vec<DirChange> {
     before
@@ -52,7 +61,7 @@ pub async fn run(
     let mut known = BTreeSet::new();
     let mut failing = false;
     loop {
-        match scan(&dir) {
+        match scan_off_runtime(&dir).await {
             Ok(now) => {
                 failing = false;
                 for change in diff(&known, &now) {

@@ -3,7 +3,9 @@
 //!
 //! Reads `/proc/<pid>/task/<tid>/schedstat` (run time and run-queue wait in nanoseconds) for
 //! each vCPU thread id that `query-cpus-fast` reports, and `/proc/<pid>/stat` and `status` for
-//! the whole process. Parsing is pure and unit-tested; only [`HostSampler::sample`] reads files.
+//! the whole process. Parsing is pure and unit-tested; only [`HostSampler::sample`] reads files,
+//! and the poller calls it through [`HostSampler::sample_off_runtime`] so that a slow `/proc`
+//! never stalls the runtime thread that reads every VM's QMP socket.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -131,7 +133,32 @@ impl HostSampler {
         }
     }
 
-    /// Reads `/proc` now. Fails with a reason when the process cannot be read at all.
+    /// Reads `/proc` on tokio's blocking pool (never on the runtime thread). When that thread
+    /// is lost, the reason is returned and the next reading starts afresh.
+    pub async fn sample_off_runtime(
+        &mut self,
+        vcpu_threads: Vec<u32>,
+    ) -> Result<HostSample, String> {
+        let fresh = HostSampler::new(self.pid);
+        let mut sampler = std::mem::replace(self, fresh);
+        let reading = tokio::task::spawn_blocking(move || {
+            let sample = sampler.sample(&vcpu_threads);
+            (sampler, sample)
+        })
+        .await;
+        match reading {
+            Ok((sampler, sample)) => {
+                *self = sampler;
+                sample
+            }
+            Err(error) => Err(format!(
+                "reading {} failed: {error}",
+                self.proc_dir.display()
+            )),
+        }
+    }
+
+    /// Reads `/proc` now, on this thread. Fails with a reason when the process cannot be read at all.
     pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
         let now = Instant::now();
         let elapsed = self.last.map(|last| now.duration_since(last));
@@ -243,6 +270,19 @@ mod tests {
         let second = sampler.sample(&[tid]).unwrap();
         let busy = second.vcpus[&tid].cpu_percent.unwrap();
         assert!(busy > 10.0, "a busy thread shows CPU: {busy}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn samples_off_the_runtime_thread_keep_their_rates() {
+        let mut sampler = HostSampler::new(std::process::id());
+        let first = sampler.sample_off_runtime(Vec::new()).await.unwrap();
+        assert!(first.rss_bytes.unwrap() > 0);
+        assert_eq!(first.process_cpu_percent, None);
+        let second = sampler.sample_off_runtime(Vec::new()).await.unwrap();
+        assert!(
+            second.process_cpu_percent.is_some(),
+            "the second reading has a rate, so the sampler came back from the blocking pool"
+        );
     }
 
     #[test]

@@ -456,7 +456,7 @@ impl PollState {
         let now = Instant::now();
         let thread_ids: Vec<u32> = cpus.iter().map(|c| c.thread_id).collect();
         let host = match &mut self.host {
-            Ok(sampler) => sampler.sample(&thread_ids),
+            Ok(sampler) => sampler.sample_off_runtime(thread_ids).await,
             Err(reason) => Err(reason.to_string()),
         };
         let vcpus = cpus

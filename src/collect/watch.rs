@@ -1,6 +1,10 @@
 //! Keeps one VM watched: connects, runs the listener and poller while connected, and
 //! reconnects with backoff when the connection drops or cannot be opened. After a drop it
 //! watches `/proc` briefly to tell "QEMU exited" from "the connection closed".
+//!
+//! The watch task owns every task it starts for a connection (the listener and the migration
+//! follower): they end when the connection ends, and when the watch task is aborted (the VM
+//! was removed, the app quit), so nothing keeps a removed VM's socket open.
 
 use super::eventlog::{EventLog, NameSlot};
 use super::poller::{self, HostSource};
@@ -61,6 +65,26 @@ async fn report_exit(vm: VmId, pid: u32, app: mpsc::UnboundedSender<AppEvent>) {
     }
 }
 
+/// A task that is aborted when its owner drops it, so a task's children end with it.
+struct Owned(tokio::task::JoinHandle<()>);
+
+impl Owned {
+    fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) -> Owned {
+        Owned(tokio::spawn(task))
+    }
+
+    /// Waits for the task to end by itself.
+    async fn join(&mut self) {
+        let _ = (&mut self.0).await;
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Watches `target` forever (until the app's channel closes).
 pub async fn run(
     vm: VmId,
@@ -101,8 +125,8 @@ pub async fn run(
                 {
                     return;
                 }
-                let events = tokio::spawn(listener::run(vm, subscription, app.clone()));
-                let migration = tokio::spawn(crate::monitor::migration::follow(
+                let mut events = Owned::spawn(listener::run(vm, subscription, app.clone()));
+                let migration = Owned::spawn(crate::monitor::migration::follow(
                     vm,
                     client.clone(),
                     app.clone(),
@@ -114,8 +138,8 @@ pub async fn run(
                 let error =
                     poller::run(vm, client.clone(), interval.clone(), source, app.clone()).await;
                 // Let the listener forward what arrived before the hang-up, so the log is in order.
-                let _ = events.await;
-                migration.abort();
+                events.join().await;
+                drop(migration);
                 client.closed_reason().unwrap_or_else(|| error.to_string())
             }
             Err(error) => error.to_string(),

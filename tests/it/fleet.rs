@@ -148,6 +148,48 @@ fn discovered_sockets_appear_and_vanish() {
     assert_eq!(dash.wait_exit(WAIT), Some(true));
 }
 
+/// Connects to a QMP socket and waits up to `timeout` for QEMU's greeting. QEMU serves one
+/// client at a time, so the greeting comes only once no one else holds the socket.
+fn greeted_within(
+    socket: &std::path::Path,
+    timeout: Duration,
+) -> Option<std::os::unix::net::UnixStream> {
+    use std::io::{BufRead, BufReader};
+    let stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line).ok()?;
+    line.contains("\"QMP\"").then_some(stream)
+}
+
+#[test]
+fn a_vanished_socket_is_let_go_and_comes_back_as_the_same_row() {
+    let discovered = tempfile::tempdir().unwrap();
+    let aside = tempfile::tempdir().unwrap();
+    let vm = start_named(discovered.path(), 1);
+    let inside = discovered.path().join("vm00.qmp");
+    let outside = aside.path().join("vm00.qmp");
+    let arg = discovered.path().display().to_string();
+    let mut dash = Dashboard::start(&["--discover", &arg, "--interval", "0.5"], 140, 30);
+    dash.wait_for("1 VMs, 1 connected", WAIT);
+    // The socket leaves the directory; QEMU keeps serving it under its new name.
+    std::fs::rename(&inside, &outside).unwrap();
+    let second_client = greeted_within(&outside, Duration::from_secs(10)).unwrap_or_else(|| {
+        panic!(
+            "the dashboard still holds the removed VM's connection:\n{}",
+            dash.text()
+        )
+    });
+    drop(second_client);
+    std::fs::rename(&outside, &inside).unwrap();
+    dash.wait_for("1 VMs, 1 connected", WAIT);
+    let rows = fleet_rows(&dash.settled_text());
+    assert_eq!(rows.len(), 1, "one row for the VM that came back: {rows:?}");
+    drop(vm);
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+}
+
 #[test]
 fn batch_emits_one_object_per_vm_per_poll() {
     let dir = tempfile::tempdir().unwrap();
