@@ -9,12 +9,16 @@ place to look, e.g. before stopping work: `bench/run.sh --quick` runs it).
 import argparse
 import json
 
-IDENTITY_NUMBERS = {"vms", "count", "round", "cols", "rows", "scrapes", "window_s"}
+IDENTITY_NUMBERS = {"vms", "count", "cols", "rows", "scrapes", "window_s"}
+# Rounds of one configuration are averaged, not compared one by one.
+IGNORED = {"round", "block", "press"}
 
 
 def key(record):
     parts = []
     for name, value in sorted(record.items()):
+        if name in IGNORED:
+            continue
         if isinstance(value, (str, bool)) or name in IDENTITY_NUMBERS:
             parts.append(f"{name}={value}")
     return " ".join(parts)
@@ -27,6 +31,7 @@ def numbers(record):
         if isinstance(value, (int, float))
         and not isinstance(value, bool)
         and name not in IDENTITY_NUMBERS
+        and name not in IGNORED
     }
 
 
