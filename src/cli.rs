@@ -33,8 +33,8 @@ pub struct Cli {
 /// What to watch and how: shared by the dashboard, batch mode and the exporter.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WatchArgs {
-    /// The VM's QMP socket: PATH, unix:PATH or tcp:HOST:PORT. Give QEMU one with
-    /// `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
+    /// The VM's QMP socket: PATH, unix:PATH, tcp:HOST:PORT, or ssh://[USER@]HOST[:PORT]/PATH
+    /// on another host. Give QEMU one with `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -42,9 +42,10 @@ pub struct WatchArgs {
     #[arg(long, value_parser = parse_interval)]
     pub interval: Option<Duration>,
 
-    /// Watch every QMP socket in DIR, following sockets that appear and disappear.
+    /// Watch every QMP socket in DIR (or ssh://[USER@]HOST[:PORT]/DIR), following sockets that
+    /// appear and disappear.
     #[arg(long, value_name = "DIR")]
-    pub discover: Option<PathBuf>,
+    pub discover: Option<crate::collect::discover::Place>,
 
     /// The config file (default: ~/.config/qemu-dash/config.toml when it exists).
     #[arg(long, value_name = "FILE")]

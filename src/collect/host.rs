@@ -3,7 +3,11 @@
 //!
 //! Reads `/proc/<pid>/task/<tid>/schedstat` (run time and run-queue wait in nanoseconds) for
 //! each vCPU thread id that `query-cpus-fast` reports, and `/proc/<pid>/stat` and `status` for
-//! the whole process. Parsing is pure and unit-tested; only [`HostSampler::sample`] reads files.
+//! the whole process: on this machine ([`HostSampler`]), or on the VM's host over ssh
+//! ([`remote`]). Parsing and the rates ([`HostRates`]) are pure and unit-tested; only
+//! [`HostSampler::sample`] and [`remote::RemoteSampler::sample`] read files.
+
+pub mod remote;
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -70,43 +74,34 @@ fn percent(delta: u64, unit_per_second: f64, elapsed: Duration) -> Option<f64> {
     (seconds > 0.0).then(|| delta as f64 / unit_per_second / seconds * 100.0)
 }
 
-/// Samples one QEMU process, keeping the previous readings to compute rates.
-#[derive(Debug)]
-pub struct HostSampler {
-    proc_dir: PathBuf,
+/// The `/proc` files of one process as read (here or on another host).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcReadings {
+    /// `/proc/<pid>/stat`.
+    pub stat: String,
+    /// `/proc/<pid>/status`, if it could be read.
+    pub status: Option<String>,
+    /// `/proc/<pid>/task/<tid>/schedstat` of each vCPU thread that could be read.
+    pub schedstat: HashMap<u32, String>,
+}
+
+/// Turns successive [`ProcReadings`] of one process into figures and rates.
+#[derive(Debug, Default)]
+pub struct HostRates {
     last: Option<Instant>,
     last_process_ticks: Option<u64>,
     last_threads: HashMap<u32, (u64, u64)>,
 }
 
-impl HostSampler {
-    /// A sampler for the process `pid`.
-    pub fn new(pid: u32) -> Self {
-        HostSampler {
-            proc_dir: PathBuf::from(format!("/proc/{pid}")),
-            last: None,
-            last_process_ticks: None,
-            last_threads: HashMap::new(),
-        }
-    }
-
-    /// Reads `/proc` now. Fails with a reason when the process cannot be read at all.
-    pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
-        let now = Instant::now();
+impl HostRates {
+    /// The figures of `readings`, taken at `now`, with rates since the previous readings.
+    pub fn update(&mut self, now: Instant, readings: &ProcReadings) -> HostSample {
         let elapsed = self.last.map(|last| now.duration_since(last));
-        let stat = std::fs::read_to_string(self.proc_dir.join("stat")).map_err(|error| {
-            format!(
-                "cannot read {}: {error}",
-                self.proc_dir.join("stat").display()
-            )
-        })?;
         let mut sample = HostSample {
-            rss_bytes: std::fs::read_to_string(self.proc_dir.join("status"))
-                .ok()
-                .and_then(|s| parse_status_rss(&s)),
+            rss_bytes: readings.status.as_deref().and_then(parse_status_rss),
             ..Default::default()
         };
-        let ticks = parse_stat_cpu_ticks(&stat);
+        let ticks = parse_stat_cpu_ticks(&readings.stat);
         sample.process_cpu_seconds = ticks.map(|t| t as f64 / TICKS_PER_SECOND);
         if let (Some(elapsed), Some(prev), Some(cur)) = (elapsed, self.last_process_ticks, ticks) {
             sample.process_cpu_percent = cur
@@ -115,12 +110,8 @@ impl HostSampler {
         }
         self.last_process_ticks = ticks;
         let mut threads = HashMap::new();
-        for &tid in vcpu_threads {
-            let path = self.proc_dir.join(format!("task/{tid}/schedstat"));
-            let Some(reading) = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|text| parse_schedstat(&text))
-            else {
+        for (&tid, text) in &readings.schedstat {
+            let Some(reading) = parse_schedstat(text) else {
                 continue;
             };
             let mut vcpu = VcpuHost {
@@ -142,7 +133,69 @@ impl HostSampler {
         }
         self.last_threads = threads;
         self.last = Some(now);
-        Ok(sample)
+        sample
+    }
+}
+
+/// Samples one QEMU process on this machine, keeping the previous readings to compute rates.
+#[derive(Debug)]
+pub struct HostSampler {
+    proc_dir: PathBuf,
+    rates: HostRates,
+}
+
+impl HostSampler {
+    /// A sampler for the process `pid`.
+    pub fn new(pid: u32) -> Self {
+        HostSampler {
+            proc_dir: PathBuf::from(format!("/proc/{pid}")),
+            rates: HostRates::default(),
+        }
+    }
+
+    /// Reads `/proc` now. Fails with a reason when the process cannot be read at all.
+    pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
+        let now = Instant::now();
+        let stat = std::fs::read_to_string(self.proc_dir.join("stat")).map_err(|error| {
+            format!(
+                "cannot read {}: {error}",
+                self.proc_dir.join("stat").display()
+            )
+        })?;
+        let readings = ProcReadings {
+            stat,
+            status: std::fs::read_to_string(self.proc_dir.join("status")).ok(),
+            schedstat: vcpu_threads
+                .iter()
+                .filter_map(|&tid| {
+                    let path = self.proc_dir.join(format!("task/{tid}/schedstat"));
+                    Some((tid, std::fs::read_to_string(path).ok()?))
+                })
+                .collect(),
+        };
+        Ok(self.rates.update(now, &readings))
+    }
+}
+
+/// Where a poller's host figures come from, and its sampler.
+#[derive(Debug)]
+pub enum HostReader {
+    /// `/proc` on this machine.
+    Local(HostSampler),
+    /// `/proc` on the VM's host, over ssh.
+    Remote(remote::RemoteSampler),
+    /// None, with the reason shown in the panel.
+    Unavailable(&'static str),
+}
+
+impl HostReader {
+    /// The figures now (a remote read runs as an ssh process, off the runtime thread).
+    pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
+        match self {
+            HostReader::Local(sampler) => sampler.sample(vcpu_threads),
+            HostReader::Remote(sampler) => sampler.sample(vcpu_threads).await,
+            HostReader::Unavailable(reason) => Err(reason.to_string()),
+        }
     }
 }
 
