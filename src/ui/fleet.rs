@@ -11,6 +11,21 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, TableState};
 use std::time::Instant;
 
+/// The name cell: a VM on another host carries its host (`web1 @db-host`), so a fleet that
+/// spans hosts reads at a glance. A VM still shown by its target has the host in it already.
+pub fn name_cell(vm: &crate::app::Vm) -> String {
+    let name = vm.display_name();
+    let host = vm
+        .target
+        .parse::<crate::qmp::Target>()
+        .ok()
+        .and_then(|target| target.ssh_host().map(ToString::to_string));
+    match host {
+        Some(host) if name != vm.target => format!("{name} @{host}"),
+        _ => name.to_string(),
+    }
+}
+
 /// Draws the fleet table with its header, message line and key hints.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let [header, table_area, message, keys] = Layout::vertical([
@@ -83,7 +98,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             theme::stale()
         };
         Row::new(vec![
-            ratatui::text::Text::raw(format!("{mark}{}", vm.display_name())),
+            ratatui::text::Text::raw(format!("{mark}{}", name_cell(vm))),
             ratatui::text::Text::styled(format!("● {state}"), theme::run_state(&state)),
             ratatui::text::Text::raw(format::percent(vm.process_cpu_percent)),
             ratatui::text::Text::raw(vm.rss_bytes.map_or("-".to_string(), format::bytes)),
@@ -115,4 +130,21 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     frame.render_stateful_widget(table, table_area, &mut state);
     footer::render_message(frame, message, model, None);
     footer::render_keys(frame, keys, model);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Vm;
+
+    #[test]
+    fn vms_on_other_hosts_carry_their_host() {
+        let mut remote = Vm::new("ssh://me@db1:2222/run/web.qmp".to_string());
+        assert_eq!(name_cell(&remote), "ssh://me@db1:2222/run/web.qmp");
+        remote.name = Some("web".to_string());
+        assert_eq!(name_cell(&remote), "web @me@db1:2222");
+        let mut local = Vm::new("unix:/run/web.qmp".to_string());
+        local.name = Some("web".to_string());
+        assert_eq!(name_cell(&local), "web");
+    }
 }
