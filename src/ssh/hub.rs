@@ -18,6 +18,9 @@ use std::time::Duration;
 
 /// How long a request to a running master (`-O check`, `-O forward`) may take.
 const MUX_TIMEOUT: Duration = Duration::from_secs(5);
+/// At most this many remote commands run at once on one host: sshd allows 10 sessions per
+/// connection by default (`MaxSessions`), and forwarded sockets do not count.
+const COMMANDS_AT_ONCE: usize = 4;
 /// How long the exit request to each master may take at shutdown.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Seconds between keepalives, and how many may go unanswered before ssh gives up.
@@ -39,6 +42,8 @@ struct Host {
     index: usize,
     /// A master may be running (so shutdown asks it to exit).
     used: AtomicBool,
+    /// Bounds the remote commands running at once.
+    commands: tokio::sync::Semaphore,
     state: tokio::sync::Mutex<HostState>,
 }
 
@@ -99,6 +104,7 @@ impl Hub {
             dir,
             index,
             used: AtomicBool::new(false),
+            commands: tokio::sync::Semaphore::new(COMMANDS_AT_ONCE),
             state: tokio::sync::Mutex::new(HostState::default()),
         });
         hosts.insert(dest.clone(), host.clone());
@@ -274,9 +280,23 @@ pub async fn run(
     timeout: Duration,
 ) -> Result<RemoteOutput, SshError> {
     let host = hub().host(dest)?;
-    host.used.store(true, Ordering::Relaxed);
+    // Without a master, start one first (under the host's lock, so two commands do not race
+    // to be the master); a command finds it by its control socket.
+    if !tokio::fs::try_exists(&host.control).await.unwrap_or(false) {
+        let mut state = host.state.lock().await;
+        host.ensure(&mut state).await?;
+    }
     let command = host.command(Use::Connect, &[], Some(command_line))?;
-    let out = output(command, &host.label, timeout).await?;
+    let out = tokio::time::timeout(timeout, async {
+        // The semaphore is never closed; a closed one would only mean no limit.
+        let _permit = host.commands.acquire().await.ok();
+        output(command, &host.label, timeout).await
+    })
+    .await
+    .map_err(|_| SshError::Timeout {
+        host: host.label.clone(),
+        after: timeout,
+    })??;
     if out.ssh_failed() {
         return Err(super::classify(&out.stderr, &host.label));
     }

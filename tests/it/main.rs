@@ -21,4 +21,5 @@ mod render;
 mod snapshot_e2e;
 mod snapshot_fake;
 mod snapshot_real;
+mod ssh;
 mod support;
