@@ -296,6 +296,22 @@ class Report:
         )
 
 
+    def exporter(self):
+        records = self.by_bench["exporter"]
+        if not records:
+            return
+        rows = [[r["vms"], r["scrapes"], f"{r['scrape_ms_median']:.2f}", f"{r['scrape_ms_p90']:.2f}",
+                 f"{r['scrape_ms_max']:.2f}", f"{r['bytes'] / 1024:.0f} KiB", f"{r['exporter_cpu_ms_per_scrape']:.2f}"]
+                for r in sorted(records, key=lambda r: r["vms"])]
+        self.sections.append(
+            "## 7. Exporter\n\n"
+            "`qemu-dash exporter` watching the `-M none` QEMUs at a 1 s interval, scraped back to back "
+            "over HTTP/1.0 as Prometheus would. Exporter CPU per scrape includes its collectors' polls "
+            "meanwhile (an upper bound).\n\n"
+            + table(["VMs", "scrapes", "median ms", "p90 ms", "max ms", "answer", "exporter CPU ms per scrape"], rows)
+        )
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", required=True)
@@ -314,6 +330,7 @@ def main():
     report.render()
     report.keys()
     report.memory()
+    report.exporter()
 
     root = Path(__file__).resolve().parent.parent
 

@@ -4,6 +4,10 @@
 #
 #   bench/run.sh                 # ~9 minutes; writes bench/RESULTS.md
 #   BENCH_LONG=1 bench/run.sh    # longer windows, more rounds, 10-minute memory run
+#   bench/run.sh --quick         # ~2-3 minutes, 10 VMs, short windows: for catching
+#                                # regressions before stopping work; writes
+#                                # target/bench/RESULTS-quick.md and compares every figure with
+#                                # the previous quick run (bench/compare.py, moves over 20 %)
 #
 # Knobs (environment): BENCH_WINDOW (measured seconds per collector window, default 10),
 # BENCH_ROUNDS (collector rounds, 2), BENCH_MEMORY_MINUTES (2), BENCH_VMS (largest VM count,
@@ -21,13 +25,22 @@ qemu=${QEMU_DASH_QEMU:-qemu-system-x86_64}
 qemu_img=${QEMU_DASH_QEMU_IMG:-qemu-img}
 guest=${QEMU_DASH_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-dash/guest}
 long=${BENCH_LONG:-0}
-if [[ $long == 1 ]]; then
+quick=0
+[[ ${1:-} == --quick ]] && quick=1
+if [[ $quick == 1 ]]; then
+    window=${BENCH_WINDOW:-4} rounds=${BENCH_ROUNDS:-1} memory_minutes=${BENCH_MEMORY_MINUTES:-0.25}
+elif [[ $long == 1 ]]; then
     window=${BENCH_WINDOW:-20} rounds=${BENCH_ROUNDS:-3} memory_minutes=${BENCH_MEMORY_MINUTES:-10}
 else
     window=${BENCH_WINDOW:-10} rounds=${BENCH_ROUNDS:-2} memory_minutes=${BENCH_MEMORY_MINUTES:-2}
 fi
-many=${BENCH_VMS:-50}
-results_md=${BENCH_RESULTS:-$root/bench/RESULTS.md}
+if [[ $quick == 1 ]]; then
+    many=${BENCH_VMS:-10}
+    results_md=${BENCH_RESULTS:-$target_dir/bench/RESULTS-quick.md}
+else
+    many=${BENCH_VMS:-50}
+    results_md=${BENCH_RESULTS:-$root/bench/RESULTS.md}
+fi
 
 step() { printf '\n== [%3ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -88,7 +101,12 @@ stop_qemus() {
 }
 
 mkdir -p "$target_dir/bench"
-results=$target_dir/bench/results.jsonl
+if [[ $quick == 1 ]]; then
+    results=$target_dir/bench/quick.jsonl
+    [[ -s $results ]] && mv "$results" "$target_dir/bench/quick.prev.jsonl"
+else
+    results=$target_dir/bench/results.jsonl
+fi
 : >"$results"
 cat /proc/loadavg >"$work/load-start"
 date -R >"$work/date"
@@ -150,6 +168,9 @@ step "2+3. the same on the plain VM"
     --label="pc, idle, no OS" --python "$py $root/bench/monitor.py" \
     --window "$window" --rounds "$rounds" >>"$results"
 
+step "7. exporter: time per scrape watching $many VMs"
+"$suite" exporter --binary "$dash" --vms "$work/none.list" --count "$many" >>"$results"
+
 step "4b. bytes written to the terminal, idle VM"
 "$suite" bytes --binary "$dash" --socket "$plain_socket" --label idle >>"$results"
 
@@ -164,7 +185,7 @@ job_pids+=("$!")
 "$suite" memory --binary "$dash" --vms "$work/none.list" --count "$many" --seconds "$seconds" \
     >"$work/memory-many.jsonl" &
 job_pids+=("$!")
-if [[ -f $guest/vmlinuz && -f $guest/initrd.gz ]]; then
+if [[ $quick == 0 && -f $guest/vmlinuz && -f $guest/initrd.gz ]]; then
     start_qemu "$work/guest.list" guest -m 256 -kernel "$guest/vmlinuz" \
         -initrd "$guest/initrd.gz" -append "console=ttyS0 quiet" \
         -serial "file:$work/guest/serial.log" -device virtio-balloon \
@@ -195,3 +216,11 @@ cat /proc/loadavg >"$work/load-end"
     --load-start "$(cat "$work/load-start")" --load-end "$(cat "$work/load-end")" \
     --seconds "$SECONDS" --settings "window ${window} s, rounds ${rounds}, memory ${memory_minutes} min, up to ${many} VMs"
 step "done: $results_md (raw figures in $results)"
+if [[ $quick == 1 ]]; then
+    if [[ -s $target_dir/bench/quick.prev.jsonl ]]; then
+        step "compared with the previous quick run"
+        "$py" "$root/bench/compare.py" "$target_dir/bench/quick.prev.jsonl" "$results"
+    else
+        echo "bench: first quick run here; the next one is compared with it" >&2
+    fi
+fi

@@ -20,7 +20,8 @@ use keymap::{Action, KeyContext};
 use snapshots::{RunningJob, SnapshotSort};
 use std::time::{Duration, Instant};
 pub use vm::{
-    BlockRow, ConnectionState, EVENT_LOG_LEN, HISTORY_LEN, History, PowerdownRequest, Vm,
+    BlockRow, ConnectionState, EVENT_LOG_BYTES, EVENT_LOG_LEN, HISTORY_LEN, History,
+    PowerdownRequest, Vm,
 };
 
 /// Shortest and longest poll interval.
@@ -266,14 +267,15 @@ pub enum Effect {
         /// What to do.
         job: crate::monitor::Job,
     },
-    /// Write the console history; a failure comes back as [`AppEvent::Monitor`].
+    /// Append a command to the console history file; a failure comes back as
+    /// [`AppEvent::Monitor`].
     SaveHistory {
         /// The VM whose console was used (for the message).
         vm: VmId,
         /// Where (`None`: nowhere known).
         path: Option<std::path::PathBuf>,
-        /// The entries, oldest first.
-        entries: Vec<String>,
+        /// The command as the history keeps it.
+        line: String,
     },
     /// Run a snapshot job; reported as progress and [`AppEvent::SnapshotDone`].
     SnapshotJob {

@@ -103,6 +103,7 @@ pub async fn run(
 /// many more were lost to a burst (`events_missed`). Field names are documented in README.md.
 pub fn batch_line(vm: &Vm, events: Vec<EventRecord>, events_missed: u64) -> Value {
     let status = vm.status.as_ref();
+    let media = vm.media();
     json!({
         "time": chrono::Local::now().to_rfc3339(),
         "target": vm.target,
@@ -118,7 +119,7 @@ pub fn batch_line(vm: &Vm, events: Vec<EventRecord>, events_missed: u64) -> Valu
         },
         "memory": vm.memory,
         "blocks": vm.blocks.iter().map(|row| {
-            let medium = vm.medium_of(&row.sample);
+            let medium = media.of(&row.sample);
             json!({
                 "device": row.sample.device,
                 "node_name": row.sample.node_name,

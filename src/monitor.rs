@@ -292,18 +292,18 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: mpsc::UnboundedSender<
     }
 }
 
-/// Writes the console history; a failure is reported, never fatal.
+/// Appends a command to the console history file; a failure is reported, never fatal.
 pub async fn save_history(
     vm: VmId,
     path: Option<PathBuf>,
-    entries: Vec<String>,
+    line: String,
     app: mpsc::UnboundedSender<AppEvent>,
 ) {
     let result = match path {
         None => Err("neither XDG_DATA_HOME nor HOME is set".to_string()),
         Some(path) => {
             let shown = path.display().to_string();
-            tokio::task::spawn_blocking(move || history::save(&path, &entries))
+            tokio::task::spawn_blocking(move || history::append(&path, &line))
                 .await
                 .map_err(|e| e.to_string())
                 .and_then(|r| r.map_err(|e| format!("{shown}: {e}")))

@@ -4,8 +4,10 @@
 //! ratatui or crossterm and knows nothing about the dashboard. [`Client`] is the entry point;
 //! [`types`] holds lenient decodings of the `query-*` replies the dashboard uses.
 
+pub mod capped;
 pub mod client;
 pub mod connection;
+pub mod fanout;
 pub mod framing;
 pub mod message;
 pub mod target;

@@ -90,9 +90,9 @@ impl Collectors {
                 Effect::Monitor { vm, client, job } => {
                     tokio::spawn(crate::monitor::run(vm, client, job, self.sender.clone()));
                 }
-                Effect::SaveHistory { vm, path, entries } => {
+                Effect::SaveHistory { vm, path, line } => {
                     let sender = self.sender.clone();
-                    tokio::spawn(crate::monitor::save_history(vm, path, entries, sender));
+                    tokio::spawn(crate::monitor::save_history(vm, path, line, sender));
                 }
                 Effect::ListSnapshots { vm, client } => {
                     tokio::spawn(send_snapshot_list(vm, client, self.sender.clone()));

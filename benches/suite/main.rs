@@ -11,9 +11,11 @@
 //! - `render`: time and bytes per frame of `ui::render` with full histories.
 //! - `bytes`, `keys`, `memory`: the real binary in a pseudo-terminal: bytes written per
 //!   second, key-to-effect latency, peak RSS.
+//! - `exporter`: time per scrape of `qemu-dash exporter` watching N VMs.
 
 mod collector;
 mod cpu;
+mod exporter;
 mod pty;
 mod render;
 mod rtt;
@@ -46,6 +48,8 @@ enum Command {
     Keys(tui::KeysArgs),
     /// Peak RSS of the dashboard watching VMs for a while.
     Memory(tui::MemoryArgs),
+    /// Time per scrape of the Prometheus exporter watching N VMs.
+    Exporter(exporter::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bytes(args) => tui::bytes(args),
         Command::Keys(args) => tui::keys(args),
         Command::Memory(args) => tui::memory(args),
+        Command::Exporter(args) => exporter::run(args),
     }
 }
 

@@ -167,6 +167,7 @@ pub fn full_model(start: Instant) -> Model {
             name: name.into(),
             data,
             timestamp: (1_700_000_000 + i as i64, 0),
+            cut_bytes: 0,
         });
         model.apply(AppEvent::Event { vm: 0, record }, start);
     }

@@ -13,6 +13,10 @@ use std::path::PathBuf;
 
 /// Transcript lines kept per VM.
 pub const TRANSCRIPT_LEN: usize = 5000;
+/// The longest transcript line kept, in bytes (a line never shows wider than the screen).
+pub const LINE_BYTES: usize = 4096;
+/// Memory the text of a VM's transcript may take: the oldest lines go first beyond it.
+pub const TRANSCRIPT_BYTES: usize = 2 * 1024 * 1024;
 /// Lines a page key scrolls.
 pub const PAGE: usize = 10;
 
@@ -109,25 +113,36 @@ pub struct ConsoleLine {
 /// One VM's console transcript.
 #[derive(Debug, Clone, Default)]
 pub struct Transcript {
-    /// Oldest first, at most [`TRANSCRIPT_LEN`].
+    /// Oldest first, at most [`TRANSCRIPT_LEN`] lines and [`TRANSCRIPT_BYTES`].
     pub lines: VecDeque<ConsoleLine>,
     /// Commands sent and not yet answered.
     pub pending: usize,
+    /// Bytes of text in `lines`.
+    bytes: usize,
 }
 
 impl Transcript {
-    /// Appends text, one line per line of it.
+    /// Appends text, one line per line of it, each cut to [`LINE_BYTES`].
     pub fn push(&mut self, kind: LineKind, text: &str) {
         let text = if text.is_empty() { "(no output)" } else { text };
         for line in text.trim_end_matches('\n').split('\n') {
-            if self.lines.len() == TRANSCRIPT_LEN {
-                self.lines.pop_front();
+            let (line, _) = crate::qmp::capped::cut_text(line, LINE_BYTES);
+            while !self.lines.is_empty()
+                && (self.lines.len() >= TRANSCRIPT_LEN
+                    || self.bytes + line.len() > TRANSCRIPT_BYTES)
+            {
+                if let Some(old) = self.lines.pop_front() {
+                    self.bytes = self.bytes.saturating_sub(old.text.len());
+                }
             }
-            self.lines.push_back(ConsoleLine {
-                kind,
-                text: line.to_string(),
-            });
+            self.bytes += line.len();
+            self.lines.push_back(ConsoleLine { kind, text: line });
         }
+    }
+
+    /// Bytes of text held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -233,7 +248,8 @@ impl Model {
         self.console.input.set("");
         self.console.browsing = None;
         self.console.scroll = 0;
-        history::push(&mut self.console.history, &command.history_line());
+        let history_line = command.history_line();
+        let added = history::push(&mut self.console.history, &history_line);
         let vm = self.current;
         let prompt = match command {
             ConsoleCommand::Hmp(_) => "(hmp)",
@@ -246,11 +262,14 @@ impl Model {
         };
         let transcript = &mut entry.monitor.console;
         transcript.push(LineKind::Command, &format!("{prompt} {line}"));
-        let mut effects = vec![Effect::SaveHistory {
-            vm,
-            path: self.console.history_path.clone(),
-            entries: self.console.history.clone(),
-        }];
+        let mut effects = Vec::new();
+        if added {
+            effects.push(Effect::SaveHistory {
+                vm,
+                path: self.console.history_path.clone(),
+                line: history_line,
+            });
+        }
         if read_only && !command.is_query() {
             transcript.push(
                 LineKind::Error,
@@ -327,5 +346,27 @@ mod tests {
             transcript.push(LineKind::Output, "x");
         }
         assert_eq!(transcript.lines.len(), TRANSCRIPT_LEN);
+    }
+
+    #[test]
+    fn transcript_is_bounded_in_bytes() {
+        let mut transcript = Transcript::default();
+        let line = "z".repeat(10 << 20);
+        for _ in 0..8 {
+            transcript.push(LineKind::Output, &line);
+        }
+        assert_eq!(transcript.lines.len(), 8);
+        assert!(
+            transcript
+                .lines
+                .iter()
+                .all(|l| l.text.len() < 2 * LINE_BYTES)
+        );
+        assert!(transcript.lines[0].text.ends_with("MiB cut]"));
+        let many = "y".repeat(LINE_BYTES - 1) + "\n";
+        transcript.push(LineKind::Output, &many.repeat(2000));
+        let held: usize = transcript.lines.iter().map(|l| l.text.len()).sum();
+        assert_eq!(held, transcript.bytes());
+        assert!(held <= TRANSCRIPT_BYTES, "{held}");
     }
 }

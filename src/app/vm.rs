@@ -5,15 +5,18 @@ use super::snapshots::{RunningJob, SnapshotView};
 use super::{Dangerous, Message};
 use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
 use crate::collect::{AppEvent, EventKind, EventRecord};
+use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
 use crate::qmp::{Client, QemuVersion};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Samples kept for sparklines and charts.
 pub const HISTORY_LEN: usize = 300;
 /// Events kept in the log (the total seen is counted separately).
 pub const EVENT_LOG_LEN: usize = 1000;
+/// Memory the event log may take: the oldest events go first beyond it.
+pub const EVENT_LOG_BYTES: usize = 2 * 1024 * 1024;
 /// Event names counted one by one; a peer inventing names cannot grow the counts beyond this.
 pub const MAX_EVENT_NAMES: usize = 128;
 
@@ -46,6 +49,56 @@ impl History {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+}
+
+/// The media of a VM's block devices, indexed by drive id and node name, so that matching
+/// every block row to its medium costs one lookup each.
+#[derive(Debug)]
+pub struct Media<'a> {
+    infos: &'a [BlockInfo],
+    by_device: HashMap<&'a str, usize>,
+    by_node: HashMap<&'a str, usize>,
+}
+
+impl<'a> Media<'a> {
+    fn new(infos: &'a [BlockInfo]) -> Media<'a> {
+        let mut by_device = HashMap::new();
+        let mut by_node = HashMap::new();
+        for (at, info) in infos.iter().enumerate() {
+            let Some(medium) = &info.inserted else {
+                continue;
+            };
+            if !info.device.is_empty() {
+                by_device.entry(info.device.as_str()).or_insert(at);
+            }
+            if let Some(node) = &medium.node_name {
+                by_node.entry(node.as_str()).or_insert(at);
+            }
+        }
+        Media {
+            infos,
+            by_device,
+            by_node,
+        }
+    }
+
+    /// The medium of a block device: the first device with a medium whose drive id or node
+    /// name matches.
+    pub fn of(&self, block: &BlockSample) -> Option<&'a BlockDeviceInfo> {
+        let by_device = (!block.device.is_empty())
+            .then(|| self.by_device.get(block.device.as_str()))
+            .flatten();
+        let by_node = block
+            .node_name
+            .as_deref()
+            .and_then(|node| self.by_node.get(node));
+        let at = match (by_device, by_node) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) | (None, Some(&a)) => a,
+            (None, None) => return None,
+        };
+        self.infos.get(at).and_then(|info| info.inserted.as_ref())
     }
 }
 
@@ -128,6 +181,10 @@ pub struct Vm {
     pub events: VecDeque<EventRecord>,
     /// Events seen since the dashboard started (including any the log dropped).
     pub events_total: u64,
+    /// Events whose data, name or text was cut to fit.
+    pub events_cut: u64,
+    /// What the events in the log take in memory (see [`EventRecord::cost`]).
+    events_bytes: usize,
     /// Events seen by name (at most [`MAX_EVENT_NAMES`] names; the rest count as "other").
     pub event_counts: std::collections::BTreeMap<String, u64>,
     /// Polls that failed (timeouts, bad replies) since the dashboard started.
@@ -209,22 +266,26 @@ impl Vm {
         self.connection == Some(ConnectionState::Connected)
     }
 
-    /// The medium of a block device, matched by node name or drive id.
-    pub fn medium_of(&self, block: &BlockSample) -> Option<&crate::qmp::types::BlockDeviceInfo> {
-        self.block_info
-            .iter()
-            .filter_map(|info| info.inserted.as_ref().map(|m| (info, m)))
-            .find(|(info, medium)| {
-                (!block.device.is_empty() && info.device == block.device)
-                    || (medium.node_name.is_some() && medium.node_name == block.node_name)
-            })
-            .map(|(_, medium)| medium)
+    /// The media of the block devices, indexed for matching rows to them.
+    pub fn media(&self) -> Media<'_> {
+        Media::new(&self.block_info)
     }
 
+    /// Adds a record to the log, dropping the oldest beyond [`EVENT_LOG_LEN`] records or
+    /// [`EVENT_LOG_BYTES`].
     pub(crate) fn log(&mut self, record: EventRecord) {
-        if self.events.len() == EVENT_LOG_LEN {
-            self.events.pop_front();
+        if record.cut_bytes > 0 {
+            self.events_cut += 1;
         }
+        let cost = record.cost();
+        while !self.events.is_empty()
+            && (self.events.len() >= EVENT_LOG_LEN || self.events_bytes + cost > EVENT_LOG_BYTES)
+        {
+            if let Some(old) = self.events.pop_front() {
+                self.events_bytes = self.events_bytes.saturating_sub(old.cost());
+            }
+        }
+        self.events_bytes += cost;
         self.events.push_back(record);
     }
 
@@ -299,15 +360,21 @@ impl Vm {
                         self.rss_bytes = None;
                     }
                 }
+                // Rows keep their histories, found by key (thousands of devices stay cheap).
+                let mut previous: HashMap<(String, Option<String>), BlockRow> = self
+                    .blocks
+                    .drain(..)
+                    .map(|row| {
+                        (
+                            (row.sample.device.clone(), row.sample.node_name.clone()),
+                            row,
+                        )
+                    })
+                    .collect();
                 let mut rows = Vec::with_capacity(sample.blocks.len());
                 for block in sample.blocks {
-                    let mut row = self
-                        .blocks
-                        .iter()
-                        .position(|r| {
-                            r.sample.device == block.device && r.sample.node_name == block.node_name
-                        })
-                        .map(|at| self.blocks.swap_remove(at))
+                    let mut row = previous
+                        .remove(&(block.device.clone(), block.node_name.clone()))
                         .unwrap_or_default();
                     if let Some(rates) = block.rates {
                         row.read_history

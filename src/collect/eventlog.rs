@@ -484,6 +484,7 @@ mod tests {
             name: "RTC_CHANGE".to_string(),
             data: json!({ "offset": n }),
             timestamp: (1, 0),
+            cut_bytes: 0,
         }
     }
 

@@ -1,15 +1,21 @@
 //! Turns QMP events into readable records for the event log, and forwards them to the app.
 //!
 //! [`EventRecord::decode`] is pure: every known event gets a sentence, an unknown event shows
-//! its name and data, so a newer QEMU's events still appear.
+//! its name and data, so a newer QEMU's events still appear. A record is bounded: its data
+//! was cut when it was read (see [`crate::qmp::message::EVENT_DATA_BUDGET`]), its text is cut
+//! to [`TEXT_BYTES`], and what was cut is counted in [`EventRecord::cut_bytes`].
 
 use super::{AppEvent, VmId};
+use crate::qmp::capped;
 use crate::qmp::client::Subscription;
 use crate::qmp::{Event, Notice};
 use chrono::{DateTime, Local, TimeZone};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
+
+/// The longest text a record keeps, in bytes.
+pub const TEXT_BYTES: usize = 1024;
 
 /// What an event is about, for colour and filtering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,8 +48,10 @@ pub struct EventRecord {
     pub kind: EventKind,
     /// A readable sentence.
     pub text: String,
-    /// The raw data.
+    /// The raw data (cut when it was read, if it was too big).
     pub data: Value,
+    /// Bytes of the event not kept (of its data, name or text); 0 when it is whole.
+    pub cut_bytes: u64,
 }
 
 fn text_of<'a>(data: &'a Value, key: &str) -> &'a str {
@@ -67,7 +75,16 @@ impl EventRecord {
             kind: EventKind::Other,
             text: text.into(),
             data: Value::Null,
+            cut_bytes: 0,
         }
+    }
+
+    /// About what the record takes in memory.
+    pub fn cost(&self) -> usize {
+        std::mem::size_of::<EventRecord>()
+            + self.name.len()
+            + self.text.len()
+            + capped::cost(&self.data)
     }
 
     /// Decodes a QMP event.
@@ -189,6 +206,7 @@ impl EventRecord {
                 },
             ),
         };
+        let (text, text_cut) = capped::cut_text(&text, TEXT_BYTES);
         EventRecord {
             time: Local
                 .timestamp_opt(
@@ -201,6 +219,7 @@ impl EventRecord {
             kind,
             text,
             data: event.data.clone(),
+            cut_bytes: event.cut_bytes + text_cut,
         }
     }
 }
@@ -241,6 +260,7 @@ mod tests {
             name: name.to_string(),
             data,
             timestamp: (1_700_000_000, 5),
+            cut_bytes: 0,
         })
     }
 

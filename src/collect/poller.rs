@@ -3,8 +3,11 @@
 //!
 //! Fast queries (`query-status`, `query-cpus-fast`, `query-blockstats`) run every tick,
 //! pipelined; slow-changing ones (`query-block`, `query-name`, memory, balloon) every
-//! [`SLOW_EVERY`] ticks and right after an event that changes them. Missed ticks are delayed,
-//! never bunched. Returns when the connection is gone.
+//! [`SLOW_EVERY`] ticks and after an event that changes them. A run-state event polls at once;
+//! events that come faster are coalesced (one poll running, at most one waiting, event polls
+//! at most every [`EVENT_POLL_SPACING`], slow queries for events at most every
+//! [`SLOW_EVENT_SPACING`]), so a guest cannot drive polls without limit. Missed ticks are
+//! delayed, never bunched. Returns when the connection is gone.
 
 use super::host::{HostReader, HostSample, HostSampler, VcpuHost, remote::RemoteSampler};
 use super::rates::BlockRates;
@@ -19,6 +22,10 @@ use tokio::time::MissedTickBehavior;
 
 /// Slow queries run every this many ticks.
 pub const SLOW_EVERY: u32 = 10;
+/// Polls asked for by events start at most this often.
+pub const EVENT_POLL_SPACING: Duration = Duration::from_millis(100);
+/// Slow queries asked for by events run at most this often.
+pub const SLOW_EVENT_SPACING: Duration = Duration::from_secs(1);
 
 /// Events that change the run state: the fast queries run at once, so the screen shows the
 /// new state without waiting for the next tick (`STOP` alone does not say why it stopped;
@@ -132,11 +139,12 @@ pub async fn run(
     let mut events = client.subscribe();
     let mut state = PollState::new(host_source);
     let mut ticker = new_ticker(*interval.borrow_and_update());
-    let mut tick: u32 = 0;
-    let mut slow_due = true;
+    let mut schedule = Schedule::new();
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
+        let event_poll_at = schedule.event_poll_at(Instant::now());
+        let tick = tokio::select! {
+            _ = ticker.tick() => true,
+            _ = sleep_until(event_poll_at) => false,
             changed = interval.changed() => {
                 if changed.is_ok() {
                     ticker = new_ticker(*interval.borrow_and_update());
@@ -145,27 +153,28 @@ pub async fn run(
             }
             notice = events.recv() => {
                 match notice {
-                    Some(Notice::Event(event)) => {
-                        let name = event.name.as_str();
-                        if REFRESHING_EVENTS.contains(&name) {
-                            slow_due = true;
-                        }
-                        if STATE_EVENTS.contains(&name) {
-                            ticker.reset_immediately();
-                        }
+                    Some(Notice::Event(event)) => schedule.on_event(&event.name),
+                    Some(Notice::Missed(_)) => schedule.on_missed(),
+                    None | Some(Notice::Disconnected(_)) => {
+                        return QmpError::Disconnected {
+                            reason: client
+                                .closed_reason()
+                                .unwrap_or_else(|| "the connection closed".to_string()),
+                        };
                     }
-                    Some(Notice::Missed(_)) => slow_due = true,
-                    None | Some(Notice::Disconnected(_)) => {}
                     Some(_) => {}
                 }
                 continue;
             }
+        };
+        let with_slow = schedule.start(Instant::now(), tick);
+        if !tick {
+            // The event's poll stands in for the next tick.
+            ticker.reset();
         }
-        let with_slow = slow_due || tick.is_multiple_of(SLOW_EVERY);
-        tick = tick.wrapping_add(1);
         match state.poll(&client, with_slow).await {
             Ok(sample) => {
-                slow_due = false;
+                schedule.succeeded(with_slow);
                 if app
                     .send(AppEvent::Sample {
                         vm,
@@ -185,6 +194,93 @@ pub async fn run(
                     return error;
                 }
             }
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// When to poll besides the ticks, and whether a poll includes the slow queries. Pure, so the
+/// coalescing can be tested without a clock.
+#[derive(Debug)]
+struct Schedule {
+    /// An event asked for a poll that has not started yet (at most one waits).
+    wanted: bool,
+    /// When the last poll asked for by events started.
+    last_event_poll: Option<Instant>,
+    /// An event asked for the slow queries.
+    slow_due: bool,
+    /// When the slow queries last ran.
+    last_slow: Option<Instant>,
+    /// Ticks polled so far.
+    ticks: u32,
+}
+
+impl Schedule {
+    fn new() -> Schedule {
+        Schedule {
+            wanted: false,
+            last_event_poll: None,
+            slow_due: true,
+            last_slow: None,
+            ticks: 0,
+        }
+    }
+
+    fn on_event(&mut self, name: &str) {
+        if REFRESHING_EVENTS.contains(&name) {
+            self.slow_due = true;
+        }
+        if STATE_EVENTS.contains(&name) {
+            self.wanted = true;
+        }
+    }
+
+    /// Events were lost: any of them may have changed anything.
+    fn on_missed(&mut self) {
+        self.slow_due = true;
+        self.wanted = true;
+    }
+
+    /// When the poll an event asked for may start: at once, unless the previous one started
+    /// less than [`EVENT_POLL_SPACING`] ago.
+    fn event_poll_at(&self, now: Instant) -> Option<Instant> {
+        self.wanted.then(|| {
+            self.last_event_poll
+                .map_or(now, |last| (last + EVENT_POLL_SPACING).max(now))
+        })
+    }
+
+    /// A poll starts now (a tick, or for events); returns whether it runs the slow queries.
+    fn start(&mut self, now: Instant, tick: bool) -> bool {
+        self.wanted = false;
+        if !tick {
+            self.last_event_poll = Some(now);
+        }
+        let spaced = self
+            .last_slow
+            .is_none_or(|last| now.duration_since(last) >= SLOW_EVENT_SPACING);
+        let with_slow =
+            (tick && self.ticks.is_multiple_of(SLOW_EVERY)) || (self.slow_due && spaced);
+        if tick {
+            self.ticks = self.ticks.wrapping_add(1);
+        }
+        if with_slow {
+            self.last_slow = Some(now);
+        }
+        with_slow
+    }
+
+    /// The poll that started with `with_slow` succeeded.
+    fn succeeded(&mut self, with_slow: bool) {
+        if with_slow {
+            self.slow_due = false;
         }
     }
 }
@@ -310,5 +406,57 @@ impl PollState {
                 balloon_bytes,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_state_event_polls_at_once() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new();
+        assert!(
+            schedule.start(start, true),
+            "the first tick runs the slow queries"
+        );
+        schedule.succeeded(true);
+        assert_eq!(schedule.event_poll_at(start), None);
+        let later = start + Duration::from_secs(5);
+        schedule.on_event("STOP");
+        assert_eq!(schedule.event_poll_at(later), Some(later));
+        assert!(
+            !schedule.start(later, false),
+            "STOP does not need the slow queries"
+        );
+        assert_eq!(schedule.event_poll_at(later), None);
+        schedule.on_event("BALLOON_CHANGE");
+        assert_eq!(schedule.event_poll_at(later), None, "left to the next tick");
+    }
+
+    #[test]
+    fn a_storm_of_events_is_coalesced_and_spaced() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new();
+        schedule.start(start, true);
+        schedule.succeeded(true);
+        let (mut polls, mut slow) = (0, 0);
+        // 1000 RESETs 1 ms apart; a poll starts whenever one is due, and takes no time.
+        for n in 0..1000u64 {
+            let now = start + Duration::from_secs(1) + Duration::from_millis(n);
+            schedule.on_event("RESET");
+            if schedule.event_poll_at(now).is_some_and(|at| at <= now) {
+                polls += 1;
+                let with_slow = schedule.start(now, false);
+                slow += u32::from(with_slow);
+                schedule.succeeded(with_slow);
+            }
+        }
+        assert_eq!(polls, 10, "one poll per 100 ms");
+        assert_eq!(slow, 1, "the slow queries once per second");
+        // The last events still get their poll once the spacing allows.
+        let end = start + Duration::from_secs(2);
+        assert!(schedule.event_poll_at(end).is_some());
     }
 }

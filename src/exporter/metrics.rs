@@ -243,12 +243,10 @@ fn add_figures(out: &mut Families, vm: &Vm, base: &Labels) {
             out.gauge(name, help, base.clone(), bytes as f64);
         }
     }
+    let media = vm.media();
     for row in &vm.blocks {
         let block = &row.sample;
-        let file = vm
-            .medium_of(block)
-            .map(|m| m.file.clone())
-            .unwrap_or_default();
+        let file = media.of(block).map(|m| m.file.clone()).unwrap_or_default();
         let labels = with(
             base,
             &[

@@ -1,13 +1,18 @@
 //! The monitor console's commands: an HMP line (sent through `human-monitor-command`) or a
 //! raw QMP command (`{"execute": …, "arguments": …}`, or a bare command name in QMP mode),
-//! what read-only mode lets through, and how replies are turned into text.
+//! what read-only mode lets through, and how replies are turned into text. A reply is decoded
+//! within [`REPLY_BUDGET`] straight from the text QEMU sent, so a huge one is cut (and says
+//! so) instead of filling memory.
 
-use crate::qmp::{Client, QmpError};
+use crate::qmp::message::RawJson;
+use crate::qmp::{Client, QmpError, capped};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 /// How long a console command may take (HMP `savevm` and friends block the monitor).
 pub const CONSOLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Memory a console reply may take once decoded; the rest is cut, with a note saying so.
+pub const REPLY_BUDGET: usize = 1024 * 1024;
 
 /// Which language the console line is in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,21 +145,45 @@ impl ConsoleCommand {
     pub async fn run(&self, client: &Client) -> Result<String, String> {
         match self {
             ConsoleCommand::Hmp(line) => client
-                .execute_with_timeout(
+                .execute_raw(
                     "human-monitor-command",
                     Some(json!({ "command-line": line })),
                     CONSOLE_TIMEOUT,
                 )
                 .await
-                .map(|reply| hmp_text(&reply))
+                .map(|reply| reply_text(&reply, hmp_text))
                 .map_err(|e| error_text(&e)),
             ConsoleCommand::Qmp { execute, arguments } => client
-                .execute_with_timeout(execute, arguments.clone(), CONSOLE_TIMEOUT)
+                .execute_raw(execute, arguments.clone(), CONSOLE_TIMEOUT)
                 .await
-                .map(|reply| pretty(&json!({ "return": reply })))
+                .map(|reply| {
+                    reply_text(&reply, |value| {
+                        let mut object = Map::new();
+                        object.insert("return".to_string(), value.clone());
+                        pretty(&Value::Object(object))
+                    })
+                })
                 .map_err(|e| error_text(&e)),
         }
     }
+}
+
+/// A reply as text, shown by `show`; a reply over [`REPLY_BUDGET`] is cut, with a last line
+/// saying how much was left out.
+pub fn reply_text(reply: &RawJson, show: impl Fn(&Value) -> String) -> String {
+    let capped = match capped::decode(reply.get(), REPLY_BUDGET) {
+        Ok(capped) => capped,
+        Err(error) => return format!("cannot decode the reply: {error}"),
+    };
+    let mut text = show(&capped.value);
+    if capped.cut_bytes > 0 {
+        text.push_str(&format!(
+            "\n… {} reply, {} of it not kept",
+            crate::format::bytes(reply.get().len() as u64),
+            crate::format::bytes(capped.cut_bytes)
+        ));
+    }
+    text
 }
 
 /// HMP's output string without carriage returns.
@@ -256,6 +285,24 @@ mod tests {
             r#"{"execute": "human-monitor-command", "arguments": {"command-line": "info status"}}"#,
             Mode::Qmp
         ));
+    }
+
+    #[test]
+    fn a_huge_reply_is_cut_and_says_so() {
+        let reply = RawJson::new(format!("\"{}\"", "z".repeat(3 << 20)));
+        let text = reply_text(&reply, hmp_text);
+        assert!(text.len() < 2 * REPLY_BUDGET, "{}", text.len());
+        assert!(text.starts_with("zzzz"));
+        assert!(
+            text.ends_with("… 3.0 MiB reply, 2.0 MiB of it not kept"),
+            "{}",
+            &text[text.len() - 80..]
+        );
+        let small = RawJson::new(r#"{"status": "running"}"#.to_string());
+        assert_eq!(
+            reply_text(&small, |v| v["status"].to_string()),
+            "\"running\""
+        );
     }
 
     #[test]

@@ -3,11 +3,10 @@
 //! Every command carries a numeric id and a timeout. Many tasks may call [`Client::execute`]
 //! at once; replies find their caller through the pending map in [`super::connection`].
 
-use super::connection::{
-    EventTap, FrameReader, Notice, SUBSCRIBER_BACKLOG, Shared, run_reader, run_writer,
-};
+use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
+use super::fanout::{self, Received};
 use super::framing::Frame;
-use super::message::{Greeting, QmpError, decode_greeting};
+use super::message::{Greeting, QmpError, RawJson, decode_greeting};
 use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
@@ -16,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 /// Timeouts and limits for a connection.
@@ -65,10 +64,9 @@ struct Inner {
     lines: mpsc::Sender<Vec<u8>>,
     next_id: AtomicU64,
     command_timeout: Duration,
-    notices: broadcast::Sender<Notice>,
     /// The receiver made before the reader started, handed to the first subscriber so that
     /// no event is missed between negotiation and subscription.
-    first_subscription: Mutex<Option<broadcast::Receiver<Notice>>>,
+    first_subscription: Mutex<Option<fanout::Receiver<Notice>>>,
     reader: AbortHandle,
 }
 
@@ -86,7 +84,7 @@ pub struct Client {
 
 /// A stream of [`Notice`]s for one subscriber.
 pub struct Subscription {
-    receiver: broadcast::Receiver<Notice>,
+    receiver: fanout::Receiver<Notice>,
 }
 
 impl Subscription {
@@ -94,9 +92,9 @@ impl Subscription {
     /// Falling behind yields [`Notice::Missed`] with the number of notices lost.
     pub async fn recv(&mut self) -> Option<Notice> {
         match self.receiver.recv().await {
-            Ok(notice) => Some(notice),
-            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Notice::Missed(missed)),
-            Err(broadcast::error::RecvError::Closed) => None,
+            Received::Item(notice) => Some(notice),
+            Received::Missed(missed) => Some(Notice::Missed(missed)),
+            Received::Closed => None,
         }
     }
 }
@@ -157,10 +155,16 @@ impl Client {
                 });
             }
         };
-        let (notices, first_receiver) = broadcast::channel(SUBSCRIBER_BACKLOG);
-        let shared = Shared::new(notices.clone(), options.event_tap.clone());
+        let shared = Shared::new(options.event_tap.clone());
+        let first_receiver = shared.subscribe();
         let (lines, line_receiver) = mpsc::channel(256);
-        tokio::spawn(run_writer(write, line_receiver, shared.clone()));
+        // A write that makes no progress for a command's timeout means QEMU stopped reading.
+        tokio::spawn(run_writer(
+            write,
+            line_receiver,
+            shared.clone(),
+            options.command_timeout,
+        ));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
         let client = Client {
             inner: Arc::new(Inner {
@@ -171,7 +175,6 @@ impl Client {
                 lines,
                 next_id: AtomicU64::new(1),
                 command_timeout: options.command_timeout,
-                notices,
                 first_subscription: Mutex::new(Some(first_receiver)),
                 reader,
             }),
@@ -220,7 +223,7 @@ impl Client {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         Subscription {
-            receiver: first.unwrap_or_else(|| self.inner.notices.subscribe()),
+            receiver: first.unwrap_or_else(|| self.inner.shared.subscribe()),
         }
     }
 
@@ -241,6 +244,18 @@ impl Client {
         arguments: Option<Value>,
         timeout: Duration,
     ) -> Result<Value, QmpError> {
+        let reply = self.execute_raw(command, arguments, timeout).await?;
+        decode_reply(command, &reply)
+    }
+
+    /// Runs `command` like [`Client::execute_with_timeout`], returning the reply's value as
+    /// QEMU sent it, not decoded (for replies that may be big).
+    pub async fn execute_raw(
+        &self,
+        command: &str,
+        arguments: Option<Value>,
+        timeout: Duration,
+    ) -> Result<RawJson, QmpError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({ "execute": command, "id": id });
         if let Some(arguments) = arguments {
@@ -258,14 +273,18 @@ impl Client {
                 .closed_reason()
                 .unwrap_or_else(|| "the connection task ended".to_string()),
         };
-        self.inner
-            .lines
-            .send(line)
-            .await
-            .map_err(|_| disconnected())?;
-        match tokio::time::timeout(timeout, receiver).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => Err(disconnected()),
+        // The timeout covers the wait for room in the queue too: a peer that stops reading
+        // fills the socket buffer and then the queue.
+        let call = async {
+            self.inner
+                .lines
+                .send(line)
+                .await
+                .map_err(|_| disconnected())?;
+            receiver.await.map_err(|_| disconnected())?
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(reply) => reply,
             Err(_) => Err(QmpError::Timeout {
                 command: command.to_string(),
                 after: timeout,
@@ -273,10 +292,12 @@ impl Client {
         }
     }
 
-    /// Runs `command` and decodes its reply into `T`.
+    /// Runs `command` and decodes its reply straight into `T`.
     pub async fn query<T: DeserializeOwned>(&self, command: &str) -> Result<T, QmpError> {
-        let value = self.execute(command, None).await?;
-        decode_reply(command, value)
+        let reply = self
+            .execute_raw(command, None, self.inner.command_timeout)
+            .await?;
+        decode_reply(command, &reply)
     }
 
     /// `query-status`.
@@ -342,12 +363,11 @@ impl Drop for ForgetGuard<'_> {
     }
 }
 
-/// Decodes a reply value into `T`, naming the command on failure.
-pub fn decode_reply<T: DeserializeOwned>(command: &str, value: Value) -> Result<T, QmpError> {
-    // Decoding borrows the value, so it is shown (serialized again) only when it failed.
-    T::deserialize(&value).map_err(|error| QmpError::Protocol {
+/// Decodes a reply into `T`, naming the command on failure.
+pub fn decode_reply<T: DeserializeOwned>(command: &str, reply: &RawJson) -> Result<T, QmpError> {
+    reply.decode().map_err(|error| QmpError::Protocol {
         message: format!("cannot decode the reply to {command}: {error}"),
-        line: super::message::shorten(&value.to_string(), 200),
+        line: super::message::shorten(reply.get(), 200),
     })
 }
 

@@ -6,20 +6,21 @@
 //! socket closes, every pending call fails with `Disconnected` at once. Nothing here knows
 //! which commands exist; that is [`super::client`]'s business.
 
+use super::fanout::{self, Fanout};
 use super::framing::{Frame, LineFramer, MAX_LINE_BYTES};
-use super::message::{Event, Incoming, QmpError, decode_line};
-use serde_json::Value;
+use super::message::{Event, Incoming, QmpError, RawJson, decode_owned};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// How many notices a subscriber may fall behind before it is told it missed some.
 ///
-/// Tokio allocates every slot of a broadcast channel up front (~100 bytes each), so this is
-/// per-connection memory; a lagging subscriber is told how many it missed, and the event tap
-/// (the event log file) never lags.
+/// A subscriber's queue grows only while notices wait in it (see [`super::fanout`]), so an
+/// idle connection costs nothing for it; a lagging subscriber is told how many it missed, and
+/// the event tap (the event log file) never lags.
 pub const SUBSCRIBER_BACKLOG: usize = 4096;
 
 /// What subscribers receive: events as they arrive, and news about the connection.
@@ -35,8 +36,8 @@ pub enum Notice {
     Disconnected(String),
 }
 
-/// The result a waiting caller gets.
-pub type Reply = Result<Value, QmpError>;
+/// The result a waiting caller gets: the reply's value as QEMU sent it.
+pub type Reply = Result<RawJson, QmpError>;
 
 struct PendingCall {
     reply: oneshot::Sender<Reply>,
@@ -57,19 +58,27 @@ pub type EventTap = Arc<dyn Fn(&Event) + Send + Sync>;
 pub struct Shared {
     state: Mutex<State>,
     events_seen: AtomicU64,
-    notices: broadcast::Sender<Notice>,
+    notices: Fanout<Notice>,
     tap: Option<EventTap>,
+    /// Becomes true when the connection is closed, so the reader stops too.
+    closing: watch::Sender<bool>,
 }
 
 impl Shared {
-    /// New shared state publishing notices on `notices` and events to `tap`.
-    pub fn new(notices: broadcast::Sender<Notice>, tap: Option<EventTap>) -> Arc<Self> {
+    /// New shared state publishing events to `tap` and notices to subscribers.
+    pub fn new(tap: Option<EventTap>) -> Arc<Self> {
         Arc::new(Shared {
             state: Mutex::new(State::default()),
             events_seen: AtomicU64::new(0),
-            notices,
+            notices: Fanout::new(SUBSCRIBER_BACKLOG),
             tap,
+            closing: watch::Sender::new(false),
         })
+    }
+
+    /// A new subscriber to notices (nothing but the end, once the connection is closed).
+    pub fn subscribe(&self) -> fanout::Receiver<Notice> {
+        self.notices.subscribe()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -119,12 +128,14 @@ impl Shared {
             state.closed = Some(reason.to_string());
             std::mem::take(&mut state.pending)
         };
+        self.closing.send_replace(true);
         for (_, call) in drained {
             let _ = call.reply.send(Err(QmpError::Disconnected {
                 reason: reason.to_string(),
             }));
         }
-        let _ = self.notices.send(Notice::Disconnected(reason.to_string()));
+        self.notices.send(Notice::Disconnected(reason.to_string()));
+        self.notices.close();
     }
 
     fn complete(&self, id: Option<u64>, reply: Reply) {
@@ -140,10 +151,10 @@ impl Shared {
                 let _ = call.reply.send(reply);
             }
             (None, Err(error)) => {
-                let _ = self.notices.send(Notice::ProtocolError(error.to_string()));
+                self.notices.send(Notice::ProtocolError(error.to_string()));
             }
             (None, Ok(value)) => {
-                let shown = super::message::shorten(&value.to_string(), 200);
+                let shown = super::message::shorten(value.get(), 200);
                 tracing::warn!(?id, reply = %shown, "dropping a reply with an unknown id");
             }
         }
@@ -155,7 +166,7 @@ impl Shared {
                 seen,
                 limit: MAX_LINE_BYTES,
             }),
-            Frame::Line(bytes) => decode_line(&bytes),
+            Frame::Line(bytes) => decode_owned(bytes),
         };
         match incoming {
             Ok(Incoming::Event(event)) => {
@@ -163,7 +174,7 @@ impl Shared {
                 if let Some(tap) = &self.tap {
                     tap(&event);
                 }
-                let _ = self.notices.send(Notice::Event(event));
+                self.notices.send(Notice::Event(event));
             }
             Ok(Incoming::Return { id, value }) => self.complete(id, Ok(value)),
             // An id-less error belongs to the oldest pending command, if any.
@@ -172,8 +183,7 @@ impl Shared {
             }
             Ok(Incoming::Unknown(value)) => {
                 let message = format!("unexpected message: {}", value);
-                let _ = self
-                    .notices
+                self.notices
                     .send(Notice::ProtocolError(super::message::shorten(
                         &message, 200,
                     )));
@@ -184,12 +194,17 @@ impl Shared {
     }
 }
 
+/// The read buffer starts this small (most connections only ever read short replies)...
+const FIRST_READ_BUFFER: usize = 4 * 1024;
+/// ...and doubles, while reads fill it, up to this.
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
 /// Reads frames from a byte stream.
 pub struct FrameReader<R> {
     read: R,
     framer: LineFramer,
     ready: std::collections::VecDeque<Frame>,
-    buffer: Box<[u8]>,
+    buffer: Vec<u8>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -204,7 +219,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             read,
             framer: LineFramer::new(limit),
             ready: Default::default(),
-            buffer: vec![0; 64 * 1024].into_boxed_slice(),
+            buffer: vec![0; FIRST_READ_BUFFER],
         }
     }
 
@@ -221,14 +236,24 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             let mut frames = Vec::new();
             self.framer.feed(&self.buffer[..read], &mut frames);
             self.ready.extend(frames);
+            // A full buffer means more was waiting: read in bigger pieces from now on.
+            if read == self.buffer.len() && self.buffer.len() < MAX_READ_BUFFER {
+                self.buffer.resize(self.buffer.len() * 2, 0);
+            }
         }
     }
 }
 
-/// Runs the reader until the stream ends, then closes the connection.
+/// Runs the reader until the stream ends (then closes the connection) or the connection is
+/// closed from the other side (a write stalled or failed).
 pub async fn run_reader<R: AsyncRead + Unpin>(mut reader: FrameReader<R>, shared: Arc<Shared>) {
+    let mut closing = shared.closing.subscribe();
     let reason = loop {
-        match reader.next_frame().await {
+        let frame = tokio::select! {
+            frame = reader.next_frame() => frame,
+            _ = closing.wait_for(|closed| *closed) => return,
+        };
+        match frame {
             Ok(Some(frame)) => shared.dispatch(frame),
             Ok(None) => break "QEMU closed the connection".to_string(),
             Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
@@ -240,27 +265,53 @@ pub async fn run_reader<R: AsyncRead + Unpin>(mut reader: FrameReader<R>, shared
     shared.close(&reason);
 }
 
-/// Runs the writer: sends each queued line; on a write error closes the connection.
+/// Runs the writer: sends each queued line. A write error, or a write that makes no progress
+/// for `stall` (QEMU stopped reading), closes the connection: every pending call fails and
+/// the reader stops.
 pub async fn run_writer<W: AsyncWrite + Unpin>(
     mut write: W,
     mut lines: mpsc::Receiver<Vec<u8>>,
     shared: Arc<Shared>,
+    stall: Duration,
 ) {
     while let Some(line) = lines.recv().await {
-        let written = async {
-            write.write_all(&line).await?;
-            write.flush().await
-        };
-        if let Err(error) = written.await {
-            let reason = match error.kind() {
-                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
-                    "QEMU closed the connection".to_string()
-                }
-                _ => format!("write failed: {error}"),
-            };
+        if let Err(reason) = write_line(&mut write, &line, stall).await {
             shared.close(&reason);
             return;
         }
     }
     let _ = write.shutdown().await;
+}
+
+/// Writes one line, failing when a write makes no progress for `stall`.
+async fn write_line<W: AsyncWrite + Unpin>(
+    write: &mut W,
+    line: &[u8],
+    stall: Duration,
+) -> Result<(), String> {
+    let stalled = || {
+        format!(
+            "QEMU stopped reading commands: a write made no progress for {:.1} s",
+            stall.as_secs_f64()
+        )
+    };
+    let failed = |error: std::io::Error| match error.kind() {
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+            "QEMU closed the connection".to_string()
+        }
+        _ => format!("write failed: {error}"),
+    };
+    let mut rest = line;
+    while !rest.is_empty() {
+        match tokio::time::timeout(stall, write.write(rest)).await {
+            Ok(Ok(0)) => return Err("QEMU closed the connection".to_string()),
+            Ok(Ok(written)) => rest = rest.get(written..).unwrap_or_default(),
+            Ok(Err(error)) => return Err(failed(error)),
+            Err(_) => return Err(stalled()),
+        }
+    }
+    match tokio::time::timeout(stall, write.flush()).await {
+        Ok(result) => result.map_err(failed),
+        Err(_) => Err(stalled()),
+    }
 }

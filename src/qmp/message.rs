@@ -1,11 +1,26 @@
 //! QMP messages: the greeting, commands, replies, events, and the client's error type.
 //!
 //! Decoding is lenient: unknown fields are ignored and unknown events are kept with their data
-//! as `serde_json::Value`, so a newer QEMU never breaks the client.
+//! as `serde_json::Value`, so a newer QEMU never breaks the client. It is also bounded: a
+//! reply is kept as the JSON text it came in (callers decode it straight into their types),
+//! and an event's data, an error or an unknown message is decoded within a memory budget
+//! (see [`super::capped`]), so a peer's 16 MiB line never becomes a quarter gigabyte of
+//! `Value`s.
 
-use serde::{Deserialize, Serialize};
+use super::capped;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::ops::Range;
 use std::time::Duration;
+
+/// Memory an event's data may take once decoded; beyond it the data is cut (and the cut
+/// counted in [`Event::cut_bytes`]).
+pub const EVENT_DATA_BUDGET: usize = 64 * 1024;
+/// Memory an error reply or an unknown message may take once decoded.
+const MESSAGE_BUDGET: usize = 64 * 1024;
+/// The longest event name kept, in bytes.
+const EVENT_NAME_BYTES: usize = 256;
 
 /// QEMU's version as announced in the greeting.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,10 +62,49 @@ pub struct Greeting {
 pub struct Event {
     /// The event name, e.g. "STOP".
     pub name: String,
-    /// The event's data object (`Null` when it has none).
+    /// The event's data object (`Null` when it has none), cut to [`EVENT_DATA_BUDGET`].
     pub data: Value,
     /// QEMU's timestamp: seconds and microseconds since the epoch.
     pub timestamp: (i64, i64),
+    /// Bytes of the event (its data, or a very long name) not kept; 0 when it is whole.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cut_bytes: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// A JSON value as QEMU sent it, not decoded: a piece of the line it came in, so a big reply
+/// is neither copied nor turned into `Value`s before its caller decodes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawJson {
+    line: String,
+    range: Range<usize>,
+}
+
+impl RawJson {
+    /// The whole of `text` (which must be one JSON value).
+    pub fn new(text: String) -> RawJson {
+        let range = 0..text.len();
+        RawJson { line: text, range }
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.line.get(self.range.clone()).unwrap_or_default()
+    }
+
+    /// Decodes the value into `T`.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.get())
+    }
+}
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&shorten(self.get(), SHOWN_LINE_CHARS))
+    }
 }
 
 /// Anything QEMU sends after the greeting.
@@ -60,8 +114,8 @@ pub enum Incoming {
     Return {
         /// The command's id, if it had one.
         id: Option<u64>,
-        /// The reply's `return` value.
-        value: Value,
+        /// The reply's `return` value, as sent.
+        value: RawJson,
     },
     /// An error reply.
     Error {
@@ -185,27 +239,98 @@ pub fn shorten(text: &str, max: usize) -> String {
 
 const SHOWN_LINE_CHARS: usize = 200;
 
-/// Decodes one line from QEMU.
-pub fn decode_line(bytes: &[u8]) -> Result<Incoming, QmpError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| QmpError::InvalidUtf8 {
-        line: shorten(&String::from_utf8_lossy(bytes), SHOWN_LINE_CHARS),
-    })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| QmpError::InvalidJson {
-        error: e.to_string(),
-        line: shorten(text, SHOWN_LINE_CHARS),
-    })?;
-    Ok(classify(value))
+/// The members of a message this client looks at, as text borrowed from the line (any
+/// other member is skipped without being decoded).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "return", borrow, default, deserialize_with = "present")]
+    ret: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    error: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
 }
 
-fn classify(mut value: Value) -> Incoming {
-    let Some(object) = value.as_object_mut() else {
-        return Incoming::Unknown(value);
+/// A member that is there, even as `null`.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+/// Decodes one line from QEMU.
+pub fn decode_line(bytes: &[u8]) -> Result<Incoming, QmpError> {
+    decode_owned(bytes.to_vec())
+}
+
+/// Decodes one line from QEMU, keeping a reply inside the line itself (no copy).
+pub fn decode_owned(line: Vec<u8>) -> Result<Incoming, QmpError> {
+    let text = String::from_utf8(line).map_err(|error| QmpError::InvalidUtf8 {
+        line: shorten(&String::from_utf8_lossy(error.as_bytes()), SHOWN_LINE_CHARS),
+    })?;
+    let (id, range) = match classify(&text)? {
+        Classified::Return { id, range } => (id, range),
+        Classified::Other(incoming) => return Ok(incoming),
     };
-    let id = object.get("id").and_then(Value::as_u64);
-    if let Some(ret) = object.remove("return") {
-        return Incoming::Return { id, value: ret };
+    Ok(Incoming::Return {
+        id,
+        value: RawJson { line: text, range },
+    })
+}
+
+enum Classified {
+    Return {
+        id: Option<u64>,
+        range: Range<usize>,
+    },
+    Other(Incoming),
+}
+
+/// Where `part` (a slice of `whole`) starts and ends in it.
+fn range_in(whole: &str, part: &str) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let range = start..start.checked_add(part.len())?;
+    (whole.get(range.clone()) == Some(part)).then_some(range)
+}
+
+fn classify(text: &str) -> Result<Classified, QmpError> {
+    let invalid = |error: serde_json::Error| QmpError::InvalidJson {
+        error: error.to_string(),
+        line: shorten(text, SHOWN_LINE_CHARS),
+    };
+    // Only an object is a message (a derived struct would also take an array).
+    let object = text.trim_start().starts_with('{');
+    let Some(envelope) = object
+        .then(|| serde_json::from_str::<Envelope>(text).ok())
+        .flatten()
+    else {
+        // Not an object (or not JSON at all: the full decoder says which, and where).
+        let whole = capped::decode(text, MESSAGE_BUDGET).map_err(invalid)?;
+        return Ok(Classified::Other(Incoming::Unknown(whole.value)));
+    };
+    let small = |raw: &RawValue| {
+        capped::decode(raw.get(), MESSAGE_BUDGET)
+            .map(|c| c.value)
+            .unwrap_or_default()
+    };
+    let id = envelope
+        .id
+        .and_then(|raw| serde_json::from_str::<u64>(raw.get()).ok());
+    if let Some(ret) = envelope.ret {
+        return Ok(match range_in(text, ret.get()) {
+            Some(range) => Classified::Return { id, range },
+            None => Classified::Other(Incoming::Return {
+                id,
+                value: RawJson::new(ret.get().to_string()),
+            }),
+        });
     }
-    if let Some(error) = object.get("error") {
+    if let Some(error) = envelope.error {
+        let error = small(error);
         let text = |key| {
             error
                 .get(key)
@@ -213,27 +338,35 @@ fn classify(mut value: Value) -> Incoming {
                 .unwrap_or_default()
                 .to_string()
         };
-        return Incoming::Error {
+        return Ok(Classified::Other(Incoming::Error {
             id,
             class: text("class"),
             desc: text("desc"),
-        };
+        }));
     }
-    if let Some(name) = object.get("event").and_then(Value::as_str) {
-        let stamp = object.get("timestamp");
-        let field = |key| {
-            stamp
-                .and_then(|s| s.get(key))
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
+    if let Some(name) = envelope
+        .event
+        .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+    {
+        let stamp = envelope.timestamp.map(small).unwrap_or_default();
+        let field = |key| stamp.get(key).and_then(Value::as_i64).unwrap_or(0);
+        let (name, name_cut) = capped::cut_text(&name, EVENT_NAME_BYTES);
+        let data = match envelope.data {
+            Some(raw) => capped::decode(raw.get(), EVENT_DATA_BUDGET).map_err(invalid)?,
+            None => capped::Capped {
+                value: Value::Null,
+                cut_bytes: 0,
+            },
         };
-        return Incoming::Event(Event {
-            name: name.to_string(),
+        return Ok(Classified::Other(Incoming::Event(Event {
+            name,
             timestamp: (field("seconds"), field("microseconds")),
-            data: object.remove("data").unwrap_or(Value::Null),
-        });
+            data: data.value,
+            cut_bytes: data.cut_bytes + name_cut,
+        })));
     }
-    Incoming::Unknown(value)
+    let whole = capped::decode(text, MESSAGE_BUDGET).map_err(invalid)?;
+    Ok(Classified::Other(Incoming::Unknown(whole.value)))
 }
 
 /// Decodes the greeting line, or says why it is not one.
@@ -308,14 +441,23 @@ mod tests {
         );
     }
 
+    /// The reply's id and value, decoded.
+    fn reply(line: &[u8]) -> (Option<u64>, Value) {
+        match decode_line(line).unwrap() {
+            Incoming::Return { id, value } => (id, value.decode().unwrap()),
+            other => panic!("not a reply: {other:?}"),
+        }
+    }
+
     #[test]
     fn classifies_replies_errors_and_events() {
         assert_eq!(
-            decode_line(br#"{"return": {"running": true}, "id": 7}"#).unwrap(),
-            Incoming::Return {
-                id: Some(7),
-                value: json!({"running": true})
-            }
+            reply(br#"{"return": {"running": true}, "id": 7}"#),
+            (Some(7), json!({"running": true}))
+        );
+        assert_eq!(
+            reply(br#"{"id": "x", "return": null}"#),
+            (None, Value::Null)
         );
         assert_eq!(
             decode_line(br#"{"error": {"class": "GenericError", "desc": "JSON parse error"}}"#)
@@ -350,6 +492,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_stays_in_its_line_and_big_event_data_is_cut() {
+        let line = format!(r#"{{"return": [{}0], "id": 3}}"#, "0,".repeat(1 << 20)).into_bytes();
+        let capacity = line.capacity();
+        let Incoming::Return { value, .. } = decode_owned(line).unwrap() else {
+            panic!("not a reply");
+        };
+        assert_eq!(value.line.capacity(), capacity, "no copy");
+        assert!(value.get().starts_with("[0,0,") && value.get().ends_with("0]"));
+
+        let reason = "r".repeat(1 << 20);
+        let line = json!({"event": "BLOCK_IO_ERROR", "data": {"device": "disk0", "reason": reason}, "timestamp": {"seconds": 1, "microseconds": 2}});
+        let Incoming::Event(event) = decode_line(line.to_string().as_bytes()).unwrap() else {
+            panic!("not an event");
+        };
+        assert_eq!(event.data["device"], "disk0");
+        assert!(capped::cost(&event.data) <= EVENT_DATA_BUDGET);
+        assert!(event.cut_bytes > (1 << 20) - EVENT_DATA_BUDGET as u64);
+        assert!(event.data["reason"].as_str().unwrap().ends_with(" cut]"));
+    }
+
+    #[test]
     fn shorten_marks_the_cut() {
         assert_eq!(shorten("abc", 5), "abc");
         let cut = shorten(&"x".repeat(300), 10);
@@ -368,8 +531,8 @@ mod tests {
         fn replies_and_events_round_trip(id in 0u64..u64::MAX / 2, text in "\\PC{0,40}", name in "[A-Z_]{1,20}") {
             let reply = json!({"return": {"text": text}, "id": id}).to_string();
             proptest::prop_assert_eq!(
-                decode_line(reply.as_bytes()).unwrap(),
-                Incoming::Return { id: Some(id), value: json!({"text": text}) }
+                super::tests::reply(reply.as_bytes()),
+                (Some(id), json!({"text": text}))
             );
             let event = json!({"event": name, "data": {"text": text}, "timestamp": {"seconds": 1, "microseconds": 2}}).to_string();
             let Incoming::Event(decoded) = decode_line(event.as_bytes()).unwrap() else {

@@ -37,9 +37,16 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
         .blocks
         .iter()
         .any(|row| !display_node_name(row.sample.node_name.as_deref()).is_empty());
-    let rows = vm.blocks.iter().map(|row| {
+    // Only the rows that fit are built (a VM may have thousands of devices), scrolled the way
+    // the table would scroll them to keep the selected row in view.
+    let visible = usize::from(table_area.height.saturating_sub(1)).max(1);
+    let selected = model.selected_block.min(vm.blocks.len() - 1);
+    let first = (selected + 1).saturating_sub(visible);
+    let shown = &vm.blocks[first..(first + visible).min(vm.blocks.len())];
+    let media = vm.media();
+    let rows = shown.iter().map(|row| {
         let sample = &row.sample;
-        let medium = vm.medium_of(sample);
+        let medium = media.of(sample);
         let name = if sample.device.is_empty() {
             sample.qdev.clone().unwrap_or_default()
         } else {
@@ -115,7 +122,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
         .style(theme::header_row()),
     )
     .row_highlight_style(theme::selected());
-    let mut state = TableState::default().with_selected(Some(model.selected_block));
+    let mut state = TableState::default().with_selected(Some(selected - first));
     frame.render_stateful_widget(table, table_area, &mut state);
     if let Some(row) = vm.blocks.get(model.selected_block) {
         let [read_row, write_row] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)])

@@ -43,7 +43,8 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         title.push_str(&format!(" (scrolled up {})", model.console.scroll));
     }
     let block = panel(&title, false, !vm.is_connected());
-    let height = block.inner(output_area).height as usize;
+    let inner = block.inner(output_area);
+    let (height, width) = (inner.height as usize, inner.width as usize);
     let lines: Vec<Line> = if transcript.lines.is_empty() {
         INTRO
             .iter()
@@ -52,13 +53,17 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     } else {
         let end = transcript.lines.len().saturating_sub(model.console.scroll);
         let start = end.saturating_sub(height);
+        // Only what fits is drawn: the lines in view, each up to the panel's width.
         transcript
             .lines
             .range(start..end)
-            .map(|line| match line.kind {
-                LineKind::Command => Line::styled(line.text.clone(), theme::key()),
-                LineKind::Output => Line::raw(line.text.clone()),
-                LineKind::Error => Line::styled(line.text.clone(), theme::error()),
+            .map(|line| {
+                let text: String = line.text.chars().take(width).collect();
+                match line.kind {
+                    LineKind::Command => Line::styled(text, theme::key()),
+                    LineKind::Output => Line::raw(text),
+                    LineKind::Error => Line::styled(text, theme::error()),
+                }
             })
             .collect()
     };

@@ -9,14 +9,14 @@ use ratatui::widgets::Paragraph;
 
 /// Draws the event log.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
-    let title = if model.event_scroll > 0 {
-        format!(
-            "Events ({} seen, scrolled up {})",
-            vm.events_total, model.event_scroll
-        )
-    } else {
-        format!("Events ({} seen)", vm.events_total)
-    };
+    let mut title = format!("Events ({} seen", vm.events_total);
+    if vm.events_cut > 0 {
+        title.push_str(&format!(", {} cut", vm.events_cut));
+    }
+    if model.event_scroll > 0 {
+        title.push_str(&format!(", scrolled up {}", model.event_scroll));
+    }
+    title.push(')');
     let block = panel(&title, is_focused(model, Panel::Events), false);
     let height = block.inner(area).height as usize;
     let end = vm.events.len().saturating_sub(model.event_scroll);

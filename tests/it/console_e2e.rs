@@ -3,18 +3,10 @@
 //! checked against a fake server that records every command.
 
 use crate::support::pty::Dashboard;
-use crate::support::{FakeQmp, Qemu};
+use crate::support::{FakeQmp, Qemu, history_of};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn history_of(data: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(data.join("qemu-dash/history"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 #[test]
 fn console_runs_hmp_and_qmp_and_keeps_history_across_runs() {

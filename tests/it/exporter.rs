@@ -62,7 +62,11 @@ fn prometheus_scrapes_rising_block_counters_of_real_vms() {
         .name("reader")
         .guest()
         .start();
-    let idle = Qemu::builder().machine("none").name("idle").start();
+    let idle = Qemu::builder()
+        .machine("none")
+        .name("idle")
+        .observer()
+        .start();
     reader.wait_for_guest();
     let exporter = Exporter::start(&["--interval", "0.5", &reader.target(), &idle.target()]);
     let prometheus = Prometheus::scraping(exporter.port);
@@ -84,6 +88,36 @@ fn prometheus_scrapes_rising_block_counters_of_real_vms() {
     assert!(later > first, "{first} → {later}\n{}", prometheus.log());
     let rate = prometheus.query(r#"rate(qemu_block_read_bytes_total{vm="reader"}[5s])"#);
     assert!(!rate.is_empty(), "rate() works on the counter");
+
+    // Every metric the Grafana dashboard in assets/ plots is one the exporter serves (events
+    // are counted once there are some).
+    let mut observer = idle.observer();
+    observer.execute("stop", serde_json::json!({}));
+    observer.execute("cont", serde_json::json!({}));
+    wait_until(Duration::from_secs(10), "RESUME counted", || {
+        exporter
+            .metrics()
+            .contains(r#"qemu_events_total{vm="idle",target="#)
+            .then_some(())
+    });
+    let dashboard = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/grafana/qemu-dash.json"),
+    )
+    .unwrap();
+    let metrics = exporter.metrics();
+    let mut plotted: Vec<&str> = dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("qemu_") && *word != "qemu_down_info")
+        .collect();
+    plotted.sort_unstable();
+    plotted.dedup();
+    assert!(plotted.len() > 10, "{plotted:?}");
+    for name in plotted {
+        assert!(
+            metrics.contains(&format!("\n{name}{{")),
+            "{name} is not served:\n{metrics}"
+        );
+    }
 }
 
 #[test]

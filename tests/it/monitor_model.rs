@@ -344,6 +344,7 @@ fn an_unplug_without_device_deleted_is_explained_after_a_while() {
         name: "DEVICE_DELETED".into(),
         data: json!({"device": "t0", "path": "/machine/peripheral/t0"}),
         timestamp: (0, 0),
+        cut_bytes: 0,
     });
     model.apply(AppEvent::Event { vm: 0, record }, start);
     assert_eq!(
@@ -359,6 +360,7 @@ fn tray_events_update_the_media_tab_at_once() {
         name: "DEVICE_TRAY_MOVED".into(),
         data: json!({"device": "cd0", "tray-open": true, "id": "/machine/peripheral-anon/device[0]"}),
         timestamp: (0, 0),
+        cut_bytes: 0,
     });
     model.apply(AppEvent::Event { vm: 0, record }, Instant::now());
     assert_eq!(model.vms[0].block_info[0].tray_open, Some(true));

@@ -121,14 +121,7 @@ async fn huge_lines_keep_memory_bounded() {
         dash.wait_for("over the 16777216-byte limit", WAIT);
         // Several more 20 MiB lines arrive while we wait.
         std::thread::sleep(Duration::from_secs(2));
-        let status = std::fs::read_to_string(format!("/proc/{}/status", dash.pid())).unwrap();
-        let rss_kib: u64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap()
-            .parse()
-            .unwrap();
+        let rss_kib = crate::support::peak_rss_kib(dash.pid());
         assert!(
             rss_kib < 96 * 1024,
             "peak RSS {rss_kib} KiB after many 20 MiB lines"

@@ -89,6 +89,7 @@ fn event(name: &str, data: serde_json::Value, second: u32) -> AppEvent {
         name: name.into(),
         data,
         timestamp: (0, 0),
+        cut_bytes: 0,
     });
     record.time = time;
     AppEvent::Event { vm: 0, record }

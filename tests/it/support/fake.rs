@@ -15,16 +15,21 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 /// A fake QMP server; stops when dropped.
 pub struct FakeQmp {
     path: PathBuf,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     received: Arc<Mutex<Vec<Value>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 /// One client connection as seen by the script.
 pub struct FakeConn {
-    reader: BufReader<OwnedReadHalf>,
+    commands: Commands,
     /// The write half, for raw bytes.
     pub writer: OwnedWriteHalf,
+}
+
+/// The read half of a connection: the commands the client sends, recorded as they are read.
+pub struct Commands {
+    reader: BufReader<OwnedReadHalf>,
     received: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -41,7 +46,17 @@ impl FakeQmp {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("fake.qmp");
+        let mut fake = Self::start_at(dir.path().join("fake.qmp"), script);
+        fake._dir = Some(dir);
+        fake
+    }
+
+    /// Starts a server listening at `path` (a directory the caller keeps).
+    pub fn start_at<F, Fut>(path: PathBuf, script: F) -> FakeQmp
+    where
+        F: Fn(FakeConn) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let listener = UnixListener::bind(&path).expect("bind fake socket");
         let received = Arc::new(Mutex::new(Vec::new()));
         let recorded = received.clone();
@@ -50,16 +65,18 @@ impl FakeQmp {
             while let Ok((stream, _)) = listener.accept().await {
                 let (read, writer) = stream.into_split();
                 let conn = FakeConn {
-                    reader: BufReader::new(read),
+                    commands: Commands {
+                        reader: BufReader::new(read),
+                        received: recorded.clone(),
+                    },
                     writer,
-                    received: recorded.clone(),
                 };
                 tokio::spawn(script(conn));
             }
         });
         FakeQmp {
             path,
-            _dir: dir,
+            _dir: None,
             received,
             task,
         }
@@ -104,19 +121,12 @@ impl FakeConn {
 
     /// Reads the next command (recording it); `None` when the client hung up.
     pub async fn command(&mut self) -> Option<Value> {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if self.reader.read_line(&mut line).await.ok()? == 0 {
-                return None;
-            }
-            if line.trim().is_empty() {
-                continue;
-            }
-            let value: Value = serde_json::from_str(&line).ok()?;
-            self.received.lock().unwrap().push(value.clone());
-            return Some(value);
-        }
+        self.commands.next().await
+    }
+
+    /// Splits the connection so that one task can read commands while others write.
+    pub fn split(self) -> (Commands, OwnedWriteHalf) {
+        (self.commands, self.writer)
     }
 
     /// Sends the greeting and answers `qmp_capabilities`.
@@ -140,6 +150,25 @@ impl FakeConn {
             let reply = plausible_reply(command["execute"].as_str().unwrap_or_default());
             self.send(json!({"return": reply, "id": command["id"]}))
                 .await;
+        }
+    }
+}
+
+impl Commands {
+    /// Reads the next command (recording it); `None` when the client hung up.
+    pub async fn next(&mut self) -> Option<Value> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.reader.read_line(&mut line).await.ok()? == 0 {
+                return None;
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(&line).ok()?;
+            self.received.lock().unwrap().push(value.clone());
+            return Some(value);
         }
     }
 }
