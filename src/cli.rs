@@ -34,7 +34,8 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct WatchArgs {
     /// The VM's QMP socket: PATH, unix:PATH, tcp:HOST:PORT, or ssh://[USER@]HOST[:PORT]/PATH
-    /// on another host. Give QEMU one with `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
+    /// on another host (through the system's ssh; QEMU_DASH_SSH names another ssh command).
+    /// Give QEMU one with `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -51,7 +52,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// QEMU's pid, for host CPU figures when the socket cannot tell it (TCP).
+    /// QEMU's pid, for host CPU figures when the socket cannot tell it (TCP); for an ssh://
+    /// target, its pid on that host.
     #[arg(long)]
     pub pid: Option<u32>,
 

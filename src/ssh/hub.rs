@@ -21,6 +21,8 @@ const MUX_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most this many remote commands run at once on one host: sshd allows 10 sessions per
 /// connection by default (`MaxSessions`), and forwarded sockets do not count.
 const COMMANDS_AT_ONCE: usize = 4;
+/// How long a failure to reach a host is the answer for every VM on it, before the next try.
+const FAILURE_HOLDS: Duration = Duration::from_secs(1);
 /// How long the exit request to each master may take at shutdown.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Seconds between keepalives, and how many may go unanswered before ssh gives up.
@@ -55,6 +57,10 @@ struct HostState {
     forwarded: HashSet<String>,
     /// The local socket of each remote path (kept across masters).
     sockets: HashMap<String, PathBuf>,
+    /// The last failure to start a master, and when: the VMs waiting for the host's lock get
+    /// it at once instead of each trying again (an unreachable host can take
+    /// `ConnectTimeout` per try).
+    last_failure: Option<(std::time::Instant, SshError)>,
 }
 
 static HUB: OnceLock<Hub> = OnceLock::new();
@@ -209,20 +215,17 @@ impl Host {
         let pid = match self.check().await {
             Some(pid) => pid,
             None => {
-                // A control socket left by a master that was killed would keep the new one
-                // from listening.
-                let _ = tokio::fs::remove_file(&self.control).await;
-                self.used.store(true, Ordering::Relaxed);
-                let command = self.command(Use::Connect, &["-N"], None)?;
-                let out = output(command, &self.label, CONNECT_TIMEOUT).await?;
-                if out.code != Some(0) {
-                    return Err(super::classify(&out.stderr, &self.label));
+                if let Some((when, error)) = &state.last_failure
+                    && when.elapsed() < FAILURE_HOLDS
+                {
+                    return Err(error.clone());
                 }
-                self.check().await.ok_or_else(|| SshError::Failed {
-                    host: self.label.clone(),
-                    detail: "the connection opened, but its control socket does not answer"
-                        .to_string(),
-                })?
+                let started = self.start().await;
+                state.last_failure = started
+                    .as_ref()
+                    .err()
+                    .map(|error| (std::time::Instant::now(), error.clone()));
+                started?
             }
         };
         if state.master_pid != Some(pid) {
@@ -230,6 +233,23 @@ impl Host {
             state.forwarded.clear();
         }
         Ok(pid)
+    }
+
+    /// Starts a master; returns its pid.
+    async fn start(&self) -> Result<u32, SshError> {
+        // A control socket left by a master that was killed would keep the new one from
+        // listening.
+        let _ = tokio::fs::remove_file(&self.control).await;
+        self.used.store(true, Ordering::Relaxed);
+        let command = self.command(Use::Connect, &["-N"], None)?;
+        let out = output(command, &self.label, CONNECT_TIMEOUT).await?;
+        if out.code != Some(0) {
+            return Err(super::classify(&out.stderr, &self.label));
+        }
+        self.check().await.ok_or_else(|| SshError::Failed {
+            host: self.label.clone(),
+            detail: "the connection opened, but its control socket does not answer".to_string(),
+        })
     }
 }
 
@@ -280,14 +300,14 @@ pub async fn run(
     timeout: Duration,
 ) -> Result<RemoteOutput, SshError> {
     let host = hub().host(dest)?;
-    // Without a master, start one first (under the host's lock, so two commands do not race
-    // to be the master); a command finds it by its control socket.
-    if !tokio::fs::try_exists(&host.control).await.unwrap_or(false) {
-        let mut state = host.state.lock().await;
-        host.ensure(&mut state).await?;
-    }
-    let command = host.command(Use::Connect, &[], Some(command_line))?;
     let out = tokio::time::timeout(timeout, async {
+        // Without a master, start one first (under the host's lock, so two commands do not
+        // race to be the master); a command finds it by its control socket.
+        if !tokio::fs::try_exists(&host.control).await.unwrap_or(false) {
+            let mut state = host.state.lock().await;
+            host.ensure(&mut state).await?;
+        }
+        let command = host.command(Use::Connect, &[], Some(command_line))?;
         // The semaphore is never closed; a closed one would only mean no limit.
         let _permit = host.commands.acquire().await.ok();
         output(command, &host.label, timeout).await
