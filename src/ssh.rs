@@ -205,6 +205,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_and_what_parses_round_trips(
+            text in "ssh://\\PC{0,30}",
+        ) {
+            if let Ok((host, path)) = parse_url(&text) {
+                let again = format!("ssh://{host}{path}");
+                proptest::prop_assert_eq!(parse_url(&again), Ok((host.clone(), path)));
+                proptest::prop_assert!(!host.host.starts_with('-'));
+            }
+        }
+    }
+
     #[test]
     fn display_is_the_url_authority() {
         for text in ["h", "me@h:2222", "[::1]:22", "u@[fe80::1]"] {
