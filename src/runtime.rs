@@ -43,17 +43,34 @@ impl Collectors {
     /// Starts watching one more target; returns its VM id.
     pub fn add(&mut self, target: Target) -> VmId {
         let vm = self.tasks.len();
-        self.tasks.push(Some(tokio::spawn(watch::run(
+        self.tasks.push(Some(self.spawn_watch(vm, target)));
+        vm
+    }
+
+    /// Watches a stopped VM's target again under the same id (its socket came back).
+    pub fn restart(&mut self, vm: VmId, target: Target) {
+        let task = self.spawn_watch(vm, target);
+        if let Some(slot) = self.tasks.get_mut(vm) {
+            if let Some(old) = slot.replace(task) {
+                old.abort();
+            }
+        } else {
+            task.abort();
+        }
+    }
+
+    fn spawn_watch(&self, vm: VmId, target: Target) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(watch::run(
             vm,
             target,
             self.options.clone(),
             self.interval_receiver.clone(),
             self.sender.clone(),
-        ))));
-        vm
+        ))
     }
 
-    /// Stops watching a VM (its connection closes).
+    /// Stops watching a VM: its watch task is aborted, and with it every task it started for
+    /// the connection (listener, migration follower), so the socket closes.
     pub fn stop(&mut self, vm: VmId) {
         if let Some(task) = self.tasks.get_mut(vm).and_then(Option::take) {
             task.abort();
@@ -225,6 +242,8 @@ pub fn vm_of(event: &AppEvent) -> VmId {
         | AppEvent::EventsMissed { vm, .. }
         | AppEvent::Problem { vm, .. }
         | AppEvent::Notice { vm, .. }
+        | AppEvent::NotAnswering { vm, .. }
+        | AppEvent::QemuExited { vm }
         | AppEvent::SnapshotList { vm, .. }
         | AppEvent::SnapshotProgress { vm, .. }
         | AppEvent::SnapshotDone { vm, .. }
@@ -356,7 +375,8 @@ impl Watchlist {
     }
 }
 
-/// Adds a socket that appeared in the discovery directory, or drops one that vanished.
+/// Adds a socket that appeared in the discovery directory (one seen before is the same VM
+/// again), or drops one that vanished (its connection closes, its data is freed).
 pub fn apply_dir_change(
     model: &mut crate::app::Model,
     collectors: &mut Collectors,
@@ -367,6 +387,10 @@ pub fn apply_dir_change(
         crate::collect::discover::DirChange::Appeared(target) => {
             let text = target.to_string();
             if model.vms.iter().any(|vm| !vm.removed && vm.target == text) {
+                return;
+            }
+            if let Some(vm) = model.restore_vm(&text) {
+                collectors.restart(vm, target);
                 return;
             }
             let vm = model.add_vm(text.clone());
@@ -385,5 +409,48 @@ pub fn apply_dir_change(
                 collectors.stop(vm);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::discover::DirChange;
+
+    #[tokio::test]
+    async fn a_socket_that_comes_back_is_the_same_vm_starting_afresh() {
+        let options = WatchOptions {
+            connect: crate::qmp::ConnectOptions::default(),
+            pid: None,
+            event_log: None,
+            read_only: true,
+        };
+        let interval = Duration::from_secs(1);
+        let mut collectors = Collectors::start(&[], &options, interval);
+        let mut model = crate::app::Model::new(Vec::new(), interval, true);
+        let watchlist = Watchlist::default();
+        let path = std::path::PathBuf::from("/nonexistent/qemu-dash-test/vm.qmp");
+        let appeared = || DirChange::Appeared(Target::Unix(path.clone()));
+        apply_dir_change(&mut model, &mut collectors, &watchlist, appeared());
+        model.vms[0].name = Some("old".to_string());
+        model.vms[0].events_total = 7;
+        apply_dir_change(
+            &mut model,
+            &mut collectors,
+            &watchlist,
+            DirChange::Vanished(Target::Unix(path.clone())),
+        );
+        assert!(model.vms[0].removed);
+        assert_eq!(model.vms[0].events_total, 0, "a removed VM's data is freed");
+        assert_eq!(model.vms[0].name, None);
+        apply_dir_change(&mut model, &mut collectors, &watchlist, appeared());
+        assert_eq!(
+            model.vms.len(),
+            1,
+            "the socket that came back is the same VM"
+        );
+        assert!(!model.vms[0].removed);
+        assert_eq!(model.vms[0].target, Target::Unix(path).to_string());
+        assert!(collectors.tasks[0].is_some(), "and it is watched again");
     }
 }

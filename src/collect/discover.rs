@@ -1,8 +1,9 @@
 //! `--discover DIR` and `--discover ssh://HOST/DIR`: every QMP socket in a directory, here or
 //! on another host, is watched; sockets that appear are added and sockets that disappear are
 //! dropped. Polls the directory once a second (portable, and cheap for the handful of entries
-//! such directories hold); a remote directory is listed by a shell loop over the host's ssh
-//! connection (no `find` or `ls` parsing needed there).
+//! such directories hold). A local scan runs on tokio's blocking pool, so a slow directory (a
+//! hung network mount) never stalls the runtime thread; a remote directory is listed by a
+//! shell loop over the host's ssh connection (no `find` or `ls` parsing needed there).
 
 use crate::qmp::Target;
 use crate::ssh::{SshHost, shell_quote};
@@ -80,6 +81,14 @@ pub fn scan(dir: &Path) -> std::io::Result<BTreeSet<PathBuf>> {
     Ok(sockets)
 }
 
+/// [`scan`] on tokio's blocking pool.
+pub async fn scan_off_runtime(dir: &Path) -> std::io::Result<BTreeSet<PathBuf>> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || scan(&dir))
+        .await
+        .unwrap_or_else(|error| Err(std::io::Error::other(error)))
+}
+
 /// Prints the name of each socket in `$1`, each ended by a NUL; exits 3 when there is no
 /// such directory, 4 when it cannot be read.
 const LIST_SCRIPT: &str = "cd \"$1\" 2>/dev/null || { if [ -d \"$1\" ]; then exit 4; fi; exit 3; }; \
@@ -119,7 +128,8 @@ pub async fn scan_remote(host: &SshHost, dir: &str) -> Result<BTreeSet<Target>, 
 /// The sockets in `place` now, as targets; the error is one line for the user.
 pub async fn scan_place(place: &Place) -> Result<BTreeSet<Target>, String> {
     match place {
-        Place::Local(dir) => scan(dir)
+        Place::Local(dir) => scan_off_runtime(dir)
+            .await
             .map(|paths| paths.into_iter().map(Target::Unix).collect())
             .map_err(|error| format!("cannot read {}: {error}", dir.display())),
         Place::Ssh { host, dir } => scan_remote(host, dir).await,

@@ -1,11 +1,13 @@
-//! Host-side figures of a QEMU process from `/proc`: CPU per vCPU thread, steal, total CPU
-//! and RSS.
+//! Host-side figures of a QEMU process from `/proc`: CPU per vCPU thread, steal, total CPU,
+//! RSS and how long the process has run.
 //!
 //! Reads `/proc/<pid>/task/<tid>/schedstat` (run time and run-queue wait in nanoseconds) for
 //! each vCPU thread id that `query-cpus-fast` reports, and `/proc/<pid>/stat` and `status` for
 //! the whole process: on this machine ([`HostSampler`]), or on the VM's host over ssh
 //! ([`remote`]). Parsing and the rates ([`HostRates`]) are pure and unit-tested; only
-//! [`HostSampler::sample`] and [`remote::RemoteSampler::sample`] read files.
+//! [`HostSampler::sample`] and [`remote::RemoteSampler::sample`] read files. The poller calls
+//! the local one through [`HostSampler::sample_off_runtime`] and the remote one runs an ssh
+//! process, so a slow `/proc` never stalls the runtime thread that reads every VM's QMP socket.
 
 pub mod remote;
 
@@ -34,6 +36,10 @@ pub struct VcpuHost {
 /// Host figures of the QEMU process.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HostSample {
+    /// The QEMU process id.
+    pub pid: u32,
+    /// How long the QEMU process has run.
+    pub uptime: Option<Duration>,
     /// CPU of the whole process, percent of one host CPU.
     pub process_cpu_percent: Option<f64>,
     /// Resident memory, bytes.
@@ -62,6 +68,41 @@ pub fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// When the process started, in ticks after boot (field 22 of a `stat` file).
+pub fn parse_stat_start_ticks(text: &str) -> Option<u64> {
+    let after_name = &text[text.rfind(')')? + 1..];
+    // After the name the state is field 3 of stat(5): starttime, field 22, is the 20th here.
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Seconds since boot from `/proc/uptime`.
+pub fn parse_uptime(text: &str) -> Option<f64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// How long a process started at `start_ticks` after boot has run, given the system's uptime.
+fn process_uptime(start_ticks: u64, system_uptime: f64) -> Option<Duration> {
+    let age = system_uptime - start_ticks as f64 / TICKS_PER_SECOND;
+    (age.is_finite() && age >= 0.0).then(|| Duration::from_secs_f64(age))
+}
+
+/// The state letter from a `stat` file ('R', 'S', 'Z'…).
+pub fn parse_stat_state(text: &str) -> Option<char> {
+    text[text.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// True when process `pid` is gone or a zombie (it exited and only awaits its parent).
+pub fn process_exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => matches!(parse_stat_state(&stat), Some('Z' | 'X')),
+        Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
 /// `VmRSS` in bytes from a `status` file.
 pub fn parse_status_rss(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -81,6 +122,8 @@ pub struct ProcReadings {
     pub stat: String,
     /// `/proc/<pid>/status`, if it could be read.
     pub status: Option<String>,
+    /// `/proc/uptime` of the process's host, if it could be read.
+    pub uptime: Option<String>,
     /// `/proc/<pid>/task/<tid>/schedstat` of each vCPU thread that could be read.
     pub schedstat: HashMap<u32, String>,
 }
@@ -94,14 +137,21 @@ pub struct HostRates {
 }
 
 impl HostRates {
-    /// The figures of `readings`, taken at `now`, with rates since the previous readings.
-    pub fn update(&mut self, now: Instant, readings: &ProcReadings) -> HostSample {
+    /// The figures of process `pid` from `readings` taken at `now`, with rates since the
+    /// previous readings.
+    pub fn update(&mut self, pid: u32, now: Instant, readings: &ProcReadings) -> HostSample {
         let elapsed = self.last.map(|last| now.duration_since(last));
+        let stat = &readings.stat;
+        let uptime = readings.uptime.as_deref().and_then(parse_uptime);
         let mut sample = HostSample {
+            pid,
+            uptime: parse_stat_start_ticks(stat)
+                .zip(uptime)
+                .and_then(|(start, now)| process_uptime(start, now)),
             rss_bytes: readings.status.as_deref().and_then(parse_status_rss),
             ..Default::default()
         };
-        let ticks = parse_stat_cpu_ticks(&readings.stat);
+        let ticks = parse_stat_cpu_ticks(stat);
         sample.process_cpu_seconds = ticks.map(|t| t as f64 / TICKS_PER_SECOND);
         if let (Some(elapsed), Some(prev), Some(cur)) = (elapsed, self.last_process_ticks, ticks) {
             sample.process_cpu_percent = cur
@@ -140,6 +190,7 @@ impl HostRates {
 /// Samples one QEMU process on this machine, keeping the previous readings to compute rates.
 #[derive(Debug)]
 pub struct HostSampler {
+    pid: u32,
     proc_dir: PathBuf,
     rates: HostRates,
 }
@@ -148,12 +199,38 @@ impl HostSampler {
     /// A sampler for the process `pid`.
     pub fn new(pid: u32) -> Self {
         HostSampler {
+            pid,
             proc_dir: PathBuf::from(format!("/proc/{pid}")),
             rates: HostRates::default(),
         }
     }
 
-    /// Reads `/proc` now. Fails with a reason when the process cannot be read at all.
+    /// Reads `/proc` on tokio's blocking pool (never on the runtime thread). When that thread
+    /// is lost, the reason is returned and the next reading starts afresh.
+    pub async fn sample_off_runtime(
+        &mut self,
+        vcpu_threads: Vec<u32>,
+    ) -> Result<HostSample, String> {
+        let fresh = HostSampler::new(self.pid);
+        let mut sampler = std::mem::replace(self, fresh);
+        let reading = tokio::task::spawn_blocking(move || {
+            let sample = sampler.sample(&vcpu_threads);
+            (sampler, sample)
+        })
+        .await;
+        match reading {
+            Ok((sampler, sample)) => {
+                *self = sampler;
+                sample
+            }
+            Err(error) => Err(format!(
+                "reading {} failed: {error}",
+                self.proc_dir.display()
+            )),
+        }
+    }
+
+    /// Reads `/proc` now, on this thread. Fails with a reason when the process cannot be read at all.
     pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
         let now = Instant::now();
         let stat = std::fs::read_to_string(self.proc_dir.join("stat")).map_err(|error| {
@@ -165,6 +242,7 @@ impl HostSampler {
         let readings = ProcReadings {
             stat,
             status: std::fs::read_to_string(self.proc_dir.join("status")).ok(),
+            uptime: std::fs::read_to_string("/proc/uptime").ok(),
             schedstat: vcpu_threads
                 .iter()
                 .filter_map(|&tid| {
@@ -173,7 +251,7 @@ impl HostSampler {
                 })
                 .collect(),
         };
-        Ok(self.rates.update(now, &readings))
+        Ok(self.rates.update(self.pid, now, &readings))
     }
 }
 
@@ -189,10 +267,11 @@ pub enum HostReader {
 }
 
 impl HostReader {
-    /// The figures now (a remote read runs as an ssh process, off the runtime thread).
+    /// The figures now: read on the blocking pool, or by an ssh process; never on the runtime
+    /// thread.
     pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
         match self {
-            HostReader::Local(sampler) => sampler.sample(vcpu_threads),
+            HostReader::Local(sampler) => sampler.sample_off_runtime(vcpu_threads.to_vec()).await,
             HostReader::Remote(sampler) => sampler.sample(vcpu_threads).await,
             HostReader::Unavailable(reason) => Err(reason.to_string()),
         }
@@ -210,6 +289,19 @@ mod tests {
         let stat = "4242 (qemu-system-x86) (x) S 1 4242 4242 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 1 2 3";
         assert_eq!(parse_stat_cpu_ticks(stat), Some(300));
         assert_eq!(parse_stat_cpu_ticks("1 (x) S"), None);
+        assert_eq!(parse_stat_state(stat), Some('S'));
+        let long = "7 (q) S 1 7 7 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 12345 2 3";
+        assert_eq!(parse_stat_start_ticks(long), Some(12345));
+        assert_eq!(parse_uptime("350.25 1000.0\n"), Some(350.25));
+        assert_eq!(
+            process_uptime(12345, 350.25),
+            Some(Duration::from_secs_f64(350.25 - 123.45))
+        );
+        assert_eq!(process_uptime(99999, 1.0), None);
+        assert_eq!(parse_stat_state("1 (a) b) Z 0"), Some('Z'));
+        assert_eq!(parse_stat_state("garbage"), None);
+        assert!(!process_exited(std::process::id()));
+        assert!(process_exited(u32::MAX));
         assert_eq!(
             parse_status_rss("Name:\tqemu\nVmRSS:\t   2048 kB\n"),
             Some(2 * 1024 * 1024)
@@ -225,6 +317,8 @@ mod tests {
         let mut sampler = HostSampler::new(pid);
         let first = sampler.sample(&[tid]).unwrap();
         assert!(first.rss_bytes.unwrap() > 0);
+        assert_eq!(first.pid, pid);
+        assert!(first.uptime.is_some(), "this process has run for some time");
         assert_eq!(first.vcpus[&tid].cpu_percent, None);
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(100) {
@@ -233,6 +327,19 @@ mod tests {
         let second = sampler.sample(&[tid]).unwrap();
         let busy = second.vcpus[&tid].cpu_percent.unwrap();
         assert!(busy > 10.0, "a busy thread shows CPU: {busy}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn samples_off_the_runtime_thread_keep_their_rates() {
+        let mut sampler = HostSampler::new(std::process::id());
+        let first = sampler.sample_off_runtime(Vec::new()).await.unwrap();
+        assert!(first.rss_bytes.unwrap() > 0);
+        assert_eq!(first.process_cpu_percent, None);
+        let second = sampler.sample_off_runtime(Vec::new()).await.unwrap();
+        assert!(
+            second.process_cpu_percent.is_some(),
+            "the second reading has a rate, so the sampler came back from the blocking pool"
+        );
     }
 
     #[test]

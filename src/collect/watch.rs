@@ -1,5 +1,10 @@
 //! Keeps one VM watched: connects, runs the listener and poller while connected, and
-//! reconnects with backoff when the connection drops or cannot be opened.
+//! reconnects with backoff when the connection drops or cannot be opened. After a drop it
+//! watches `/proc` briefly to tell "QEMU exited" from "the connection closed".
+//!
+//! The watch task owns every task it starts for a connection (the listener and the migration
+//! follower): they end when the connection ends, and when the watch task is aborted (the VM
+//! was removed, the app quit), so nothing keeps a removed VM's socket open.
 
 use super::eventlog::{EventLog, NameSlot};
 use super::poller::{self, HostSource};
@@ -48,6 +53,42 @@ pub fn host_source(target: &Target, client: &Client, pid_override: Option<u32>) 
     }
 }
 
+/// How long after a dropped connection the QEMU process is watched for its exit (QEMU closes
+/// its sockets a moment before the process ends).
+pub const EXIT_WATCH: Duration = Duration::from_secs(3);
+
+/// Tells the app when QEMU `pid` has exited, if it does within [`EXIT_WATCH`].
+async fn report_exit(vm: VmId, pid: u32, app: mpsc::UnboundedSender<AppEvent>) {
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < EXIT_WATCH {
+        if super::host::process_exited(pid) {
+            let _ = app.send(AppEvent::QemuExited { vm });
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A task that is aborted when its owner drops it, so a task's children end with it.
+struct Owned(tokio::task::JoinHandle<()>);
+
+impl Owned {
+    fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) -> Owned {
+        Owned(tokio::spawn(task))
+    }
+
+    /// Waits for the task to end by itself.
+    async fn join(&mut self) {
+        let _ = (&mut self.0).await;
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Watches `target` forever (until the app's channel closes).
 pub async fn run(
     vm: VmId,
@@ -63,6 +104,7 @@ pub async fn run(
         connect.event_tap = Some(log.tap(target.to_string(), name.clone()));
     }
     loop {
+        let mut qemu_pid = None;
         let reason = match Client::connect(&target, &connect).await {
             Ok(client) => {
                 backoff = FIRST_BACKOFF;
@@ -87,18 +129,21 @@ pub async fn run(
                 {
                     return;
                 }
-                let events = tokio::spawn(listener::run(vm, subscription, app.clone()));
-                let migration = tokio::spawn(crate::monitor::migration::follow(
+                let mut events = Owned::spawn(listener::run(vm, subscription, app.clone()));
+                let migration = Owned::spawn(crate::monitor::migration::follow(
                     vm,
                     client.clone(),
                     app.clone(),
                 ));
                 let source = host_source(&target, &client, options.pid);
+                if let HostSource::Pid(pid) = source {
+                    qemu_pid = Some(pid);
+                }
                 let error =
                     poller::run(vm, client.clone(), interval.clone(), source, app.clone()).await;
                 // Let the listener forward what arrived before the hang-up, so the log is in order.
-                let _ = events.await;
-                migration.abort();
+                events.join().await;
+                drop(migration);
                 client.closed_reason().unwrap_or_else(|| error.to_string())
             }
             Err(error) => error.to_string(),
@@ -111,6 +156,9 @@ pub async fn run(
         };
         if app.send(disconnected).is_err() {
             return;
+        }
+        if let Some(pid) = qemu_pid {
+            tokio::spawn(report_exit(vm, pid, app.clone()));
         }
         tokio::time::sleep(retry_in).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);

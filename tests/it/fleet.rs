@@ -30,7 +30,8 @@ fn fleet_rows(screen: &str) -> Vec<(String, String)> {
             let name = words.next()?;
             let dot = words.next()?;
             let state = words.next()?;
-            (name.starts_with("vm") && dot == "●").then(|| (name.to_string(), state.to_string()))
+            (name.starts_with("vm") && ["●", "■", "○"].contains(&dot))
+                .then(|| (name.to_string(), state.to_string()))
         })
         .collect()
 }
@@ -59,14 +60,14 @@ fn twenty_vms_in_one_dashboard_one_killed() {
 
     vms[7].signal("KILL");
     dash.wait_for("20 VMs, 19 connected", WAIT);
-    crate::support::wait_until(WAIT, "vm07 disconnected, 19 running", || {
+    crate::support::wait_until(WAIT, "vm07 exited, 19 running", || {
         let rows = fleet_rows(&dash.text());
-        (rows.contains(&("vm07".to_string(), "disconnected".to_string()))
+        (rows.contains(&("vm07".to_string(), "exited".to_string()))
             && rows.iter().filter(|(_, s)| s == "running").count() == 19)
             .then_some(())
     });
 
-    // Sort by state (column 2): "disconnected" sorts before "running".
+    // Sort by state (column 2): "exited" sorts before "running".
     dash.send("2");
     dash.wait_for("2:state ▲", WAIT);
     assert_eq!(fleet_rows(&dash.settled_text())[0].0, "vm07");
@@ -143,6 +144,48 @@ fn discovered_sockets_appear_and_vanish() {
     std::fs::remove_file(dir.path().join("vm05.qmp")).ok();
     dash.wait_for("1 VMs, 1 connected", WAIT);
     drop(first);
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+}
+
+/// Connects to a QMP socket and waits up to `timeout` for QEMU's greeting. QEMU serves one
+/// client at a time, so the greeting comes only once no one else holds the socket.
+fn greeted_within(
+    socket: &std::path::Path,
+    timeout: Duration,
+) -> Option<std::os::unix::net::UnixStream> {
+    use std::io::{BufRead, BufReader};
+    let stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line).ok()?;
+    line.contains("\"QMP\"").then_some(stream)
+}
+
+#[test]
+fn a_vanished_socket_is_let_go_and_comes_back_as_the_same_row() {
+    let discovered = tempfile::tempdir().unwrap();
+    let aside = tempfile::tempdir().unwrap();
+    let vm = start_named(discovered.path(), 1);
+    let inside = discovered.path().join("vm00.qmp");
+    let outside = aside.path().join("vm00.qmp");
+    let arg = discovered.path().display().to_string();
+    let mut dash = Dashboard::start(&["--discover", &arg, "--interval", "0.5"], 140, 30);
+    dash.wait_for("1 VMs, 1 connected", WAIT);
+    // The socket leaves the directory; QEMU keeps serving it under its new name.
+    std::fs::rename(&inside, &outside).unwrap();
+    let second_client = greeted_within(&outside, Duration::from_secs(10)).unwrap_or_else(|| {
+        panic!(
+            "the dashboard still holds the removed VM's connection:\n{}",
+            dash.text()
+        )
+    });
+    drop(second_client);
+    std::fs::rename(&outside, &inside).unwrap();
+    dash.wait_for("1 VMs, 1 connected", WAIT);
+    let rows = fleet_rows(&dash.settled_text());
+    assert_eq!(rows.len(), 1, "one row for the VM that came back: {rows:?}");
+    drop(vm);
     dash.send("q");
     assert_eq!(dash.wait_exit(WAIT), Some(true));
 }

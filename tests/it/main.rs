@@ -24,3 +24,4 @@ mod snapshot_fake;
 mod snapshot_real;
 mod ssh;
 mod support;
+mod truth;

@@ -16,6 +16,7 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(3);
 const PID: &str = "==qemu-dash:pid== ";
 const STAT: &str = "==qemu-dash:stat==";
 const STATUS: &str = "==qemu-dash:status==";
+const UPTIME: &str = "==qemu-dash:uptime==";
 const SCHEDSTAT: &str = "==qemu-dash:schedstat== ";
 
 /// The script: `$1` is the pid or `-`, the rest are vCPU thread ids. Exits 3 when the thread
@@ -29,6 +30,7 @@ const SCRIPT: &str = "p=$1; shift; \
     echo \"==qemu-dash:pid== $p\"; \
     echo ==qemu-dash:stat==; cat /proc/$p/stat; \
     echo ==qemu-dash:status==; cat /proc/$p/status 2>/dev/null; \
+    echo ==qemu-dash:uptime==; cat /proc/uptime 2>/dev/null; \
     for t in \"$@\"; do echo \"==qemu-dash:schedstat== $t\"; cat /proc/$p/task/$t/schedstat 2>/dev/null; done; \
     exit 0";
 
@@ -51,11 +53,13 @@ pub fn parse_output(text: &str) -> Option<(u32, ProcReadings)> {
         None,
         Stat,
         Status,
+        Uptime,
         Schedstat(u32),
     }
     let mut pid = None;
     let mut readings = ProcReadings::default();
     let mut status = String::new();
+    let mut uptime = String::new();
     let mut section = Section::None;
     for line in text.split('\n') {
         if let Some(number) = line.strip_prefix(PID) {
@@ -65,6 +69,8 @@ pub fn parse_output(text: &str) -> Option<(u32, ProcReadings)> {
             section = Section::Stat;
         } else if line == STATUS {
             section = Section::Status;
+        } else if line == UPTIME {
+            section = Section::Uptime;
         } else if let Some(tid) = line.strip_prefix(SCHEDSTAT) {
             section = match tid.trim().parse() {
                 Ok(tid) => Section::Schedstat(tid),
@@ -75,6 +81,7 @@ pub fn parse_output(text: &str) -> Option<(u32, ProcReadings)> {
                 Section::None => continue,
                 Section::Stat => &mut readings.stat,
                 Section::Status => &mut status,
+                Section::Uptime => &mut uptime,
                 Section::Schedstat(tid) => readings.schedstat.entry(tid).or_default(),
             };
             target.push_str(line);
@@ -83,6 +90,7 @@ pub fn parse_output(text: &str) -> Option<(u32, ProcReadings)> {
     }
     readings.schedstat.retain(|_, text| !text.trim().is_empty());
     readings.status = (!status.is_empty()).then_some(status);
+    readings.uptime = (!uptime.is_empty()).then_some(uptime);
     Some((pid?, readings))
 }
 
@@ -138,7 +146,7 @@ impl RemoteSampler {
         let (pid, readings) = parse_output(&text)
             .ok_or_else(|| format!("cannot read /proc on {host}: the reply was cut short"))?;
         self.pid = Some(pid);
-        Ok(self.rates.update(now, &readings))
+        Ok(self.rates.update(pid, now, &readings))
     }
 }
 
@@ -175,6 +183,7 @@ mod tests {
         assert_eq!(found, pid, "Tgid of the thread");
         assert!(readings.stat.starts_with(&format!("{pid} (")));
         assert!(readings.status.unwrap().contains("VmRSS:"));
+        assert!(super::super::parse_uptime(&readings.uptime.unwrap()).is_some());
         assert!(super::super::parse_schedstat(&readings.schedstat[&tid]).is_some());
         let missing = std::process::Command::new("sh")
             .arg("-c")
