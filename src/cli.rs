@@ -33,8 +33,9 @@ pub struct Cli {
 /// What to watch and how: shared by the dashboard, batch mode and the exporter.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WatchArgs {
-    /// The VM's QMP socket: PATH, unix:PATH or tcp:HOST:PORT. Give QEMU one with
-    /// `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
+    /// The VM's QMP socket: PATH, unix:PATH, tcp:HOST:PORT, or ssh://[USER@]HOST[:PORT]/PATH
+    /// on another host (through the system's ssh; QEMU_DASH_SSH names another ssh command).
+    /// Give QEMU one with `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -42,15 +43,17 @@ pub struct WatchArgs {
     #[arg(long, value_parser = parse_interval)]
     pub interval: Option<Duration>,
 
-    /// Watch every QMP socket in DIR, following sockets that appear and disappear.
+    /// Watch every QMP socket in DIR (or ssh://[USER@]HOST[:PORT]/DIR), following sockets that
+    /// appear and disappear.
     #[arg(long, value_name = "DIR")]
-    pub discover: Option<PathBuf>,
+    pub discover: Option<crate::collect::discover::Place>,
 
     /// The config file (default: ~/.config/qemu-dash/config.toml when it exists).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// QEMU's pid, for host CPU figures when the socket cannot tell it (TCP).
+    /// QEMU's pid, for host CPU figures when the socket cannot tell it (TCP); for an ssh://
+    /// target, its pid on that host.
     #[arg(long)]
     pub pid: Option<u32>,
 

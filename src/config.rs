@@ -6,7 +6,7 @@
 //! ```toml
 //! interval = 0.5        # seconds between polls
 //! read_only = false
-//! discover = "/run/qemu"   # watch every socket in this directory
+//! discover = "/run/qemu"   # watch every socket in this directory (or ssh://HOST/DIR)
 //! theme = "mono"           # no colours (NO_COLOR does the same)
 //!
 //! [keys]                   # move main-dashboard keys (pause, reset, power_down, quit_vm,
@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 pub struct VmEntry {
     /// The name to show (instead of `-name` or the socket path).
     pub name: Option<String>,
-    /// PATH, unix:PATH or tcp:HOST:PORT.
+    /// PATH, unix:PATH, tcp:HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH.
     pub target: String,
 }
 
@@ -39,8 +39,8 @@ pub struct Config {
     pub interval: Option<f64>,
     /// Default for `--read-only`.
     pub read_only: Option<bool>,
-    /// Default for `--discover`.
-    pub discover: Option<PathBuf>,
+    /// Default for `--discover`: a directory, or `ssh://HOST/DIR`.
+    pub discover: Option<String>,
     /// "default", or "mono" for no colours (as does the `NO_COLOR` environment variable).
     pub theme: Option<String>,
     /// Keys moved on the main dashboard: action name → one character.

@@ -5,7 +5,7 @@
 //! tasks, [`app`] owns the model and its updates, [`ui`] draws it, [`tui`] runs the terminal,
 //! [`batch`] prints JSON lines instead, [`snapshot`] lists, checks and runs internal
 //! snapshots, [`monitor`] runs the console, media, network, migration and hot-plug commands,
-//! [`demo`] starts a throwaway VM.
+//! [`demo`] starts a throwaway VM, [`ssh`] reaches VMs on other hosts.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -22,6 +22,7 @@ pub mod qmp;
 pub mod runtime;
 pub mod safe_text;
 pub mod snapshot;
+pub mod ssh;
 pub mod tui;
 pub mod ui;
 
@@ -41,7 +42,7 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
     } = setup;
     let event_log = options.event_log.clone();
     let result = if cli.batch {
-        watchlist.add_discovered_now()?;
+        watchlist.add_discovered_now().await?;
         if watchlist.vms.is_empty() {
             bail!("no QMP sockets to watch");
         }

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ends the ssh connections to other hosts (if any) on every way out of main.
+    let _ssh = qemu_dash::ssh::Cleanup;
     // One thread: nothing here is CPU-parallel, and a single thread saves the wake-ups of
     // tasks hopping between workers (measured in bench/: about a third of the CPU per poll).
     let runtime = match tokio::runtime::Builder::new_current_thread()

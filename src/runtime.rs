@@ -272,7 +272,14 @@ impl Setup {
     pub fn from_args(args: &crate::cli::WatchArgs, queries_only: bool) -> anyhow::Result<Setup> {
         use crate::safe_text::for_terminal;
         let config = crate::config::Config::load(args.config.as_deref())?;
-        let discover = args.discover.clone().or_else(|| config.discover.clone());
+        let discover = match (&args.discover, &config.discover) {
+            (Some(place), _) => Some(place.clone()),
+            (None, Some(text)) => Some(
+                text.parse::<crate::collect::discover::Place>()
+                    .map_err(|error| anyhow::anyhow!("in the config file: discover: {error}"))?,
+            ),
+            (None, None) => None,
+        };
         let targets: Vec<String> = if args.targets.is_empty() && discover.is_none() {
             config.vm.iter().map(|entry| entry.target.clone()).collect()
         } else {
@@ -280,9 +287,9 @@ impl Setup {
         };
         if targets.is_empty() && discover.is_none() {
             anyhow::bail!(
-                "no target given. Usage: qemu-dash TARGET... (a QMP socket: PATH, unix:PATH or \
-                 tcp:HOST:PORT), qemu-dash --discover DIR, or `qemu-dash demo` to start a \
-                 throwaway VM and watch it"
+                "no target given. Usage: qemu-dash TARGET... (a QMP socket: PATH, unix:PATH, \
+                 tcp:HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH), qemu-dash --discover DIR, or \
+                 `qemu-dash demo` to start a throwaway VM and watch it"
             );
         }
         let parsed = parse_targets(&targets)?;
@@ -340,8 +347,8 @@ impl Setup {
 pub struct Watchlist {
     /// Targets and their configured names.
     pub vms: Vec<(Target, Option<String>)>,
-    /// Watch every QMP socket in this directory too.
-    pub discover: Option<std::path::PathBuf>,
+    /// Watch every QMP socket in this directory (here or on another host) too.
+    pub discover: Option<crate::collect::discover::Place>,
     /// Names from the config file, for discovered sockets.
     pub config: crate::config::Config,
     /// Things the user should know about the list (duplicates left out), shown at start.
@@ -351,15 +358,14 @@ pub struct Watchlist {
 impl Watchlist {
     /// Adds the sockets now in the discovery directory (for batch mode, which does not follow
     /// later changes).
-    pub fn add_discovered_now(&mut self) -> anyhow::Result<()> {
-        use anyhow::Context;
-        let Some(dir) = &self.discover else {
+    pub async fn add_discovered_now(&mut self) -> anyhow::Result<()> {
+        let Some(place) = &self.discover else {
             return Ok(());
         };
-        let sockets = crate::collect::discover::scan(dir)
-            .with_context(|| format!("reading {}", dir.display()))?;
-        for path in sockets {
-            let target = Target::Unix(path);
+        let sockets = crate::collect::discover::scan_place(place)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        for target in sockets {
             if !self.vms.iter().any(|(t, _)| *t == target) {
                 let name = self.config.name_of(&target.to_string());
                 self.vms.push((target, name));
@@ -378,8 +384,7 @@ pub fn apply_dir_change(
     change: crate::collect::discover::DirChange,
 ) {
     match change {
-        crate::collect::discover::DirChange::Appeared(path) => {
-            let target = Target::Unix(path);
+        crate::collect::discover::DirChange::Appeared(target) => {
             let text = target.to_string();
             if model.vms.iter().any(|vm| !vm.removed && vm.target == text) {
                 return;
@@ -393,8 +398,8 @@ pub fn apply_dir_change(
             let collector = collectors.add(target);
             debug_assert_eq!(vm, collector, "model and collectors number VMs alike");
         }
-        crate::collect::discover::DirChange::Vanished(path) => {
-            let text = Target::Unix(path).to_string();
+        crate::collect::discover::DirChange::Vanished(target) => {
+            let text = target.to_string();
             let found = model
                 .vms
                 .iter()
@@ -425,7 +430,7 @@ mod tests {
         let mut model = crate::app::Model::new(Vec::new(), interval, true);
         let watchlist = Watchlist::default();
         let path = std::path::PathBuf::from("/nonexistent/qemu-dash-test/vm.qmp");
-        let appeared = || DirChange::Appeared(path.clone());
+        let appeared = || DirChange::Appeared(Target::Unix(path.clone()));
         apply_dir_change(&mut model, &mut collectors, &watchlist, appeared());
         model.vms[0].name = Some("old".to_string());
         model.vms[0].events_total = 7;
@@ -433,7 +438,7 @@ mod tests {
             &mut model,
             &mut collectors,
             &watchlist,
-            DirChange::Vanished(path.clone()),
+            DirChange::Vanished(Target::Unix(path.clone())),
         );
         assert!(model.vms[0].removed);
         assert_eq!(model.vms[0].events_total, 0, "a removed VM's data is freed");

@@ -3,9 +3,13 @@
 //!
 //! Reads `/proc/<pid>/task/<tid>/schedstat` (run time and run-queue wait in nanoseconds) for
 //! each vCPU thread id that `query-cpus-fast` reports, and `/proc/<pid>/stat` and `status` for
-//! the whole process. Parsing is pure and unit-tested; only [`HostSampler::sample`] reads files,
-//! and the poller calls it through [`HostSampler::sample_off_runtime`] so that a slow `/proc`
-//! never stalls the runtime thread that reads every VM's QMP socket.
+//! the whole process: on this machine ([`HostSampler`]), or on the VM's host over ssh
+//! ([`remote`]). Parsing and the rates ([`HostRates`]) are pure and unit-tested; only
+//! [`HostSampler::sample`] and [`remote::RemoteSampler::sample`] read files. The poller calls
+//! the local one through [`HostSampler::sample_off_runtime`] and the remote one runs an ssh
+//! process, so a slow `/proc` never stalls the runtime thread that reads every VM's QMP socket.
+
+pub mod remote;
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -111,14 +115,84 @@ fn percent(delta: u64, unit_per_second: f64, elapsed: Duration) -> Option<f64> {
     (seconds > 0.0).then(|| delta as f64 / unit_per_second / seconds * 100.0)
 }
 
-/// Samples one QEMU process, keeping the previous readings to compute rates.
+/// The `/proc` files of one process as read (here or on another host).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcReadings {
+    /// `/proc/<pid>/stat`.
+    pub stat: String,
+    /// `/proc/<pid>/status`, if it could be read.
+    pub status: Option<String>,
+    /// `/proc/uptime` of the process's host, if it could be read.
+    pub uptime: Option<String>,
+    /// `/proc/<pid>/task/<tid>/schedstat` of each vCPU thread that could be read.
+    pub schedstat: HashMap<u32, String>,
+}
+
+/// Turns successive [`ProcReadings`] of one process into figures and rates.
+#[derive(Debug, Default)]
+pub struct HostRates {
+    last: Option<Instant>,
+    last_process_ticks: Option<u64>,
+    last_threads: HashMap<u32, (u64, u64)>,
+}
+
+impl HostRates {
+    /// The figures of process `pid` from `readings` taken at `now`, with rates since the
+    /// previous readings.
+    pub fn update(&mut self, pid: u32, now: Instant, readings: &ProcReadings) -> HostSample {
+        let elapsed = self.last.map(|last| now.duration_since(last));
+        let stat = &readings.stat;
+        let uptime = readings.uptime.as_deref().and_then(parse_uptime);
+        let mut sample = HostSample {
+            pid,
+            uptime: parse_stat_start_ticks(stat)
+                .zip(uptime)
+                .and_then(|(start, now)| process_uptime(start, now)),
+            rss_bytes: readings.status.as_deref().and_then(parse_status_rss),
+            ..Default::default()
+        };
+        let ticks = parse_stat_cpu_ticks(stat);
+        sample.process_cpu_seconds = ticks.map(|t| t as f64 / TICKS_PER_SECOND);
+        if let (Some(elapsed), Some(prev), Some(cur)) = (elapsed, self.last_process_ticks, ticks) {
+            sample.process_cpu_percent = cur
+                .checked_sub(prev)
+                .and_then(|d| percent(d, TICKS_PER_SECOND, elapsed));
+        }
+        self.last_process_ticks = ticks;
+        let mut threads = HashMap::new();
+        for (&tid, text) in &readings.schedstat {
+            let Some(reading) = parse_schedstat(text) else {
+                continue;
+            };
+            let mut vcpu = VcpuHost {
+                cpu_seconds: Some(reading.0 as f64 / 1e9),
+                steal_seconds: Some(reading.1 as f64 / 1e9),
+                ..VcpuHost::default()
+            };
+            if let (Some(elapsed), Some(&(run0, wait0))) = (elapsed, self.last_threads.get(&tid)) {
+                let (run1, wait1) = reading;
+                vcpu.cpu_percent = run1
+                    .checked_sub(run0)
+                    .and_then(|d| percent(d, 1e9, elapsed));
+                vcpu.steal_percent = wait1
+                    .checked_sub(wait0)
+                    .and_then(|d| percent(d, 1e9, elapsed));
+            }
+            threads.insert(tid, reading);
+            sample.vcpus.insert(tid, vcpu);
+        }
+        self.last_threads = threads;
+        self.last = Some(now);
+        sample
+    }
+}
+
+/// Samples one QEMU process on this machine, keeping the previous readings to compute rates.
 #[derive(Debug)]
 pub struct HostSampler {
     pid: u32,
     proc_dir: PathBuf,
-    last: Option<Instant>,
-    last_process_ticks: Option<u64>,
-    last_threads: HashMap<u32, (u64, u64)>,
+    rates: HostRates,
 }
 
 impl HostSampler {
@@ -127,9 +201,7 @@ impl HostSampler {
         HostSampler {
             pid,
             proc_dir: PathBuf::from(format!("/proc/{pid}")),
-            last: None,
-            last_process_ticks: None,
-            last_threads: HashMap::new(),
+            rates: HostRates::default(),
         }
     }
 
@@ -161,63 +233,48 @@ impl HostSampler {
     /// Reads `/proc` now, on this thread. Fails with a reason when the process cannot be read at all.
     pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
         let now = Instant::now();
-        let elapsed = self.last.map(|last| now.duration_since(last));
         let stat = std::fs::read_to_string(self.proc_dir.join("stat")).map_err(|error| {
             format!(
                 "cannot read {}: {error}",
                 self.proc_dir.join("stat").display()
             )
         })?;
-        let uptime = std::fs::read_to_string("/proc/uptime")
-            .ok()
-            .and_then(|text| parse_uptime(&text));
-        let mut sample = HostSample {
-            pid: self.pid,
-            uptime: parse_stat_start_ticks(&stat)
-                .zip(uptime)
-                .and_then(|(start, now)| process_uptime(start, now)),
-            rss_bytes: std::fs::read_to_string(self.proc_dir.join("status"))
-                .ok()
-                .and_then(|s| parse_status_rss(&s)),
-            ..Default::default()
+        let readings = ProcReadings {
+            stat,
+            status: std::fs::read_to_string(self.proc_dir.join("status")).ok(),
+            uptime: std::fs::read_to_string("/proc/uptime").ok(),
+            schedstat: vcpu_threads
+                .iter()
+                .filter_map(|&tid| {
+                    let path = self.proc_dir.join(format!("task/{tid}/schedstat"));
+                    Some((tid, std::fs::read_to_string(path).ok()?))
+                })
+                .collect(),
         };
-        let ticks = parse_stat_cpu_ticks(&stat);
-        sample.process_cpu_seconds = ticks.map(|t| t as f64 / TICKS_PER_SECOND);
-        if let (Some(elapsed), Some(prev), Some(cur)) = (elapsed, self.last_process_ticks, ticks) {
-            sample.process_cpu_percent = cur
-                .checked_sub(prev)
-                .and_then(|d| percent(d, TICKS_PER_SECOND, elapsed));
+        Ok(self.rates.update(self.pid, now, &readings))
+    }
+}
+
+/// Where a poller's host figures come from, and its sampler.
+#[derive(Debug)]
+pub enum HostReader {
+    /// `/proc` on this machine.
+    Local(HostSampler),
+    /// `/proc` on the VM's host, over ssh.
+    Remote(remote::RemoteSampler),
+    /// None, with the reason shown in the panel.
+    Unavailable(&'static str),
+}
+
+impl HostReader {
+    /// The figures now: read on the blocking pool, or by an ssh process; never on the runtime
+    /// thread.
+    pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
+        match self {
+            HostReader::Local(sampler) => sampler.sample_off_runtime(vcpu_threads.to_vec()).await,
+            HostReader::Remote(sampler) => sampler.sample(vcpu_threads).await,
+            HostReader::Unavailable(reason) => Err(reason.to_string()),
         }
-        self.last_process_ticks = ticks;
-        let mut threads = HashMap::new();
-        for &tid in vcpu_threads {
-            let path = self.proc_dir.join(format!("task/{tid}/schedstat"));
-            let Some(reading) = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|text| parse_schedstat(&text))
-            else {
-                continue;
-            };
-            let mut vcpu = VcpuHost {
-                cpu_seconds: Some(reading.0 as f64 / 1e9),
-                steal_seconds: Some(reading.1 as f64 / 1e9),
-                ..VcpuHost::default()
-            };
-            if let (Some(elapsed), Some(&(run0, wait0))) = (elapsed, self.last_threads.get(&tid)) {
-                let (run1, wait1) = reading;
-                vcpu.cpu_percent = run1
-                    .checked_sub(run0)
-                    .and_then(|d| percent(d, 1e9, elapsed));
-                vcpu.steal_percent = wait1
-                    .checked_sub(wait0)
-                    .and_then(|d| percent(d, 1e9, elapsed));
-            }
-            threads.insert(tid, reading);
-            sample.vcpus.insert(tid, vcpu);
-        }
-        self.last_threads = threads;
-        self.last = Some(now);
-        Ok(sample)
     }
 }
 

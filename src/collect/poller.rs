@@ -12,7 +12,7 @@
 //! [`SLOW_EVENT_SPACING`]), so a guest cannot drive polls without limit. Missed ticks are
 //! delayed, never bunched. Returns when the connection is gone.
 
-use super::host::{HostSample, HostSampler, VcpuHost};
+use super::host::{HostReader, HostSample, HostSampler, VcpuHost, remote::RemoteSampler};
 use super::rates::BlockRates;
 use super::{AppEvent, VmId};
 use crate::qmp::types::{BlockDeviceStats, BlockInfo, StatusInfo};
@@ -182,10 +182,12 @@ pub struct Sample {
 }
 
 /// Where the host figures come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostSource {
     /// Read `/proc/<pid>`.
     Pid(u32),
+    /// Read `/proc` on the VM's host over ssh (QEMU's pid there, if known).
+    Remote(crate::ssh::SshHost, Option<u32>),
     /// Not available, with the reason shown in the panel.
     Unavailable(&'static str),
 }
@@ -408,7 +410,7 @@ fn new_ticker(period: Duration) -> tokio::time::Interval {
 
 /// What the poller remembers between ticks.
 struct PollState {
-    host: Result<HostSampler, &'static str>,
+    host: HostReader,
     previous_blocks: HashMap<String, (Instant, BlockDeviceStats)>,
     has_balloon: bool,
     last_balloon: Option<u64>,
@@ -430,8 +432,9 @@ impl PollState {
     fn new(host_source: HostSource) -> Self {
         PollState {
             host: match host_source {
-                HostSource::Pid(pid) => Ok(HostSampler::new(pid)),
-                HostSource::Unavailable(reason) => Err(reason),
+                HostSource::Pid(pid) => HostReader::Local(HostSampler::new(pid)),
+                HostSource::Remote(host, pid) => HostReader::Remote(RemoteSampler::new(host, pid)),
+                HostSource::Unavailable(reason) => HostReader::Unavailable(reason),
             },
             previous_blocks: HashMap::new(),
             has_balloon: true,
@@ -455,10 +458,7 @@ impl PollState {
         }
         let now = Instant::now();
         let thread_ids: Vec<u32> = cpus.iter().map(|c| c.thread_id).collect();
-        let host = match &mut self.host {
-            Ok(sampler) => sampler.sample_off_runtime(thread_ids).await,
-            Err(reason) => Err(reason.to_string()),
-        };
+        let host = self.host.sample(&thread_ids).await;
         let vcpus = cpus
             .iter()
             .map(|cpu| VcpuSample {

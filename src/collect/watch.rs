@@ -35,6 +35,10 @@ pub struct WatchOptions {
 
 /// Picks where host figures come from for this connection.
 pub fn host_source(target: &Target, client: &Client, pid_override: Option<u32>) -> HostSource {
+    // Over ssh the socket's peer is the local ssh: QEMU's pid is on the other host.
+    if let Target::Ssh { host, .. } = target {
+        return HostSource::Remote(host.clone(), pid_override);
+    }
     if let Some(pid) = pid_override {
         return HostSource::Pid(pid);
     }
@@ -43,7 +47,7 @@ pub fn host_source(target: &Target, client: &Client, pid_override: Option<u32>) 
         (Target::Tcp { .. }, None) => HostSource::Unavailable(
             "QEMU is reached over TCP: pass --pid to read its threads from /proc",
         ),
-        (Target::Unix(_), None) => HostSource::Unavailable(
+        (Target::Unix(_) | Target::Ssh { .. }, None) => HostSource::Unavailable(
             "the socket did not tell QEMU's pid: pass --pid to read its threads from /proc",
         ),
     }

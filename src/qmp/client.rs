@@ -112,7 +112,18 @@ impl Client {
     /// Connects to `target`, reads the greeting and negotiates capabilities.
     pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Client, QmpError> {
         let (stream, peer_pid) = open(target, options.connect_timeout).await?;
-        Self::handshake(target.clone(), stream, peer_pid, options).await
+        let result = Self::handshake(target.clone(), stream, peer_pid, options).await;
+        match (result, target) {
+            // A forwarded socket accepts at once and closes when the remote end fails: ask
+            // the host why.
+            (Err(error), Target::Ssh { host, path }) if error.is_disconnect() => {
+                Err(QmpError::Connect {
+                    target: target.to_string(),
+                    reason: crate::ssh::diagnose_socket(host, path).await.to_string(),
+                })
+            }
+            (result, _) => result,
+        }
     }
 
     async fn handshake(
@@ -368,6 +379,16 @@ async fn open(
         target: target.to_string(),
         reason,
     };
+    // Over ssh, the host's connection and the forward come first, with their own timeouts
+    // (authentication may take a while); then the local end is opened like any socket.
+    let forwarded = match target {
+        Target::Ssh { host, path } => Some(
+            crate::ssh::forward(host, path)
+                .await
+                .map_err(|error| fail(error.to_string()))?,
+        ),
+        _ => None,
+    };
     let attempt = async {
         match target {
             Target::Unix(path) => {
@@ -388,6 +409,14 @@ async fn open(
                     .await
                     .map_err(|error| fail(describe_tcp_error(host, *port, &error)))?;
                 let _ = stream.set_nodelay(true);
+                Ok((Box::new(stream) as Box<dyn Stream>, None))
+            }
+            Target::Ssh { .. } => {
+                let local = forwarded.unwrap_or_default();
+                let stream = tokio::net::UnixStream::connect(&local)
+                    .await
+                    .map_err(|error| fail(format!("the forwarded socket: {error}")))?;
+                // Its peer is the local ssh, not QEMU: no pid from it.
                 Ok((Box::new(stream) as Box<dyn Stream>, None))
             }
         }

@@ -1,15 +1,18 @@
-//! Where a QMP server listens: a unix socket path or a TCP host and port.
+//! Where a QMP server listens: a unix socket path, a TCP host and port, or a unix socket on
+//! another host reached over ssh.
 //!
-//! Parses the forms users type (`PATH`, `unix:PATH`, `tcp:HOST:PORT`, `tcp:[V6]:PORT`) and
-//! opens the stream. It does not speak QMP.
+//! Parses the forms users type (`PATH`, `unix:PATH`, `tcp:HOST:PORT`, `tcp:[V6]:PORT`,
+//! `ssh://[USER@]HOST[:PORT]/PATH`). It does not speak QMP.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+pub use crate::ssh::SshHost;
+
 /// A QMP endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
     /// A unix domain socket at this path.
     Unix(PathBuf),
@@ -20,17 +23,33 @@ pub enum Target {
         /// TCP port.
         port: u16,
     },
+    /// A unix socket on another host, reached through the system's ssh client.
+    Ssh {
+        /// The host (user, name, port).
+        host: SshHost,
+        /// The socket's absolute path on that host.
+        path: String,
+    },
 }
 
 impl Target {
     /// True when this is TCP to an address that is not loopback (QMP has no authentication).
     pub fn is_remote_tcp(&self) -> bool {
         match self {
-            Target::Unix(_) => false,
+            Target::Unix(_) | Target::Ssh { .. } => false,
             Target::Tcp { host, .. } => match host.parse::<IpAddr>() {
                 Ok(ip) => !ip.to_canonical().is_loopback(),
                 Err(_) => host != "localhost",
             },
+        }
+    }
+
+    /// The other host this target is on, for labels (`[user@]host[:port]`); `None` for a
+    /// socket on this machine or TCP.
+    pub fn ssh_host(&self) -> Option<&SshHost> {
+        match self {
+            Target::Ssh { host, .. } => Some(host),
+            _ => None,
         }
     }
 }
@@ -41,13 +60,17 @@ impl fmt::Display for Target {
             Target::Unix(path) => write!(f, "unix:{}", path.display()),
             Target::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
             Target::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
+            Target::Ssh { host, path } => write!(f, "ssh://{host}{path}"),
         }
     }
 }
 
 /// Why a target string could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid target '{input}': {reason} (expected PATH, unix:PATH or tcp:HOST:PORT)")]
+#[error(
+    "invalid target '{input}': {reason} (expected PATH, unix:PATH, tcp:HOST:PORT or \
+     ssh://[USER@]HOST[:PORT]/PATH)"
+)]
 pub struct TargetParseError {
     input: String,
     reason: &'static str,
@@ -69,6 +92,10 @@ impl FromStr for Target {
                 return Err(fail("the socket path is empty"));
             }
             return Ok(Target::Unix(PathBuf::from(path)));
+        }
+        if input.starts_with("ssh://") {
+            let (host, path) = crate::ssh::parse_url(input).map_err(fail)?;
+            return Ok(Target::Ssh { host, path });
         }
         let Some(rest) = input.strip_prefix("tcp:") else {
             return Ok(Target::Unix(PathBuf::from(input)));
@@ -139,6 +166,8 @@ mod tests {
             "tcp:127.0.0.1:1",
             "tcp:[::1]:2",
             "tcp:example.org:3",
+            "ssh://h/run/vm.qmp",
+            "ssh://me@[::1]:2222/a b.qmp",
         ] {
             let target: Target = text.parse().unwrap();
             assert_eq!(target.to_string(), text);
@@ -157,5 +186,18 @@ mod tests {
         let v6: Target = "tcp:[2001:db8::1]:1".parse().unwrap();
         assert!(v6.is_remote_tcp());
         assert!(!"/x".parse::<Target>().unwrap().is_remote_tcp());
+        let ssh: Target = "ssh://h/x".parse().unwrap();
+        assert!(!ssh.is_remote_tcp(), "ssh is encrypted and authenticated");
+        assert_eq!(
+            ssh.ssh_host().map(ToString::to_string).as_deref(),
+            Some("h")
+        );
+    }
+
+    #[test]
+    fn ssh_errors_name_the_problem() {
+        let error = "ssh://h".parse::<Target>().unwrap_err().to_string();
+        assert!(error.contains("path of the socket"), "{error}");
+        assert!(error.contains("ssh://[USER@]HOST[:PORT]/PATH"), "{error}");
     }
 }

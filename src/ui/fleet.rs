@@ -16,6 +16,21 @@ use std::time::Instant;
 /// Columns by importance (indices into [`FleetColumn::ALL`]): name and state always show.
 const COLUMN_PRIORITY: [usize; 8] = [0, 1, 2, 3, 6, 4, 5, 7];
 
+/// `name` with the VM's host after it when the VM is on another host (`web1 @db1`), so a
+/// fleet that spans hosts reads at a glance. A name that shows the target has the host
+/// already.
+pub fn with_host(vm: &crate::app::Vm, name: &str) -> String {
+    let host = vm
+        .target
+        .parse::<crate::qmp::Target>()
+        .ok()
+        .and_then(|target| target.ssh_host().map(ToString::to_string));
+    match host {
+        Some(host) if !name.contains(&vm.target) => format!("{name} @{host}"),
+        _ => name.to_string(),
+    }
+}
+
 /// Draws the fleet table with its header, message line and key hints.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let [header, table_area, message, keys] = Layout::vertical([
@@ -76,9 +91,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
                 .back()
                 .map(|e| format!("{} {} {}", e.time.format("%H:%M:%S"), e.name, e.text))
                 .unwrap_or_default();
-            let name = names
-                .get(id)
-                .map_or_else(|| vm.display_name(), String::as_str);
+            let name = with_host(
+                vm,
+                names
+                    .get(id)
+                    .map_or_else(|| vm.display_name(), String::as_str),
+            );
             (
                 id,
                 [
@@ -189,4 +207,28 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     frame.render_stateful_widget(table, table_area, &mut state);
     footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Vm;
+
+    #[test]
+    fn vms_on_other_hosts_carry_their_host() {
+        let mut remote = Vm::new("ssh://me@db1:2222/run/web.qmp".to_string());
+        assert_eq!(
+            with_host(&remote, remote.display_name()),
+            "ssh://me@db1:2222/run/web.qmp"
+        );
+        remote.name = Some("web".to_string());
+        assert_eq!(with_host(&remote, "web"), "web @me@db1:2222");
+        assert_eq!(
+            with_host(&remote, "web [web.qmp]"),
+            "web [web.qmp] @me@db1:2222"
+        );
+        let mut local = Vm::new("unix:/run/web.qmp".to_string());
+        local.name = Some("web".to_string());
+        assert_eq!(with_host(&local, "web"), "web");
+    }
 }

@@ -22,5 +22,6 @@ mod render;
 mod snapshot_e2e;
 mod snapshot_fake;
 mod snapshot_real;
+mod ssh;
 mod support;
 mod truth;
