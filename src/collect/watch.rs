@@ -11,7 +11,7 @@ use super::{AppEvent, VmId, listener};
 use crate::qmp::{Client, ConnectOptions, Target};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// The first retry waits this long; each failure doubles it up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -74,7 +74,7 @@ pub async fn run(
     target: Target,
     options: WatchOptions,
     interval: watch::Receiver<Duration>,
-    app: mpsc::UnboundedSender<AppEvent>,
+    app: crate::collect::news::NewsSender,
 ) {
     let mut backoff = FIRST_BACKOFF;
     let name: NameSlot = Arc::new(Mutex::new(None));

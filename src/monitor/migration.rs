@@ -10,7 +10,6 @@ use crate::collect::{AppEvent, VmId};
 use crate::qmp::{Client, Notice};
 use serde::Deserialize;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How often `query-migrate` is asked while no migration runs.
 pub const IDLE_POLL: Duration = Duration::from_secs(3);
@@ -128,7 +127,7 @@ pub async fn query(client: &Client) -> Result<MigrationInfo, crate::qmp::QmpErro
 
 /// Follows migrations on one connection until it closes, sending [`News::Migration`] when
 /// the status changes and at every poll while one runs.
-pub async fn follow(vm: VmId, client: Client, app: mpsc::UnboundedSender<AppEvent>) {
+pub async fn follow(vm: VmId, client: Client, app: crate::collect::news::NewsSender) {
     let mut events = client.subscribe();
     let mut last: Option<String> = None;
     loop {
