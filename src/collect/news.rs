@@ -64,6 +64,11 @@ pub fn channel() -> (NewsSender, NewsReceiver) {
     )
 }
 
+/// The app loop is gone: news can no longer be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the app loop is gone")]
+pub struct Closed;
+
 /// The sending end; clones share the queue's limits.
 #[derive(Clone)]
 pub struct NewsSender {
@@ -80,9 +85,9 @@ impl std::fmt::Debug for NewsSender {
 impl NewsSender {
     /// Queues a piece of news without waiting. A QMP event that finds the queue full is
     /// counted as missed instead. Fails only once the app loop is gone.
-    pub fn send(&self, news: AppEvent) -> Result<(), mpsc::error::SendError<AppEvent>> {
+    pub fn send(&self, news: AppEvent) -> Result<(), Closed> {
         if self.inner.is_closed() {
-            return Err(mpsc::error::SendError(news));
+            return Err(Closed);
         }
         let vm = news.vm();
         let cost = event_cost(&news);
@@ -94,14 +99,16 @@ impl NewsSender {
         }
         if let Some(count) = missed.remove(&vm) {
             // Said first, so the VM's news stays in the order it happened.
-            self.inner.send(AppEvent::EventsMissed { vm, count })?;
+            self.inner
+                .send(AppEvent::EventsMissed { vm, count })
+                .map_err(|_| Closed)?;
         }
         if let Some(cost) = cost {
             self.shared.queued_events.fetch_add(1, Ordering::Relaxed);
             self.shared.queued_bytes.fetch_add(cost, Ordering::Relaxed);
         }
         drop(missed);
-        self.inner.send(news)
+        self.inner.send(news).map_err(|_| Closed)
     }
 }
 
