@@ -87,6 +87,8 @@ pub enum Question {
     SnapshotDelete(String),
     /// Some writable disks cannot take internal snapshots: snapshot the others?
     SnapshotSkipDisks {
+        /// The VM it was raised for (the user may have moved to another meanwhile).
+        vm: VmId,
         /// The tag to save.
         tag: String,
         /// Which disks and why (from the preflight).
@@ -106,6 +108,15 @@ pub enum Question {
 }
 
 impl Question {
+    /// The VM the question is about when it is not the one on screen: a question raised in
+    /// the background belongs to the VM it was raised for.
+    pub fn vm(&self) -> Option<VmId> {
+        match self {
+            Question::SnapshotSkipDisks { vm, .. } => Some(*vm),
+            _ => None,
+        }
+    }
+
     /// What is asked about, in a word or two.
     pub fn label(&self) -> &'static str {
         match self {
@@ -131,9 +142,9 @@ impl Question {
                     "Delete snapshot '{tag}' from every disk of {vm_name}? It cannot be undone."
                 )
             }
-            Question::SnapshotSkipDisks { tag, warning } => {
+            Question::SnapshotSkipDisks { tag, warning, .. } => {
                 format!(
-                    "{warning}. Save '{tag}' on the other disks? (y: snapshot the others, n: cancel)"
+                    "{vm_name}: {warning}. Save '{tag}' on the other disks? (y: snapshot the others, n: cancel)"
                 )
             }
             Question::Marked { resume, names, .. } => format!(
@@ -188,30 +199,62 @@ impl Panel {
     }
 }
 
-/// The message line.
+/// How long an information message stays on the message line.
+pub const INFO_LIFETIME: Duration = Duration::from_secs(10);
+/// How long an error stays on the message line.
+pub const ERROR_LIFETIME: Duration = Duration::from_secs(30);
+/// Messages kept in the history.
+pub const MESSAGE_HISTORY_LEN: usize = 500;
+
+/// A message for the message line, kept in the history afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// The text (QEMU's errors verbatim).
     pub text: String,
     /// Shown as an error.
     pub is_error: bool,
+    /// When it was said (wall clock, for the history).
+    pub at: chrono::DateTime<chrono::Local>,
+    /// When it was said (monotonic, for fading); set when the model says it.
+    pub said: Option<Instant>,
+    /// The VM it is about, if any.
+    pub vm: Option<VmId>,
+    /// The screen it was said on; `None` for news from the background, which belongs to
+    /// every screen of its VM and to the fleet table.
+    pub view: Option<View>,
 }
 
 impl Message {
     /// A success or information message.
     pub fn info(text: impl Into<String>) -> Message {
-        Message {
-            text: text.into(),
-            is_error: false,
-        }
+        Message::new(text.into(), false)
     }
 
     /// An error message.
     pub fn error(text: impl Into<String>) -> Message {
+        Message::new(text.into(), true)
+    }
+
+    fn new(text: String, is_error: bool) -> Message {
         Message {
-            text: text.into(),
-            is_error: true,
+            text,
+            is_error,
+            at: chrono::Local::now(),
+            said: None,
+            vm: None,
+            view: None,
         }
+    }
+
+    /// True while it is young enough for the message line (errors stay longer).
+    pub fn is_fresh(&self, now: Instant) -> bool {
+        let lifetime = if self.is_error {
+            ERROR_LIFETIME
+        } else {
+            INFO_LIFETIME
+        };
+        self.said
+            .is_none_or(|said| now.saturating_duration_since(said) < lifetime)
     }
 }
 
@@ -321,8 +364,17 @@ pub struct Model {
     pub interval: Duration,
     /// Only queries are sent.
     pub read_only: bool,
-    /// The message line.
+    /// The latest message (the message line shows the newest one that belongs to the screen
+    /// and has not faded, see [`Model::message_for_screen`]).
     pub message: Option<Message>,
+    /// Every message said, oldest first, bounded by [`MESSAGE_HISTORY_LEN`].
+    pub messages: std::collections::VecDeque<Message>,
+    /// The message history overlay is open.
+    pub history_open: bool,
+    /// History scroll, lines up from the newest.
+    pub history_scroll: usize,
+    /// The latest instant the model was given (act, apply, tick): when messages are said.
+    clock: Option<Instant>,
     /// Set when the user quits the dashboard.
     pub should_quit: bool,
     /// The monitor console's input, mode and history.
@@ -354,6 +406,10 @@ impl Model {
             interval,
             read_only,
             message: None,
+            messages: std::collections::VecDeque::new(),
+            history_open: false,
+            history_scroll: 0,
+            clock: None,
             should_quit: false,
             console: console::Console::default(),
             devices: devices::DevicesUi::default(),
@@ -408,6 +464,8 @@ impl Model {
             KeyContext::Confirm
         } else if self.help {
             KeyContext::Help
+        } else if self.history_open {
+            KeyContext::Messages
         } else if self.input.is_some() {
             KeyContext::Input
         } else {
@@ -426,17 +484,70 @@ impl Model {
         }
     }
 
-    fn say(&mut self, message: Message) {
+    /// Says `message` on the screen showing now (the fleet, or a screen of the current VM).
+    pub fn say(&mut self, message: Message) {
+        let vm = (self.view != View::Fleet).then_some(self.current);
+        self.record(Message {
+            vm,
+            view: Some(self.view),
+            ..message
+        });
+    }
+
+    /// Says `message` on every screen: news about the whole program (the event log file, the
+    /// discovery directory, the targets), not about one VM.
+    pub fn say_everywhere(&mut self, message: Message) {
+        self.record(Message {
+            vm: None,
+            view: None,
+            ..message
+        });
+    }
+
+    /// Says `message` as news about `vm` from the background, for every screen of that VM.
+    pub(crate) fn say_about(&mut self, vm: VmId, message: Message) {
+        self.record(Message {
+            vm: Some(vm),
+            view: None,
+            ..message
+        });
+    }
+
+    fn record(&mut self, mut message: Message) {
+        message.said = Some(self.clock.unwrap_or_else(Instant::now));
+        if self.messages.len() == MESSAGE_HISTORY_LEN {
+            self.messages.pop_front();
+        }
+        self.messages.push_back(message.clone());
         self.message = Some(message);
     }
 
-    /// Shows an information message from outside the model (e.g. a note about the targets).
+    /// Shows an information message from outside the model on every screen (e.g. a note about
+    /// the targets).
     pub fn note(&mut self, text: &str) {
-        self.say(Message::info(text));
+        self.say_everywhere(Message::info(text));
+    }
+
+    /// The message the message line shows now: the newest that belongs to this screen (said
+    /// on it, or background news about its VM; the fleet shows news about every VM) and has
+    /// not faded.
+    pub fn message_for_screen(&self, now: Instant) -> Option<&Message> {
+        self.messages.iter().rev().find(|message| {
+            let everywhere = message.vm.is_none() && message.view.is_none();
+            let belongs = everywhere
+                || match (self.view, message.view) {
+                    (View::Fleet, view) => view.is_none_or(|v| v == View::Fleet),
+                    (view, said_on) => {
+                        message.vm == Some(self.current) && said_on.is_none_or(|v| v == view)
+                    }
+                };
+            belongs && message.is_fresh(now)
+        })
     }
 
     /// Applies news from a background task.
     pub fn apply(&mut self, event: AppEvent, now: Instant) {
+        self.clock = Some(now);
         let vm_id = crate::runtime::vm_of(&event);
         let Some(vm) = self.vms.get_mut(vm_id) else {
             return;
@@ -454,6 +565,7 @@ impl Model {
         {
             vm.snapshots.job = None;
             self.confirm = Some(Question::SnapshotSkipDisks {
+                vm: vm_id,
                 tag: tag.clone(),
                 warning: warning.clone(),
             });
@@ -464,7 +576,7 @@ impl Model {
             return;
         };
         if let Some(message) = vm.apply(event, now) {
-            self.say(message);
+            self.say_about(vm_id, message);
         }
         if vm_id == self.current {
             let blocks = self.vms[vm_id].blocks.len();
@@ -474,18 +586,19 @@ impl Model {
 
     /// Time passes: reports a power-down the guest has not answered.
     pub fn tick(&mut self, now: Instant) {
+        self.clock = Some(now);
         let mut silent = None;
-        for vm in &mut self.vms {
+        for (id, vm) in self.vms.iter_mut().enumerate() {
             if let Some(request) = vm.powerdown.as_mut()
                 && !request.reported_silence
                 && now.duration_since(request.sent_at) >= POWERDOWN_PATIENCE
             {
                 request.reported_silence = true;
-                silent = Some(vm.display_name().to_string());
+                silent = Some((id, vm.display_name().to_string()));
             }
         }
-        if let Some(name) = silent {
-            self.say(Message::error(format!(
+        if let Some((id, name)) = silent {
+            self.say_about(id, Message::error(format!(
                     "{name}: the guest has not answered the power-down request after {} s (no ACPI support, or it is still shutting down; Q quits QEMU)",
                     POWERDOWN_PATIENCE.as_secs()
             )));
@@ -525,6 +638,7 @@ impl Model {
 
     /// Applies a user action; returns the effects to run.
     pub fn act(&mut self, action: Action, now: Instant) -> Vec<Effect> {
+        self.clock = Some(now);
         if action == Action::QuitDashboard {
             self.should_quit = true;
             return Vec::new();
@@ -545,6 +659,19 @@ impl Model {
         if self.help {
             if matches!(action, Action::Cancel | Action::Help) {
                 self.help = false;
+            }
+            return Vec::new();
+        }
+        if self.history_open {
+            let last = self.messages.len().saturating_sub(1);
+            let scroll = self.history_scroll;
+            match action {
+                Action::Up => self.history_scroll = (scroll + 1).min(last),
+                Action::Down => self.history_scroll = scroll.saturating_sub(1),
+                Action::PageUp => self.history_scroll = (scroll + 10).min(last),
+                Action::PageDown => self.history_scroll = scroll.saturating_sub(10),
+                Action::Cancel | Action::Messages => self.history_open = false,
+                _ => {}
             }
             return Vec::new();
         }
@@ -572,8 +699,13 @@ impl Model {
                 if let Some(input) = &self.input {
                     self.fleet.filter = input.text.clone();
                 }
-                self.fleet.selected = 0;
+                self.fleet.selected = None;
             }
+            return Vec::new();
+        }
+        if action == Action::Messages {
+            self.history_open = true;
+            self.history_scroll = 0;
             return Vec::new();
         }
         match self.view {
@@ -602,10 +734,14 @@ impl Model {
                 }
                 effects
             }
-            Question::SnapshotLoad(tag) => self.snapshot_job(Operation::Load, tag, false),
-            Question::SnapshotDelete(tag) => self.snapshot_job(Operation::Delete, tag, false),
-            Question::SnapshotSkipDisks { tag, .. } => {
-                self.snapshot_job(Operation::Save, tag, true)
+            Question::SnapshotLoad(tag) => {
+                self.snapshot_job(self.current, Operation::Load, tag, false)
+            }
+            Question::SnapshotDelete(tag) => {
+                self.snapshot_job(self.current, Operation::Delete, tag, false)
+            }
+            Question::SnapshotSkipDisks { vm, tag, .. } => {
+                self.snapshot_job(vm, Operation::Save, tag, true)
             }
             Question::Marked { resume, vms, .. } => {
                 let (command, what) = if resume {
@@ -641,10 +777,8 @@ impl Model {
     fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
         let rows = self.fleet.rows(&self.vms, now);
         match action {
-            Action::Up => self.fleet.selected = self.fleet.selected.saturating_sub(1),
-            Action::Down => {
-                self.fleet.selected = (self.fleet.selected + 1).min(rows.len().saturating_sub(1))
-            }
+            Action::Up => self.fleet.move_cursor(&rows, -1),
+            Action::Down => self.fleet.move_cursor(&rows, 1),
             Action::Open => {
                 if let Some(vm) = self.fleet.selected_vm(&self.vms, now) {
                     self.current = vm;
@@ -660,7 +794,7 @@ impl Model {
                 {
                     self.fleet.marked.insert(vm);
                 }
-                self.fleet.selected = (self.fleet.selected + 1).min(rows.len().saturating_sub(1));
+                self.fleet.move_cursor(&rows, 1);
             }
             Action::TogglePause => {
                 let targets: Vec<VmId> = if self.fleet.marked.is_empty() {
@@ -750,9 +884,11 @@ impl Model {
         }
     }
 
-    /// Starts a snapshot job on the VM on screen, unless read-only or another job runs.
+    /// Starts a snapshot job on `vm`, unless read-only or another job runs. QEMU has no job
+    /// yet (the disks are checked first): "started" is said when its first progress comes.
     fn snapshot_job(
         &mut self,
+        vm: VmId,
         operation: Operation,
         tag: String,
         skip_unsupported: bool,
@@ -763,10 +899,10 @@ impl Model {
             )));
             return Vec::new();
         }
-        let vm = self.current;
         let Some(entry) = self.vms.get_mut(vm) else {
             return Vec::new();
         };
+        let name = entry.display_name().to_string();
         let Some(client) = entry.client.clone() else {
             self.say(Message::error(format!(
                 "not connected: snapshot {operation} was not sent"
@@ -782,8 +918,13 @@ impl Model {
             self.say(Message::error(refusal));
             return Vec::new();
         }
+        let whose = if vm == self.current {
+            String::new()
+        } else {
+            format!("{name}: ")
+        };
         self.say(Message::info(format!(
-            "snapshot {operation} '{tag}' started"
+            "{whose}snapshot {operation} '{tag}': checking the disks…"
         )));
         vec![Effect::SnapshotJob {
             vm,
@@ -821,7 +962,7 @@ impl Model {
         match crate::snapshot::validate_tag(&tag, &existing) {
             Ok(()) => {
                 self.input = None;
-                self.snapshot_job(Operation::Save, tag, false)
+                self.snapshot_job(self.current, Operation::Save, tag, false)
             }
             // Keep the prompt open so the user can pick another tag.
             Err(error) => {

@@ -4,8 +4,10 @@
 //! since that VM's previous line. A target that cannot be reached, a connection that drops,
 //! or a poll that fails (a timeout, a malformed reply) ends the run with a non-zero exit and
 //! one clear line on stderr: a script must not mistake stale figures for live ones. So does an
-//! `--event-log` file that stops taking events. A closed stdout (`qemu-dash --batch | head`)
-//! ends the run quietly with status 0, as Unix tools do.
+//! `--event-log` file that stops taking events. Before a timeout, a poll that waits a whole
+//! interval prints a line whose `state` is "not answering", with `not_answering_for_s` and the
+//! age of the (stale) figures. A closed stdout (`qemu-dash --batch | head`) ends the run
+//! quietly with status 0, as Unix tools do.
 
 use crate::app::{Model, Vm};
 use crate::collect::watch::WatchOptions;
@@ -17,7 +19,19 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-/// Prints `count` lines per VM (forever when `None`).
+/// What a piece of news means for the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewsKind {
+    /// A poll's figures: a line, counted.
+    Sample,
+    /// QEMU has not answered a poll for an interval: a line, not counted.
+    Silence,
+    /// Anything else: no line.
+    Other,
+}
+
+/// Prints `count` answered polls per VM (forever when `None`), plus a line for each interval
+/// QEMU leaves a poll unanswered.
 pub async fn run(
     watchlist: Watchlist,
     options: WatchOptions,
@@ -52,7 +66,17 @@ pub async fn run(
         let vm = crate::runtime::vm_of(&news);
         match &news {
             AppEvent::Disconnected { reason, .. } => {
-                bail!("{}: {reason}", names.get(vm).map_or("?", String::as_str));
+                // Say how the VM ended when QEMU said so (SHUTDOWN) before the socket closed.
+                let ended = model
+                    .vms
+                    .get(vm)
+                    .and_then(|v| v.ending.as_ref())
+                    .map(|e| format!("{} at {}; ", e.describe(), e.at.format("%H:%M:%S")))
+                    .unwrap_or_default();
+                bail!(
+                    "{}: {ended}{reason}",
+                    names.get(vm).map_or("?", String::as_str)
+                );
             }
             AppEvent::Problem { text, .. } => {
                 bail!("{}: {text}", names.get(vm).map_or("?", String::as_str));
@@ -69,9 +93,15 @@ pub async fn run(
             }
             _ => {}
         }
-        let is_sample = matches!(news, AppEvent::Sample { .. });
+        // A poll QEMU has not answered for an interval gets a line too, saying so; only
+        // answered polls count towards -n.
+        let news_kind = match &news {
+            AppEvent::Sample { .. } => NewsKind::Sample,
+            AppEvent::NotAnswering { .. } => NewsKind::Silence,
+            _ => NewsKind::Other,
+        };
         model.apply(news, Instant::now());
-        if !is_sample {
+        if news_kind == NewsKind::Other {
             continue;
         }
         let (Some(vm_state), Some(pending), Some(missed)) = (
@@ -91,7 +121,9 @@ pub async fn run(
             Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(error) => return Err(error).context("writing to stdout"),
         }
-        printed[vm] += 1;
+        if news_kind == NewsKind::Sample {
+            printed[vm] += 1;
+        }
         if count.is_some_and(|n| printed.iter().all(|&p| p >= n)) {
             break;
         }
@@ -104,11 +136,20 @@ pub async fn run(
 pub fn batch_line(vm: &Vm, events: Vec<EventRecord>, events_missed: u64) -> Value {
     let status = vm.status.as_ref();
     let media = vm.media();
+    let now = Instant::now();
     json!({
         "time": chrono::Local::now().to_rfc3339(),
         "target": vm.target,
         "name": vm.configured_name.as_ref().or(vm.name.as_ref()),
         "qemu_version": vm.version.as_ref().map(ToString::to_string),
+        "state": vm.state_word(),
+        "not_answering_for_s": vm.not_answering_for(now).map(|d| d.as_secs_f64()),
+        "figures_age_s": vm.stale_age(now).map(|d| d.as_secs_f64()),
+        "accelerator": vm.machine.accelerator,
+        "machine": vm.machine.machine,
+        "cpu_model": vm.machine.cpu_model,
+        "qemu_pid": vm.qemu_pid,
+        "qemu_uptime_s": vm.qemu_uptime_now(now).map(|d| d.as_secs_f64()),
         "status": status.map(|s| s.status.clone()),
         "running": status.map(|s| s.running),
         "vcpus": vm.vcpus,
@@ -126,6 +167,8 @@ pub fn batch_line(vm: &Vm, events: Vec<EventRecord>, events_missed: u64) -> Valu
                 "qdev": row.sample.qdev,
                 "file": medium.map(|m| m.file.clone()),
                 "format": medium.map(|m| m.drv.clone()),
+                "io_status": media.info_of(&row.sample).and_then(|i| i.io_status.clone()),
+                "io_errors": media.io_errors(&row.sample),
                 "totals": row.sample.totals,
                 "rates": row.sample.rates,
             })

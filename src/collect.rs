@@ -42,6 +42,11 @@ pub enum AppEvent {
         /// Seconds until the next attempt.
         retry_in: f64,
     },
+    /// The QEMU process of a connection that dropped has exited (seen in `/proc`).
+    QemuExited {
+        /// Which VM.
+        vm: VmId,
+    },
     /// One poll's figures.
     Sample {
         /// Which VM.
@@ -69,6 +74,14 @@ pub enum AppEvent {
         vm: VmId,
         /// One line.
         text: String,
+    },
+    /// A poll has waited a whole interval (or timed out) without QEMU's answer; sent again at
+    /// every interval until QEMU answers (the next [`AppEvent::Sample`] ends it).
+    NotAnswering {
+        /// Which VM.
+        vm: VmId,
+        /// When the first unanswered poll was sent.
+        since: std::time::Instant,
     },
     /// A poll failed or QEMU said something the client could not use.
     Problem {
@@ -134,6 +147,8 @@ impl AppEvent {
             | AppEvent::EventsMissed { vm, .. }
             | AppEvent::Problem { vm, .. }
             | AppEvent::Notice { vm, .. }
+            | AppEvent::NotAnswering { vm, .. }
+            | AppEvent::QemuExited { vm }
             | AppEvent::SnapshotList { vm, .. }
             | AppEvent::SnapshotProgress { vm, .. }
             | AppEvent::SnapshotDone { vm, .. }

@@ -115,11 +115,11 @@ pub async fn run(
                 dirty = true;
             }
             Some(problem) = problems.recv() => {
-                model.message = Some(crate::app::Message::error(problem));
+                model.say_everywhere(crate::app::Message::error(problem));
                 dirty = true;
             }
             Some(report) = crate::collect::eventlog::next_report(&mut log_reports) => {
-                model.message = Some(if report.is_error {
+                model.say_everywhere(if report.is_error {
                     crate::app::Message::error(report.text)
                 } else {
                     crate::app::Message::info(report.text)

@@ -69,11 +69,15 @@ fn draw(frame: &mut Frame, model: &Model, now: Instant) {
         View::Console => console::render(frame, area, model, now),
         View::Devices => devices::render(frame, area, model, now),
     }
+    if model.history_open {
+        overlay::render_history(frame, area, model);
+    }
     if model.help {
         overlay::render_help(frame, area, model.base_context(), model.has_fleet());
     }
     if let Some(question) = &model.confirm {
-        let name = model.vm().map_or("", |vm| vm.display_name());
+        let vm = question.vm().map_or(model.vm(), |id| model.vms.get(id));
+        let name = vm.map_or("", |vm| vm.display_name());
         overlay::render_confirm(frame, area, &question.text(name));
     }
 }
@@ -85,14 +89,15 @@ fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Constraint::Length((vcpu_rows + 7).clamp(8, 12)),
         Constraint::Fill(3),
         Constraint::Fill(2),
-        Constraint::Length(1),
+        Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
     .areas(area);
     let Some(vm) = model.vm() else {
         return;
     };
-    let stale = !vm.is_connected();
+    let stale = stale_label(vm, now);
+    let stale = stale.as_deref();
     header::render(frame, header, model, vm, now);
     let [cpu_area, memory_area] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(upper);
@@ -113,7 +118,7 @@ fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     };
     blocks::render(frame, blocks, model, vm, stale);
     events::render(frame, events, model, vm);
-    footer::render_message(frame, message, model, Some(vm));
+    footer::render_message(frame, message, model, now);
     footer::render_keys(frame, footer, model);
 }
 
@@ -123,6 +128,25 @@ fn render_too_small(frame: &mut Frame, area: Rect) {
         area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
     );
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+}
+
+/// What a panel title says when its figures are not live ("stale, 12s old"), else `None`.
+pub fn stale_label(vm: &crate::app::Vm, now: Instant) -> Option<String> {
+    if !vm.is_stale() {
+        return None;
+    }
+    Some(match vm.stale_age(now) {
+        Some(age) => format!("stale, {} old", crate::format::duration(age)),
+        None => "stale".to_string(),
+    })
+}
+
+/// `title`, followed by the stale label when there is one.
+pub fn with_stale(title: &str, stale: Option<&str>) -> String {
+    match stale {
+        Some(label) => format!("{title} · {label}"),
+        None => title.to_string(),
+    }
 }
 
 /// A bordered panel block with a title; highlighted when focused, dimmed when stale.

@@ -125,6 +125,7 @@ fn sample(tick: u64) -> Sample {
                 plugged_bytes: None,
                 balloon_bytes: Some(900 << 20),
             },
+            ..Default::default()
         }),
         round_trip: Duration::from_micros(600 + tick % 100),
     }

@@ -323,14 +323,21 @@ impl Vm {
             News::Network(result) => self.monitor.network = Some(result),
             News::Devices(result) => self.monitor.devices = Some(result),
             News::Migration(info) => {
+                // A snapshot save shows in query-migrate too: it is not a migration, and it
+                // must not replace the record of a real one.
+                if info.is_snapshot_save() {
+                    self.monitor
+                        .migration
+                        .get_or_insert_with(MigrationInfo::default);
+                    return None;
+                }
                 // The first report after connecting may be an old migration's end: only a
                 // change seen here is news.
-                let before = self
+                let changed = self
                     .monitor
                     .migration
                     .as_ref()
-                    .map(|m| m.status().to_string());
-                let changed = before.as_deref().is_some_and(|b| b != info.status());
+                    .is_some_and(|before| *before != info);
                 let message = match info.status() {
                     _ if !changed || info.is_active() => None,
                     "none" => None,
@@ -778,16 +785,16 @@ impl Model {
     /// Reports unplug requests that `DEVICE_DELETED` has not answered.
     pub(super) fn tick_monitor(&mut self, now: Instant) {
         let mut late = Vec::new();
-        for vm in &mut self.vms {
+        for (vm_id, vm) in self.vms.iter_mut().enumerate() {
             for unplug in &mut vm.monitor.unplugs {
                 if !unplug.reported && now.duration_since(unplug.since) >= UNPLUG_PATIENCE {
                     unplug.reported = true;
-                    late.push(unplug.id.clone());
+                    late.push((vm_id, unplug.id.clone()));
                 }
             }
         }
-        if let Some(id) = late.pop() {
-            self.say(Message::error(format!(
+        if let Some((vm_id, id)) = late.pop() {
+            self.say_about(vm_id, Message::error(format!(
                 "device_del {id}: no DEVICE_DELETED after {} s. QEMU waits for the guest to release it: PCI hot-unplug on the pc machine goes through ACPI and needs a guest OS that answers (USB devices go at once)",
                 UNPLUG_PATIENCE.as_secs()
             )));

@@ -65,8 +65,8 @@ pub struct FleetState {
     pub descending: bool,
     /// Only VMs whose name, target or state contains this (case-insensitive).
     pub filter: String,
-    /// Index of the selected row among the visible rows.
-    pub selected: usize,
+    /// The VM under the cursor; the cursor stays on it when the rows sort again.
+    pub selected: Option<VmId>,
     /// VMs marked for a bulk pause/resume.
     pub marked: BTreeSet<VmId>,
 }
@@ -77,10 +77,22 @@ impl Default for FleetState {
             sort: FleetColumn::Name,
             descending: false,
             filter: String::new(),
-            selected: 0,
+            selected: None,
             marked: BTreeSet::new(),
         }
     }
+}
+
+/// A target's short form: a socket's file name, or TCP's host:port.
+fn short_target(target: &str) -> String {
+    let path = target.strip_prefix("unix:").unwrap_or(target);
+    if target.starts_with("tcp:") {
+        return target.trim_start_matches("tcp:").to_string();
+    }
+    std::path::Path::new(path).file_name().map_or_else(
+        || target.to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 fn compare_option(a: Option<f64>, b: Option<f64>) -> Ordering {
@@ -120,7 +132,7 @@ impl FleetState {
             .filter(|(_, vm)| !vm.removed && self.matches(vm))
             .map(|(id, _)| id)
             .collect();
-        let since = |vm: &Vm| vm.status_since.map(|t| now.duration_since(t).as_secs_f64());
+        let since = |vm: &Vm| vm.time_in_state(now).map(|d| d.as_secs_f64());
         rows.sort_by(|&a, &b| {
             let (x, y) = (&vms[a], &vms[b]);
             let order = match self.sort {
@@ -148,11 +160,58 @@ impl FleetState {
         rows
     }
 
-    /// The VM of the selected row.
+    /// The VM of the selected row: the VM the cursor is on, else the first row.
     pub fn selected_vm(&self, vms: &[Vm], now: Instant) -> Option<VmId> {
         let rows = self.rows(vms, now);
-        rows.get(self.selected.min(rows.len().saturating_sub(1)))
-            .copied()
+        rows.get(self.selected_index(&rows)).copied()
+    }
+
+    /// Where the cursor is among `rows`: on its VM wherever the sort put it, else the first.
+    pub fn selected_index(&self, rows: &[VmId]) -> usize {
+        self.selected
+            .and_then(|vm| rows.iter().position(|&row| row == vm))
+            .unwrap_or(0)
+    }
+
+    /// Moves the cursor `by` rows (negative: up), staying within `rows`.
+    pub fn move_cursor(&mut self, rows: &[VmId], by: isize) {
+        let at = self.selected_index(rows);
+        let last = rows.len().saturating_sub(1);
+        let next = at.saturating_add_signed(by).min(last);
+        self.selected = rows.get(next).copied();
+    }
+
+    /// The names to show, one per VM: the display name, with the target's short form after
+    /// it when another watched VM has the same name (two VMs started with the same -name).
+    pub fn row_names(vms: &[Vm]) -> Vec<String> {
+        vms.iter()
+            .map(|vm| {
+                let name = vm.display_name();
+                let twins: Vec<&Vm> = vms
+                    .iter()
+                    .filter(|other| !other.removed && other.display_name() == name)
+                    .collect();
+                if twins.len() < 2 {
+                    return name.to_string();
+                }
+                let short = short_target(&vm.target);
+                let short_is_unique = twins
+                    .iter()
+                    .filter(|other| short_target(&other.target) == short)
+                    .count()
+                    == 1;
+                let target = if short_is_unique {
+                    short
+                } else {
+                    vm.target.clone()
+                };
+                if target == name {
+                    name.to_string()
+                } else {
+                    format!("{name} [{target}]")
+                }
+            })
+            .collect()
     }
 }
 
@@ -185,5 +244,46 @@ mod tests {
         assert_eq!(fleet.rows(&vms, now), vec![1]);
         fleet.filter = "connecting".into();
         assert_eq!(fleet.rows(&vms, now).len(), 3, "the state is searchable");
+    }
+
+    #[test]
+    fn the_cursor_stays_on_its_vm_when_the_rows_sort_again() {
+        let mut vms = vec![vm("web", Some(5.0)), vm("db", Some(50.0))];
+        let now = Instant::now();
+        let mut fleet = FleetState::default();
+        fleet.sort_by(FleetColumn::Cpu);
+        let rows = fleet.rows(&vms, now);
+        assert_eq!(rows, vec![1, 0]);
+        fleet.move_cursor(&rows, 1);
+        assert_eq!(fleet.selected_vm(&vms, now), Some(0), "on web");
+        vms[0].process_cpu_percent = Some(90.0);
+        let rows = fleet.rows(&vms, now);
+        assert_eq!(rows, vec![0, 1], "web sorts first now");
+        assert_eq!(
+            fleet.selected_index(&rows),
+            0,
+            "and the cursor went with it"
+        );
+        assert_eq!(fleet.selected_vm(&vms, now), Some(0));
+        fleet.move_cursor(&rows, -5);
+        assert_eq!(fleet.selected_vm(&vms, now), Some(0));
+        fleet.move_cursor(&rows, 5);
+        assert_eq!(fleet.selected_vm(&vms, now), Some(1));
+    }
+
+    #[test]
+    fn twins_are_told_apart_by_their_target() {
+        let mut vms = vec![vm("web", None), vm("web", None), vm("db", None)];
+        vms[0].target = "unix:/run/a/web.qmp".into();
+        vms[1].target = "unix:/run/b/web.qmp".into();
+        vms[2].target = "unix:/run/db.qmp".into();
+        let names = FleetState::row_names(&vms);
+        assert_eq!(names[0], "web [unix:/run/a/web.qmp]");
+        assert_eq!(names[1], "web [unix:/run/b/web.qmp]");
+        assert_eq!(names[2], "db");
+        vms[1].target = "tcp:host:4444".into();
+        let names = FleetState::row_names(&vms);
+        assert_eq!(names[0], "web [web.qmp]");
+        assert_eq!(names[1], "web [host:4444]");
     }
 }

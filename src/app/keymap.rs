@@ -68,6 +68,12 @@ pub enum Action {
     Refresh,
     /// A key of the console or the devices screen.
     Monitor(MonitorKey),
+    /// Open the message history (or close it).
+    Messages,
+    /// Scroll a page up.
+    PageUp,
+    /// Scroll a page down.
+    PageDown,
 }
 
 /// Which key table applies.
@@ -97,6 +103,8 @@ pub enum KeyContext {
     Migration,
     /// A prompt on the devices screen.
     Form,
+    /// The message history overlay.
+    Messages,
 }
 
 /// One row of the key table.
@@ -157,6 +165,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(K::Fleet, "/", "filter", A::Filter, true),
     bind(K::Fleet, "Esc", "clear filter", A::Cancel, false),
     bind(K::Fleet, "+/-", "poll faster/slower", A::Faster, false),
+    bind(K::Fleet, "!", "messages", A::Messages, true),
     bind(K::Fleet, "?", "help", A::Help, true),
     bind(K::Fleet, "q/C-c", "quit dashboard", A::QuitDashboard, true),
     bind(K::Snapshots, "↑/↓", "select", A::Up, false),
@@ -172,6 +181,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(K::Snapshots, "r", "refresh", A::Refresh, true),
     bind(K::Snapshots, "Esc", "back", A::Cancel, true),
+    bind(K::Snapshots, "!", "message history", A::Messages, false),
     bind(K::Snapshots, "?", "help", A::Help, false),
     bind(
         K::Snapshots,
@@ -215,6 +225,7 @@ pub const BINDINGS: &[Binding] = &[
         A::Monitor(M::OpenMigration),
         false,
     ),
+    bind(K::Main, "!", "message history", A::Messages, false),
     bind(K::Main, "?", "help", A::Help, true),
     bind(K::Main, "q/C-c", "quit dashboard", A::QuitDashboard, true),
     bind(K::Confirm, "y", "yes", A::Confirm, true),
@@ -252,6 +263,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(K::Console, "Esc", "back", A::Cancel, true),
     bind(K::Console, "F1", "help", A::Help, true),
+    bind(K::Console, "F2", "message history", A::Messages, false),
     bind(K::Console, "C-c", "quit dashboard", A::QuitDashboard, false),
     bind(K::Media, "↑/↓", "select", A::Up, false),
     bind(
@@ -324,6 +336,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(K::Media, ":", "console", A::Monitor(M::OpenConsole), false),
     bind(K::Media, "Esc", "back", A::Cancel, true),
+    bind(K::Media, "!", "message history", A::Messages, false),
     bind(K::Media, "?", "help", A::Help, true),
     bind(K::Media, "q/C-c", "quit dashboard", A::QuitDashboard, false),
     bind(K::Network, "r", "refresh", A::Refresh, true),
@@ -349,6 +362,7 @@ pub const BINDINGS: &[Binding] = &[
         false,
     ),
     bind(K::Network, "Esc", "back", A::Cancel, true),
+    bind(K::Network, "!", "message history", A::Messages, false),
     bind(K::Network, "?", "help", A::Help, true),
     bind(
         K::Network,
@@ -380,6 +394,7 @@ pub const BINDINGS: &[Binding] = &[
         false,
     ),
     bind(K::Hotplug, "Esc", "back", A::Cancel, true),
+    bind(K::Hotplug, "!", "message history", A::Messages, false),
     bind(K::Hotplug, "?", "help", A::Help, true),
     bind(
         K::Hotplug,
@@ -411,6 +426,7 @@ pub const BINDINGS: &[Binding] = &[
         false,
     ),
     bind(K::Migration, "Esc", "back", A::Cancel, true),
+    bind(K::Migration, "!", "message history", A::Messages, false),
     bind(K::Migration, "?", "help", A::Help, true),
     bind(
         K::Migration,
@@ -419,6 +435,8 @@ pub const BINDINGS: &[Binding] = &[
         A::QuitDashboard,
         false,
     ),
+    bind(K::Messages, "↑/↓ PgUp/PgDn", "scroll", A::Up, true),
+    bind(K::Messages, "!/Esc/q", "close", A::Cancel, true),
     bind(K::Form, "Enter", "ok", A::Submit, true),
     bind(
         K::Form,
@@ -457,6 +475,7 @@ fn main_default_action(code: KeyCode) -> Option<Action> {
         KeyCode::Char('+') | KeyCode::Char('=') => Some(A::Faster),
         KeyCode::Char('-') => Some(A::Slower),
         KeyCode::Char('?') => Some(A::Help),
+        KeyCode::Char('!') => Some(A::Messages),
         KeyCode::Char('q') => Some(A::QuitDashboard),
         KeyCode::Esc => Some(A::Cancel),
         _ => None,
@@ -485,6 +504,10 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
     if ctrl && key.code == KeyCode::Char('c') {
         return Some(A::QuitDashboard);
     }
+    // F2 opens the message history wherever letters are typed as text.
+    if key.code == KeyCode::F(2) && !matches!(context, K::Confirm | K::Help) {
+        return Some(A::Messages);
+    }
     match context {
         K::Main => {
             if let KeyCode::Char(c) = key.code {
@@ -504,6 +527,7 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('p') => Some(A::TogglePause),
             KeyCode::Char(digit @ '1'..='8') => Some(A::Sort(digit as u8 - b'1')),
             KeyCode::Char('/') => Some(A::Filter),
+            KeyCode::Char('!') => Some(A::Messages),
             KeyCode::Esc => Some(A::Cancel),
             KeyCode::Char('+') | KeyCode::Char('=') => Some(A::Faster),
             KeyCode::Char('-') => Some(A::Slower),
@@ -522,7 +546,16 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('r') => Some(A::Refresh),
             KeyCode::Esc => Some(A::Cancel),
             KeyCode::Char('?') => Some(A::Help),
+            KeyCode::Char('!') => Some(A::Messages),
             KeyCode::Char('q') => Some(A::QuitDashboard),
+            _ => None,
+        },
+        K::Messages => match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
+            KeyCode::Down | KeyCode::Char('j') => Some(A::Down),
+            KeyCode::PageUp => Some(A::PageUp),
+            KeyCode::PageDown => Some(A::PageDown),
+            KeyCode::Char('!') | KeyCode::Esc | KeyCode::Char('q') => Some(A::Cancel),
             _ => None,
         },
         K::Input => match key.code {
@@ -619,6 +652,7 @@ mod tests {
             K::Hotplug,
             K::Migration,
             K::Form,
+            K::Messages,
         ] {
             assert!(BINDINGS.iter().any(|b| b.context == context && b.in_footer));
         }

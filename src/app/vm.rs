@@ -8,6 +8,7 @@ use crate::collect::{AppEvent, EventKind, EventRecord};
 use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
 use crate::qmp::{Client, QemuVersion};
+use chrono::{DateTime, Local};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ pub const EVENT_LOG_LEN: usize = 1000;
 pub const EVENT_LOG_BYTES: usize = 2 * 1024 * 1024;
 /// Event names counted one by one; a peer inventing names cannot grow the counts beyond this.
 pub const MAX_EVENT_NAMES: usize = 128;
+/// The state word of a connected VM whose QEMU does not answer the poller.
+pub const NOT_ANSWERING: &str = "not answering";
 
 /// A bounded series for sparklines.
 #[derive(Debug, Clone, Default)]
@@ -83,9 +86,9 @@ impl<'a> Media<'a> {
         }
     }
 
-    /// The medium of a block device: the first device with a medium whose drive id or node
-    /// name matches.
-    pub fn of(&self, block: &BlockSample) -> Option<&'a BlockDeviceInfo> {
+    /// The `query-block` entry of a block device: the first device with a medium whose drive
+    /// id or node name matches.
+    pub fn info_of(&self, block: &BlockSample) -> Option<&'a BlockInfo> {
         let by_device = (!block.device.is_empty())
             .then(|| self.by_device.get(block.device.as_str()))
             .flatten();
@@ -98,7 +101,38 @@ impl<'a> Media<'a> {
             (Some(&a), None) | (None, Some(&a)) => a,
             (None, None) => return None,
         };
-        self.infos.get(at).and_then(|info| info.inserted.as_ref())
+        self.infos.get(at)
+    }
+
+    /// The medium of a block device (see [`Media::info_of`]).
+    pub fn of(&self, block: &BlockSample) -> Option<&'a BlockDeviceInfo> {
+        self.info_of(block).and_then(|info| info.inserted.as_ref())
+    }
+
+    /// A block device's I/O errors in a few words ("failed: 2 reads, 1 write"), or `None`
+    /// when QEMU reports none: failed operations counted, and the error state of devices
+    /// with an error policy (`io-status` "failed" or "nospace").
+    pub fn io_errors(&self, block: &BlockSample) -> Option<String> {
+        let totals = &block.totals;
+        let mut parts = Vec::new();
+        let mut count = |n: u64, what: &str| {
+            if n > 0 {
+                parts.push(format!("{n} {what}{}", if n == 1 { "" } else { "s" }));
+            }
+        };
+        count(totals.failed_rd_operations, "read");
+        count(totals.failed_wr_operations, "write");
+        count(totals.failed_flush_operations, "flush");
+        let status = self
+            .info_of(block)
+            .and_then(|info| info.io_status.as_deref())
+            .filter(|status| *status != "ok");
+        match (status, parts.is_empty()) {
+            (None, true) => None,
+            (None, false) => Some(format!("failed {}", parts.join(", "))),
+            (Some(status), true) => Some(status.to_string()),
+            (Some(status), false) => Some(format!("{status}; failed {}", parts.join(", "))),
+        }
     }
 }
 
@@ -116,6 +150,48 @@ pub enum ConnectionState {
         /// Seconds until the next attempt.
         retry_in: f64,
     },
+}
+
+/// How a VM ended: the `SHUTDOWN` event QEMU sent, or its process found gone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    /// QEMU's shutdown reason ("guest-shutdown", "host-qmp-quit"…), `None` when the process
+    /// exited without a `SHUTDOWN` event (killed, crashed).
+    pub reason: Option<String>,
+    /// The shutdown came from the guest.
+    pub by_guest: bool,
+    /// When (the event's time, or when the connection dropped).
+    pub at: DateTime<Local>,
+    /// The same moment on the monotonic clock, for "2m05s ago".
+    pub since: Instant,
+    /// The QEMU process is gone.
+    pub exited: bool,
+}
+
+impl Ending {
+    /// The state word for the fleet row and batch lines: "shut down", "quit", "exited".
+    pub fn word(&self) -> &'static str {
+        match self.reason.as_deref() {
+            _ if self.by_guest => "shut down",
+            Some("host-qmp-quit") => "quit",
+            Some("host-signal" | "host-error") | None => "exited",
+            Some(_) => "shut down",
+        }
+    }
+
+    /// What happened, in a few words: "shut down by the guest", "quit", "QEMU exited".
+    pub fn describe(&self) -> String {
+        match self.reason.as_deref() {
+            Some("guest-shutdown") => "shut down by the guest".to_string(),
+            Some(reason) if self.by_guest => format!("shut down by the guest ({reason})"),
+            Some("host-qmp-quit") => "quit (QMP quit command)".to_string(),
+            Some("host-signal") => "QEMU exited on a signal".to_string(),
+            Some("host-ui") => "closed from QEMU's window".to_string(),
+            Some("host-error") => "QEMU exited on an error".to_string(),
+            Some(reason) => format!("shut down by the host ({reason})"),
+            None => "QEMU exited".to_string(),
+        }
+    }
 }
 
 /// A block device row: the latest sample, its medium, and rate history.
@@ -161,7 +237,7 @@ pub struct Vm {
     pub status_since: Option<Instant>,
     /// vCPUs.
     pub vcpus: Vec<VcpuSample>,
-    /// Total host CPU of all vCPUs, percent, history.
+    /// Total host CPU of all vCPU threads, in tenths of a percent of one host CPU, history.
     pub cpu_history: History,
     /// Why host figures are missing, if they are.
     pub host_problem: Option<String>,
@@ -171,6 +247,12 @@ pub struct Vm {
     pub rss_bytes: Option<u64>,
     /// QEMU process CPU time in all, seconds.
     pub process_cpu_seconds: Option<f64>,
+    /// The QEMU process id, when known.
+    pub qemu_pid: Option<u32>,
+    /// How long the QEMU process had run, and when that was read.
+    pub qemu_uptime: Option<(Duration, Instant)>,
+    /// Accelerator, machine type and CPU model.
+    pub machine: crate::collect::poller::MachineFacts,
     /// Block devices.
     pub blocks: Vec<BlockRow>,
     /// Media info from `query-block`.
@@ -193,10 +275,16 @@ pub struct Vm {
     pub problem: Option<String>,
     /// When the last sample arrived.
     pub last_sample_at: Option<Instant>,
+    /// When the first poll QEMU has not answered was sent (`None` while QEMU answers).
+    pub unanswered_since: Option<Instant>,
     /// The fast queries' round trip at the last sample.
     pub round_trip: Option<Duration>,
     /// A pending power-down request.
     pub powerdown: Option<PowerdownRequest>,
+    /// How the VM ended, once it did (cleared when a VM runs on this target again).
+    pub ending: Option<Ending>,
+    /// When the last connection dropped.
+    pub dropped_at: Option<(DateTime<Local>, Instant)>,
     /// The snapshot list and job.
     pub snapshots: SnapshotView,
     /// Console output, network, devices and migration (the monitor's screens).
@@ -219,6 +307,17 @@ impl Vm {
             .as_deref()
             .or(self.name.as_deref())
             .unwrap_or(&self.target)
+    }
+
+    /// Host CPU of all vCPU threads together over the last interval, percent of one host CPU
+    /// (what the CPU history plots).
+    pub fn vcpu_cpu_percent(&self) -> Option<f64> {
+        let known: Vec<f64> = self
+            .vcpus
+            .iter()
+            .filter_map(|v| v.host.cpu_percent)
+            .collect();
+        (!known.is_empty()).then(|| known.iter().sum())
     }
 
     /// Sum of the block devices' read rates, bytes/s (`None` before two samples).
@@ -251,11 +350,18 @@ impl Vm {
         }
     }
 
-    /// The run state word, or the connection state when there is none.
+    /// The run state word, or the connection state when there is none: what the fleet row,
+    /// the filter and batch mode's `state` field say.
     pub fn state_word(&self) -> String {
         match (&self.connection, &self.status) {
             (_, _) if self.removed => "removed".to_string(),
+            (Some(ConnectionState::Connected), _) if self.unanswered_since.is_some() => {
+                NOT_ANSWERING.to_string()
+            }
             (Some(ConnectionState::Connected), Some(status)) => status.status.clone(),
+            (_, _) if self.ended().is_some() => {
+                self.ended().map_or("ended", Ending::word).to_string()
+            }
             (Some(ConnectionState::Disconnected { .. }), _) => "disconnected".to_string(),
             _ => "connecting".to_string(),
         }
@@ -269,6 +375,52 @@ impl Vm {
     /// The media of the block devices, indexed for matching rows to them.
     pub fn media(&self) -> Media<'_> {
         Media::new(&self.block_info)
+    }
+
+    /// How the VM ended, when that is its state now: disconnected after a `SHUTDOWN` or with
+    /// its process gone, or still connected in QEMU's "shutdown" state (`-no-shutdown`).
+    pub fn ended(&self) -> Option<&Ending> {
+        let ending = self.ending.as_ref()?;
+        let shut = self.status.as_ref().is_some_and(|s| s.status == "shutdown");
+        let gone = matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
+        (gone || shut).then_some(ending)
+    }
+
+    /// How long the QEMU process has run, now (while its figures are live).
+    pub fn qemu_uptime_now(&self, now: Instant) -> Option<Duration> {
+        let (uptime, at) = self.qemu_uptime?;
+        (!self.is_stale()).then(|| uptime + now.saturating_duration_since(at))
+    }
+
+    /// How long the VM has been in the state the fleet row shows: silent, ended, or its live
+    /// run state (`None` for a lost connection, whose state is not known).
+    pub fn time_in_state(&self, now: Instant) -> Option<Duration> {
+        self.not_answering_for(now)
+            .or_else(|| self.ended().map(|e| now.saturating_duration_since(e.since)))
+            .or_else(|| {
+                self.status_since
+                    .filter(|_| self.is_connected())
+                    .map(|t| now.saturating_duration_since(t))
+            })
+    }
+
+    /// How long QEMU has not answered the poller, while connected and silent.
+    pub fn not_answering_for(&self, now: Instant) -> Option<Duration> {
+        self.unanswered_since
+            .filter(|_| self.is_connected())
+            .map(|since| now.saturating_duration_since(since))
+    }
+
+    /// True when the figures on screen are not live: disconnected, or QEMU not answering.
+    pub fn is_stale(&self) -> bool {
+        !self.is_connected() || self.unanswered_since.is_some()
+    }
+
+    /// How old the figures are, when they are stale and there are any.
+    pub fn stale_age(&self, now: Instant) -> Option<Duration> {
+        self.last_sample_at
+            .filter(|_| self.is_stale())
+            .map(|at| now.saturating_duration_since(at))
     }
 
     /// Adds a record to the log, dropping the oldest beyond [`EVENT_LOG_LEN`] records or
@@ -318,6 +470,12 @@ impl Vm {
                 let was_disconnected =
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
                 self.client = Some(client);
+                self.unanswered_since = None;
+                self.ending = None;
+                // Perhaps another QEMU on the same socket: its facts come with its first poll.
+                self.machine = Default::default();
+                self.qemu_pid = None;
+                self.qemu_uptime = None;
                 self.version = Some(greeting.version.clone());
                 self.connection = Some(ConnectionState::Connected);
                 if was_disconnected {
@@ -335,22 +493,30 @@ impl Vm {
                 if was_connected || first_failure {
                     self.log(EventRecord::note(format!("disconnected: {reason}")));
                 }
+                if was_connected {
+                    self.dropped_at = Some((Local::now(), now));
+                }
                 self.client = None;
+                self.unanswered_since = None;
                 self.powerdown = None;
                 self.connection = Some(ConnectionState::Disconnected { reason, retry_in });
             }
             AppEvent::Sample { sample, .. } => {
+                if sample.status.running {
+                    self.ending = None;
+                }
                 self.set_status(sample.status.clone(), now);
-                let total_cpu: f64 = sample.vcpus.iter().filter_map(|v| v.host.cpu_percent).sum();
                 self.vcpus = sample.vcpus;
                 match sample.host {
                     Ok(host) => {
                         self.host_problem = None;
+                        self.qemu_pid = Some(host.pid);
+                        self.qemu_uptime = host.uptime.map(|uptime| (uptime, now));
                         self.process_cpu_percent = host.process_cpu_percent;
                         self.process_cpu_seconds = host.process_cpu_seconds;
                         self.rss_bytes = host.rss_bytes;
-                        if self.vcpus.iter().any(|v| v.host.cpu_percent.is_some()) {
-                            self.cpu_history.push(total_cpu.round() as u64);
+                        if let Some(total) = self.vcpu_cpu_percent() {
+                            self.cpu_history.push((total * 10.0).round() as u64);
                         }
                     }
                     Err(reason) => {
@@ -387,17 +553,32 @@ impl Vm {
                 }
                 self.blocks = rows;
                 if let Some(slow) = sample.slow {
+                    self.machine = slow.machine;
                     self.name = slow.name;
                     self.block_info = slow.block_info;
                     self.memory = slow.memory;
                 }
                 self.problem = None;
+                self.unanswered_since = None;
                 self.last_sample_at = Some(now);
                 self.round_trip = Some(sample.round_trip);
             }
             AppEvent::Event { record, .. } => {
                 self.events_total += 1;
                 self.count_event(&record.name);
+                if record.name == "SHUTDOWN" {
+                    self.ending = Some(Ending {
+                        reason: record
+                            .data
+                            .get("reason")
+                            .and_then(|r| r.as_str())
+                            .map(str::to_string),
+                        by_guest: record.data.get("guest").and_then(|g| g.as_bool()) == Some(true),
+                        at: record.time,
+                        since: now,
+                        exited: false,
+                    });
+                }
                 let shutdown_by_guest = record.name == "SHUTDOWN"
                     && record.data.get("guest").and_then(|g| g.as_bool()) == Some(true);
                 if record.kind == EventKind::Shutdown && self.powerdown.take().is_some() {
@@ -430,13 +611,44 @@ impl Vm {
                 self.log(EventRecord::note(text.clone()));
                 return Some(Message::info(text));
             }
+            AppEvent::QemuExited { .. } => {
+                if !self.is_connected() {
+                    let ending = self.ending.get_or_insert_with(|| Ending {
+                        reason: None,
+                        by_guest: false,
+                        at: self.dropped_at.map_or_else(Local::now, |(at, _)| at),
+                        since: self.dropped_at.map_or(now, |(_, since)| since),
+                        exited: false,
+                    });
+                    ending.exited = true;
+                }
+            }
+            AppEvent::NotAnswering { since, .. } => {
+                if self.is_connected() {
+                    let earliest = self.unanswered_since.map_or(since, |s| s.min(since));
+                    self.unanswered_since = Some(earliest);
+                }
+            }
             AppEvent::SnapshotList { result, .. } => match result {
                 Ok(list) => self.snapshots.set_list(list),
                 Err(error) => self.snapshots.error = Some(error),
             },
             AppEvent::SnapshotProgress { progress, .. } => {
+                let name = self.display_name().to_string();
                 if let Some(job) = self.snapshots.job.as_mut() {
+                    // The first report means QEMU has the job (or runs the HMP command).
+                    let started = job.progress.is_none().then(|| {
+                        let by = match &progress.job_id {
+                            Some(id) => format!("QEMU job {id}"),
+                            None => "HMP".to_string(),
+                        };
+                        Message::info(format!(
+                            "{name}: snapshot {} '{}' started ({by})",
+                            job.operation, job.tag
+                        ))
+                    });
                     job.progress = Some(progress);
+                    return started;
                 }
             }
             AppEvent::SnapshotDone {

@@ -1,5 +1,5 @@
-//! Host-side figures of a QEMU process from `/proc`: CPU per vCPU thread, steal, total CPU
-//! and RSS.
+//! Host-side figures of a QEMU process from `/proc`: CPU per vCPU thread, steal, total CPU,
+//! RSS and how long the process has run.
 //!
 //! Reads `/proc/<pid>/task/<tid>/schedstat` (run time and run-queue wait in nanoseconds) for
 //! each vCPU thread id that `query-cpus-fast` reports, and `/proc/<pid>/stat` and `status` for
@@ -32,6 +32,10 @@ pub struct VcpuHost {
 /// Host figures of the QEMU process.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HostSample {
+    /// The QEMU process id.
+    pub pid: u32,
+    /// How long the QEMU process has run.
+    pub uptime: Option<Duration>,
     /// CPU of the whole process, percent of one host CPU.
     pub process_cpu_percent: Option<f64>,
     /// Resident memory, bytes.
@@ -60,6 +64,41 @@ pub fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// When the process started, in ticks after boot (field 22 of a `stat` file).
+pub fn parse_stat_start_ticks(text: &str) -> Option<u64> {
+    let after_name = &text[text.rfind(')')? + 1..];
+    // After the name the state is field 3 of stat(5): starttime, field 22, is the 20th here.
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Seconds since boot from `/proc/uptime`.
+pub fn parse_uptime(text: &str) -> Option<f64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// How long a process started at `start_ticks` after boot has run, given the system's uptime.
+fn process_uptime(start_ticks: u64, system_uptime: f64) -> Option<Duration> {
+    let age = system_uptime - start_ticks as f64 / TICKS_PER_SECOND;
+    (age.is_finite() && age >= 0.0).then(|| Duration::from_secs_f64(age))
+}
+
+/// The state letter from a `stat` file ('R', 'S', 'Z'…).
+pub fn parse_stat_state(text: &str) -> Option<char> {
+    text[text.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// True when process `pid` is gone or a zombie (it exited and only awaits its parent).
+pub fn process_exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => matches!(parse_stat_state(&stat), Some('Z' | 'X')),
+        Err(error) => error.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
 /// `VmRSS` in bytes from a `status` file.
 pub fn parse_status_rss(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -75,6 +114,7 @@ fn percent(delta: u64, unit_per_second: f64, elapsed: Duration) -> Option<f64> {
 /// Samples one QEMU process, keeping the previous readings to compute rates.
 #[derive(Debug)]
 pub struct HostSampler {
+    pid: u32,
     proc_dir: PathBuf,
     last: Option<Instant>,
     last_process_ticks: Option<u64>,
@@ -85,6 +125,7 @@ impl HostSampler {
     /// A sampler for the process `pid`.
     pub fn new(pid: u32) -> Self {
         HostSampler {
+            pid,
             proc_dir: PathBuf::from(format!("/proc/{pid}")),
             last: None,
             last_process_ticks: None,
@@ -98,12 +139,7 @@ impl HostSampler {
         &mut self,
         vcpu_threads: Vec<u32>,
     ) -> Result<HostSample, String> {
-        let fresh = HostSampler {
-            proc_dir: self.proc_dir.clone(),
-            last: None,
-            last_process_ticks: None,
-            last_threads: HashMap::new(),
-        };
+        let fresh = HostSampler::new(self.pid);
         let mut sampler = std::mem::replace(self, fresh);
         let reading = tokio::task::spawn_blocking(move || {
             let sample = sampler.sample(&vcpu_threads);
@@ -132,7 +168,14 @@ impl HostSampler {
                 self.proc_dir.join("stat").display()
             )
         })?;
+        let uptime = std::fs::read_to_string("/proc/uptime")
+            .ok()
+            .and_then(|text| parse_uptime(&text));
         let mut sample = HostSample {
+            pid: self.pid,
+            uptime: parse_stat_start_ticks(&stat)
+                .zip(uptime)
+                .and_then(|(start, now)| process_uptime(start, now)),
             rss_bytes: std::fs::read_to_string(self.proc_dir.join("status"))
                 .ok()
                 .and_then(|s| parse_status_rss(&s)),
@@ -189,6 +232,19 @@ mod tests {
         let stat = "4242 (qemu-system-x86) (x) S 1 4242 4242 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 1 2 3";
         assert_eq!(parse_stat_cpu_ticks(stat), Some(300));
         assert_eq!(parse_stat_cpu_ticks("1 (x) S"), None);
+        assert_eq!(parse_stat_state(stat), Some('S'));
+        let long = "7 (q) S 1 7 7 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 12345 2 3";
+        assert_eq!(parse_stat_start_ticks(long), Some(12345));
+        assert_eq!(parse_uptime("350.25 1000.0\n"), Some(350.25));
+        assert_eq!(
+            process_uptime(12345, 350.25),
+            Some(Duration::from_secs_f64(350.25 - 123.45))
+        );
+        assert_eq!(process_uptime(99999, 1.0), None);
+        assert_eq!(parse_stat_state("1 (a) b) Z 0"), Some('Z'));
+        assert_eq!(parse_stat_state("garbage"), None);
+        assert!(!process_exited(std::process::id()));
+        assert!(process_exited(u32::MAX));
         assert_eq!(
             parse_status_rss("Name:\tqemu\nVmRSS:\t   2048 kB\n"),
             Some(2 * 1024 * 1024)
@@ -204,6 +260,8 @@ mod tests {
         let mut sampler = HostSampler::new(pid);
         let first = sampler.sample(&[tid]).unwrap();
         assert!(first.rss_bytes.unwrap() > 0);
+        assert_eq!(first.pid, pid);
+        assert!(first.uptime.is_some(), "this process has run for some time");
         assert_eq!(first.vcpus[&tid].cpu_percent, None);
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(100) {

@@ -1,6 +1,9 @@
 //! The interval loop of one connected VM: queries QEMU and `/proc`, computes rates, and sends
 //! a [`Sample`] per tick to the app.
 //!
+//! A poll that waits a whole interval without an answer (or times out) is reported as
+//! [`AppEvent::NotAnswering`], again every interval until QEMU answers.
+//!
 //! Fast queries (`query-status`, `query-cpus-fast`, `query-blockstats`) run every tick,
 //! pipelined; slow-changing ones (`query-block`, `query-name`, memory, balloon) every
 //! [`SLOW_EVERY`] ticks and after an event that changes them. A run-state event polls at once;
@@ -39,6 +42,19 @@ const STATE_EVENTS: &[&str] = &[
     "WAKEUP",
     "GUEST_PANICKED",
 ];
+
+/// Events that change the memory figures (hot-plugged DIMMs, virtio-mem, the balloon) or the
+/// devices: the slow queries run at once. Every `DEVICE_*` event counts too.
+const MEMORY_EVENTS: &[&str] = &[
+    "ACPI_DEVICE_OST",
+    "BALLOON_CHANGE",
+    "MEMORY_DEVICE_SIZE_CHANGE",
+];
+
+/// True for an event after which memory and devices are read again at once.
+fn changes_memory(name: &str) -> bool {
+    MEMORY_EVENTS.contains(&name) || name.starts_with("DEVICE_")
+}
 
 /// Events after which the slow queries run at the next tick.
 const REFRESHING_EVENTS: &[&str] = &[
@@ -89,6 +105,52 @@ pub struct MemorySample {
     pub balloon_bytes: Option<u64>,
 }
 
+/// What QEMU runs the VM on, read once per connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MachineFacts {
+    /// "KVM" or "TCG" (`query-kvm`).
+    pub accelerator: Option<String>,
+    /// The machine type ("pc-i440fx-7.2", "q35", "none").
+    pub machine: Option<String>,
+    /// The first vCPU's model ("qemu64", "max", "host"), when QEMU tells it.
+    pub cpu_model: Option<String>,
+}
+
+/// The QEMU target names that CPU type names carry ("max-x86_64-cpu", "cortex-a57-arm-cpu").
+const CPU_TYPE_TARGETS: &[&str] = &[
+    "x86_64",
+    "i386",
+    "arm",
+    "aarch64",
+    "riscv",
+    "riscv32",
+    "riscv64",
+    "powerpc64",
+    "powerpc",
+    "s390x",
+    "mips",
+    "mips64",
+    "loongarch",
+    "sparc",
+    "sparc64",
+    "m68k",
+    "alpha",
+    "hppa",
+];
+
+/// QOM type names end in a suffix saying what they are: "pc-i440fx-7.2-machine",
+/// "max-x86_64-cpu". The name a user gave on the command line is what comes before (for a
+/// CPU, before its target too).
+pub fn strip_qom_suffix(type_name: &str, suffix: &str) -> String {
+    let base = type_name.strip_suffix(suffix).unwrap_or(type_name);
+    match base.rsplit_once('-') {
+        Some((model, target)) if suffix == "-cpu" && CPU_TYPE_TARGETS.contains(&target) => {
+            model.to_string()
+        }
+        _ => base.to_string(),
+    }
+}
+
 /// Slow-changing facts, refreshed every few ticks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SlowSample {
@@ -98,6 +160,8 @@ pub struct SlowSample {
     pub block_info: Vec<BlockInfo>,
     /// Memory.
     pub memory: MemorySample,
+    /// Accelerator, machine type, CPU model.
+    pub machine: MachineFacts,
 }
 
 /// Everything one tick learned.
@@ -138,6 +202,8 @@ pub async fn run(
     let mut state = PollState::new(host_source);
     let mut ticker = new_ticker(*interval.borrow_and_update());
     let mut schedule = Schedule::new();
+    // When the first poll QEMU has not answered was sent; `None` while QEMU answers.
+    let mut unanswered_since: Option<Instant> = None;
     loop {
         let event_poll_at = schedule.event_poll_at(Instant::now());
         let tick = tokio::select! {
@@ -153,7 +219,11 @@ pub async fn run(
                 match notice {
                     Some(Notice::Event(event)) => schedule.on_event(&event.name),
                     Some(Notice::Missed(_)) => schedule.on_missed(),
-                    None | Some(Notice::Disconnected(_)) => {
+                    // The reader saw the socket close: say so now, not at the next tick.
+                    Some(Notice::Disconnected(reason)) => {
+                        return QmpError::Disconnected { reason };
+                    }
+                    None => {
                         return QmpError::Disconnected {
                             reason: client
                                 .closed_reason()
@@ -170,8 +240,27 @@ pub async fn run(
             // The event's poll stands in for the next tick.
             ticker.reset();
         }
-        match state.poll(&client, with_slow).await {
+        let patience = *interval.borrow();
+        let started = Instant::now();
+        let mut report_unanswered = || {
+            let since = *unanswered_since.get_or_insert(started);
+            app.send(AppEvent::NotAnswering { vm, since }).is_ok()
+        };
+        let result = watched_poll(
+            &mut state,
+            &client,
+            with_slow,
+            started + patience,
+            patience,
+            &mut report_unanswered,
+        )
+        .await;
+        if let Err(QmpError::Timeout { .. }) = &result {
+            report_unanswered();
+        }
+        match result {
             Ok(sample) => {
+                unanswered_since = None;
                 schedule.succeeded(with_slow);
                 if app
                     .send(AppEvent::Sample {
@@ -232,10 +321,10 @@ impl Schedule {
     }
 
     fn on_event(&mut self, name: &str) {
-        if REFRESHING_EVENTS.contains(&name) {
+        if REFRESHING_EVENTS.contains(&name) || changes_memory(name) {
             self.slow_due = true;
         }
-        if STATE_EVENTS.contains(&name) {
+        if STATE_EVENTS.contains(&name) || changes_memory(name) {
             self.wanted = true;
         }
     }
@@ -283,6 +372,34 @@ impl Schedule {
     }
 }
 
+/// Runs one poll; when it is still waiting at `first_report`, calls `unanswered`, and again
+/// every `patience` after (gives up if `unanswered` returns false: the app is gone).
+async fn watched_poll(
+    state: &mut PollState,
+    client: &Client,
+    with_slow: bool,
+    first_report: Instant,
+    patience: Duration,
+    unanswered: &mut impl FnMut() -> bool,
+) -> Result<Sample, QmpError> {
+    let poll = state.poll(client, with_slow);
+    tokio::pin!(poll);
+    let mut report_at = tokio::time::Instant::from_std(first_report);
+    loop {
+        tokio::select! {
+            result = &mut poll => return result,
+            _ = tokio::time::sleep_until(report_at) => {
+                if !unanswered() {
+                    return Err(QmpError::Disconnected {
+                        reason: "the dashboard stopped".to_string(),
+                    });
+                }
+                report_at += patience;
+            }
+        }
+    }
+}
+
 fn new_ticker(period: Duration) -> tokio::time::Interval {
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -294,6 +411,11 @@ struct PollState {
     host: Result<HostSampler, &'static str>,
     previous_blocks: HashMap<String, (Instant, BlockDeviceStats)>,
     has_balloon: bool,
+    last_balloon: Option<u64>,
+    /// Read once per connection (they cannot change while QEMU runs).
+    facts: Option<MachineFacts>,
+    /// The first vCPU's QOM path, for its model.
+    first_cpu: Option<String>,
 }
 
 fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
@@ -313,6 +435,9 @@ impl PollState {
             },
             previous_blocks: HashMap::new(),
             has_balloon: true,
+            last_balloon: None,
+            facts: None,
+            first_cpu: None,
         }
     }
 
@@ -325,6 +450,9 @@ impl PollState {
         );
         let (status, cpus, blockstats) = (status?, cpus?, blockstats?);
         let round_trip = started.elapsed();
+        if self.first_cpu.is_none() {
+            self.first_cpu = cpus.first().map(|cpu| cpu.qom_path.clone());
+        }
         let now = Instant::now();
         let thread_ids: Vec<u32> = cpus.iter().map(|c| c.thread_id).collect();
         let host = match &mut self.host {
@@ -377,6 +505,52 @@ impl PollState {
         })
     }
 
+    /// Asks QEMU what it runs the VM on. A question it cannot answer leaves that fact out.
+    async fn machine_facts(&self, client: &Client) -> Result<MachineFacts, QmpError> {
+        let qom_type = |path: String| async move {
+            client
+                .execute(
+                    "qom-get",
+                    Some(serde_json::json!({"path": path, "property": "type"})),
+                )
+                .await
+        };
+        let (kvm, machine, cpu) = tokio::join!(
+            client.execute("query-kvm", None),
+            qom_type("/machine".to_string()),
+            async {
+                match &self.first_cpu {
+                    Some(path) => Some(qom_type(path.clone()).await),
+                    None => None,
+                }
+            }
+        );
+        let text =
+            |reply: Result<serde_json::Value, QmpError>| -> Result<Option<String>, QmpError> {
+                match reply {
+                    Ok(value) => Ok(value.as_str().map(str::to_string)),
+                    Err(error) if error.is_disconnect() => Err(error),
+                    Err(_) => Ok(None),
+                }
+            };
+        let accelerator = match kvm {
+            Ok(value) => value
+                .get("enabled")
+                .and_then(serde_json::Value::as_bool)
+                .map(|kvm| if kvm { "KVM" } else { "TCG" }.to_string()),
+            Err(error) if error.is_disconnect() => return Err(error),
+            Err(_) => None,
+        };
+        Ok(MachineFacts {
+            accelerator,
+            machine: text(machine)?.map(|t| strip_qom_suffix(&t, "-machine")),
+            cpu_model: match cpu {
+                Some(reply) => text(reply)?.map(|t| strip_qom_suffix(&t, "-cpu")),
+                None => None,
+            },
+        })
+    }
+
     async fn poll_slow(&mut self, client: &Client) -> Result<SlowSample, QmpError> {
         let (name, block_info, memory) = tokio::join!(
             client.query_name(),
@@ -386,18 +560,36 @@ impl PollState {
         let memory = memory.ok();
         let balloon_bytes = if self.has_balloon {
             match client.query_balloon().await {
-                Ok(balloon) => Some(balloon.actual),
+                Ok(balloon) => {
+                    self.last_balloon = Some(balloon.actual);
+                    Some(balloon.actual)
+                }
                 Err(error) if error.is_disconnect() => return Err(error),
-                Err(_) => {
-                    // No balloon device (DeviceNotActive): stop asking.
+                Err(QmpError::Qemu { class, .. })
+                    if class == "DeviceNotActive" || class == "CommandNotFound" =>
+                {
+                    // No balloon device (or no balloon support): stop asking.
                     self.has_balloon = false;
+                    self.last_balloon = None;
                     None
                 }
+                // A timeout or an odd reply says nothing about the device: keep the last
+                // known size and ask again next time.
+                Err(_) => self.last_balloon,
             }
         } else {
             None
         };
+        let machine = match &self.facts {
+            Some(facts) => facts.clone(),
+            None => {
+                let facts = self.machine_facts(client).await?;
+                self.facts = Some(facts.clone());
+                facts
+            }
+        };
         Ok(SlowSample {
+            machine,
             name: name?.name,
             block_info: block_info?,
             memory: MemorySample {
@@ -431,8 +623,14 @@ mod tests {
             "STOP does not need the slow queries"
         );
         assert_eq!(schedule.event_poll_at(later), None);
-        schedule.on_event("BALLOON_CHANGE");
+        schedule.on_event("JOB_STATUS_CHANGE");
         assert_eq!(schedule.event_poll_at(later), None, "left to the next tick");
+        schedule.on_event("BALLOON_CHANGE");
+        assert_eq!(
+            schedule.event_poll_at(later),
+            Some(later + EVENT_POLL_SPACING),
+            "memory changes are read at once (spaced after the STOP's poll)"
+        );
     }
 
     #[test]
@@ -458,5 +656,26 @@ mod tests {
         // The last events still get their poll once the spacing allows.
         let end = start + Duration::from_secs(2);
         assert!(schedule.event_poll_at(end).is_some());
+    }
+
+    #[test]
+    fn qom_type_names_become_the_names_users_give() {
+        assert_eq!(
+            strip_qom_suffix("pc-i440fx-7.2-machine", "-machine"),
+            "pc-i440fx-7.2"
+        );
+        assert_eq!(strip_qom_suffix("none-machine", "-machine"), "none");
+        assert_eq!(strip_qom_suffix("max-x86_64-cpu", "-cpu"), "max");
+        assert_eq!(
+            strip_qom_suffix("Skylake-Client-x86_64-cpu", "-cpu"),
+            "Skylake-Client"
+        );
+        assert_eq!(strip_qom_suffix("qemu32-i386-cpu", "-cpu"), "qemu32");
+        assert_eq!(strip_qom_suffix("cortex-a57-arm-cpu", "-cpu"), "cortex-a57");
+        assert_eq!(
+            strip_qom_suffix("pc-q35-10.0-machine", "-cpu"),
+            "pc-q35-10.0-machine"
+        );
+        assert_eq!(strip_qom_suffix("odd", "-cpu"), "odd");
     }
 }

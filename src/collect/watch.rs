@@ -1,5 +1,6 @@
 //! Keeps one VM watched: connects, runs the listener and poller while connected, and
-//! reconnects with backoff when the connection drops or cannot be opened.
+//! reconnects with backoff when the connection drops or cannot be opened. After a drop it
+//! watches `/proc` briefly to tell "QEMU exited" from "the connection closed".
 //!
 //! The watch task owns every task it starts for a connection (the listener and the migration
 //! follower): they end when the connection ends, and when the watch task is aborted (the VM
@@ -48,6 +49,22 @@ pub fn host_source(target: &Target, client: &Client, pid_override: Option<u32>) 
     }
 }
 
+/// How long after a dropped connection the QEMU process is watched for its exit (QEMU closes
+/// its sockets a moment before the process ends).
+pub const EXIT_WATCH: Duration = Duration::from_secs(3);
+
+/// Tells the app when QEMU `pid` has exited, if it does within [`EXIT_WATCH`].
+async fn report_exit(vm: VmId, pid: u32, app: crate::collect::news::NewsSender) {
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < EXIT_WATCH {
+        if super::host::process_exited(pid) {
+            let _ = app.send(AppEvent::QemuExited { vm });
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A task that is aborted when its owner drops it, so a task's children end with it.
 struct Owned(tokio::task::JoinHandle<()>);
 
@@ -83,6 +100,7 @@ pub async fn run(
         connect.event_tap = Some(log.tap(target.to_string(), name.clone()));
     }
     loop {
+        let mut qemu_pid = None;
         let reason = match Client::connect(&target, &connect).await {
             Ok(client) => {
                 backoff = FIRST_BACKOFF;
@@ -114,6 +132,9 @@ pub async fn run(
                     app.clone(),
                 ));
                 let source = host_source(&target, &client, options.pid);
+                if let HostSource::Pid(pid) = source {
+                    qemu_pid = Some(pid);
+                }
                 let error =
                     poller::run(vm, client.clone(), interval.clone(), source, app.clone()).await;
                 // Let the listener forward what arrived before the hang-up, so the log is in order.
@@ -131,6 +152,9 @@ pub async fn run(
         };
         if app.send(disconnected).is_err() {
             return;
+        }
+        if let Some(pid) = qemu_pid {
+            tokio::spawn(report_exit(vm, pid, app.clone()));
         }
         tokio::time::sleep(retry_in).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);

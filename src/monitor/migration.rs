@@ -3,7 +3,8 @@
 //!
 //! The follower asks `query-migrate` every [`IDLE_POLL`] while nothing runs and every
 //! [`ACTIVE_POLL`] while a migration runs; a `MIGRATION` event wakes it at once. It only
-//! sends queries, so it runs in read-only mode too.
+//! sends queries, so it runs in read-only mode too. QEMU reports snapshot saves through
+//! `query-migrate` too; [`MigrationInfo::is_snapshot_save`] tells them apart.
 
 use super::News;
 use crate::collect::{AppEvent, VmId};
@@ -50,6 +51,8 @@ pub struct RamStats {
     pub dirty_pages_rate: u64,
     /// Passes over RAM so far.
     pub dirty_sync_count: u64,
+    /// Bytes sent before the switch-over (QEMU 7.1 and later).
+    pub precopy_bytes: Option<u64>,
 }
 
 impl MigrationInfo {
@@ -61,6 +64,23 @@ impl MigrationInfo {
     /// True while a migration is under way.
     pub fn is_active(&self) -> bool {
         !matches!(self.status(), "none" | "completed" | "failed" | "cancelled")
+    }
+
+    /// True when this is not a migration but the trace of a snapshot save (`savevm`,
+    /// `snapshot-save`), whoever ran it: QEMU saves snapshots with its migration code and then
+    /// reports "completed" (or "failed") with no time taken, no throughput and nothing sent
+    /// before a switch-over. A real migration always takes some milliseconds and sends RAM
+    /// while the guest still runs (checked on QEMU 7.2 and 10.0).
+    pub fn is_snapshot_save(&self) -> bool {
+        let no_time = self.total_time.unwrap_or(0) == 0;
+        let no_precopy = self
+            .ram
+            .is_none_or(|ram| ram.precopy_bytes.unwrap_or(0) == 0 && ram.mbps == 0.0);
+        match self.status() {
+            "completed" => no_time && no_precopy,
+            "failed" => no_time && no_precopy && self.error_desc.is_none(),
+            _ => false,
+        }
     }
 
     /// Share of RAM sent, 0.0 to 1.0, when known.
@@ -129,13 +149,15 @@ pub async fn query(client: &Client) -> Result<MigrationInfo, crate::qmp::QmpErro
 /// the status changes and at every poll while one runs.
 pub async fn follow(vm: VmId, client: Client, app: crate::collect::news::NewsSender) {
     let mut events = client.subscribe();
-    let mut last: Option<String> = None;
+    // The whole last reply: a migration that starts and completes between two polls leaves
+    // the status word as it was ("completed") but not its figures.
+    let mut last: Option<MigrationInfo> = None;
     loop {
         let active = match query(&client).await {
             Ok(info) => {
                 let active = info.is_active();
-                let changed = last.as_deref() != Some(info.status());
-                last = Some(info.status().to_string());
+                let changed = last.as_ref() != Some(&info);
+                last = Some(info.clone());
                 if (changed || active)
                     && app
                         .send(AppEvent::Monitor {
@@ -188,6 +210,32 @@ mod tests {
         assert_eq!(none.status(), "none");
         assert!(!none.is_active());
         assert_eq!(none.progress(), None);
+    }
+
+    #[test]
+    fn a_snapshot_save_is_not_a_migration() {
+        // What QEMU 7.2 and 10.0 report after savevm / snapshot-save, and after a migration.
+        let save: MigrationInfo = serde_json::from_value(json!({
+            "status": "completed", "setup-time": 0, "downtime": 0, "total-time": 0,
+            "ram": {"total": 134750208, "remaining": 0, "mbps": 0, "transferred": 767099,
+                    "precopy-bytes": 0, "downtime-bytes": 767099}
+        }))
+        .unwrap();
+        assert!(save.is_snapshot_save());
+        let migration: MigrationInfo = serde_json::from_value(json!({
+            "status": "completed", "setup-time": 0, "downtime": 2, "total-time": 16,
+            "ram": {"total": 134750208, "remaining": 0, "mbps": 470.6, "transferred": 783522,
+                    "precopy-bytes": 767099, "downtime-bytes": 16423}
+        }))
+        .unwrap();
+        assert!(!migration.is_snapshot_save());
+        let failed: MigrationInfo = serde_json::from_value(json!({
+            "status": "failed", "total-time": 3, "error-desc": "Unable to write"
+        }))
+        .unwrap();
+        assert!(!failed.is_snapshot_save());
+        let none: MigrationInfo = serde_json::from_value(json!({})).unwrap();
+        assert!(!none.is_snapshot_save());
     }
 
     #[test]

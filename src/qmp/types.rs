@@ -71,6 +71,8 @@ pub struct BlockDeviceStats {
     pub failed_rd_operations: u64,
     /// Failed writes.
     pub failed_wr_operations: u64,
+    /// Failed flushes.
+    pub failed_flush_operations: u64,
 }
 
 /// One entry of `query-block`.
@@ -90,6 +92,8 @@ pub struct BlockInfo {
     pub tray_open: Option<bool>,
     /// The inserted medium, if any.
     pub inserted: Option<BlockDeviceInfo>,
+    /// "ok", "failed" or "nospace", for devices with an error policy (`rerror`/`werror`).
+    pub io_status: Option<String>,
 }
 
 /// The medium inserted in a block device.

@@ -1,20 +1,34 @@
-//! The block device panel: a table of devices with rates and totals, and read/write
-//! sparklines for the selected device.
+//! The block device panel: a table of devices with rates, totals and I/O errors (failed
+//! operations, `io-status`), and read/write sparklines for the selected device.
 
-use super::{is_focused, panel, theme};
+use super::{is_focused, panel, theme, with_stale};
 use crate::app::{Model, Panel, Vm};
 use crate::format;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Row, Sparkline, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table, TableState};
+
+/// Where the I/O errors column sits in the table.
+const ERRORS_COLUMN: usize = 4;
 
 /// Draws the block device table and the selected device's history.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Option<&str>) {
+    let media = vm.media();
+    let failing: Vec<String> = vm
+        .blocks
+        .iter()
+        .filter(|row| media.io_errors(&row.sample).is_some())
+        .map(|row| device_name(&row.sample))
+        .collect();
+    let mut title = format!("Block devices ({})", vm.blocks.len());
+    if !failing.is_empty() {
+        title.push_str(&format!(" · I/O ERRORS on {}", failing.join(", ")));
+    }
     let block = panel(
-        &format!("Block devices ({})", vm.blocks.len()),
+        &with_stale(&title, stale),
         is_focused(model, Panel::Blocks),
-        stale,
+        stale.is_some(),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -27,12 +41,14 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
     }
     // The table takes the rows it needs (up to half the panel); the history charts the rest.
     let table_height = (vm.blocks.len() as u16 + 1).clamp(2, (inner.height / 2).max(2));
+    // In a short panel the table keeps its rows; the charts get what is left.
     let [table_area, _gap, chart_area] = Layout::vertical([
         Constraint::Length(table_height),
         Constraint::Length(1),
-        Constraint::Min(2),
+        Constraint::Min(0),
     ])
     .areas(inner);
+    let any_errors = !failing.is_empty();
     let show_nodes = vm
         .blocks
         .iter()
@@ -43,14 +59,13 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
     let selected = model.selected_block.min(vm.blocks.len() - 1);
     let first = (selected + 1).saturating_sub(visible);
     let shown = &vm.blocks[first..(first + visible).min(vm.blocks.len())];
-    let media = vm.media();
     let rows = shown.iter().map(|row| {
         let sample = &row.sample;
         let medium = media.of(sample);
-        let name = if sample.device.is_empty() {
-            sample.qdev.clone().unwrap_or_default()
-        } else {
-            sample.device.clone()
+        let name = device_name(sample);
+        let errors = match media.io_errors(sample) {
+            Some(text) => Cell::from(text).style(theme::error()),
+            None => Cell::from("none"),
         };
         let rates = sample.rates;
         let rate = |pick: fn(&crate::collect::rates::BlockRates) -> f64| {
@@ -73,55 +88,67 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: bool
                 )),
             })
             .unwrap_or_else(|| "-".to_string());
-        Row::new(vec![
-            name,
-            display_node_name(sample.node_name.as_deref()),
-            medium.map(|m| file_name(&m.file)).unwrap_or_default(),
-            medium.map(|m| m.drv.clone()).unwrap_or_default(),
-            rate(|r| r.read_bytes_per_sec),
-            rate(|r| r.write_bytes_per_sec),
-            ops(|r| r.read_iops),
-            ops(|r| r.write_iops),
-            latency,
+        let mut cells: Vec<Cell> = vec![
+            Cell::from(name),
+            display_node_name(sample.node_name.as_deref()).into(),
+            medium
+                .map(|m| file_name(&m.file))
+                .unwrap_or_default()
+                .into(),
+            medium.map(|m| m.drv.clone()).unwrap_or_default().into(),
+            errors,
+            rate(|r| r.read_bytes_per_sec).into(),
+            rate(|r| r.write_bytes_per_sec).into(),
+            ops(|r| r.read_iops).into(),
+            ops(|r| r.write_iops).into(),
+            latency.into(),
             format!(
                 "{} / {}",
                 format::bytes(sample.totals.rd_bytes),
                 format::bytes(sample.totals.wr_bytes)
-            ),
-        ])
+            )
+            .into(),
+        ];
+        if !any_errors {
+            cells.remove(ERRORS_COLUMN);
+        }
+        Row::new(cells)
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(8),
-            // Only user-given node names are shown; without any, the column takes no room.
-            Constraint::Length(if show_nodes { 10 } else { 0 }),
-            Constraint::Fill(1),
-            Constraint::Length(6),
-            Constraint::Length(12),
-            Constraint::Length(12),
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Length(11),
-            Constraint::Length(21),
-        ],
-    )
-    .header(
-        Row::new([
-            "device",
-            if show_nodes { "node" } else { "" },
-            "image",
-            "format",
-            "read/s",
-            "write/s",
-            "r IOPS",
-            "w IOPS",
-            "lat ms r/w",
-            "total read / written",
-        ])
-        .style(theme::header_row()),
-    )
-    .row_highlight_style(theme::selected());
+    let mut widths = vec![
+        Constraint::Length(8),
+        // Only user-given node names are shown; without any, the column takes no room.
+        Constraint::Length(if show_nodes { 10 } else { 0 }),
+        Constraint::Fill(1),
+        Constraint::Length(6),
+        Constraint::Length(22),
+        Constraint::Length(12),
+        Constraint::Length(12),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(11),
+        Constraint::Length(21),
+    ];
+    let mut titles = vec![
+        "device",
+        if show_nodes { "node" } else { "" },
+        "image",
+        "format",
+        "I/O errors",
+        "read/s",
+        "write/s",
+        "r IOPS",
+        "w IOPS",
+        "lat ms r/w",
+        "total read / written",
+    ];
+    // The errors column is there only when a device has errors (the title says so too).
+    if !any_errors {
+        widths.remove(ERRORS_COLUMN);
+        titles.remove(ERRORS_COLUMN);
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(titles).style(theme::header_row()))
+        .row_highlight_style(theme::selected());
     let mut state = TableState::default().with_selected(Some(selected - first));
     frame.render_stateful_widget(table, table_area, &mut state);
     if let Some(row) = vm.blocks.get(model.selected_block) {
@@ -176,6 +203,15 @@ fn render_series(
         Sparkline::default().data(&data).style(style),
         super::right_aligned(spark_area, data.len()),
     );
+}
+
+/// The name a block device goes by: its drive id, else its guest device path.
+fn device_name(sample: &crate::collect::poller::BlockSample) -> String {
+    if sample.device.is_empty() {
+        sample.qdev.clone().unwrap_or_default()
+    } else {
+        sample.device.clone()
+    }
 }
 
 /// Node names QEMU generated ("#block123") say nothing the device id does not; hide them.

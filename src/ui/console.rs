@@ -28,7 +28,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Constraint::Length(2),
         Constraint::Min(3),
         Constraint::Length(3),
-        Constraint::Length(1),
+        Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -79,7 +79,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         }
     };
     render_input(frame, input_area, input, mode, "");
-    footer::render_message(frame, message, model, Some(vm));
+    footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
 }
 

@@ -22,7 +22,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Constraint::Length(2),
         Constraint::Length(1),
         Constraint::Min(6),
-        Constraint::Length(1),
+        Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -43,7 +43,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         };
         render_form(frame, form_area, form);
     }
-    footer::render_message(frame, message, model, Some(vm));
+    footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
 }
 

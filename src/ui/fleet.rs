@@ -1,22 +1,27 @@
-//! The fleet view: one row per watched VM, sortable by any column, filterable, with marks
-//! for bulk pause/resume.
+//! The fleet view: one row per watched VM, sortable by any column (its title carries the
+//! arrow), filterable, with marks for bulk pause/resume. VMs with the same name show their
+//! target; columns that do not fit are left out, least important first.
 
 use super::{footer, panel, theme};
 use crate::app::Model;
 use crate::app::fleet::FleetColumn;
+use crate::collect::VmId;
 use crate::format;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use std::time::Instant;
+
+/// Columns by importance (indices into [`FleetColumn::ALL`]): name and state always show.
+const COLUMN_PRIORITY: [usize; 8] = [0, 1, 2, 3, 6, 4, 5, 7];
 
 /// Draws the fleet table with its header, message line and key hints.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let [header, table_area, message, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(1),
+        Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -51,68 +56,137 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), header);
 
-    let titles = FleetColumn::ALL.iter().enumerate().map(|(n, column)| {
-        let arrow = match (model.fleet.sort == *column, model.fleet.descending) {
-            (true, false) => " ▲",
-            (true, true) => " ▼",
-            (false, _) => "",
-        };
-        format!("{}:{}{arrow}", n + 1, column.title())
-    });
-    let table_rows = rows.iter().map(|&id| {
-        let vm = &model.vms[id];
-        let mark = if model.fleet.marked.contains(&id) {
-            "*"
+    let names = crate::app::fleet::FleetState::row_names(&model.vms);
+    let cells: Vec<(VmId, [String; 8])> = rows
+        .iter()
+        .map(|&id| {
+            let vm = &model.vms[id];
+            let mark = if model.fleet.marked.contains(&id) {
+                "*"
+            } else {
+                " "
+            };
+            let state = vm.state_word();
+            let since = vm
+                .time_in_state(now)
+                .map(format::duration)
+                .unwrap_or_else(|| "-".to_string());
+            let last_event = vm
+                .events
+                .back()
+                .map(|e| format!("{} {} {}", e.time.format("%H:%M:%S"), e.name, e.text))
+                .unwrap_or_default();
+            let name = names
+                .get(id)
+                .map_or_else(|| vm.display_name(), String::as_str);
+            (
+                id,
+                [
+                    format!("{mark}{name}"),
+                    format!("{} {state}", theme::state_mark(&state)),
+                    format::percent(vm.process_cpu_percent),
+                    vm.rss_bytes.map_or("-".to_string(), format::bytes),
+                    vm.read_rate().map_or("-".to_string(), format::rate),
+                    vm.write_rate().map_or("-".to_string(), format::rate),
+                    since,
+                    last_event,
+                ],
+            )
+        })
+        .collect();
+    let titles: Vec<String> = FleetColumn::ALL
+        .iter()
+        .enumerate()
+        .map(|(n, column)| {
+            let arrow = match (model.fleet.sort == *column, model.fleet.descending) {
+                (true, false) => " ▲",
+                (true, true) => " ▼",
+                (false, _) => "",
+            };
+            format!("{}:{}{arrow}", n + 1, column.title())
+        })
+        .collect();
+    // Each column is as wide as its title with an arrow and its widest cell (names at most
+    // 40); the last event takes what is left. Columns that do not fit are left out, least
+    // important first, but never the one sorted by.
+    let inner_width = table_area.width.saturating_sub(2) as usize;
+    let widths: Vec<usize> = (0..FleetColumn::ALL.len())
+        .map(|at| {
+            let widest = cells
+                .iter()
+                .map(|(_, row)| ratatui::text::Span::raw(row[at].as_str()).width())
+                .max()
+                .unwrap_or(0);
+            let title = ratatui::text::Span::raw(titles[at].as_str()).width() + 2;
+            match FleetColumn::ALL[at] {
+                FleetColumn::LastEvent => title.max(16),
+                FleetColumn::Name => widest.clamp(title, 40),
+                _ => widest.max(title),
+            }
+        })
+        .collect();
+    // Name and state first, then the column sorted by, then the others by importance.
+    let sorted = FleetColumn::ALL
+        .iter()
+        .position(|&column| column == model.fleet.sort)
+        .unwrap_or(0);
+    let mut order = vec![0, 1, sorted];
+    order.extend(COLUMN_PRIORITY);
+    let mut shown = [false; 8];
+    let mut used = 0;
+    for at in order {
+        let needed = widths[at] + usize::from(used > 0);
+        if shown[at] {
+            continue;
+        }
+        if used + needed <= inner_width || at <= 1 || at == sorted {
+            shown[at] = true;
+            used += needed;
+        }
+    }
+    let keep = |row: &[String]| -> Vec<String> {
+        row.iter()
+            .enumerate()
+            .filter(|(at, _)| shown[*at])
+            .map(|(_, cell)| cell.clone())
+            .collect()
+    };
+    let constraints: Vec<Constraint> = (0..FleetColumn::ALL.len())
+        .filter(|&at| shown[at])
+        .map(|at| match FleetColumn::ALL[at] {
+            FleetColumn::LastEvent => Constraint::Min(widths[at] as u16),
+            _ => Constraint::Length(widths[at] as u16),
+        })
+        .collect();
+    let table_rows = cells.iter().map(|(id, row)| {
+        let vm = &model.vms[*id];
+        let style = if vm.is_stale() {
+            theme::stale()
         } else {
-            " "
+            ratatui::style::Style::new()
         };
         let state = vm.state_word();
-        let since = vm
-            .status_since
-            .filter(|_| vm.is_connected())
-            .map(|t| format::duration(now.duration_since(t)))
-            .unwrap_or_else(|| "-".to_string());
-        let last_event = vm
-            .events
-            .back()
-            .map(|e| format!("{} {} {}", e.time.format("%H:%M:%S"), e.name, e.text))
-            .unwrap_or_default();
-        let style = if vm.is_connected() {
-            ratatui::style::Style::new()
-        } else {
-            theme::stale()
-        };
-        Row::new(vec![
-            ratatui::text::Text::raw(format!("{mark}{}", vm.display_name())),
-            ratatui::text::Text::styled(format!("● {state}"), theme::run_state(&state)),
-            ratatui::text::Text::raw(format::percent(vm.process_cpu_percent)),
-            ratatui::text::Text::raw(vm.rss_bytes.map_or("-".to_string(), format::bytes)),
-            ratatui::text::Text::raw(vm.read_rate().map_or("-".to_string(), format::rate)),
-            ratatui::text::Text::raw(vm.write_rate().map_or("-".to_string(), format::rate)),
-            ratatui::text::Text::raw(since),
-            ratatui::text::Text::raw(last_event),
-        ])
-        .style(style)
+        let cells: Vec<Cell> = keep(row)
+            .into_iter()
+            .enumerate()
+            .map(|(at, text)| {
+                // Name and state always show: the state is the second cell.
+                if at == 1 {
+                    Cell::from(text).style(theme::run_state(&state))
+                } else {
+                    Cell::from(text)
+                }
+            })
+            .collect();
+        Row::new(cells).style(style)
     });
-    let table = Table::new(
-        table_rows,
-        [
-            Constraint::Length(20),
-            Constraint::Length(15),
-            Constraint::Length(11),
-            Constraint::Length(11),
-            Constraint::Length(12),
-            Constraint::Length(12),
-            Constraint::Length(11),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(Row::new(titles).style(theme::header_row()))
-    .row_highlight_style(theme::selected())
-    .block(panel("VMs", true, false));
-    let selected = (!rows.is_empty()).then(|| model.fleet.selected.min(rows.len() - 1));
+    let table = Table::new(table_rows, constraints)
+        .header(Row::new(keep(&titles)).style(theme::header_row()))
+        .row_highlight_style(theme::selected())
+        .block(panel("VMs", true, false));
+    let selected = (!rows.is_empty()).then(|| model.fleet.selected_index(&rows));
     let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, table_area, &mut state);
-    footer::render_message(frame, message, model, None);
+    footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
 }

@@ -1,29 +1,130 @@
 //! The message line (command results, QEMU's errors verbatim, poll problems) and the key
 //! hints for the current mode, drawn from the key table.
+//!
+//! A long message wraps onto up to [`MESSAGE_MAX_LINES`] lines (the layouts ask
+//! [`message_height`] for the rows it needs); anything longer ends with a pointer to the
+//! message history, which keeps every message whole.
 
 use super::theme;
-use crate::app::Model;
 use crate::app::keymap::{BINDINGS, keys_label};
+use crate::app::{Model, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use std::time::Instant;
 
-/// Draws the message line: the last message, else the VM's poll problem (if a VM is shown).
-pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, vm: Option<&crate::app::Vm>) {
-    let line = if let Some(message) = &model.message {
+/// The most lines the message line grows to.
+pub const MESSAGE_MAX_LINES: usize = 3;
+/// Ends a message cut short on the message line.
+const CUT: &str = "… (! shows it all)";
+
+/// The width of `text` in terminal columns.
+fn width_of(text: &str) -> usize {
+    Span::raw(text).width()
+}
+
+/// Splits `text` into lines of at most `width` columns, at spaces where it can (a word wider
+/// than a line is split where it must be).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let needed = if line.is_empty() {
+            width_of(word)
+        } else {
+            width_of(&line) + 1 + width_of(word)
+        };
+        if needed <= width {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        for c in word.chars() {
+            if width_of(&line) + width_of(c.encode_utf8(&mut [0; 4])) > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(c);
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+/// The text and style of the message line now: the screen's message, else the VM's poll
+/// problem.
+fn message_text(model: &Model, now: Instant) -> Option<(String, Style)> {
+    if let Some(message) = model.message_for_screen(now) {
         let style = if message.is_error {
             theme::error()
         } else {
             theme::info()
         };
-        Line::styled(message.text.clone(), style)
-    } else if let Some(problem) = vm.and_then(|vm| vm.problem.as_ref()) {
-        Line::styled(format!("poll problem: {problem}"), theme::error())
-    } else {
-        Line::default()
+        let mut text = message.text.clone();
+        // In the fleet table, news about one VM says which.
+        if model.view == View::Fleet
+            && let Some(name) = message
+                .vm
+                .and_then(|id| model.vms.get(id))
+                .map(|vm| vm.display_name())
+            && !text.starts_with(name)
+        {
+            text = format!("{name}: {text}");
+        }
+        return Some((text, style));
+    }
+    if model.view == View::Fleet {
+        return None;
+    }
+    let problem = model.vm().and_then(|vm| vm.problem.as_ref())?;
+    Some((format!("poll problem: {problem}"), theme::error()))
+}
+
+/// The message line's lines for `width` columns, wrapped and cut at [`MESSAGE_MAX_LINES`].
+fn message_lines(model: &Model, width: u16, now: Instant) -> Vec<Line<'static>> {
+    let Some((text, style)) = message_text(model, now) else {
+        return vec![Line::default()];
     };
-    frame.render_widget(Paragraph::new(line), area);
+    let width = width as usize;
+    let mut lines = wrap(&text, width);
+    if lines.len() > MESSAGE_MAX_LINES {
+        lines.truncate(MESSAGE_MAX_LINES);
+        if let Some(last) = lines.last_mut() {
+            let keep = width.saturating_sub(width_of(CUT));
+            let mut cut: String = String::new();
+            for c in last.chars() {
+                if width_of(&cut) + width_of(c.encode_utf8(&mut [0; 4])) > keep {
+                    break;
+                }
+                cut.push(c);
+            }
+            *last = format!("{cut}{CUT}");
+        }
+    }
+    lines
+        .into_iter()
+        .map(|line| Line::styled(line, style))
+        .collect()
+}
+
+/// Rows the message line needs at `width` columns now (1 to [`MESSAGE_MAX_LINES`]).
+pub fn message_height(model: &Model, width: u16, now: Instant) -> u16 {
+    message_lines(model, width, now)
+        .len()
+        .clamp(1, MESSAGE_MAX_LINES) as u16
+}
+
+/// Draws the message line: the screen's latest message that has not faded, else the VM's
+/// poll problem (on a VM's screens).
+pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+    frame.render_widget(Paragraph::new(message_lines(model, area.width, now)), area);
 }
 
 /// Draws the key hints of the current mode.
@@ -38,4 +139,20 @@ pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
         spans.push(Span::raw(format!(" {}  ", binding.description)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_spaces_and_splits_long_words() {
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(wrap("a  b", 10), ["a  b"]);
+        for line in wrap(&"word ".repeat(50), 13) {
+            assert!(width_of(&line) <= 13, "{line:?}");
+        }
+    }
 }

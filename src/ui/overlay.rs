@@ -1,11 +1,12 @@
-//! Overlays drawn over the dashboard: the confirmation dialog and the help.
+//! Overlays drawn over the dashboard: the confirmation dialog, the help and the message
+//! history.
 
 use super::theme;
 use crate::app::keymap::{BINDINGS, KeyContext, keys_label};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
@@ -17,22 +18,23 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     cell
 }
 
-/// Draws a yes/no question.
+/// Draws a yes/no question, as tall as its text needs.
 pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str) {
-    let popup = centered(area, 60, 6);
+    let width = area.width.min(72);
+    let mut text: Vec<Line> = super::footer::wrap(question, width.saturating_sub(2) as usize)
+        .into_iter()
+        .map(Line::raw)
+        .collect();
+    text.push(Line::from(vec![
+        Span::styled("y", theme::key()),
+        Span::raw(" yes    "),
+        Span::styled("n/Esc", theme::key()),
+        Span::raw(" no"),
+    ]));
+    let popup = centered(area, width, text.len() as u16 + 2);
     frame.render_widget(Clear, popup);
-    let text = vec![
-        Line::raw(question.to_string()),
-        Line::from(vec![
-            Span::styled("y", theme::key()),
-            Span::raw(" yes    "),
-            Span::styled("n/Esc", theme::key()),
-            Span::raw(" no"),
-        ]),
-    ];
     frame.render_widget(
         Paragraph::new(text)
-            .wrap(Wrap { trim: true })
             .block(Block::bordered().title(Line::styled(" Confirm ", theme::error()))),
         popup,
     );
@@ -63,4 +65,75 @@ pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext, has_fleet
         Paragraph::new(rows).block(Block::bordered().title(Line::styled(" Help ", theme::title()))),
         popup,
     );
+}
+
+/// Draws the message history: every message with its time and VM, wrapped whole, newest at
+/// the bottom, scrolled up by `model.history_scroll` messages.
+pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model) {
+    let popup = centered(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, popup);
+    let total = model.messages.len();
+    let title = if model.history_scroll > 0 {
+        format!(
+            " Messages ({total}, newest last; scrolled up {}) ",
+            model.history_scroll
+        )
+    } else {
+        format!(" Messages ({total}, newest last) ")
+    };
+    let block = Block::bordered()
+        .border_style(theme::focused_border())
+        .title(Line::styled(title, theme::title()))
+        .title_bottom(Line::from(vec![
+            Span::styled(" ↑/↓ PgUp/PgDn", theme::key()),
+            Span::raw(" scroll  "),
+            Span::styled("!/Esc", theme::key()),
+            Span::raw(" close "),
+        ]));
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    if model.messages.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled("no messages yet", theme::muted())),
+            inner,
+        );
+        return;
+    }
+    const TIME_WIDTH: usize = 9;
+    let text_width = (inner.width as usize).saturating_sub(TIME_WIDTH).max(1);
+    let shown = total.saturating_sub(model.history_scroll);
+    let mut lines: Vec<Line> = Vec::new();
+    for message in model.messages.iter().take(shown) {
+        let style = if message.is_error {
+            theme::error()
+        } else {
+            ratatui::style::Style::new()
+        };
+        let text = match message.vm.and_then(|id| model.vms.get(id)) {
+            Some(vm) if !message.text.starts_with(vm.display_name()) => {
+                format!("{}: {}", vm.display_name(), message.text)
+            }
+            _ => message.text.clone(),
+        };
+        for (n, part) in super::footer::wrap(&text, text_width)
+            .into_iter()
+            .enumerate()
+        {
+            let time = if n == 0 {
+                format!("{:<TIME_WIDTH$}", message.at.format("%H:%M:%S"))
+            } else {
+                " ".repeat(TIME_WIDTH)
+            };
+            lines.push(Line::from(vec![
+                Span::styled(time, theme::muted()),
+                Span::styled(part, style),
+            ]));
+        }
+    }
+    let skip = lines.len().saturating_sub(inner.height as usize);
+    frame.render_widget(Paragraph::new(lines.split_off(skip)), inner);
 }

@@ -31,7 +31,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Constraint::Min(3),
         Constraint::Length(job_height),
         Constraint::Length(prompt_height),
-        Constraint::Length(1),
+        Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -142,6 +142,6 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             prompt_area,
         );
     }
-    footer::render_message(frame, message, model, Some(vm));
+    footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
 }

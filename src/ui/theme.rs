@@ -68,6 +68,15 @@ pub fn error() -> Style {
     paint(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))
 }
 
+/// Something wrong but not (yet) an error: a QEMU that does not answer.
+pub fn warning() -> Style {
+    paint(
+        Style::new()
+            .fg(Color::LightYellow)
+            .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+    )
+}
+
 /// A success or info message.
 pub fn info() -> Style {
     paint(Style::new().fg(Color::Green))
@@ -78,8 +87,22 @@ pub fn key() -> Style {
     paint(Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD))
 }
 
-/// A run state, by its QEMU name.
+/// The mark drawn before a state word: ⚠ for a QEMU that does not answer, ■ for a VM that
+/// ended, ○ without a connection, else ● (QEMU's run states).
+pub fn state_mark(state: &str) -> &'static str {
+    match state {
+        crate::app::vm::NOT_ANSWERING => "⚠",
+        "shut down" | "quit" | "exited" => "■",
+        "disconnected" | "connecting" | "removed" => "○",
+        _ => "●",
+    }
+}
+
+/// A run state, by its QEMU name (or the dashboard's own words: "not answering").
 pub fn run_state(status: &str) -> Style {
+    if status == crate::app::vm::NOT_ANSWERING {
+        return warning();
+    }
     let color = match status {
         "running" => Color::Green,
         "paused" | "suspended" | "prelaunch" | "inmigrate" | "postmigrate" | "finish-migrate"

@@ -30,7 +30,8 @@ fn fleet_rows(screen: &str) -> Vec<(String, String)> {
             let name = words.next()?;
             let dot = words.next()?;
             let state = words.next()?;
-            (name.starts_with("vm") && dot == "●").then(|| (name.to_string(), state.to_string()))
+            (name.starts_with("vm") && ["●", "■", "○"].contains(&dot))
+                .then(|| (name.to_string(), state.to_string()))
         })
         .collect()
 }
@@ -59,14 +60,14 @@ fn twenty_vms_in_one_dashboard_one_killed() {
 
     vms[7].signal("KILL");
     dash.wait_for("20 VMs, 19 connected", WAIT);
-    crate::support::wait_until(WAIT, "vm07 disconnected, 19 running", || {
+    crate::support::wait_until(WAIT, "vm07 exited, 19 running", || {
         let rows = fleet_rows(&dash.text());
-        (rows.contains(&("vm07".to_string(), "disconnected".to_string()))
+        (rows.contains(&("vm07".to_string(), "exited".to_string()))
             && rows.iter().filter(|(_, s)| s == "running").count() == 19)
             .then_some(())
     });
 
-    // Sort by state (column 2): "disconnected" sorts before "running".
+    // Sort by state (column 2): "exited" sorts before "running".
     dash.send("2");
     dash.wait_for("2:state ▲", WAIT);
     assert_eq!(fleet_rows(&dash.settled_text())[0].0, "vm07");

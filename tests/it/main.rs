@@ -23,3 +23,4 @@ mod snapshot_e2e;
 mod snapshot_fake;
 mod snapshot_real;
 mod support;
+mod truth;

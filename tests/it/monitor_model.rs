@@ -253,6 +253,7 @@ fn network_tab() {
     );
     model.act(Action::Monitor(M::OpenNetwork), Instant::now());
     model.message = None;
+    model.messages.clear();
     assert_eq!(model.devices.tab, Tab::Network);
     let screen = draw(&model);
     assert!(screen.contains("*:2222"), "{screen}");

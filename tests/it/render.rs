@@ -3,9 +3,11 @@
 
 use chrono::{Local, TimeZone};
 use qemu_dash::app::keymap::Action;
-use qemu_dash::app::{ConnectionState, Model, Question};
+use qemu_dash::app::{ConnectionState, Model, Question, View};
 use qemu_dash::collect::host::{HostSample, VcpuHost};
-use qemu_dash::collect::poller::{BlockSample, MemorySample, Sample, SlowSample, VcpuSample};
+use qemu_dash::collect::poller::{
+    BlockSample, MachineFacts, MemorySample, Sample, SlowSample, VcpuSample,
+};
 use qemu_dash::collect::rates::BlockRates;
 use qemu_dash::collect::{AppEvent, EventRecord};
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
@@ -56,6 +58,8 @@ fn sample(status: &str, tick: u64) -> Sample {
             }),
         }],
         host: Ok(HostSample {
+            pid: 4321,
+            uptime: Some(Duration::from_secs(3600 + tick)),
             process_cpu_percent: Some(20.0),
             rss_bytes: Some(64 << 20),
             vcpus,
@@ -77,6 +81,11 @@ fn sample(status: &str, tick: u64) -> Sample {
                 base_bytes: Some(256 << 20),
                 plugged_bytes: None,
                 balloon_bytes: Some(200 << 20),
+            },
+            machine: MachineFacts {
+                accelerator: Some("TCG".into()),
+                machine: Some("pc-q35-10.0".into()),
+                cpu_model: Some("max".into()),
             },
         }),
         round_trip: Duration::from_micros(800),
@@ -210,6 +219,36 @@ fn disconnected() {
 }
 
 #[test]
+fn not_answering() {
+    let start = Instant::now();
+    let mut model = model_in("running", start);
+    model.apply(
+        AppEvent::NotAnswering {
+            vm: 0,
+            since: start + Duration::from_secs(1),
+        },
+        start + Duration::from_secs(2),
+    );
+    let screen = draw(&model, start + Duration::from_secs(13), 80, 24);
+    assert!(
+        screen.contains("web1  ⚠ not answering for 12s (last known: running)"),
+        "{screen}"
+    );
+    assert!(screen.contains("vCPUs (1) · stale, 13s old"), "{screen}");
+    insta::assert_snapshot!(screen);
+    model.apply(
+        AppEvent::Sample {
+            vm: 0,
+            sample: Box::new(sample("running", 31)),
+        },
+        start + Duration::from_secs(14),
+    );
+    let screen = draw(&model, start + Duration::from_secs(14), 80, 24);
+    assert!(!screen.contains("not answering"), "{screen}");
+    assert!(!screen.contains("stale"), "{screen}");
+}
+
+#[test]
 fn tiny_terminal() {
     let start = Instant::now();
     let model = model_in("running", start);
@@ -333,4 +372,151 @@ fn invisible_and_bidi_characters_never_reach_the_terminal() {
         }
         assert_eq!(row_width, usize::from(width), "row {y}: {text}");
     }
+}
+
+/// The screen as one line of words, so a wrapped sentence reads whole.
+fn flat(screen: &str) -> String {
+    screen
+        .replace(['│', '"', '\n'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const LONG_FAILURE: &str = "snapshot-save: Error: State blocked by non-migratable device '0000:00:01.0/nvme'; remove the device, or save the disks only with an external snapshot";
+
+#[test]
+fn a_long_message_wraps_whole_at_80_columns() {
+    use qemu_dash::snapshot::Operation;
+    let start = Instant::now();
+    let mut model = model_in("running", start);
+    model.apply(
+        AppEvent::SnapshotDone {
+            vm: 0,
+            operation: Operation::Save,
+            tag: "nightly".into(),
+            result: Err(LONG_FAILURE.into()),
+            unsupported_disks: false,
+        },
+        start,
+    );
+    let screen = draw(&model, start, 80, 24);
+    assert!(
+        flat(&screen).contains(&format!("save 'nightly' failed: {LONG_FAILURE}")),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
+    let start = Instant::now();
+    let mut model = Model::new(
+        vec!["unix:/run/a.qmp".into(), "unix:/run/b.qmp".into()],
+        Duration::from_secs(1),
+        false,
+    );
+    for (vm, name) in model.vms.iter_mut().zip(["vm-a", "vm-b"]) {
+        vm.connection = Some(ConnectionState::Connected);
+        vm.name = Some(name.into());
+    }
+    model.act(Action::Open, start);
+    assert_eq!(model.current, 0);
+    // A key on vm-a's dashboard answers there.
+    model.act(Action::Faster, start);
+    let text = |model: &Model, now| model.message_for_screen(now).map(|m| m.text.clone());
+    assert_eq!(text(&model, start).as_deref(), Some("polling every 0.5 s"));
+    // Background news about vm-b is not for vm-a's screen, but the fleet shows it.
+    model.apply(
+        AppEvent::CommandDone {
+            vm: 1,
+            what: "pause".into(),
+            result: Err("QEMU said no".into()),
+        },
+        start,
+    );
+    assert_eq!(text(&model, start).as_deref(), Some("polling every 0.5 s"));
+    model.act(Action::Cancel, start);
+    assert_eq!(model.view, View::Fleet);
+    assert_eq!(
+        text(&model, start).as_deref(),
+        Some("pause failed: QEMU said no")
+    );
+    let fleet = draw(&model, start, 80, 24);
+    assert!(
+        fleet.contains("vm-b: pause failed: QEMU said no"),
+        "{fleet}"
+    );
+    // vm-a's key answer stays on vm-a's screen, and fades.
+    model.act(Action::Open, start);
+    assert_eq!(text(&model, start).as_deref(), Some("polling every 0.5 s"));
+    let later = start + qemu_dash::app::INFO_LIFETIME + Duration::from_secs(1);
+    assert_eq!(text(&model, later), None);
+    model.act(Action::Cancel, later);
+    assert_eq!(
+        text(&model, later).as_deref(),
+        Some("pause failed: QEMU said no")
+    );
+    let much_later = start + qemu_dash::app::ERROR_LIFETIME + Duration::from_secs(1);
+    assert_eq!(text(&model, much_later), None, "errors fade too, later");
+
+    // The history keeps them all, with their times, and scrolls.
+    model.act(Action::Messages, much_later);
+    for (n, message) in model.messages.iter_mut().enumerate() {
+        message.at = Local
+            .with_ymd_and_hms(2026, 11, 25, 12, 0, n as u32)
+            .unwrap();
+    }
+    let history = draw(&model, much_later, 80, 24);
+    assert!(history.contains("Messages (2, newest last)"), "{history}");
+    assert!(
+        history.contains("12:00:00 vm-a: polling every 0.5 s"),
+        "{history}"
+    );
+    assert!(
+        history.contains("12:00:01 vm-b: pause failed: QEMU said no"),
+        "{history}"
+    );
+    insta::assert_snapshot!(history);
+    model.act(Action::Up, much_later);
+    let scrolled = draw(&model, much_later, 80, 24);
+    assert!(!scrolled.contains("pause failed"), "{scrolled}");
+    assert!(scrolled.contains("scrolled up 1"), "{scrolled}");
+    model.act(Action::Cancel, much_later);
+    assert!(!model.history_open);
+}
+
+#[test]
+fn an_idle_vm_draws_low_cpu_bars_on_a_stated_scale() {
+    let start = Instant::now();
+    let mut model = model_in("running", start);
+    for tick in 0..40 {
+        let mut idle = sample("running", tick);
+        for vcpu in &mut idle.vcpus {
+            vcpu.host.cpu_percent = Some(0.5);
+        }
+        model.apply(
+            AppEvent::Sample {
+                vm: 0,
+                sample: Box::new(idle),
+            },
+            start,
+        );
+    }
+    let screen = draw(&model, start, 100, 30);
+    let cpu_panel: Vec<&str> = screen
+        .lines()
+        .skip_while(|line| !line.contains("CPU history") && !line.contains("vCPUs 0.5%"))
+        .take(4)
+        .collect();
+    assert!(
+        screen.contains("vCPUs 0.5%"),
+        "says what is plotted: {screen}"
+    );
+    assert!(screen.contains("scale 0–10%"), "{screen}");
+    assert!(screen.contains("QEMU CPU      20.0%"), "{screen}");
+    assert!(
+        !cpu_panel.iter().any(|line| line.contains('█')),
+        "0.5% is not a full bar: {cpu_panel:#?}"
+    );
 }

@@ -23,7 +23,7 @@ fn qemu_tags(observer: &mut crate::support::observer::Observer) -> Vec<String> {
 
 /// Opens the snapshot view of a VM with no snapshots and types `tag` into the create prompt
 /// (over the timestamped suggestion), without pressing Enter.
-fn type_new_tag(dash: &mut Dashboard, tag: &str) {
+pub(crate) fn type_new_tag(dash: &mut Dashboard, tag: &str) {
     dash.wait_for("● running", WAIT);
     dash.send("s");
     dash.wait_for("no internal snapshots yet", WAIT);

@@ -104,6 +104,7 @@ pub fn action_for(context: KeyContext, key: KeyEvent, ctrl: bool) -> Option<Acti
                 KeyCode::Char('r') => Some(Action::Refresh),
                 KeyCode::Esc => Some(Action::Cancel),
                 KeyCode::Char('?') => Some(Action::Help),
+                KeyCode::Char('!') => Some(Action::Messages),
                 KeyCode::Char('q') => Some(Action::QuitDashboard),
                 _ => None,
             };

@@ -109,6 +109,46 @@ impl Dashboard {
         self.screen.lock().unwrap().screen().contents()
     }
 
+    /// The style of the first cell of the first place `needle` shows on screen (`None`
+    /// when it does not show). Wide characters count as one column each in `needle`.
+    pub fn style_of(&self, needle: &str) -> Option<CellStyle> {
+        let parser = self.screen.lock().unwrap();
+        let screen = parser.screen();
+        let (rows, cols) = screen.size();
+        for row in 0..rows.get() {
+            let mut line = String::new();
+            let mut columns = Vec::new();
+            for col in 0..cols.get() {
+                let Some(cell) = screen.cell(row, col) else {
+                    continue;
+                };
+                if cell.is_wide_continuation() {
+                    continue;
+                }
+                let text = if cell.has_contents() {
+                    cell.contents()
+                } else {
+                    " "
+                };
+                for _ in text.chars() {
+                    columns.push(col);
+                }
+                line.push_str(text);
+            }
+            if let Some(at) = line.find(needle) {
+                let index = line[..at].chars().count();
+                let cell = screen.cell(row, columns[index])?;
+                return Some(CellStyle {
+                    fg: cell.fgcolor(),
+                    bold: cell.bold(),
+                    dim: cell.dim(),
+                    underline: cell.underline(),
+                });
+            }
+        }
+        None
+    }
+
     /// Everything the program wrote, raw.
     pub fn raw(&self) -> Vec<u8> {
         self.raw.lock().unwrap().clone()
@@ -239,6 +279,19 @@ impl Drop for Dashboard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How a cell is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellStyle {
+    /// Foreground colour.
+    pub fg: vt100::Color,
+    /// Bold.
+    pub bold: bool,
+    /// Dimmed (faint).
+    pub dim: bool,
+    /// Underlined.
+    pub underline: bool,
 }
 
 /// `qemu-dash` run to completion without a terminal (batch mode, subcommands, errors).
