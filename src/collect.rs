@@ -3,12 +3,13 @@
 //! Tasks here never touch the dashboard's model; they send [`AppEvent`]s over a channel and
 //! the app loop applies them. [`watch`] runs one VM's connection (with reconnect), its
 //! [`poller`] and its [`listener`]; [`host`] samples `/proc`; [`rates`] turns cumulative
-//! counters into per-second rates.
+//! counters into per-second rates; [`news`] is the bounded channel all of them report on.
 
 pub mod discover;
 pub mod eventlog;
 pub mod host;
 pub mod listener;
+pub mod news;
 pub mod poller;
 pub mod rates;
 pub mod watch;
@@ -133,4 +134,26 @@ pub enum AppEvent {
         /// `Ok` or QEMU's error text verbatim.
         result: Result<(), String>,
     },
+}
+
+impl AppEvent {
+    /// The VM this piece of news is about.
+    pub fn vm(&self) -> VmId {
+        match self {
+            AppEvent::Connected { vm, .. }
+            | AppEvent::Disconnected { vm, .. }
+            | AppEvent::Sample { vm, .. }
+            | AppEvent::Event { vm, .. }
+            | AppEvent::EventsMissed { vm, .. }
+            | AppEvent::Problem { vm, .. }
+            | AppEvent::Notice { vm, .. }
+            | AppEvent::NotAnswering { vm, .. }
+            | AppEvent::QemuExited { vm }
+            | AppEvent::SnapshotList { vm, .. }
+            | AppEvent::SnapshotProgress { vm, .. }
+            | AppEvent::SnapshotDone { vm, .. }
+            | AppEvent::Monitor { vm, .. }
+            | AppEvent::CommandDone { vm, .. } => *vm,
+        }
+    }
 }

@@ -23,7 +23,6 @@ use network::{ForwardKey, HostForward, NetworkInfo};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Timeout for opening a new medium (the image may sit on a slow disk).
 const MEDIUM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -153,7 +152,7 @@ impl Job {
 }
 
 /// Runs `job` on `client` and reports to `app`.
-pub async fn run(vm: VmId, client: Client, job: Job, app: mpsc::UnboundedSender<AppEvent>) {
+pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::NewsSender) {
     let send = |news: News| {
         let _ = app.send(AppEvent::Monitor { vm, news });
     };
@@ -297,7 +296,7 @@ pub async fn save_history(
     vm: VmId,
     path: Option<PathBuf>,
     line: String,
-    app: mpsc::UnboundedSender<AppEvent>,
+    app: crate::collect::news::NewsSender,
 ) {
     let result = match path {
         None => Err("neither XDG_DATA_HOME nor HOME is set".to_string()),

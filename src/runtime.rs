@@ -2,19 +2,20 @@
 //! Shared by the terminal UI and batch mode.
 
 use crate::app::Effect;
+use crate::collect::news::{self, NewsReceiver, NewsSender};
 use crate::collect::watch::{self, WatchOptions};
 use crate::collect::{AppEvent, VmId};
 use crate::qmp::{Client, Target};
 use crate::snapshot::{self, Operation, SnapshotError, SnapshotOptions};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch as watch_channel};
+use tokio::sync::watch as watch_channel;
 
 /// The running collectors: the channel their news arrives on, and the interval control.
 /// VM ids are assigned in the order VMs are added, matching [`crate::app::Model::add_vm`].
 pub struct Collectors {
-    /// News from every watched VM.
-    pub events: mpsc::UnboundedReceiver<AppEvent>,
-    sender: mpsc::UnboundedSender<AppEvent>,
+    /// News from every watched VM (bounded against event floods; see [`news`]).
+    pub events: NewsReceiver,
+    sender: NewsSender,
     interval: watch_channel::Sender<Duration>,
     interval_receiver: watch_channel::Receiver<Duration>,
     options: WatchOptions,
@@ -24,7 +25,7 @@ pub struct Collectors {
 impl Collectors {
     /// Starts watching every target.
     pub fn start(targets: &[Target], options: &WatchOptions, interval: Duration) -> Collectors {
-        let (sender, events) = mpsc::unbounded_channel();
+        let (sender, events) = news::channel();
         let (interval_tx, interval_rx) = watch_channel::channel(interval);
         let mut collectors = Collectors {
             events,
@@ -135,7 +136,7 @@ impl Collectors {
     }
 
     /// A sender for news that does not come from a collector (tests, snapshot jobs).
-    pub fn sender(&self) -> mpsc::UnboundedSender<AppEvent> {
+    pub fn sender(&self) -> NewsSender {
         self.sender.clone()
     }
 }
@@ -148,7 +149,7 @@ impl Drop for Collectors {
     }
 }
 
-async fn send_snapshot_list(vm: VmId, client: Client, sender: mpsc::UnboundedSender<AppEvent>) {
+async fn send_snapshot_list(vm: VmId, client: Client, sender: NewsSender) {
     let result = snapshot::list(&client).await.map_err(|e| e.to_string());
     let _ = sender.send(AppEvent::SnapshotList { vm, result });
 }
@@ -160,7 +161,7 @@ async fn run_snapshot_job(
     operation: Operation,
     tag: String,
     skip_unsupported: bool,
-    sender: mpsc::UnboundedSender<AppEvent>,
+    sender: NewsSender,
 ) {
     let options = SnapshotOptions {
         skip_unsupported,
@@ -234,22 +235,7 @@ fn same_socket_key(target: &Target) -> Target {
 
 /// The VM a piece of news is about.
 pub fn vm_of(event: &AppEvent) -> VmId {
-    match event {
-        AppEvent::Connected { vm, .. }
-        | AppEvent::Disconnected { vm, .. }
-        | AppEvent::Sample { vm, .. }
-        | AppEvent::Event { vm, .. }
-        | AppEvent::EventsMissed { vm, .. }
-        | AppEvent::Problem { vm, .. }
-        | AppEvent::Notice { vm, .. }
-        | AppEvent::NotAnswering { vm, .. }
-        | AppEvent::QemuExited { vm }
-        | AppEvent::SnapshotList { vm, .. }
-        | AppEvent::SnapshotProgress { vm, .. }
-        | AppEvent::SnapshotDone { vm, .. }
-        | AppEvent::Monitor { vm, .. }
-        | AppEvent::CommandDone { vm, .. } => *vm,
-    }
+    event.vm()
 }
 
 /// Everything a watching mode (dashboard, batch, exporter) needs, worked out from the command

@@ -12,7 +12,6 @@ use crate::qmp::{Event, Notice};
 use chrono::{DateTime, Local, TimeZone};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 /// The longest text a record keeps, in bytes.
 pub const TEXT_BYTES: usize = 1024;
@@ -233,7 +232,7 @@ fn block_name(data: &Value) -> &str {
 }
 
 /// Forwards one connection's events to the app until the connection closes.
-pub async fn run(vm: VmId, mut subscription: Subscription, app: mpsc::UnboundedSender<AppEvent>) {
+pub async fn run(vm: VmId, mut subscription: Subscription, app: crate::collect::news::NewsSender) {
     while let Some(notice) = subscription.recv().await {
         let message = match notice {
             Notice::Event(event) => AppEvent::Event {

@@ -20,7 +20,7 @@ use crate::qmp::{Client, Notice, QmpError};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 /// Slow queries run every this many ticks.
@@ -198,7 +198,7 @@ pub async fn run(
     client: Client,
     mut interval: watch::Receiver<Duration>,
     host_source: HostSource,
-    app: mpsc::UnboundedSender<AppEvent>,
+    app: crate::collect::news::NewsSender,
 ) -> QmpError {
     let mut events = client.subscribe();
     let mut state = PollState::new(host_source);

@@ -12,7 +12,7 @@ use super::{AppEvent, VmId, listener};
 use crate::qmp::{Client, ConnectOptions, Target};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// The first retry waits this long; each failure doubles it up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -58,7 +58,7 @@ pub fn host_source(target: &Target, client: &Client, pid_override: Option<u32>) 
 pub const EXIT_WATCH: Duration = Duration::from_secs(3);
 
 /// Tells the app when QEMU `pid` has exited, if it does within [`EXIT_WATCH`].
-async fn report_exit(vm: VmId, pid: u32, app: mpsc::UnboundedSender<AppEvent>) {
+async fn report_exit(vm: VmId, pid: u32, app: crate::collect::news::NewsSender) {
     let start = tokio::time::Instant::now();
     while start.elapsed() < EXIT_WATCH {
         if super::host::process_exited(pid) {
@@ -95,7 +95,7 @@ pub async fn run(
     target: Target,
     options: WatchOptions,
     interval: watch::Receiver<Duration>,
-    app: mpsc::UnboundedSender<AppEvent>,
+    app: crate::collect::news::NewsSender,
 ) {
     let mut backoff = FIRST_BACKOFF;
     let name: NameSlot = Arc::new(Mutex::new(None));

@@ -11,7 +11,6 @@ use crate::collect::{AppEvent, VmId};
 use crate::qmp::{Client, Notice};
 use serde::Deserialize;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How often `query-migrate` is asked while no migration runs.
 pub const IDLE_POLL: Duration = Duration::from_secs(3);
@@ -148,7 +147,7 @@ pub async fn query(client: &Client) -> Result<MigrationInfo, crate::qmp::QmpErro
 
 /// Follows migrations on one connection until it closes, sending [`News::Migration`] when
 /// the status changes and at every poll while one runs.
-pub async fn follow(vm: VmId, client: Client, app: mpsc::UnboundedSender<AppEvent>) {
+pub async fn follow(vm: VmId, client: Client, app: crate::collect::news::NewsSender) {
     let mut events = client.subscribe();
     // The whole last reply: a migration that starts and completes between two polls leaves
     // the status word as it was ("completed") but not its figures.

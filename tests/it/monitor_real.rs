@@ -14,7 +14,6 @@ use qemu_dash::qmp::{Client, ConnectOptions};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -40,7 +39,7 @@ async fn connect(qemu: &Qemu) -> Client {
 
 /// Runs a job to its end and returns everything it reported.
 async fn run(client: &Client, job: Job) -> Vec<News> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = qemu_dash::collect::news::channel();
     monitor::run(0, client.clone(), job, tx).await;
     let mut news = Vec::new();
     while let Ok(event) = rx.try_recv() {
@@ -353,7 +352,7 @@ async fn host_forward_is_added_listed_and_removed() {
 
 /// Collects migration news from the follower until `done` says stop.
 async fn follow_until(
-    rx: &mut mpsc::UnboundedReceiver<AppEvent>,
+    rx: &mut qemu_dash::collect::news::NewsReceiver,
     mut done: impl FnMut(&MigrationInfo) -> bool,
 ) -> Vec<MigrationInfo> {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -387,7 +386,7 @@ async fn migration_to_a_file_completes_with_progress() {
         json!({"max-bandwidth": 512 * 1024}),
     );
     let client = connect(&qemu).await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = qemu_dash::collect::news::channel();
     let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vm.mig");
@@ -423,7 +422,7 @@ async fn unreachable_migration_uri_fails_with_qemu_reason_and_cancel_works() {
     let qemu = Qemu::builder().observer().start();
     let mut observer = qemu.observer();
     let client = connect(&qemu).await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = qemu_dash::collect::news::channel();
     let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
     let port = free_port();
     let uri = migration::check_uri(&format!("tcp:127.0.0.1:{port}")).unwrap();

@@ -295,7 +295,7 @@ fn migration_tab(model: &mut qemu_dash::app::Model) -> String {
 /// the messages the model said on the way.
 async fn apply_migration_news_until(
     model: &mut qemu_dash::app::Model,
-    news: &mut tokio::sync::mpsc::UnboundedReceiver<qemu_dash::collect::AppEvent>,
+    news: &mut qemu_dash::collect::news::NewsReceiver,
     what: &str,
     mut done: impl FnMut(&qemu_dash::monitor::migration::MigrationInfo) -> bool,
 ) -> Vec<String> {
@@ -333,7 +333,7 @@ async fn snapshot_saves_are_not_migrations_but_real_migrations_still_show() {
     .await
     .unwrap();
     let mut model = qemu_dash::app::Model::new(vec![qemu.target()], Duration::from_secs(1), false);
-    let (tx, mut news) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut news) = qemu_dash::collect::news::channel();
     let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
     let said =
         apply_migration_news_until(&mut model, &mut news, "the first report", |_| true).await;
