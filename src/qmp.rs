@@ -4,6 +4,7 @@
 //! ratatui or crossterm and knows nothing about the dashboard. [`Client`] is the entry point;
 //! [`types`] holds lenient decodings of the `query-*` replies the dashboard uses.
 
+pub mod abilities;
 pub mod capped;
 pub mod client;
 pub mod connection;
@@ -13,6 +14,7 @@ pub mod message;
 pub mod target;
 pub mod types;
 
+pub use abilities::{Abilities, Dialect};
 pub use client::{Client, ConnectOptions};
 pub use connection::{EventTap, Notice};
 pub use message::{Event, Greeting, QemuVersion, QmpError};

@@ -3,6 +3,7 @@
 //! Every command carries a numeric id and a timeout. Many tasks may call [`Client::execute`]
 //! at once; replies find their caller through the pending map in [`super::connection`].
 
+use super::abilities::Abilities;
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
 use super::fanout::{self, Received};
 use super::framing::Frame;
@@ -58,6 +59,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 struct Inner {
     target: Target,
+    abilities: Abilities,
     greeting: Greeting,
     peer_pid: Option<u32>,
     shared: Arc<Shared>,
@@ -169,6 +171,7 @@ impl Client {
         let client = Client {
             inner: Arc::new(Inner {
                 target,
+                abilities: Abilities::QMP,
                 greeting,
                 peer_pid,
                 shared,
@@ -186,6 +189,11 @@ impl Client {
     /// The target this client is connected to.
     pub fn target(&self) -> &Target {
         &self.inner.target
+    }
+
+    /// What this connection can do (events, pipelining, whether it holds the socket).
+    pub fn abilities(&self) -> Abilities {
+        self.inner.abilities
     }
 
     /// QEMU's greeting (version and capabilities).
