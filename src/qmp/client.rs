@@ -1,7 +1,10 @@
 //! The cheap-to-clone QMP client handle: connect, negotiate, execute, subscribe to events.
 //!
-//! Every command carries a numeric id and a timeout. Many tasks may call [`Client::execute`]
-//! at once; replies find their caller through the pending map in [`super::connection`].
+//! Every command has a timeout. Many tasks may call [`Client::execute`] at once; replies find
+//! their caller through the pending map in [`super::connection`], by order, or by id while
+//! the order cannot be trusted. When the greeting offers `oob`, it is negotiated (QEMU then
+//! reads commands on its monitor thread, which costs it less per request); a proxy that
+//! offers it without doing it can turn this off ([`ConnectOptions::oob`]).
 
 use super::abilities::Abilities;
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
@@ -12,11 +15,9 @@ use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 /// Timeouts and limits for a connection.
@@ -30,6 +31,8 @@ pub struct ConnectOptions {
     pub command_timeout: Duration,
     /// Called with every event as it is read (see [`EventTap`]).
     pub event_tap: Option<EventTap>,
+    /// Negotiate the `oob` capability when the greeting offers it.
+    pub oob: bool,
 }
 
 impl Default for ConnectOptions {
@@ -39,6 +42,7 @@ impl Default for ConnectOptions {
             greeting_timeout: Duration::from_secs(3),
             command_timeout: Duration::from_secs(5),
             event_tap: None,
+            oob: true,
         }
     }
 }
@@ -50,6 +54,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("greeting_timeout", &self.greeting_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("event_tap", &self.event_tap.is_some())
+            .field("oob", &self.oob)
             .finish()
     }
 }
@@ -63,8 +68,6 @@ struct Inner {
     greeting: Greeting,
     peer_pid: Option<u32>,
     shared: Arc<Shared>,
-    lines: mpsc::Sender<Vec<u8>>,
-    next_id: AtomicU64,
     command_timeout: Duration,
     /// The receiver made before the reader started, handed to the first subscriber so that
     /// no event is missed between negotiation and subscription.
@@ -74,6 +77,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.shared.hang_up();
         self.reader.abort();
     }
 }
@@ -159,14 +163,8 @@ impl Client {
         };
         let shared = Shared::new(options.event_tap.clone());
         let first_receiver = shared.subscribe();
-        let (lines, line_receiver) = mpsc::channel(256);
         // A write that makes no progress for a command's timeout means QEMU stopped reading.
-        tokio::spawn(run_writer(
-            write,
-            line_receiver,
-            shared.clone(),
-            options.command_timeout,
-        ));
+        tokio::spawn(run_writer(write, shared.clone(), options.command_timeout));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
         let client = Client {
             inner: Arc::new(Inner {
@@ -175,13 +173,26 @@ impl Client {
                 greeting,
                 peer_pid,
                 shared,
-                lines,
-                next_id: AtomicU64::new(1),
                 command_timeout: options.command_timeout,
                 first_subscription: Mutex::new(Some(first_receiver)),
                 reader,
             }),
         };
+        let offers_oob = client
+            .inner
+            .greeting
+            .capabilities
+            .iter()
+            .any(|c| c == "oob");
+        if options.oob && offers_oob {
+            let enable = json!({"enable": ["oob"]});
+            match client.execute("qmp_capabilities", Some(enable)).await {
+                Ok(_) => return Ok(client),
+                // Offered but refused: negotiate without it.
+                Err(QmpError::Qemu { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
         client.execute("qmp_capabilities", None).await?;
         Ok(client)
     }
@@ -264,33 +275,21 @@ impl Client {
         arguments: Option<Value>,
         timeout: Duration,
     ) -> Result<RawJson, QmpError> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut message = json!({ "execute": command, "id": id });
-        if let Some(arguments) = arguments {
-            message["arguments"] = arguments;
-        }
-        let mut line = message.to_string().into_bytes();
-        line.push(b'\n');
-        let receiver = self.inner.shared.register(id)?;
+        let (seq, receiver) = self
+            .inner
+            .shared
+            .send(|id, out| encode_command(command, arguments.as_ref(), id, out))?;
         let _forget_on_exit = ForgetGuard {
             shared: &self.inner.shared,
-            id,
+            seq,
         };
         let disconnected = || QmpError::Disconnected {
             reason: self
                 .closed_reason()
                 .unwrap_or_else(|| "the connection task ended".to_string()),
         };
-        // The timeout covers the wait for room in the queue too: a peer that stops reading
-        // fills the socket buffer and then the queue.
-        let call = async {
-            self.inner
-                .lines
-                .send(line)
-                .await
-                .map_err(|_| disconnected())?;
-            receiver.await.map_err(|_| disconnected())?
-        };
+        // A peer that stops reading leaves the command queued: the timeout covers that too.
+        let call = async { receiver.await.map_err(|_| disconnected())? };
         match tokio::time::timeout(timeout, call).await {
             Ok(reply) => reply,
             Err(_) => Err(QmpError::Timeout {
@@ -362,13 +361,42 @@ impl Client {
 
 struct ForgetGuard<'a> {
     shared: &'a Shared,
-    id: u64,
+    seq: u64,
 }
 
 impl Drop for ForgetGuard<'_> {
     fn drop(&mut self) {
-        self.shared.forget(self.id);
+        self.shared.forget(self.seq);
     }
+}
+
+/// Appends one command line to `out`: `{"execute":"query-status"}`, with `arguments` and
+/// `id` only when there are some. Built straight into the queue, no `Value` tree.
+pub fn encode_command(
+    command: &str,
+    arguments: Option<&Value>,
+    id: Option<u64>,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b"{\"execute\":");
+    let plain = command
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(command.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(Value::from(command).to_string().as_bytes());
+    }
+    if let Some(arguments) = arguments {
+        out.extend_from_slice(b",\"arguments\":");
+        out.extend_from_slice(arguments.to_string().as_bytes());
+    }
+    if let Some(id) = id {
+        out.extend_from_slice(format!(",\"id\":{id}").as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
 }
 
 /// Decodes a reply into `T`, naming the command on failure.
