@@ -10,7 +10,12 @@
 //! events that come faster are coalesced (one poll running, at most one waiting, event polls
 //! at most every [`EVENT_POLL_SPACING`], slow queries for events at most every
 //! [`SLOW_EVENT_SPACING`]), so a guest cannot drive polls without limit. Missed ticks are
-//! delayed, never bunched. Returns when the connection is gone.
+//! skipped, never bunched. Returns when the connection is gone.
+//!
+//! Every VM's ticks fall on one grid (multiples of the interval since the process started),
+//! so the pollers of a fleet wake together, once per interval, instead of each at its own
+//! moment; a VM polls at once when it connects and when the interval changes, then on the
+//! grid. A poll for events stands in for a tick less than half an interval away.
 
 use super::host::{HostReader, HostSample, HostSampler, VcpuHost, remote::RemoteSampler};
 use super::rates::BlockRates;
@@ -206,14 +211,28 @@ pub async fn run(
     let mut schedule = Schedule::new();
     // When the first poll QEMU has not answered was sent; `None` while QEMU answers.
     let mut unanswered_since: Option<Instant> = None;
+    // Poll at once (on connecting, and when the interval changes), then on the grid.
+    let mut poll_now = true;
+    // A tick before this is skipped: a poll for events just stood in for it.
+    let mut skip_ticks_before: Option<Instant> = None;
     loop {
         let event_poll_at = schedule.event_poll_at(Instant::now());
         let tick = tokio::select! {
-            _ = ticker.tick() => true,
+            () = std::future::ready(()), if poll_now => {
+                poll_now = false;
+                true
+            }
+            _ = ticker.tick() => {
+                if skip_ticks_before.take().is_some_and(|until| Instant::now() < until) {
+                    continue;
+                }
+                true
+            }
             _ = sleep_until(event_poll_at) => false,
             changed = interval.changed() => {
                 if changed.is_ok() {
                     ticker = new_ticker(*interval.borrow_and_update());
+                    poll_now = true;
                 }
                 continue;
             }
@@ -237,12 +256,16 @@ pub async fn run(
                 continue;
             }
         };
+        // Asked for by an event (or the first poll): everything slow is read again; otherwise
+        // the slow poll is a heartbeat of the block devices and the name, memory and balloon
+        // are kept (the events that change them ask for a refresh).
+        state.refresh_all = schedule.slow_due;
         let with_slow = schedule.start(Instant::now(), tick);
-        if !tick {
-            // The event's poll stands in for the next tick.
-            ticker.reset();
-        }
         let patience = *interval.borrow();
+        if !tick {
+            // The event's poll stands in for the next tick if that is near.
+            skip_ticks_before = Some(Instant::now() + patience / 2);
+        }
         let started = Instant::now();
         let mut report_unanswered = || {
             let since = *unanswered_since.get_or_insert(started);
@@ -402,9 +425,24 @@ async fn watched_poll(
     }
 }
 
+/// The instant every poller's grid counts from.
+static GRID_EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// The first point of the grid of `period` after `now` (the grid counts from `epoch`).
+fn next_grid_point(epoch: Instant, now: Instant, period: Duration) -> Instant {
+    let period_ns = period.as_nanos().max(1);
+    let since = now.saturating_duration_since(epoch).as_nanos();
+    let points = since / period_ns + 1;
+    let offset = u64::try_from(points.saturating_mul(period_ns)).unwrap_or(u64::MAX);
+    epoch + Duration::from_nanos(offset)
+}
+
+/// Ticks every `period` on the process-wide grid, starting at its next point.
 fn new_ticker(period: Duration) -> tokio::time::Interval {
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let epoch = *GRID_EPOCH.get_or_init(Instant::now);
+    let start = next_grid_point(epoch, Instant::now(), period);
+    let mut ticker = tokio::time::interval_at(start.into(), period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     ticker
 }
 
@@ -418,6 +456,10 @@ struct PollState {
     facts: Option<MachineFacts>,
     /// The first vCPU's QOM path, for its model.
     first_cpu: Option<String>,
+    /// The next slow poll reads name, memory and balloon again (else it reuses `kept`).
+    refresh_all: bool,
+    /// Name, memory and balloon as last read.
+    kept: Option<(Option<String>, MemorySample)>,
 }
 
 fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
@@ -441,6 +483,8 @@ impl PollState {
             last_balloon: None,
             facts: None,
             first_cpu: None,
+            refresh_all: true,
+            kept: None,
         }
     }
 
@@ -552,12 +596,38 @@ impl PollState {
     }
 
     async fn poll_slow(&mut self, client: &Client) -> Result<SlowSample, QmpError> {
-        let (name, block_info, memory) = tokio::join!(
-            client.query_name(),
-            client.query_block(),
-            client.query_memory_size_summary()
-        );
-        let memory = memory.ok();
+        let machine = match &self.facts {
+            Some(facts) => facts.clone(),
+            None => {
+                let facts = self.machine_facts(client).await?;
+                self.facts = Some(facts.clone());
+                facts
+            }
+        };
+        let kept = match (&self.kept, self.refresh_all) {
+            (Some(kept), false) => Some(kept.clone()),
+            _ => None,
+        };
+        let (name, memory) = match kept {
+            Some(kept) => {
+                let block_info = client.query_block().await?;
+                return Ok(SlowSample {
+                    machine,
+                    name: kept.0,
+                    block_info,
+                    memory: kept.1,
+                });
+            }
+            None => {
+                let (name, block_info, memory) = tokio::join!(
+                    client.query_name(),
+                    client.query_block(),
+                    client.query_memory_size_summary()
+                );
+                ((name, block_info), memory.ok())
+            }
+        };
+        let (name, block_info) = name;
         let balloon_bytes = if self.has_balloon {
             match client.query_balloon().await {
                 Ok(balloon) => {
@@ -580,23 +650,18 @@ impl PollState {
         } else {
             None
         };
-        let machine = match &self.facts {
-            Some(facts) => facts.clone(),
-            None => {
-                let facts = self.machine_facts(client).await?;
-                self.facts = Some(facts.clone());
-                facts
-            }
+        let name = name?.name;
+        let memory = MemorySample {
+            base_bytes: memory.map(|m| m.base_memory),
+            plugged_bytes: memory.and_then(|m| m.plugged_memory),
+            balloon_bytes,
         };
+        self.kept = Some((name.clone(), memory));
         Ok(SlowSample {
             machine,
-            name: name?.name,
+            name,
             block_info: block_info?,
-            memory: MemorySample {
-                base_bytes: memory.map(|m| m.base_memory),
-                plugged_bytes: memory.and_then(|m| m.plugged_memory),
-                balloon_bytes,
-            },
+            memory,
         })
     }
 }
@@ -656,6 +721,18 @@ mod tests {
         // The last events still get their poll once the spacing allows.
         let end = start + Duration::from_secs(2);
         assert!(schedule.event_poll_at(end).is_some());
+    }
+
+    #[test]
+    fn ticks_fall_on_one_grid_whenever_a_poller_starts() {
+        let epoch = Instant::now();
+        let period = Duration::from_millis(250);
+        let at = |ms| epoch + Duration::from_millis(ms);
+        assert_eq!(next_grid_point(epoch, at(0), period), at(250));
+        assert_eq!(next_grid_point(epoch, at(1), period), at(250));
+        assert_eq!(next_grid_point(epoch, at(249), period), at(250));
+        assert_eq!(next_grid_point(epoch, at(250), period), at(500));
+        assert_eq!(next_grid_point(epoch, at(10_001), period), at(10_250));
     }
 
     #[test]
