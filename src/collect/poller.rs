@@ -628,6 +628,8 @@ impl PollState {
             }
         };
         let (name, block_info) = name;
+        // A balloon read that says nothing (a timeout) is asked again at the next slow poll.
+        let mut settled = true;
         let balloon_bytes = if self.has_balloon {
             match client.query_balloon().await {
                 Ok(balloon) => {
@@ -645,7 +647,10 @@ impl PollState {
                 }
                 // A timeout or an odd reply says nothing about the device: keep the last
                 // known size and ask again next time.
-                Err(_) => self.last_balloon,
+                Err(_) => {
+                    settled = false;
+                    self.last_balloon
+                }
             }
         } else {
             None
@@ -656,7 +661,7 @@ impl PollState {
             plugged_bytes: memory.and_then(|m| m.plugged_memory),
             balloon_bytes,
         };
-        self.kept = Some((name.clone(), memory));
+        self.kept = settled.then(|| (name.clone(), memory));
         Ok(SlowSample {
             machine,
             name,
