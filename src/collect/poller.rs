@@ -12,10 +12,14 @@
 //! [`SLOW_EVENT_SPACING`]), so a guest cannot drive polls without limit. Missed ticks are
 //! skipped, never bunched. Returns when the connection is gone.
 //!
-//! Every VM's ticks fall on one grid (multiples of the interval since the process started),
-//! so the pollers of a fleet wake together, once per interval, instead of each at its own
-//! moment; a VM polls at once when it connects and when the interval changes, then on the
-//! grid. A poll for events stands in for a tick less than half an interval away.
+//! Every VM's ticks come from one shared ticker per interval ([`grid_ticks`]) on one grid
+//! (multiples of the interval since the process started), so the pollers of a fleet wake
+//! together, once per interval, and the runtime re-arms one timer per tick rather than one
+//! per VM (each timer armed earlier than the runtime's next wake-up costs it an eventfd
+//! write and a spurious wake-up). The same ticks tell a poll that QEMU has left it
+//! unanswered for an interval, so a poll arms no timer of its own. A VM polls at once when it
+//! connects and when the interval changes, then on the grid. A poll for events stands in
+//! for a tick less than half an interval away.
 
 use super::host::{HostReader, HostSample, HostSampler, VcpuHost, remote::RemoteSampler};
 use super::rates::BlockRates;
@@ -207,7 +211,7 @@ pub async fn run(
 ) -> QmpError {
     let mut events = client.subscribe();
     let mut state = PollState::new(host_source);
-    let mut ticker = new_ticker(*interval.borrow_and_update());
+    let mut ticks = grid_ticks(*interval.borrow_and_update());
     let mut schedule = Schedule::new();
     // When the first poll QEMU has not answered was sent; `None` while QEMU answers.
     let mut unanswered_since: Option<Instant> = None;
@@ -222,7 +226,12 @@ pub async fn run(
                 poll_now = false;
                 true
             }
-            _ = ticker.tick() => {
+            changed = ticks.changed() => {
+                if changed.is_err() {
+                    // The ticker's runtime is gone (tests run several): take a new one.
+                    ticks = grid_ticks(*interval.borrow());
+                    continue;
+                }
                 if skip_ticks_before.take().is_some_and(|until| Instant::now() < until) {
                     continue;
                 }
@@ -231,7 +240,7 @@ pub async fn run(
             _ = sleep_until(event_poll_at) => false,
             changed = interval.changed() => {
                 if changed.is_ok() {
-                    ticker = new_ticker(*interval.borrow_and_update());
+                    ticks = grid_ticks(*interval.borrow_and_update());
                     poll_now = true;
                 }
                 continue;
@@ -275,8 +284,8 @@ pub async fn run(
             &mut state,
             &client,
             with_slow,
+            &mut ticks,
             started + patience,
-            patience,
             &mut report_unanswered,
         )
         .await;
@@ -397,32 +406,74 @@ impl Schedule {
     }
 }
 
-/// Runs one poll; when it is still waiting at `first_report`, calls `unanswered`, and again
-/// every `patience` after (gives up if `unanswered` returns false: the app is gone).
+/// Runs one poll; when it is still waiting at the first tick from `first_report` on (less a
+/// tenth of an interval: ticks and polls start together), calls `unanswered`, and again at
+/// every tick after (gives up if `unanswered` returns false: the app is gone).
 async fn watched_poll(
     state: &mut PollState,
     client: &Client,
     with_slow: bool,
+    ticks: &mut watch::Receiver<u64>,
     first_report: Instant,
-    patience: Duration,
     unanswered: &mut impl FnMut() -> bool,
 ) -> Result<Sample, QmpError> {
     let poll = state.poll(client, with_slow);
     tokio::pin!(poll);
-    let mut report_at = tokio::time::Instant::from_std(first_report);
+    let started = Instant::now();
+    let early = first_report.saturating_duration_since(started) / 10;
+    let mut reporting = false;
+    let mut ticking = true;
     loop {
         tokio::select! {
             result = &mut poll => return result,
-            _ = tokio::time::sleep_until(report_at) => {
-                if !unanswered() {
+            changed = ticks.changed(), if ticking => {
+                if changed.is_err() {
+                    // No ticker any more: the poll's own timeouts still end it.
+                    ticking = false;
+                    continue;
+                }
+                reporting = reporting || Instant::now() + early >= first_report;
+                if reporting && !unanswered() {
                     return Err(QmpError::Disconnected {
                         reason: "the dashboard stopped".to_string(),
                     });
                 }
-                report_at += patience;
             }
         }
     }
+}
+
+thread_local! {
+    /// The shared tickers of this thread's runtime, by period in nanoseconds: a receiver
+    /// each, to subscribe from (their ticker task ends with the runtime).
+    static GRIDS: std::cell::RefCell<HashMap<u128, watch::Receiver<u64>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// Ticks of the shared ticker of `period` (a counter that goes up once per tick, on the
+/// process-wide grid), started on first use.
+pub fn grid_ticks(period: Duration) -> watch::Receiver<u64> {
+    let key = period.as_nanos();
+    GRIDS.with(|grids| {
+        let mut grids = grids.borrow_mut();
+        if let Some(receiver) = grids.get(&key)
+            && receiver.has_changed().is_ok()
+        {
+            let mut receiver = receiver.clone();
+            receiver.mark_unchanged();
+            return receiver;
+        }
+        let (sender, receiver) = watch::channel(0u64);
+        tokio::spawn(async move {
+            let mut ticker = new_ticker(period);
+            loop {
+                ticker.tick().await;
+                sender.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        });
+        grids.insert(key, receiver.clone());
+        receiver
+    })
 }
 
 /// The instant every poller's grid counts from.
