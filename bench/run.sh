@@ -12,7 +12,7 @@
 # Knobs (environment): BENCH_WINDOW (measured seconds per collector window, default 10),
 # BENCH_ROUNDS (collector rounds, 5), BENCH_MEMORY_MINUTES (2), BENCH_VMS (largest VM count,
 # 100), BENCH_COUNTS (collector VM counts, 1,10,50,BENCH_VMS), BENCH_STEPS (the steps to run,
-# comma-separated: rtt,render,collector,exporter,bytes,keys,memory; default all),
+# comma-separated: rtt,render,collector,plain,exporter,bytes,keys,memory; default all),
 # BENCH_APPEND=1 (add to the raw figures of the previous run instead of starting afresh, so
 # a long run can be split into several shorter ones on a shared machine), BENCH_PYTHON (the
 # interpreter of the Python baselines, /usr/bin/python3: the distribution's optimised build),
@@ -46,7 +46,7 @@ else
     many=${BENCH_VMS:-100}
     results_md=${BENCH_RESULTS:-$root/bench/RESULTS.md}
 fi
-steps=${BENCH_STEPS:-rtt,render,collector,exporter,bytes,keys,memory}
+steps=${BENCH_STEPS:-rtt,render,collector,plain,exporter,bytes,keys,memory}
 wants() { [[ ,$steps, == *,$1,* ]]; }
 base_python=${BENCH_PYTHON:-/usr/bin/python3}
 [[ -x $base_python ]] || base_python=$(command -v python3)
@@ -175,6 +175,8 @@ if wants collector; then
     "$suite" collector --binary "$dash" --vms "$work/none.list" --counts "$counts" \
         --label="-M none + qcow2" --python "$base_python $root/bench/monitor.py" \
         --window "$window" --rounds "$rounds" >>"$results"
+fi
+if wants plain; then
     step "2+3. the same on the plain VM"
     "$suite" collector --binary "$dash" --vms "$work/plain.list" --counts 1 \
         --label="pc, idle, no OS" --python "$base_python $root/bench/monitor.py" \

@@ -466,8 +466,16 @@ pub fn grid_ticks(period: Duration) -> watch::Receiver<u64> {
         let (sender, receiver) = watch::channel(0u64);
         tokio::spawn(async move {
             let mut ticker = new_ticker(period);
+            // tokio's timer wheel writes to the runtime's eventfd (a spurious wake-up) for
+            // every timer armed earlier than the earliest one it knew of when it last fired
+            // timers; with none left after a tick, that is every command's timeout of the
+            // round. A timer kept armed two ticks ahead stays the earliest then, so the
+            // round's timers (the next tick, timeouts longer than an interval) arm quietly.
+            let ahead = tokio::time::sleep(period * 2);
+            tokio::pin!(ahead);
             loop {
-                ticker.tick().await;
+                let at = ticker.tick().await;
+                ahead.as_mut().reset(at + period * 2);
                 sender.send_modify(|n| *n = n.wrapping_add(1));
             }
         });
