@@ -199,7 +199,7 @@ class Report:
             "the classic QEMU Monitor tutorial (`bench/monitor.py`: raw socket + `json`, "
             "`query-status`, `query-cpus-fast`, `query-blockstats` per VM per interval, one line printed "
             "per VM-poll, as qemu-dash does). qemu-dash also reads `/proc` for host CPU and RSS, computes "
-            "rates, runs its slow queries (`query-name`, `query-block`, memory) every 10th poll, and "
+            "rates, asks `query-block` every 10th poll (name, memory and balloon once per connection and after the events that change them), and "
             f"formats a richer line. Measured over {rounds} rounds × ~{window:.0f} s per contender and "
             "VM count, after the connections settled; CPU is the contender's whole process "
             "(all threads, `/proc/<pid>/task/*/schedstat`). `-M none + qcow2` is `-M none` with one "
