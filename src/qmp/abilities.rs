@@ -36,6 +36,15 @@ impl Abilities {
         pipelining: true,
         holds_socket: true,
     };
+
+    /// An HMP monitor (`-monitor unix:…`) held for the session: no events, one command at a
+    /// time.
+    pub const HMP: Abilities = Abilities {
+        dialect: Dialect::Hmp,
+        events: false,
+        pipelining: false,
+        holds_socket: true,
+    };
 }
 
 impl Default for Abilities {
