@@ -7,7 +7,7 @@ use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
 use crate::collect::{AppEvent, EventKind, EventRecord};
 use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
-use crate::qmp::{Client, QemuVersion};
+use crate::qmp::{Abilities, Client, QemuVersion};
 use chrono::{DateTime, Local};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -231,6 +231,8 @@ pub struct Vm {
     pub removed: bool,
     /// QEMU's version.
     pub version: Option<QemuVersion>,
+    /// What the monitor connection can do (events or not), as the last connection said.
+    pub abilities: Abilities,
     /// The latest run state.
     pub status: Option<StatusInfo>,
     /// When the run state last changed.
@@ -469,6 +471,7 @@ impl Vm {
             } => {
                 let was_disconnected =
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
+                let abilities = client.abilities();
                 self.client = Some(client);
                 self.unanswered_since = None;
                 self.ending = None;
@@ -477,6 +480,7 @@ impl Vm {
                 self.qemu_pid = None;
                 self.qemu_uptime = None;
                 self.version = Some(greeting.version.clone());
+                self.abilities = abilities;
                 self.connection = Some(ConnectionState::Connected);
                 if was_disconnected {
                     self.log(EventRecord::note(format!(
@@ -504,6 +508,17 @@ impl Vm {
             AppEvent::Sample { sample, .. } => {
                 if sample.status.running {
                     self.ending = None;
+                }
+                // Without events, a change of run state is only seen by polling: log it.
+                if !self.abilities.events
+                    && let Some(previous) = &self.status
+                    && previous.status != sample.status.status
+                {
+                    let text = format!(
+                        "run state {} → {} (seen by polling: no events on this monitor)",
+                        previous.status, sample.status.status
+                    );
+                    self.log(EventRecord::note(text));
                 }
                 self.set_status(sample.status.clone(), now);
                 self.vcpus = sample.vcpus;

@@ -47,6 +47,17 @@ impl Abilities {
     };
 }
 
+impl Abilities {
+    /// Why no events come, in a few words for the screen; `None` when they do.
+    pub fn without_events(&self) -> Option<&'static str> {
+        match (self.events, self.dialect) {
+            (true, _) => None,
+            (false, Dialect::Hmp) => Some("watched over HMP: no events, state is polled"),
+            (false, Dialect::Qmp) => Some("no events on this connection, state is polled"),
+        }
+    }
+}
+
 impl Default for Abilities {
     fn default() -> Self {
         Abilities::QMP
