@@ -64,15 +64,55 @@ struct Inner {
     greeting: Greeting,
     peer_pid: Option<u32>,
     shared: Arc<Shared>,
-    lines: mpsc::Sender<Vec<u8>>,
+    link: Link,
     next_id: AtomicU64,
     command_timeout: Duration,
     /// The receiver made before the reader started, handed to the first subscriber so that
     /// no event is missed between negotiation and subscription.
     first_subscription: Mutex<Option<fanout::Receiver<Notice>>>,
     reader: AbortHandle,
-    /// Set when the monitor speaks HMP: commands go through it instead of the QMP lines.
-    hmp: Option<hmp::Session>,
+}
+
+/// Where commands go: QMP lines to the writer task, or the HMP session.
+enum Link {
+    /// QMP: each command is a JSON line for the writer task.
+    Qmp(mpsc::Sender<Vec<u8>>),
+    /// HMP: the session translates and runs commands one at a time.
+    Hmp(hmp::Session),
+}
+
+/// What every client is made of, whichever dialect its monitor speaks.
+struct Parts {
+    target: Target,
+    peer_pid: Option<u32>,
+    greeting: Greeting,
+    shared: Arc<Shared>,
+    first_subscription: fanout::Receiver<Notice>,
+    reader: AbortHandle,
+    link: Link,
+}
+
+impl Client {
+    fn assemble(parts: Parts, options: &ConnectOptions) -> Client {
+        let abilities = match parts.link {
+            Link::Qmp(_) => Abilities::QMP,
+            Link::Hmp(_) => Abilities::HMP,
+        };
+        Client {
+            inner: Arc::new(Inner {
+                target: parts.target,
+                abilities,
+                greeting: parts.greeting,
+                peer_pid: parts.peer_pid,
+                shared: parts.shared,
+                link: parts.link,
+                next_id: AtomicU64::new(1),
+                command_timeout: options.command_timeout,
+                first_subscription: Mutex::new(Some(parts.first_subscription)),
+                reader: parts.reader,
+            }),
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -182,21 +222,16 @@ impl Client {
             options.command_timeout,
         ));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
-        let client = Client {
-            inner: Arc::new(Inner {
-                target,
-                abilities: Abilities::QMP,
-                greeting,
-                peer_pid,
-                shared,
-                lines,
-                next_id: AtomicU64::new(1),
-                command_timeout: options.command_timeout,
-                first_subscription: Mutex::new(Some(first_receiver)),
-                reader,
-                hmp: None,
-            }),
+        let parts = Parts {
+            target,
+            peer_pid,
+            greeting,
+            shared,
+            first_subscription: first_receiver,
+            reader,
+            link: Link::Qmp(lines),
         };
+        let client = Client::assemble(parts, options);
         client.execute("qmp_capabilities", None).await?;
         Ok(client)
     }
@@ -221,26 +256,19 @@ impl Client {
             version.clone(),
             options.command_timeout,
         );
-        // Never used: commands go through the session.
-        let (lines, _) = mpsc::channel(1);
-        Client {
-            inner: Arc::new(Inner {
-                target,
-                abilities: Abilities::HMP,
-                greeting: Greeting {
-                    version,
-                    capabilities: Vec::new(),
-                },
-                peer_pid,
-                shared,
-                lines,
-                next_id: AtomicU64::new(1),
-                command_timeout: options.command_timeout,
-                first_subscription: Mutex::new(Some(first_receiver)),
-                reader,
-                hmp: Some(session),
-            }),
-        }
+        let parts = Parts {
+            target,
+            peer_pid,
+            greeting: Greeting {
+                version,
+                capabilities: Vec::new(),
+            },
+            shared,
+            first_subscription: first_receiver,
+            reader,
+            link: Link::Hmp(session),
+        };
+        Client::assemble(parts, options)
     }
 
     /// The target this client is connected to.
@@ -321,9 +349,10 @@ impl Client {
         arguments: Option<Value>,
         timeout: Duration,
     ) -> Result<RawJson, QmpError> {
-        if let Some(session) = &self.inner.hmp {
-            return session.execute(command, arguments, timeout).await;
-        }
+        let lines = match &self.inner.link {
+            Link::Hmp(session) => return session.execute(command, arguments, timeout).await,
+            Link::Qmp(lines) => lines,
+        };
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({ "execute": command, "id": id });
         if let Some(arguments) = arguments {
@@ -344,11 +373,7 @@ impl Client {
         // The timeout covers the wait for room in the queue too: a peer that stops reading
         // fills the socket buffer and then the queue.
         let call = async {
-            self.inner
-                .lines
-                .send(line)
-                .await
-                .map_err(|_| disconnected())?;
+            lines.send(line).await.map_err(|_| disconnected())?;
             receiver.await.map_err(|_| disconnected())?
         };
         match tokio::time::timeout(timeout, call).await {

@@ -303,7 +303,8 @@ mod tests {
 
     #[test]
     fn the_banner_names_the_version() {
-        let version = is_banner(b"QEMU 7.2.22 monitor - type 'help' for more information\r").unwrap();
+        let version =
+            is_banner(b"QEMU 7.2.22 monitor - type 'help' for more information\r").unwrap();
         assert_eq!(version.to_string(), "7.2.22");
         let newer = is_banner(b"QEMU 10.0.2 monitor - type 'help' for more information").unwrap();
         assert_eq!((newer.major, newer.minor), (10, 0));
@@ -313,7 +314,8 @@ mod tests {
 
     #[test]
     fn the_echo_is_dropped() {
-        let answer = b"i\x1b[K\x1b[Din\x1b[K\x1b[D\x1b[Dinfo status\x1b[K\r\nVM status: running\r\n";
+        let answer =
+            b"i\x1b[K\x1b[Din\x1b[K\x1b[D\x1b[Dinfo status\x1b[K\r\nVM status: running\r\n";
         assert_eq!(output_of(answer), "VM status: running\n");
         assert_eq!(output_of(b"stop\x1b[K\r\n"), "");
         assert_eq!(output_of(b""), "");

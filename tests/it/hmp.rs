@@ -60,7 +60,11 @@ fn dashboard_over_hmp_shows_state_vcpus_disk_rates_and_pauses() {
     observer.execute("cont", json!({}));
     dash.wait_for("● running", WAIT);
     dash.send("q");
-    assert_eq!(observer.status(), "running", "quitting the dashboard leaves QEMU");
+    assert_eq!(
+        observer.status(),
+        "running",
+        "quitting the dashboard leaves QEMU"
+    );
 }
 
 /// Batch mode prints the same JSON fields over HMP as over QMP, with the same figures.

@@ -469,7 +469,8 @@ mod tests {
             assert!(cpus.iter().all(|cpu| cpu.thread_id > 0));
         }
         assert!(cpus("").is_empty(), "-M none has no vCPU");
-        let old = cpus("* CPU #0: pc=0xfffffff0 thread_id=42\n  CPU #1: pc=0x0 (halted) thread_id=43");
+        let old =
+            cpus("* CPU #0: pc=0xfffffff0 thread_id=42\n  CPU #1: pc=0x0 (halted) thread_id=43");
         assert_eq!(old[1].thread_id, 43);
     }
 
@@ -569,11 +570,17 @@ mod tests {
 
     #[test]
     fn snapshot_rows_of_both_layouts_with_spaces_in_tags() {
-        let old = snapshot_row("3         my tag            1.5 MiB 2026-12-01 21:44:03 01:02:03.250           ").unwrap();
+        let old = snapshot_row(
+            "3         my tag            1.5 MiB 2026-12-01 21:44:03 01:02:03.250           ",
+        )
+        .unwrap();
         assert_eq!((old.id.as_str(), old.name.as_str()), ("3", "my tag"));
         assert_eq!(old.vm_state_size, 3 * MIB / 2);
         assert_eq!((old.vm_clock_sec, old.vm_clock_nsec), (3723, 250_000_000));
-        let new = snapshot_row("12      disk-only           0 B 2026-12-01 21:46:30  0000:00:10.000         --").unwrap();
+        let new = snapshot_row(
+            "12      disk-only           0 B 2026-12-01 21:46:30  0000:00:10.000         --",
+        )
+        .unwrap();
         assert_eq!((new.id.as_str(), new.name.as_str()), ("12", "disk-only"));
         assert_eq!(new.vm_state_size, 0);
         assert_eq!(new.vm_clock_sec, 10);

@@ -54,6 +54,9 @@ pub enum Translation {
     },
 }
 
+/// The longest command line sent to an HMP monitor.
+const MAX_LINE: usize = 1024;
+
 /// The QMP commands that work over HMP (what `query-commands` answers there).
 pub const AVAILABLE: &[&str] = &[
     "qmp_capabilities",
@@ -104,7 +107,10 @@ pub fn translate(
     match command {
         "qmp_capabilities" => Ok(Translation::Local(json!({}))),
         "query-commands" => Ok(Translation::Local(Value::Array(
-            AVAILABLE.iter().map(|name| json!({ "name": name })).collect(),
+            AVAILABLE
+                .iter()
+                .map(|name| json!({ "name": name }))
+                .collect(),
         ))),
         "query-version" => Ok(Translation::Local(json!({
             "qemu": {"major": version.major, "minor": version.minor, "micro": version.micro},
@@ -116,7 +122,9 @@ pub fn translate(
         "query-block" => line("info block -v".into(), Reading::Block),
         "query-balloon" => line("info balloon".into(), Reading::Balloon),
         "query-kvm" => line("info kvm".into(), Reading::Kvm),
-        "query-memory-size-summary" => line("info memory_size_summary".into(), Reading::MemorySummary),
+        "query-memory-size-summary" => {
+            line("info memory_size_summary".into(), Reading::MemorySummary)
+        }
         "query-name" => line("info name".into(), Reading::Name),
         "qom-get" => line(
             format!("qom-get {} {}", word("path")?, word("property")?),
@@ -131,10 +139,13 @@ pub fn translate(
             quits: true,
         }),
         "balloon" => {
-            let bytes = argument("value").and_then(Value::as_u64).ok_or_else(|| {
-                invalid("'balloon' needs 'value', a size in bytes".to_string())
-            })?;
-            line(format!("balloon {}", bytes / (1024 * 1024)), Reading::Nothing)
+            let bytes = argument("value")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| invalid("'balloon' needs 'value', a size in bytes".to_string()))?;
+            line(
+                format!("balloon {}", bytes / (1024 * 1024)),
+                Reading::Nothing,
+            )
         }
         "eject" => {
             let force = argument("force").and_then(Value::as_bool) == Some(true);
@@ -147,9 +158,14 @@ pub fn translate(
                 .unwrap_or_default();
             if text.chars().any(char::is_control) {
                 return Err(invalid(
-                    "an HMP command line must be one line without control characters"
-                        .to_string(),
+                    "an HMP command line must be one line without control characters".to_string(),
                 ));
+            }
+            // QEMU's line editor echoes a line in time and bytes that grow with its square.
+            if text.len() > MAX_LINE {
+                return Err(invalid(format!(
+                    "an HMP command line over an HMP monitor is limited to {MAX_LINE} bytes"
+                )));
             }
             line(text.to_string(), Reading::Text)
         }
@@ -314,19 +330,29 @@ mod tests {
         assert!(names.contains(&"human-monitor-command"));
         assert!(!names.contains(&"snapshot-save"));
         for name in names {
-            let arguments = json!({"path": "/machine", "property": "type", "value": 1, "device": "d"});
-            assert!(translate(name, Some(&arguments), &version()).is_ok(), "{name}");
+            let arguments =
+                json!({"path": "/machine", "property": "type", "value": 1, "device": "d"});
+            assert!(
+                translate(name, Some(&arguments), &version()).is_ok(),
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn replies_decode_as_qmp_types_and_errors_keep_qemus_words() {
-        let status: StatusInfo =
-            serde_json::from_value(reply("query-status", Reading::Status, "VM status: paused\n").unwrap())
-                .unwrap();
+        let status: StatusInfo = serde_json::from_value(
+            reply("query-status", Reading::Status, "VM status: paused\n").unwrap(),
+        )
+        .unwrap();
         assert_eq!(status.status, "paused");
         let blocks: Vec<BlockInfo> = serde_json::from_value(
-            reply("query-block", Reading::Block, "cd0: [not inserted]\n    Removable device: not locked, tray open\n").unwrap(),
+            reply(
+                "query-block",
+                Reading::Block,
+                "cd0: [not inserted]\n    Removable device: not locked, tray open\n",
+            )
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(blocks[0].tray_open, Some(true));
