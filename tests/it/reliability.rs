@@ -115,11 +115,12 @@ async fn huge_lines_keep_memory_bounded() {
         serve_with_bad_status(conn, line).await;
     });
     let target = fake.target();
+    let recorder = fake.recorder();
     tokio::task::spawn_blocking(move || {
         let dash = Dashboard::start(&[&target, "--interval", "0.25"], 120, 30);
         dash.wait_for("over the 16777216-byte limit", WAIT);
-        // Several more 20 MiB lines arrive while we wait.
-        std::thread::sleep(Duration::from_secs(2));
+        // Several more 20 MiB lines: each poll's query-status is answered with one.
+        recorder.wait_for_polls(4, WAIT);
         let rss_kib = crate::support::peak_rss_kib(dash.pid());
         assert!(
             rss_kib < 96 * 1024,
