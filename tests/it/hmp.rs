@@ -274,3 +274,33 @@ async fn client_speaks_hmp_and_says_what_it_cannot_do() {
     client.execute("quit", None).await.unwrap();
     assert!(qemu.wait_exit(WAIT), "QEMU quit");
 }
+
+/// The snapshot view with keys over HMP: create, load and delete, checked from the QMP side.
+#[test]
+fn snapshot_view_over_hmp_creates_loads_and_deletes() {
+    let qemu = Qemu::builder()
+        .name("hmp-snap")
+        .disk("disk0", "qcow2")
+        .hmp()
+        .observer()
+        .start();
+    let mut observer = qemu.observer();
+    let mut dash = Dashboard::start(&[&qemu.target()], 120, 30);
+    crate::snapshot_e2e::type_new_tag(&mut dash, "before-upgrade");
+    dash.send("\r");
+    dash.wait_for("save 'before-upgrade': done on disk0", WAIT);
+    let screen = dash.wait_for("Snapshots (1, by date)", WAIT);
+    assert!(screen.contains("before-upgrade"), "{screen}");
+    assert_eq!(tags(&mut observer), ["before-upgrade"]);
+    dash.send("l");
+    dash.wait_for("Load snapshot 'before-upgrade'?", WAIT);
+    dash.send("y");
+    dash.wait_for("load 'before-upgrade': done", WAIT);
+    assert_eq!(observer.status(), "running");
+    dash.send("d");
+    dash.wait_for("Delete snapshot 'before-upgrade'", WAIT);
+    dash.send("y");
+    dash.wait_for("delete 'before-upgrade': done", WAIT);
+    dash.wait_for("no internal snapshots yet", WAIT);
+    assert!(tags(&mut observer).is_empty());
+}
