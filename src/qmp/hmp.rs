@@ -49,8 +49,9 @@ pub async fn read_first_line<R: AsyncRead + Unpin>(read: &mut R) -> Result<Vec<u
 /// `preface` is what the connection sent first; only its first line is looked at.
 pub fn is_banner(preface: &[u8]) -> Option<QemuVersion> {
     let first_line = preface.split(|&byte| byte == b'\n').next()?;
-    let line = std::str::from_utf8(first_line).ok()?.trim();
-    let rest = line.strip_prefix("QEMU ")?;
+    let line = String::from_utf8_lossy(first_line);
+    // A telnet monitor (`-monitor telnet:…`) sends its option negotiation before the banner.
+    let rest = &line[line.find("QEMU ")? + "QEMU ".len()..];
     let (version, tail) = rest.split_once(' ')?;
     if !tail.starts_with("monitor") {
         return None;
@@ -310,6 +311,8 @@ mod tests {
         assert_eq!((newer.major, newer.minor), (10, 0));
         assert_eq!(is_banner(br#"{"QMP": {"version": {}}}"#), None);
         assert_eq!(is_banner(b"QEMU rocks"), None);
+        let telnet = is_banner(b"\xff\xfb\x01\xff\xfb\x03QEMU 7.2.22 monitor - type 'help'");
+        assert_eq!(telnet.unwrap().to_string(), "7.2.22");
     }
 
     #[test]
