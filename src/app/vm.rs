@@ -520,6 +520,10 @@ impl Vm {
                     );
                     self.log(EventRecord::note(text));
                 }
+                // Nor is the guest's answer to a power-down (no SHUTDOWN event).
+                let powered_down = !self.abilities.events
+                    && sample.status.status == "shutdown"
+                    && self.powerdown.take().is_some();
                 self.set_status(sample.status.clone(), now);
                 self.vcpus = sample.vcpus;
                 match sample.host {
@@ -577,6 +581,11 @@ impl Vm {
                 self.unanswered_since = None;
                 self.last_sample_at = Some(now);
                 self.round_trip = Some(sample.round_trip);
+                if powered_down {
+                    return Some(Message::info(
+                        "power-down answered: the VM shut down (seen by polling)",
+                    ));
+                }
             }
             AppEvent::Event { record, .. } => {
                 self.events_total += 1;

@@ -551,6 +551,24 @@ fn a_vm_watched_without_events_says_so_and_logs_polled_state_changes() {
     let screen = flat(&draw(&model, start, 120, 40));
     assert!(screen.contains("run state running → paused"), "{screen}");
     assert!(screen.contains("run state paused → running"), "{screen}");
+    // A power-down's answer is seen by polling too.
+    model.vms[0].powerdown = Some(qemu_dash::app::PowerdownRequest {
+        sent_at: start,
+        reported_silence: false,
+    });
+    model.apply(
+        AppEvent::Sample {
+            vm: 0,
+            sample: Box::new(sample("shutdown", 5)),
+        },
+        start,
+    );
+    let screen = flat(&draw(&model, start, 120, 40));
+    assert!(
+        screen.contains("power-down answered: the VM shut down (seen by polling)"),
+        "{screen}"
+    );
+    assert!(model.vms[0].powerdown.is_none());
     let qmp = flat(&draw(&model_in("paused", start), start, 120, 40));
     assert!(!qmp.contains("no events"), "{qmp}");
     assert!(!qmp.contains("seen by polling"), "{qmp}");
