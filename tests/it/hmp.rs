@@ -241,7 +241,11 @@ fn snapshots_over_hmp_save_list_load_and_delete() {
 /// failed, and `quit` ends QEMU.
 #[tokio::test]
 async fn client_speaks_hmp_and_says_what_it_cannot_do() {
-    let mut qemu = Qemu::builder().machine("none").hmp().observer().start();
+    let mut qemu = Qemu::builder()
+        .args(&["-device", "qemu-xhci", "-device", "usb-tablet,id=tablet0"])
+        .hmp()
+        .observer()
+        .start();
     let target: Target = qemu.target().parse().unwrap();
     let client = Client::connect(&target, &ConnectOptions::default())
         .await
@@ -256,6 +260,17 @@ async fn client_speaks_hmp_and_says_what_it_cannot_do() {
     client.execute("stop", None).await.unwrap();
     assert_eq!(client.query_status().await.unwrap().status, "paused");
     assert_eq!(qemu.observer().status(), "paused");
+    let devices = client
+        .execute("qom-list", Some(json!({"path": "/machine/peripheral"})))
+        .await
+        .unwrap();
+    assert!(
+        devices
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "tablet0", "type": "child<usb-tablet>"})),
+        "{devices}"
+    );
     let missing = client.execute("query-migrate", None).await.unwrap_err();
     assert!(missing.is_unavailable(), "{missing}");
     let output = client

@@ -82,12 +82,12 @@ fn key_values(text: &str) -> impl Iterator<Item = (&str, &str)> {
 /// ```
 pub fn blockstats(text: &str) -> Vec<BlockStats> {
     let mut devices: Vec<BlockStats> = Vec::new();
+    let numbers = |rest: &str| -> Vec<u64> {
+        rest.split_whitespace()
+            .filter_map(|word| word.parse().ok())
+            .collect()
+    };
     for line in text.lines() {
-        let numbers = |rest: &str| -> Vec<u64> {
-            rest.split_whitespace()
-                .filter_map(|word| word.parse().ok())
-                .collect()
-        };
         let Some(current) = devices.last_mut().map(|device| &mut device.stats) else {
             if let Some(device) = device_line(line) {
                 devices.push(device);
@@ -416,6 +416,16 @@ pub fn memory_size_summary(text: &str) -> Option<MemorySizeSummary> {
     })
 }
 
+/// `qom-list PATH`: one `name (type)` per line, as (name, type) pairs.
+pub fn qom_list(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let (name, kind) = line.trim().rsplit_once(" (")?;
+            Some((name.to_string(), kind.strip_suffix(')')?.to_string()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,9 +529,11 @@ mod tests {
             let disk = &blocks[0];
             assert_eq!(disk.device, "disk0");
             assert!(!disk.removable);
-            assert_eq!(
-                disk.qdev.as_deref(),
-                Some("/machine/peripheral-anon/device[1]/virtio-backend")
+            let qdev = disk.qdev.as_deref().unwrap();
+            assert!(
+                qdev.starts_with("/machine/peripheral-anon/device[")
+                    && qdev.ends_with("]/virtio-backend"),
+                "{qdev}"
             );
             let inserted = disk.inserted.as_ref().unwrap();
             assert_eq!(inserted.file, "/var/lib/vms/disk0.qcow2");
@@ -585,6 +597,24 @@ mod tests {
         assert_eq!(new.vm_state_size, 0);
         assert_eq!(new.vm_clock_sec, 10);
         assert_eq!(snapshot_row("ID        TAG               VM SIZE"), None);
+    }
+
+    #[test]
+    fn qom_list_names_and_types() {
+        for text in [
+            fixture!("7.2", "qom-list-peripheral"),
+            fixture!("10.0", "qom-list-peripheral"),
+        ] {
+            let list = qom_list(text);
+            assert!(
+                list.contains(&("type".to_string(), "string".to_string())),
+                "{list:?}"
+            );
+            assert!(
+                list.contains(&("tablet0".to_string(), "child<usb-tablet>".to_string())),
+                "{list:?}"
+            );
+        }
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub enum Reading {
     Name,
     /// HMP prints the value as JSON (`qom-get`).
     Json,
+    /// `qom-list`: `name (type)` per line.
+    QomList,
 }
 
 /// What to send for one QMP command.
@@ -71,6 +73,7 @@ pub const AVAILABLE: &[&str] = &[
     "query-memory-size-summary",
     "query-name",
     "qom-get",
+    "qom-list",
     "stop",
     "cont",
     "system_reset",
@@ -130,6 +133,7 @@ pub fn translate(
             format!("qom-get {} {}", word("path")?, word("property")?),
             Reading::Json,
         ),
+        "qom-list" => line(format!("qom-list {}", word("path")?), Reading::QomList),
         "stop" | "cont" | "system_reset" | "system_powerdown" => {
             line(command.to_string(), Reading::Nothing)
         }
@@ -229,6 +233,12 @@ pub fn reply(command: &str, reading: Reading, output: &str) -> Result<Value, Qmp
         Reading::Name if text.is_empty() => Ok(json!({})),
         Reading::Name => Ok(json!({ "name": text })),
         Reading::Json => serde_json::from_str(text).map_err(|_| unreadable()),
+        Reading::QomList => Ok(Value::Array(
+            parse::qom_list(text)
+                .into_iter()
+                .map(|(name, kind)| json!({ "name": name, "type": kind }))
+                .collect(),
+        )),
     }
 }
 
@@ -282,6 +292,10 @@ mod tests {
             "qom-get /machine type"
         );
         assert_eq!(line_of("stop", None), "stop");
+        assert_eq!(
+            line_of("qom-list", Some(json!({"path": "/machine/peripheral"}))),
+            "qom-list /machine/peripheral"
+        );
         assert_eq!(
             line_of("eject", Some(json!({"device": "cd0", "force": true}))),
             "eject -f cd0"
