@@ -17,9 +17,6 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
         title.push_str(&format!(", scrolled up {}", model.event_scroll));
     }
     title.push(')');
-    if let Some(why) = vm.abilities.without_events() {
-        title.push_str(&format!(" · {why}"));
-    }
     let block = panel(&title, is_focused(model, Panel::Events), false);
     let height = block.inner(area).height as usize;
     let end = vm.events.len().saturating_sub(model.event_scroll);
@@ -35,11 +32,14 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             ])
         })
         .collect();
-    let body = if let (true, Some(why)) = (lines.is_empty(), vm.abilities.without_events()) {
-        Paragraph::new(Line::styled(
-            format!("{why}: run-state changes are found by polling and noted here"),
-            theme::muted(),
-        ))
+    let lacking = vm.abilities.events_unavailable();
+    let body = if let Some(why) = lacking {
+        let mut lines = lines;
+        let room = height.saturating_sub(1);
+        let cut = lines.len().saturating_sub(room);
+        lines.drain(..cut);
+        lines.insert(0, Line::styled(why, theme::muted()));
+        Paragraph::new(lines)
     } else if lines.is_empty() {
         Paragraph::new(Line::styled(
             "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
