@@ -10,14 +10,15 @@ use super::abilities::Abilities;
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
 use super::fanout::{self, Received};
 use super::framing::Frame;
-use super::message::{Greeting, QmpError, RawJson, decode_greeting};
+use super::hmp;
+use super::message::{Greeting, QemuVersion, QmpError, RawJson, decode_greeting};
 use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::task::AbortHandle;
 
 /// Timeouts and limits for a connection.
@@ -73,6 +74,43 @@ struct Inner {
     /// no event is missed between negotiation and subscription.
     first_subscription: Mutex<Option<fanout::Receiver<Notice>>>,
     reader: AbortHandle,
+    /// Set when the monitor speaks HMP: commands go through the session, not the QMP
+    /// writer's queue.
+    hmp: Option<hmp::Session>,
+}
+
+/// What every client is made of, whichever dialect its monitor speaks.
+struct Parts {
+    target: Target,
+    peer_pid: Option<u32>,
+    greeting: Greeting,
+    shared: Arc<Shared>,
+    first_subscription: fanout::Receiver<Notice>,
+    reader: AbortHandle,
+    /// HMP: the session that translates and runs commands one at a time.
+    hmp: Option<hmp::Session>,
+}
+
+impl Client {
+    fn assemble(parts: Parts, options: &ConnectOptions) -> Client {
+        let abilities = match parts.hmp {
+            Some(_) => Abilities::HMP,
+            None => Abilities::QMP,
+        };
+        Client {
+            inner: Arc::new(Inner {
+                target: parts.target,
+                abilities,
+                greeting: parts.greeting,
+                peer_pid: parts.peer_pid,
+                shared: parts.shared,
+                command_timeout: options.command_timeout,
+                first_subscription: Mutex::new(Some(parts.first_subscription)),
+                reader: parts.reader,
+                hmp: parts.hmp,
+            }),
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -138,14 +176,25 @@ impl Client {
         peer_pid: Option<u32>,
         options: &ConnectOptions,
     ) -> Result<Client, QmpError> {
-        let (read, write) = tokio::io::split(stream);
-        let mut reader = FrameReader::new(read);
-        let first = tokio::time::timeout(options.greeting_timeout, reader.next_frame())
+        let (mut read, write) = tokio::io::split(stream);
+        let greeting_timeout = || QmpError::GreetingTimeout {
+            target: target.to_string(),
+            after: options.greeting_timeout,
+        };
+        let deadline = tokio::time::Instant::now() + options.greeting_timeout;
+        // The first line says which dialect the monitor speaks.
+        let preface = tokio::time::timeout_at(deadline, hmp::read_first_line(&mut read))
             .await
-            .map_err(|_| QmpError::GreetingTimeout {
-                target: target.to_string(),
-                after: options.greeting_timeout,
-            })?;
+            .map_err(|_| greeting_timeout())??;
+        if let Some(version) = hmp::is_banner(&preface) {
+            return Ok(Self::hmp_session(
+                target, read, write, preface, peer_pid, version, options,
+            ));
+        }
+        let mut reader = FrameReader::new(std::io::Cursor::new(preface).chain(read));
+        let first = tokio::time::timeout_at(deadline, reader.next_frame())
+            .await
+            .map_err(|_| greeting_timeout())?;
         let greeting = match first? {
             Some(Frame::Line(line)) => decode_greeting(&line)?,
             Some(Frame::TooLong(seen)) => {
@@ -166,18 +215,16 @@ impl Client {
         // A write that makes no progress for a command's timeout means QEMU stopped reading.
         tokio::spawn(run_writer(write, shared.clone(), options.command_timeout));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
-        let client = Client {
-            inner: Arc::new(Inner {
-                target,
-                abilities: Abilities::QMP,
-                greeting,
-                peer_pid,
-                shared,
-                command_timeout: options.command_timeout,
-                first_subscription: Mutex::new(Some(first_receiver)),
-                reader,
-            }),
+        let parts = Parts {
+            target,
+            peer_pid,
+            greeting,
+            shared,
+            first_subscription: first_receiver,
+            reader,
+            hmp: None,
         };
+        let client = Client::assemble(parts, options);
         let offers_oob = client
             .inner
             .greeting
@@ -195,6 +242,41 @@ impl Client {
         }
         client.execute("qmp_capabilities", None).await?;
         Ok(client)
+    }
+
+    /// A client over an HMP monitor whose banner was `preface`.
+    fn hmp_session(
+        target: Target,
+        read: ReadHalf<Box<dyn Stream>>,
+        write: WriteHalf<Box<dyn Stream>>,
+        preface: Vec<u8>,
+        peer_pid: Option<u32>,
+        version: QemuVersion,
+        options: &ConnectOptions,
+    ) -> Client {
+        let shared = Shared::new(options.event_tap.clone());
+        let first_receiver = shared.subscribe();
+        let (session, reader) = hmp::Session::start(
+            read,
+            write,
+            preface,
+            shared.clone(),
+            version.clone(),
+            options.command_timeout,
+        );
+        let parts = Parts {
+            target,
+            peer_pid,
+            greeting: Greeting {
+                version,
+                capabilities: Vec::new(),
+            },
+            shared,
+            first_subscription: first_receiver,
+            reader,
+            hmp: Some(session),
+        };
+        Client::assemble(parts, options)
     }
 
     /// The target this client is connected to.
@@ -275,6 +357,9 @@ impl Client {
         arguments: Option<Value>,
         timeout: Duration,
     ) -> Result<RawJson, QmpError> {
+        if let Some(session) = &self.inner.hmp {
+            return session.execute(command, arguments, timeout).await;
+        }
         let (seq, receiver) = self
             .inner
             .shared
