@@ -2,6 +2,12 @@
 //!
 //! Every command carries a numeric id and a timeout. Many tasks may call [`Client::execute`]
 //! at once; replies find their caller through the pending map in [`super::connection`].
+//!
+//! Some peers take one command at a time (libvirt's QMP proxy parses its buffer as one JSON
+//! document, so pipelined commands are never answered). For them the client keeps one command
+//! in flight: known up front for libvirt targets, and learnt when pipelined commands time out
+//! (the connection is then closed, since such a peer never recovers, and the target is
+//! remembered for the rest of the session).
 
 use super::abilities::Abilities;
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
@@ -12,7 +18,8 @@ use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -30,6 +37,28 @@ pub struct ConnectOptions {
     pub command_timeout: Duration,
     /// Called with every event as it is read (see [`EventTap`]).
     pub event_tap: Option<EventTap>,
+    /// The libvirt connection URI for `libvirt:` targets (`None`: `LIBVIRT_DEFAULT_URI`, else
+    /// `qemu:///system`).
+    pub libvirt_uri: Option<String>,
+    /// Polite mode: the caller dials the socket for each poll and lets it go, so no events
+    /// arrive and the socket is not held ([`Abilities`] says so).
+    pub polite: bool,
+}
+
+/// The shortest greeting timeout for peers known to greet slowly (libvirt's QMP proxy can
+/// take 4 to 5 s).
+pub const SLOW_PEER_GREETING: Duration = Duration::from_secs(15);
+
+/// Targets that answered pipelined commands with silence: one command at a time from then on.
+static ONE_AT_A_TIME: Mutex<BTreeSet<Target>> = Mutex::new(BTreeSet::new());
+
+/// True when `target` is known to take one command at a time.
+fn takes_one_at_a_time(target: &Target) -> bool {
+    matches!(target, Target::Libvirt { .. })
+        || ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(target)
 }
 
 impl Default for ConnectOptions {
@@ -39,6 +68,8 @@ impl Default for ConnectOptions {
             greeting_timeout: Duration::from_secs(3),
             command_timeout: Duration::from_secs(5),
             event_tap: None,
+            libvirt_uri: None,
+            polite: false,
         }
     }
 }
@@ -50,6 +81,8 @@ impl std::fmt::Debug for ConnectOptions {
             .field("greeting_timeout", &self.greeting_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("event_tap", &self.event_tap.is_some())
+            .field("libvirt_uri", &self.libvirt_uri)
+            .field("polite", &self.polite)
             .finish()
     }
 }
@@ -60,6 +93,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 struct Inner {
     target: Target,
     abilities: Abilities,
+    /// Cleared when the peer turns out to take one command at a time.
+    pipelining: AtomicBool,
+    /// Held by the command in flight while pipelining is off.
+    turn: tokio::sync::Semaphore,
+    /// The proxy serving a `libvirt:` target; killed when the last clone is dropped.
+    _proxy: Option<crate::libvirt::Proxy>,
     greeting: Greeting,
     peer_pid: Option<u32>,
     shared: Arc<Shared>,
@@ -113,8 +152,8 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connects to `target`, reads the greeting and negotiates capabilities.
     pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Client, QmpError> {
-        let (stream, peer_pid) = open(target, options.connect_timeout).await?;
-        let result = Self::handshake(target.clone(), stream, peer_pid, options).await;
+        let opened = open(target, options).await?;
+        let result = Self::handshake(target.clone(), opened, options).await;
         match (result, target) {
             // A forwarded socket accepts at once and closes when the remote end fails: ask
             // the host why.
@@ -130,17 +169,27 @@ impl Client {
 
     async fn handshake(
         target: Target,
-        stream: Box<dyn Stream>,
-        peer_pid: Option<u32>,
+        opened: Opened,
         options: &ConnectOptions,
     ) -> Result<Client, QmpError> {
+        let Opened {
+            stream,
+            peer_pid,
+            proxy,
+        } = opened;
+        let one_at_a_time = takes_one_at_a_time(&target);
+        let greeting_timeout = if proxy.is_some() {
+            options.greeting_timeout.max(SLOW_PEER_GREETING)
+        } else {
+            options.greeting_timeout
+        };
         let (read, write) = tokio::io::split(stream);
         let mut reader = FrameReader::new(read);
-        let first = tokio::time::timeout(options.greeting_timeout, reader.next_frame())
+        let first = tokio::time::timeout(greeting_timeout, reader.next_frame())
             .await
             .map_err(|_| QmpError::GreetingTimeout {
                 target: target.to_string(),
-                after: options.greeting_timeout,
+                after: greeting_timeout,
             })?;
         let greeting = match first? {
             Some(Frame::Line(line)) => decode_greeting(&line)?,
@@ -171,7 +220,14 @@ impl Client {
         let client = Client {
             inner: Arc::new(Inner {
                 target,
-                abilities: Abilities::QMP,
+                abilities: Abilities {
+                    events: !options.polite,
+                    holds_socket: !options.polite,
+                    ..Abilities::QMP
+                },
+                pipelining: AtomicBool::new(!one_at_a_time),
+                turn: tokio::sync::Semaphore::new(1),
+                _proxy: proxy,
                 greeting,
                 peer_pid,
                 shared,
@@ -193,7 +249,10 @@ impl Client {
 
     /// What this connection can do (events, pipelining, whether it holds the socket).
     pub fn abilities(&self) -> Abilities {
-        self.inner.abilities
+        Abilities {
+            pipelining: self.inner.pipelining.load(Ordering::Relaxed),
+            ..self.inner.abilities
+        }
     }
 
     /// QEMU's greeting (version and capabilities).
@@ -257,11 +316,60 @@ impl Client {
     }
 
     /// Runs `command` like [`Client::execute_with_timeout`], returning the reply's value as
-    /// QEMU sent it, not decoded (for replies that may be big).
+    /// QEMU sent it, not decoded (for replies that may be big). With pipelining off, waits
+    /// for the command in flight first (within `timeout`).
     pub async fn execute_raw(
         &self,
         command: &str,
         arguments: Option<Value>,
+        timeout: Duration,
+    ) -> Result<RawJson, QmpError> {
+        if !self.inner.pipelining.load(Ordering::Relaxed) {
+            let started = tokio::time::Instant::now();
+            let turn = tokio::time::timeout(timeout, self.inner.turn.acquire())
+                .await
+                .map_err(|_| QmpError::Timeout {
+                    command: command.to_string(),
+                    after: timeout,
+                })?;
+            let _turn = turn.map_err(|_| QmpError::Disconnected {
+                reason: "the connection task ended".to_string(),
+            })?;
+            let left = timeout.saturating_sub(started.elapsed());
+            return self.exchange(command, arguments, left, timeout).await;
+        }
+        let others_in_flight = self.pending_count() > 0;
+        let result = self.exchange(command, arguments, timeout, timeout).await;
+        if let Err(QmpError::Timeout { .. }) = &result
+            && (others_in_flight || self.pending_count() > 0)
+        {
+            self.fall_back_to_one_at_a_time();
+        }
+        result
+    }
+
+    /// Pipelined commands got no reply: the peer takes one command at a time. Such a peer
+    /// (libvirt's proxy) never answers again on this connection, so it is closed; the target
+    /// is remembered, and the next connection keeps one command in flight.
+    fn fall_back_to_one_at_a_time(&self) {
+        let newly = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(self.inner.target.clone());
+        self.inner.pipelining.store(false, Ordering::Relaxed);
+        if newly {
+            tracing::warn!(target = %self.inner.target, "pipelined commands got no reply: one command at a time from now on");
+        }
+        self.inner.shared.close(FELL_BACK);
+    }
+
+    /// Sends one command and waits for its reply, for at most `wait`; a timeout names
+    /// `timeout`, the caller's whole budget.
+    async fn exchange(
+        &self,
+        command: &str,
+        arguments: Option<Value>,
+        wait: Duration,
         timeout: Duration,
     ) -> Result<RawJson, QmpError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -291,7 +399,7 @@ impl Client {
                 .map_err(|_| disconnected())?;
             receiver.await.map_err(|_| disconnected())?
         };
-        match tokio::time::timeout(timeout, call).await {
+        match tokio::time::timeout(wait, call).await {
             Ok(reply) => reply,
             Err(_) => Err(QmpError::Timeout {
                 command: command.to_string(),
@@ -379,10 +487,21 @@ pub fn decode_reply<T: DeserializeOwned>(command: &str, reply: &RawJson) -> Resu
     })
 }
 
-async fn open(
-    target: &Target,
-    connect_timeout: Duration,
-) -> Result<(Box<dyn Stream>, Option<u32>), QmpError> {
+/// Why a connection was closed after pipelined commands got no reply.
+pub const FELL_BACK: &str = "the peer takes one command at a time (pipelined commands got no \
+     reply); reconnecting with one command in flight";
+
+/// An open byte stream to a QMP server.
+struct Opened {
+    stream: Box<dyn Stream>,
+    /// QEMU's pid, when known.
+    peer_pid: Option<u32>,
+    /// The proxy serving the stream, for `libvirt:` targets.
+    proxy: Option<crate::libvirt::Proxy>,
+}
+
+async fn open(target: &Target, options: &ConnectOptions) -> Result<Opened, QmpError> {
+    let connect_timeout = options.connect_timeout;
     let fail = |reason: String| QmpError::Connect {
         target: target.to_string(),
         reason,
@@ -397,6 +516,25 @@ async fn open(
         ),
         _ => None,
     };
+    if let Target::Libvirt { domain } = target {
+        let uri = crate::libvirt::resolve_uri(options.libvirt_uri.as_deref());
+        let started = crate::libvirt::Proxy::start(domain, &uri)
+            .await
+            .map_err(|error| fail(error.to_string()))?;
+        let pid = crate::libvirt::qemu_pid(domain, &uri);
+        let stream = tokio::time::timeout(
+            connect_timeout,
+            tokio::net::UnixStream::connect(started.socket()),
+        )
+        .await
+        .map_err(|_| fail("the proxy's socket did not accept".to_string()))?
+        .map_err(|error| fail(format!("the proxy's socket: {error}")))?;
+        return Ok(Opened {
+            stream: Box::new(stream),
+            peer_pid: pid,
+            proxy: Some(started),
+        });
+    }
     let attempt = async {
         match target {
             Target::Unix(path) => {
@@ -427,16 +565,22 @@ async fn open(
                 // Its peer is the local ssh, not QEMU: no pid from it.
                 Ok((Box::new(stream) as Box<dyn Stream>, None))
             }
+            Target::Libvirt { .. } => Err(fail("opened through its proxy".to_string())),
         }
     };
-    tokio::time::timeout(connect_timeout, attempt)
+    let (stream, peer_pid) = tokio::time::timeout(connect_timeout, attempt)
         .await
         .map_err(|_| {
             fail(format!(
                 "no answer within {:.1} s",
                 connect_timeout.as_secs_f64()
             ))
-        })?
+        })??;
+    Ok(Opened {
+        stream,
+        peer_pid,
+        proxy: None,
+    })
 }
 
 fn check_socket_path(path: &std::path::Path) -> Result<(), String> {

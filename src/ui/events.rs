@@ -32,7 +32,15 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             ])
         })
         .collect();
-    let body = if lines.is_empty() {
+    let lacking = vm.abilities.events_unavailable();
+    let body = if let Some(why) = lacking {
+        let mut lines = lines;
+        let room = height.saturating_sub(1);
+        let cut = lines.len().saturating_sub(room);
+        lines.drain(..cut);
+        lines.insert(0, Line::styled(why, theme::muted()));
+        Paragraph::new(lines)
+    } else if lines.is_empty() {
         Paragraph::new(Line::styled(
             "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
             theme::muted(),
