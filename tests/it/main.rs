@@ -11,6 +11,7 @@ mod files_and_pipes;
 mod fleet;
 mod guest_real;
 mod hostile;
+mod libvirt;
 mod monitor_model;
 mod monitor_real;
 mod peer_text;
