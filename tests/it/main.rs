@@ -16,6 +16,7 @@ mod monitor_model;
 mod monitor_real;
 mod peer_text;
 mod process_life;
+mod proxies;
 mod qmp_fake;
 mod qmp_real;
 mod reliability;

@@ -1,0 +1,90 @@
+//! Peers that are not a QMP socket held for the session: a proxy that takes one command at a
+//! time (scripted like libvirt's `virt-qemu-qmp-proxy`, whose misbehaviour a real QEMU will
+//! not show), and polite mode (`--share`) on a real QEMU's socket shared with another client.
+
+use crate::support::fake::{FakeConn, plausible_reply};
+use crate::support::observer::Observer;
+use crate::support::pty::Dashboard;
+use crate::support::{FakeQmp, Qemu};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Like libvirt's proxy: a slow greeting, then one command at a time. A command that arrives
+/// while another is unanswered makes the buffer two JSON documents, which the proxy never
+/// parses: nothing is answered on that connection again.
+async fn one_at_a_time(mut conn: FakeConn) {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    conn.send(json!({"QMP": {"version": {"qemu": {"micro": 0, "minor": 0, "major": 9}, "package": "proxy"}, "capabilities": ["oob"]}})).await;
+    while let Some(command) = conn.command().await {
+        // The proxy's event loop wakes late: a second command lands in the same buffer.
+        match tokio::time::timeout(Duration::from_millis(50), conn.command()).await {
+            Ok(Some(_)) => {
+                while conn.command().await.is_some() {}
+                return;
+            }
+            Ok(None) => return,
+            Err(_) => {}
+        }
+        let name = command["execute"].as_str().unwrap_or_default();
+        let reply = if name == "qmp_capabilities" {
+            json!({})
+        } else {
+            plausible_reply(name)
+        };
+        conn.send(json!({"return": reply, "id": command["id"]}))
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_takes_one_command_at_a_time_is_watched_after_saying_so() {
+    let fake = FakeQmp::start(one_at_a_time);
+    let target = fake.target();
+    tokio::task::spawn_blocking(move || {
+        let dash = Dashboard::start(&["--command-timeout", "1", &target], 140, 36);
+        dash.wait_for("takes one command at a time", WAIT);
+        dash.wait_for("● running", WAIT);
+        // Polls keep coming, one command at a time: the figures stay fresh.
+        let screen = dash.wait_for("connected", WAIT);
+        assert!(!screen.contains("not answering"), "{screen}");
+        let screen = dash.text();
+        assert!(
+            screen.contains("disconnected: the peer takes one command at a time"),
+            "the fallback is logged: {screen}"
+        );
+        let notes = screen.matches("at a time: watching it").count();
+        assert!(
+            notes <= 2,
+            "said once (message line and event log): {screen}"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn polite_mode_leaves_the_socket_to_another_client() {
+    let qemu = Qemu::builder().disk("disk0", "qcow2").start();
+    let socket = qemu.qmp_path().to_path_buf();
+    let dash = Dashboard::start(&["--share", "--interval", "0.25", &qemu.target()], 120, 36);
+    dash.wait_for("● running", WAIT);
+    dash.wait_for("events not available: polite mode", WAIT);
+    // The tutorial's loop: connect, greeting, qmp_capabilities, query-status, close.
+    let start = Instant::now();
+    let mut rounds = 0;
+    while start.elapsed() < Duration::from_secs(4) {
+        let mut client = Observer::connect(&socket);
+        assert_eq!(client.status(), "running", "round {rounds}");
+        drop(client);
+        rounds += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rounds > 20, "only {rounds} rounds in 4 s");
+    // The dashboard kept polling: a pause made by the other client shows without events.
+    Observer::connect(&socket).execute("stop", json!({}));
+    dash.wait_for("● paused", WAIT);
+    Observer::connect(&socket).execute("cont", json!({}));
+    dash.wait_for("● running", WAIT);
+}
