@@ -423,7 +423,7 @@ impl Vm {
 
     /// True when the figures on screen are not live: disconnected, or QEMU not answering.
     pub fn is_stale(&self) -> bool {
-        !self.is_connected() || self.unanswered_since.is_some()
+        !self.is_connected() || self.unanswered_since.is_some() || self.busy
     }
 
     /// How old the figures are, when they are stale and there are any.
@@ -509,6 +509,7 @@ impl Vm {
                 }
                 self.client = None;
                 self.unanswered_since = None;
+                self.busy = false;
                 self.powerdown = None;
                 self.connection = Some(ConnectionState::Disconnected { reason, retry_in });
             }

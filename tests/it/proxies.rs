@@ -82,9 +82,34 @@ fn polite_mode_leaves_the_socket_to_another_client() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(rounds > 20, "only {rounds} rounds in 4 s");
+    // Another client holding the socket makes it busy, not an error; then it is polled again.
+    let holder = Observer::connect(&socket);
+    dash.wait_for("busy (another client has the socket)", WAIT);
+    drop(holder);
+    dash.wait_for("● running", WAIT);
     // The dashboard kept polling: a pause made by the other client shows without events.
     Observer::connect(&socket).execute("stop", json!({}));
     dash.wait_for("● paused", WAIT);
     Observer::connect(&socket).execute("cont", json!({}));
     dash.wait_for("● running", WAIT);
+}
+
+#[test]
+fn the_lima_preset_finds_lima_sockets_and_watches_them_politely() {
+    let home = tempfile::tempdir().unwrap();
+    let instance = home.path().join(".lima/default");
+    std::fs::create_dir_all(&instance).unwrap();
+    let qemu = Qemu::builder()
+        .machine("none")
+        .qmp_at(&instance.join("qmp.sock"))
+        .start();
+    let home_text = home.path().to_str().unwrap();
+    let mut dash =
+        Dashboard::start_with_env(&["--discover", "lima"], &[("HOME", home_text)], 140, 36);
+    dash.wait_for("1 VMs, 1 connected", WAIT);
+    dash.send("\r");
+    dash.wait_for("events not available: polite mode", WAIT);
+    // Polite: the socket is free between polls.
+    let mut other = Observer::connect(qemu.qmp_path());
+    assert_eq!(other.status(), "running");
 }
