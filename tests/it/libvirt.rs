@@ -20,7 +20,7 @@ fn proxies_for(domain: &str, parent: u32) -> Vec<u32> {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
             words.iter().any(|w| w.ends_with(b"virt-qemu-qmp-proxy"))
-                && words.iter().any(|w| *w == domain.as_bytes())
+                && words.contains(&domain.as_bytes())
                 && parent_of(*pid) == Some(parent)
         })
         .collect()
