@@ -3,8 +3,10 @@
 //! tiny guest, each with a unique name, a qcow2 disk and its own serial log, destroyed on drop.
 //!
 //! QEMU runs as libvirt's user (`libvirt-qemu`), so a domain's files live in a world-writable
-//! (sticky) temp dir with copies of the guest's kernel and initramfs. libvirt probes and runs
-//! the emulator as that user too, so the domains use the system's QEMU.
+//! (sticky) temp dir with copies of the guest's kernel and initramfs. The domains run the
+//! system's QEMU whatever `QEMU_DASH_QEMU` says: libvirt probes and runs the emulator as that
+//! user, and Debian 12's libvirt (9.0) cannot read QEMU 10.0's capabilities ("failed to get
+//! emulator capabilities", checked with a copy of 10.0 that user can run).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -106,7 +108,7 @@ fn stop(pid_file: &str) {
     }
 }
 
-/// A running libvirt domain, destroyed and undefined on drop.
+/// A running (transient) libvirt domain, destroyed on drop.
 pub struct Domain {
     /// Its unique name.
     pub name: String,
