@@ -52,8 +52,22 @@ fn a_libvirt_domain_is_watched_read_only_with_state_blocks_and_events() {
     dash.wait_for("● running", WAIT);
     dash.wait_for("disk.qcow2", WAIT);
     dash.wait_for("one command at a time", WAIT);
-    let proxies = proxies_for(&domain.name, dash.pid());
-    assert_eq!(proxies.len(), 1, "one proxy for the domain");
+    let first = proxies_for(&domain.name, dash.pid());
+    assert_eq!(first.len(), 1, "one proxy for the domain");
+
+    // A proxy that dies is started again, and the domain is watched through the new one.
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &first[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dash.wait_for("disconnected", WAIT);
+    let proxies = wait_until(WAIT, "a new proxy", || {
+        let now = proxies_for(&domain.name, dash.pid());
+        (now.len() == 1 && now != first).then_some(now)
+    });
+    dash.wait_for("reconnected", WAIT);
+    dash.wait_for("● running", WAIT);
 
     // Controls are off by default, and the key says why.
     dash.send("p");
