@@ -113,3 +113,50 @@ fn the_lima_preset_finds_lima_sockets_and_watches_them_politely() {
     let mut other = Observer::connect(qemu.qmp_path());
     assert_eq!(other.status(), "running");
 }
+
+/// A model with one connected VM (no QEMU: the model learns limits from what it is told).
+fn connected_model() -> qemu_dash::app::Model {
+    let mut model =
+        qemu_dash::app::Model::new(vec!["libvirt:web1".into()], Duration::from_secs(1), false);
+    model.vms[0].connection = Some(qemu_dash::app::ConnectionState::Connected);
+    model
+}
+
+fn draw(model: &qemu_dash::app::Model) -> String {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 30)).unwrap();
+    terminal
+        .draw(|frame| qemu_dash::ui::render(frame, model, Instant::now()))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn limits_come_from_the_model_controls_off_and_polite_mode_say_why() {
+    use qemu_dash::app::keymap::Action;
+    use qemu_dash::qmp::Abilities;
+    // A libvirt domain without --allow-control.
+    let mut model = connected_model();
+    model.vms[0].controls_off = Some(qemu_dash::libvirt::CONTROLS_OFF);
+    let effects = model.act(Action::TogglePause, Instant::now());
+    assert!(effects.is_empty(), "{effects:?}");
+    let said = model.message.clone().unwrap();
+    assert!(said.is_error, "{said:?}");
+    assert!(
+        said.text.contains("controls are off for libvirt domains")
+            && said.text.contains("--allow-control"),
+        "{said:?}"
+    );
+    // Polite mode: no events, no controls, and a busy socket is a state, not an error.
+    let mut model = connected_model();
+    model.vms[0].abilities = Abilities {
+        events: false,
+        holds_socket: false,
+        ..Abilities::QMP
+    };
+    model.act(Action::TogglePause, Instant::now());
+    assert!(model.message.clone().unwrap().text.contains("polite mode"));
+    assert!(draw(&model).contains("events not available: polite mode"));
+    model.apply(qemu_dash::collect::AppEvent::Busy { vm: 0 }, Instant::now());
+    assert_eq!(model.vms[0].state_word(), qemu_dash::app::vm::BUSY);
+    assert!(draw(&model).contains("busy (another client has the socket)"));
+}
