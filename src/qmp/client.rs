@@ -5,9 +5,10 @@
 //!
 //! Some peers take one command at a time (libvirt's QMP proxy parses its buffer as one JSON
 //! document, so pipelined commands are never answered). For them the client keeps one command
-//! in flight: known up front for libvirt targets, and learnt when pipelined commands time out
-//! (the connection is then closed, since such a peer never recovers, and the target is
-//! remembered for the rest of the session).
+//! in flight: known up front for libvirt targets, and learnt when pipelined commands to a peer
+//! that greets like libvirt's proxy time out (the connection is then closed, since such a peer
+//! never recovers, and the target is remembered for the rest of the session). A QEMU that
+//! stops answering greets like QEMU, so it is never taken for such a proxy.
 
 use super::abilities::Abilities;
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
@@ -95,6 +96,9 @@ struct Inner {
     abilities: Abilities,
     /// Cleared when the peer turns out to take one command at a time.
     pipelining: AtomicBool,
+    /// The greeting looks like libvirt's QMP proxy's: pipelined commands that get no reply
+    /// mean it takes one command at a time.
+    may_take_one_at_a_time: bool,
     /// Held by the command in flight while pipelining is off.
     turn: tokio::sync::Semaphore,
     /// The proxy serving a `libvirt:` target; killed when the last clone is dropped.
@@ -226,6 +230,7 @@ impl Client {
                     ..Abilities::QMP
                 },
                 pipelining: AtomicBool::new(!one_at_a_time),
+                may_take_one_at_a_time: greets_like_libvirts_proxy(&greeting),
                 turn: tokio::sync::Semaphore::new(1),
                 _proxy: proxy,
                 greeting,
@@ -341,6 +346,7 @@ impl Client {
         let others_in_flight = self.pending_count() > 0;
         let result = self.exchange(command, arguments, timeout, timeout).await;
         if let Err(QmpError::Timeout { .. }) = &result
+            && self.inner.may_take_one_at_a_time
             && (others_in_flight || self.pending_count() > 0)
         {
             self.fall_back_to_one_at_a_time();
@@ -487,6 +493,14 @@ pub fn decode_reply<T: DeserializeOwned>(command: &str, reply: &RawJson) -> Resu
     })
 }
 
+/// True when `greeting` is the one libvirt's `virt-qemu-qmp-proxy` makes up: its package is
+/// `qemu-MAJOR.MINOR.MICRO` (QEMU itself sends its build's package string, often empty or a
+/// distribution's).
+pub fn greets_like_libvirts_proxy(greeting: &Greeting) -> bool {
+    let version = &greeting.version;
+    version.package == format!("qemu-{}.{}.{}", version.major, version.minor, version.micro)
+}
+
 /// Why a connection was closed after pipelined commands got no reply.
 pub const FELL_BACK: &str = "the peer takes one command at a time (pipelined commands got no \
      reply); reconnecting with one command in flight";
@@ -626,5 +640,29 @@ fn describe_tcp_error(host: &str, port: u16, error: &std::io::Error) -> String {
             "connection refused (is QEMU running with -qmp tcp:{host}:{port},server=on,wait=off?)"
         ),
         _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libvirts_proxy_is_told_from_qemu_by_its_greeting() {
+        let greeting = |package: &str| Greeting {
+            version: super::super::QemuVersion {
+                major: 7,
+                minor: 2,
+                micro: 22,
+                package: package.to_string(),
+            },
+            capabilities: vec!["oob".to_string()],
+        };
+        assert!(greets_like_libvirts_proxy(&greeting("qemu-7.2.22")));
+        assert!(!greets_like_libvirts_proxy(&greeting(
+            "Debian 1:7.2+dfsg-7+deb12u7"
+        )));
+        assert!(!greets_like_libvirts_proxy(&greeting("")));
+        assert!(!greets_like_libvirts_proxy(&greeting("qemu-7.2.0")));
     }
 }

@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Like libvirt's proxy: a slow greeting, then one command at a time. A command that arrives
+/// Like libvirt's proxy: a slow greeting (made up from the QEMU version libvirt reports,
+/// package `qemu-M.m.u`), then one command at a time. A command that arrives
 /// while another is unanswered makes the buffer two JSON documents, which the proxy never
 /// parses: nothing is answered on that connection again.
 async fn one_at_a_time(mut conn: FakeConn) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    conn.send(json!({"QMP": {"version": {"qemu": {"micro": 0, "minor": 0, "major": 9}, "package": "proxy"}, "capabilities": ["oob"]}})).await;
+    conn.send(json!({"QMP": {"version": {"qemu": {"micro": 0, "minor": 0, "major": 9}, "package": "qemu-9.0.0"}, "capabilities": ["oob"]}})).await;
     while let Some(command) = conn.command().await {
         // The proxy's event loop wakes late: a second command lands in the same buffer.
         match tokio::time::timeout(Duration::from_millis(50), conn.command()).await {
