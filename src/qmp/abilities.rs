@@ -59,3 +59,14 @@ impl Default for Abilities {
         Abilities::QMP
     }
 }
+
+impl Abilities {
+    /// An HMP monitor (`-monitor unix:…`) held for the session: no events, one command at a
+    /// time.
+    pub const HMP: Abilities = Abilities {
+        dialect: Dialect::Hmp,
+        events: false,
+        pipelining: false,
+        holds_socket: true,
+    };
+}

@@ -10,6 +10,7 @@ mod exporter;
 mod files_and_pipes;
 mod fleet;
 mod guest_real;
+mod hmp;
 mod hostile;
 mod libvirt;
 mod monitor_model;
