@@ -172,5 +172,15 @@ mod tests {
             )])
         );
         assert!(found(Preset::Quickemu).is_empty());
+        let vm = home.path().join("ubuntu-24.04");
+        std::fs::create_dir_all(&vm).unwrap();
+        let monitor = vm.join("ubuntu-24.04-monitor.socket");
+        let _hmp = std::os::unix::net::UnixListener::bind(&monitor).unwrap();
+        let _serial =
+            std::os::unix::net::UnixListener::bind(vm.join("ubuntu-24.04-serial.socket")).unwrap();
+        assert_eq!(
+            found(Preset::Quickemu),
+            BTreeSet::from([Target::Unix(monitor)])
+        );
     }
 }
