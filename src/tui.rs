@@ -54,8 +54,9 @@ pub async fn run(
     let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
     let names = targets.iter().map(ToString::to_string).collect();
     let mut model = Model::new(names, interval, read_only);
-    for (vm, (_, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
+    for (vm, (target, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
         vm.configured_name = name.clone();
+        vm.controls_off = crate::collect::watch::controls_off(target, options.allow_control);
     }
     if watchlist.discover.is_some() {
         model.view = crate::app::View::Fleet;

@@ -319,6 +319,22 @@ pub async fn run(
     }
 }
 
+/// What the poller remembers between polls (counters for rates, host figures), for a caller
+/// that dials the socket for each poll (polite mode) and so cannot use [`run`].
+pub struct PollMemory(PollState);
+
+impl PollMemory {
+    /// Nothing remembered yet; host figures from `host_source`.
+    pub fn new(host_source: HostSource) -> PollMemory {
+        PollMemory(PollState::new(host_source))
+    }
+
+    /// One poll over `client`, with the slow queries when `with_slow`.
+    pub async fn poll(&mut self, client: &Client, with_slow: bool) -> Result<Sample, QmpError> {
+        self.0.poll(client, with_slow).await
+    }
+}
+
 /// Sleeps until `deadline`, or forever without one.
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
