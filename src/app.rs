@@ -8,15 +8,17 @@
 pub mod console;
 pub mod devices;
 pub mod fleet;
+pub mod input;
 pub mod keymap;
 pub mod snapshots;
 pub mod vm;
 
-use crate::collect::{AppEvent, VmId};
+use crate::collect::{AppEvent, EventRecord, VmId};
 use crate::qmp::Client;
 use crate::snapshot::Operation;
 use fleet::{FleetColumn, FleetState};
-use keymap::{Action, KeyContext};
+use input::LineEditor;
+use keymap::{Action, KeyContext, Keymap};
 use snapshots::{RunningJob, SnapshotSort};
 use std::time::{Duration, Instant};
 pub use vm::{
@@ -104,7 +106,7 @@ pub enum Question {
         names: Vec<String>,
     },
     /// A question of the devices screen (force eject, migrate, unplug).
-    Monitor(devices::Ask),
+    Device(devices::DeviceQuestion),
 }
 
 impl Question {
@@ -126,7 +128,7 @@ impl Question {
             Question::SnapshotSkipDisks { .. } => "snapshot save",
             Question::Marked { resume: true, .. } => "resume",
             Question::Marked { resume: false, .. } => "pause",
-            Question::Monitor(ask) => ask.label(),
+            Question::Device(question) => question.label(),
         }
     }
 
@@ -154,7 +156,7 @@ impl Question {
                 if names.len() == 1 { "" } else { "s" },
                 names.join(", ")
             ),
-            Question::Monitor(ask) => ask.text(vm_name),
+            Question::Device(question) => question.text(vm_name),
         }
     }
 }
@@ -258,23 +260,54 @@ impl Message {
     }
 }
 
-/// What an input line is for.
+/// What a prompt line is for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum InputPurpose {
     /// The fleet table's filter (applied as it is typed).
     #[default]
     Filter,
+    /// The event log's filter (applied as it is typed).
+    EventFilter,
+    /// The console output's filter (applied as it is typed).
+    ConsoleFilter,
     /// The tag of a new snapshot.
     SnapshotTag,
 }
 
-/// A line of text being typed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+impl InputPurpose {
+    /// The label before the text.
+    pub fn label(self) -> &'static str {
+        match self {
+            InputPurpose::Filter | InputPurpose::EventFilter | InputPurpose::ConsoleFilter => {
+                "filter: "
+            }
+            InputPurpose::SnapshotTag => "new snapshot tag: ",
+        }
+    }
+}
+
+/// A prompt line being typed (snapshot tag, filters); the console and the devices screen's
+/// prompts keep their own [`LineEditor`].
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct InputLine {
     /// What it is for.
     pub purpose: InputPurpose,
-    /// What was typed so far.
-    pub text: String,
+    /// The text and its cursor.
+    pub editor: LineEditor,
+}
+
+impl InputLine {
+    fn new(purpose: InputPurpose, text: impl Into<String>) -> InputLine {
+        InputLine {
+            purpose,
+            editor: LineEditor::new(text),
+        }
+    }
+}
+
+/// True when `filter` is empty or `text` holds it, ignoring case.
+pub fn matches_filter(text: &str, filter: &str) -> bool {
+    filter.is_empty() || text.to_lowercase().contains(&filter.to_lowercase())
 }
 
 /// Work for the runtime.
@@ -348,8 +381,14 @@ pub struct Model {
     pub confirm: Option<Question>,
     /// The help overlay is open.
     pub help: bool,
-    /// The fleet filter is being typed.
+    /// A prompt line is open (snapshot tag, a filter).
     pub input: Option<InputLine>,
+    /// The key table, with the config's moves.
+    pub keys: Keymap,
+    /// The event log shows only events holding this text (any case).
+    pub event_filter: String,
+    /// One event's full data is open over the dashboard.
+    pub event_detail: Option<EventRecord>,
     /// The fleet table's state.
     pub fleet: FleetState,
     /// The focused panel.
@@ -398,6 +437,9 @@ impl Model {
             confirm: None,
             help: false,
             input: None,
+            keys: Keymap::default(),
+            event_filter: String::new(),
+            event_detail: None,
             fleet: FleetState::default(),
             focus: Panel::Blocks,
             selected_block: 0,
@@ -466,6 +508,8 @@ impl Model {
             KeyContext::Help
         } else if self.history_open {
             KeyContext::Messages
+        } else if self.event_detail.is_some() {
+            KeyContext::EventDetail
         } else if self.input.is_some() {
             KeyContext::Input
         } else {
@@ -477,7 +521,7 @@ impl Model {
     pub fn base_context(&self) -> KeyContext {
         match self.view {
             View::Fleet => KeyContext::Fleet,
-            View::Vm => KeyContext::Main,
+            View::Vm => KeyContext::Vm,
             View::Snapshots => KeyContext::Snapshots,
             View::Console => KeyContext::Console,
             View::Devices => self.devices.key_context(),
@@ -675,37 +719,37 @@ impl Model {
             }
             return Vec::new();
         }
+        if action == Action::Messages {
+            self.history_open = true;
+            self.history_scroll = 0;
+            return Vec::new();
+        }
+        if self.event_detail.is_some() {
+            if action == Action::Cancel {
+                self.event_detail = None;
+            }
+            return Vec::new();
+        }
         if let Some(input) = self.input.as_mut() {
             let purpose = input.purpose;
             match action {
-                Action::Char(c) => input.text.push(c),
-                Action::Backspace => {
-                    input.text.pop();
+                Action::Char(c) => input.editor.insert(c),
+                Action::Edit(edit) => {
+                    input.editor.edit(edit);
                 }
                 Action::Submit if purpose == InputPurpose::SnapshotTag => {
-                    let tag = input.text.clone();
+                    let tag = input.editor.text().to_string();
                     return self.submit_snapshot_tag(tag);
                 }
                 Action::Submit => self.input = None,
                 Action::Cancel => {
                     self.input = None;
-                    if purpose == InputPurpose::Filter {
-                        self.fleet.filter.clear();
-                    }
+                    self.set_filter(purpose, String::new());
+                    return Vec::new();
                 }
                 _ => {}
             }
-            if purpose == InputPurpose::Filter {
-                if let Some(input) = &self.input {
-                    self.fleet.filter = input.text.clone();
-                }
-                self.fleet.selected = None;
-            }
-            return Vec::new();
-        }
-        if action == Action::Messages {
-            self.history_open = true;
-            self.history_scroll = 0;
+            self.sync_filter();
             return Vec::new();
         }
         match self.view {
@@ -715,6 +759,60 @@ impl Model {
             View::Console => self.act_console(action),
             View::Devices => self.act_devices(action),
         }
+    }
+
+    /// A pasted text (bracketed paste) goes into the line editor that has the keys, if any;
+    /// its line breaks never submit.
+    pub fn paste(&mut self, text: &str) {
+        let editor = match self.key_context() {
+            KeyContext::Input => self.input.as_mut().map(|input| &mut input.editor),
+            KeyContext::Console => Some(&mut self.console.input),
+            KeyContext::Form => self.devices.form.as_mut().map(|form| &mut form.input),
+            _ => None,
+        };
+        if let Some(editor) = editor {
+            editor.paste(text);
+            self.sync_filter();
+        }
+    }
+
+    /// Applies the filter being typed as it is typed.
+    fn sync_filter(&mut self) {
+        if let Some(input) = &self.input {
+            let text = input.editor.text().to_string();
+            self.set_filter(input.purpose, text);
+        }
+    }
+
+    fn set_filter(&mut self, purpose: InputPurpose, text: String) {
+        match purpose {
+            InputPurpose::Filter => {
+                self.fleet.filter = text;
+                self.fleet.selected = None;
+            }
+            InputPurpose::EventFilter => {
+                self.event_filter = text;
+                self.event_scroll = 0;
+            }
+            InputPurpose::ConsoleFilter => {
+                self.console.filter = text;
+                self.console.scroll = 0;
+            }
+            InputPurpose::SnapshotTag => {}
+        }
+    }
+
+    /// The events of `vm` the event log shows (the filter applied), oldest first.
+    pub fn shown_events<'a>(&self, vm: &'a Vm) -> Vec<&'a EventRecord> {
+        vm.events
+            .iter()
+            .filter(|record| {
+                self.event_filter.is_empty()
+                    || matches_filter(&record.name, &self.event_filter)
+                    || matches_filter(&record.text, &self.event_filter)
+                    || matches_filter(&record.data.to_string(), &self.event_filter)
+            })
+            .collect()
     }
 
     fn answer_yes(&mut self, question: Question, now: Instant) -> Vec<Effect> {
@@ -756,7 +854,7 @@ impl Model {
                 self.fleet.marked.clear();
                 effects
             }
-            Question::Monitor(ask) => self.answer_monitor(ask),
+            Question::Device(question) => self.answer_monitor(question),
         }
     }
 
@@ -824,10 +922,10 @@ impl Model {
                 }
             }
             Action::Filter => {
-                self.input = Some(InputLine {
-                    purpose: InputPurpose::Filter,
-                    text: self.fleet.filter.clone(),
-                });
+                self.input = Some(InputLine::new(
+                    InputPurpose::Filter,
+                    self.fleet.filter.clone(),
+                ));
             }
             Action::Cancel => self.fleet.filter.clear(),
             Action::Help => self.help = true,
@@ -855,6 +953,28 @@ impl Model {
             Action::PowerDown => self.ask(Question::Vm(Dangerous::PowerDown)),
             Action::QuitVm => self.ask(Question::Vm(Dangerous::QuitVm)),
             Action::Help => self.help = true,
+            Action::Filter => {
+                self.focus = Panel::Events;
+                self.input = Some(InputLine::new(
+                    InputPurpose::EventFilter,
+                    self.event_filter.clone(),
+                ));
+            }
+            Action::Open if self.focus == Panel::Events => {
+                let chosen = self.vm().and_then(|vm| {
+                    let shown = self.shown_events(vm);
+                    let at = shown.len().checked_sub(1 + self.event_scroll)?;
+                    shown.get(at).map(|record| (*record).clone())
+                });
+                match chosen {
+                    Some(record) => self.event_detail = Some(record),
+                    None => self.say(Message::error("no event to open")),
+                }
+            }
+            Action::Open => self.say(Message::error(
+                "Enter opens an event: Tab to the event log first",
+            )),
+            Action::Cancel if !self.event_filter.is_empty() => self.set_filter(InputPurpose::EventFilter, String::new()),
             Action::Cancel if self.has_fleet() => self.view = View::Fleet,
             Action::FocusNext | Action::FocusPrevious => {
                 self.focus = self.focus.step(action == Action::FocusNext);
@@ -988,10 +1108,10 @@ impl Model {
                     .vm()
                     .map(|vm| vm.snapshots.snapshots.clone())
                     .unwrap_or_default();
-                self.input = Some(InputLine {
-                    purpose: InputPurpose::SnapshotTag,
-                    text: crate::snapshot::suggest_free_tag(&chrono::Local::now(), &existing),
-                });
+                self.input = Some(InputLine::new(
+                    InputPurpose::SnapshotTag,
+                    crate::snapshot::suggest_free_tag(&chrono::Local::now(), &existing),
+                ));
             }
             Action::SnapshotLoad | Action::SnapshotDelete => match selected {
                 Some(tag) => {
@@ -1044,7 +1164,7 @@ impl Model {
             }
             // The log's offset counts up from the newest line: down moves towards it.
             Panel::Events => {
-                let max = vm.events.len().saturating_sub(1);
+                let max = self.shown_events(vm).len().saturating_sub(1);
                 self.event_scroll = if down {
                     self.event_scroll.saturating_sub(1)
                 } else {

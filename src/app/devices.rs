@@ -5,7 +5,8 @@
 //! Pure like the rest of the model: input is validated here (rules, specs, URIs) and the
 //! work goes out as [`Effect::Monitor`]. Under `--read-only` only queries are sent.
 
-use super::console::{TextInput, Transcript};
+use super::console::Transcript;
+use super::input::LineEditor;
 use super::keymap::{Action, KeyContext, MonitorKey};
 use super::{Effect, Message, Model, Question, View, Vm};
 use crate::collect::{AppEvent, EventRecord};
@@ -13,7 +14,7 @@ use crate::monitor::hotplug::{DeviceSpec, Peripheral};
 use crate::monitor::media::{self, FormatChoice};
 use crate::monitor::migration::{self, MigrationInfo};
 use crate::monitor::network::{self, HostForward, NetworkInfo};
-use crate::monitor::{Job, News};
+use crate::monitor::{CommandNames, Job, News};
 use crate::qmp::types::BlockInfo;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -108,7 +109,7 @@ pub struct Form {
     /// What it is for.
     pub kind: FormKind,
     /// The text typed.
-    pub input: TextInput,
+    pub input: LineEditor,
     /// The format choice (change medium).
     pub format: FormatChoice,
     /// Why the last attempt was refused (kept on screen to fix it).
@@ -121,7 +122,7 @@ impl Form {
     fn new(kind: FormKind, text: &str) -> Form {
         Form {
             kind,
-            input: TextInput::new(text),
+            input: LineEditor::new(text),
             format: FormatChoice::Raw,
             error: None,
             waiting: None,
@@ -176,7 +177,7 @@ impl Form {
 
 /// A monitor question (y/n).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ask {
+pub enum DeviceQuestion {
     /// Eject although the guest locked the tray.
     ForceEject {
         /// The device's arguments.
@@ -196,29 +197,29 @@ pub enum Ask {
     },
 }
 
-impl Ask {
+impl DeviceQuestion {
     /// What is asked about, in a word or two.
     pub fn label(&self) -> &'static str {
         match self {
-            Ask::ForceEject { .. } => "force eject",
-            Ask::Migrate { .. } => "migration",
-            Ask::DeleteDevice { .. } => "device_del",
+            DeviceQuestion::ForceEject { .. } => "force eject",
+            DeviceQuestion::Migrate { .. } => "migration",
+            DeviceQuestion::DeleteDevice { .. } => "device_del",
         }
     }
 
     /// The question.
     pub fn text(&self, vm: &str) -> String {
         match self {
-            Ask::ForceEject { name, .. } => format!(
+            DeviceQuestion::ForceEject { name, .. } => format!(
                 "Force the medium out of {name}? If the guest locked the tray it may be reading from it."
             ),
-            Ask::Migrate { uri } if uri.starts_with("exec:") => format!(
+            DeviceQuestion::Migrate { uri } if uri.starts_with("exec:") => format!(
                 "Migrate {vm} to {uri}? QEMU runs that command on its host. When the migration completes, {vm} stays paused here."
             ),
-            Ask::Migrate { uri } => format!(
+            DeviceQuestion::Migrate { uri } => format!(
                 "Migrate {vm} to {uri}? When the migration completes, {vm} stays paused here."
             ),
-            Ask::DeleteDevice { id } => format!(
+            DeviceQuestion::DeleteDevice { id } => format!(
                 "Unplug {id} from {vm}? PCI devices go only when the guest releases them (ACPI)."
             ),
         }
@@ -275,6 +276,10 @@ pub struct VmMonitor {
     pub migration: Option<MigrationInfo>,
     /// Unplug requests without `DEVICE_DELETED` yet.
     pub unplugs: Vec<Unplug>,
+    /// The command names the console completes (asked for when the console first opens).
+    pub commands: Option<CommandNames>,
+    /// The device drivers the hot-plug prompt completes (asked for when it first opens).
+    pub device_types: Option<Result<Vec<String>, String>>,
 }
 
 impl VmMonitor {
@@ -381,6 +386,10 @@ impl Vm {
                     "console history not saved: {error}"
                 )));
             }
+            News::CommandNames(names) => self.monitor.commands = Some(names),
+            News::DeviceTypes(types) => self.monitor.device_types = Some(types),
+            // The open prompt takes them (see `Model::form_sees`).
+            News::Paths { .. } => {}
         }
         None
     }
@@ -463,10 +472,7 @@ impl Model {
     /// Acts on a monitor key pressed on the dashboard.
     pub(super) fn act_monitor_key(&mut self, key: MonitorKey) -> Vec<Effect> {
         match key {
-            MonitorKey::OpenConsole => {
-                self.open_console();
-                Vec::new()
-            }
+            MonitorKey::OpenConsole => self.open_console(),
             MonitorKey::OpenMedia => self.open_tab(Tab::Media),
             MonitorKey::OpenNetwork => self.open_tab(Tab::Network),
             MonitorKey::OpenDevices => self.open_tab(Tab::Hotplug),
@@ -554,7 +560,7 @@ impl Model {
                             force: false,
                         });
                     }
-                    M::ForceEject => self.ask(Question::Monitor(Ask::ForceEject { device, name })),
+                    M::ForceEject => self.ask(Question::Device(DeviceQuestion::ForceEject { device, name })),
                     _ => {
                         self.devices.form =
                             Some(Form::new(FormKind::ChangeMedium { device, name }, ""));
@@ -601,6 +607,12 @@ impl Model {
                     return Vec::new();
                 }
                 self.devices.form = Some(Form::new(FormKind::AddDevice, ""));
+                let unread = self
+                    .vm()
+                    .is_some_and(|vm| vm.monitor.device_types.is_none());
+                if unread {
+                    return self.monitor_job(Job::DeviceTypes);
+                }
             }
             M::Remove if self.devices.tab == Tab::Hotplug => {
                 let id = self.vm().and_then(|vm| {
@@ -610,7 +622,7 @@ impl Model {
                         .map(|d| d.id.clone())
                 });
                 match id {
-                    Some(id) => self.ask(Question::Monitor(Ask::DeleteDevice { id })),
+                    Some(id) => self.ask(Question::Device(DeviceQuestion::DeleteDevice { id })),
                     None if self.read_only => {
                         self.say(Message::error("read-only: device_del was not sent"));
                     }
@@ -656,13 +668,74 @@ impl Model {
                 _ => {}
             },
             Action::Submit if form.waiting.is_none() => return self.submit_form(),
-            other => {
-                if form.input.edit(other) {
+            Action::Complete => return self.complete_form(),
+            Action::Char(c) => {
+                form.input.insert(c);
+                form.error = None;
+            }
+            Action::Edit(edit) => {
+                if form.input.edit(edit) {
                     form.error = None;
                 }
             }
+            _ => {}
         }
         Vec::new()
+    }
+
+    /// Tab in a prompt: an image path (listed on this host) or a device driver.
+    fn complete_form(&mut self) -> Vec<Effect> {
+        let Some(form) = self.devices.form.as_ref() else {
+            return Vec::new();
+        };
+        match form.kind {
+            FormKind::ChangeMedium { .. } => {
+                let local = self
+                    .vm()
+                    .and_then(|vm| vm.client.as_ref())
+                    .is_none_or(|client| !client.target().is_remote_tcp());
+                if !local {
+                    self.say(Message::error(
+                        "paths are completed only for a QEMU on this host",
+                    ));
+                    return Vec::new();
+                }
+                let typed = form.input.before_cursor().to_string();
+                self.monitor_job(Job::Paths { typed })
+            }
+            FormKind::AddDevice => {
+                let before = form.input.before_cursor().to_string();
+                if before.contains(',') {
+                    self.say(Message::error("Tab completes the driver (before the first comma)"));
+                    return Vec::new();
+                }
+                let types = match self.vm().and_then(|vm| vm.monitor.device_types.clone()) {
+                    Some(Ok(types)) => types,
+                    Some(Err(error)) => {
+                        self.say(Message::error(format!(
+                            "device drivers could not be read: {error}"
+                        )));
+                        return Vec::new();
+                    }
+                    None => {
+                        self.say(Message::error("device drivers not read yet"));
+                        return self.monitor_job(Job::DeviceTypes);
+                    }
+                };
+                let matches = match self.devices.form.as_mut() {
+                    Some(form) => form
+                        .input
+                        .complete(0, types.iter().map(String::as_str), ","),
+                    None => return Vec::new(),
+                };
+                self.say_matches(&matches);
+                Vec::new()
+            }
+            FormKind::AddForward { .. } | FormKind::Migrate => {
+                self.say(Message::error("nothing to complete here"));
+                Vec::new()
+            }
+        }
     }
 
     fn submit_form(&mut self) -> Vec<Effect> {
@@ -723,7 +796,7 @@ impl Model {
                 match migration::check_uri(&text) {
                     Ok(uri) => {
                         self.devices.form = None;
-                        self.ask(Question::Monitor(Ask::Migrate { uri }));
+                        self.ask(Question::Device(DeviceQuestion::Migrate { uri }));
                     }
                     Err(error) => form.error = Some(error),
                 }
@@ -742,21 +815,37 @@ impl Model {
     }
 
     /// Carries out a yes to a monitor question.
-    pub(super) fn answer_monitor(&mut self, ask: Ask) -> Vec<Effect> {
-        match ask {
-            Ask::ForceEject { device, name } => self.monitor_job(Job::Eject {
+    pub(super) fn answer_monitor(&mut self, question: DeviceQuestion) -> Vec<Effect> {
+        match question {
+            DeviceQuestion::ForceEject { device, name } => self.monitor_job(Job::Eject {
                 device,
                 name,
                 force: true,
             }),
-            Ask::Migrate { uri } => self.monitor_job(Job::Migrate { uri }),
-            Ask::DeleteDevice { id } => self.monitor_job(Job::DeleteDevice { id }),
+            DeviceQuestion::Migrate { uri } => self.monitor_job(Job::Migrate { uri }),
+            DeviceQuestion::DeleteDevice { id } => self.monitor_job(Job::DeleteDevice { id }),
         }
     }
 
     /// Lets an open prompt see the result of the job it waits for: it closes on success and
     /// shows the error otherwise, so the input can be fixed.
     pub(super) fn form_sees(&mut self, event: &AppEvent) {
+        if let AppEvent::Monitor {
+            vm,
+            news: News::Paths { typed, candidates },
+        } = event
+            && *vm == self.current
+        {
+            let matches = match self.devices.form.as_mut() {
+                Some(form) if form.input.before_cursor() == typed => {
+                    form.input
+                        .complete(0, candidates.iter().map(String::as_str), "")
+                }
+                _ => return,
+            };
+            self.say_matches(&matches);
+            return;
+        }
         let AppEvent::Monitor {
             vm,
             news: News::Done { what, result },

@@ -49,6 +49,8 @@ pub struct SnapshotView {
     pub error: Option<String>,
     /// The order.
     pub sort: SnapshotSort,
+    /// The order is reversed (the same sort key chosen again).
+    pub descending: bool,
     /// The selected row.
     pub selected: usize,
     /// The job running, if any.
@@ -68,10 +70,15 @@ impl SnapshotView {
             .unwrap_or(self.snapshots.len().saturating_sub(1));
     }
 
-    /// Sorts by `sort`.
+    /// Sorts by `sort`; choosing the current order again reverses it (as the fleet does).
     pub fn sort_by(&mut self, sort: SnapshotSort) {
         let selected_tag = self.selected_tag().map(str::to_string);
-        self.sort = sort;
+        if self.sort == sort {
+            self.descending = !self.descending;
+        } else {
+            self.sort = sort;
+            self.descending = false;
+        }
         self.apply_sort();
         if let Some(at) =
             selected_tag.and_then(|tag| self.snapshots.iter().position(|s| s.tag == tag))
@@ -84,6 +91,9 @@ impl SnapshotView {
         match self.sort {
             SnapshotSort::Date => sort_by_date(&mut self.snapshots),
             SnapshotSort::Name => sort_by_name(&mut self.snapshots),
+        }
+        if self.descending {
+            self.snapshots.reverse();
         }
     }
 
