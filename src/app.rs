@@ -974,7 +974,9 @@ impl Model {
             Action::Open => self.say(Message::error(
                 "Enter opens an event: Tab to the event log first",
             )),
-            Action::Cancel if !self.event_filter.is_empty() => self.set_filter(InputPurpose::EventFilter, String::new()),
+            Action::Cancel if !self.event_filter.is_empty() => {
+                self.set_filter(InputPurpose::EventFilter, String::new())
+            }
             Action::Cancel if self.has_fleet() => self.view = View::Fleet,
             Action::FocusNext | Action::FocusPrevious => {
                 self.focus = self.focus.step(action == Action::FocusNext);

@@ -213,7 +213,9 @@ impl Model {
             return;
         }
         let Some(names) = self.vm().and_then(|vm| vm.monitor.commands.clone()) else {
-            self.say(Message::error("not connected: no command names to complete"));
+            self.say(Message::error(
+                "not connected: no command names to complete",
+            ));
             return;
         };
         let words: Vec<&str> = before.split_whitespace().collect();
@@ -232,7 +234,9 @@ impl Model {
                 (names.hmp_info.clone(), start.chars().count())
             }
             _ => {
-                self.say(Message::error("Tab completes command names (and HMP info's subcommands)"));
+                self.say(Message::error(
+                    "Tab completes command names (and HMP info's subcommands)",
+                ));
                 return;
             }
         };
@@ -242,10 +246,10 @@ impl Model {
             ));
             return;
         }
-        let matches = self
-            .console
-            .input
-            .complete(start, candidates.iter().map(String::as_str), " ");
+        let matches =
+            self.console
+                .input
+                .complete(start, candidates.iter().map(String::as_str), " ");
         self.console.browsing = None;
         self.say_matches(&matches);
     }
@@ -257,7 +261,11 @@ impl Model {
             [_] => {}
             many => {
                 const SHOWN: usize = 12;
-                let mut text = format!("{} matches: {}", many.len(), many[..many.len().min(SHOWN)].join(" "));
+                let mut text = format!(
+                    "{} matches: {}",
+                    many.len(),
+                    many[..many.len().min(SHOWN)].join(" ")
+                );
                 if many.len() > SHOWN {
                     text.push_str(" …");
                 }

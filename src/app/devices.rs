@@ -560,7 +560,10 @@ impl Model {
                             force: false,
                         });
                     }
-                    M::ForceEject => self.ask(Question::Device(DeviceQuestion::ForceEject { device, name })),
+                    M::ForceEject => self.ask(Question::Device(DeviceQuestion::ForceEject {
+                        device,
+                        name,
+                    })),
                     _ => {
                         self.devices.form =
                             Some(Form::new(FormKind::ChangeMedium { device, name }, ""));
@@ -706,7 +709,9 @@ impl Model {
             FormKind::AddDevice => {
                 let before = form.input.before_cursor().to_string();
                 if before.contains(',') {
-                    self.say(Message::error("Tab completes the driver (before the first comma)"));
+                    self.say(Message::error(
+                        "Tab completes the driver (before the first comma)",
+                    ));
                     return Vec::new();
                 }
                 let types = match self.vm().and_then(|vm| vm.monitor.device_types.clone()) {

@@ -251,6 +251,8 @@ pub struct Row {
     pub show: Show,
     /// The keys as shown, when one row describes several (the fleet's "1-8").
     pub shown_keys: Option<&'static str>,
+    /// The footer's shorter label, if the help's is long.
+    pub short: Option<&'static str>,
 }
 
 const fn row(
@@ -267,6 +269,25 @@ const fn row(
         label,
         show,
         shown_keys: None,
+        short: None,
+    }
+}
+
+impl Row {
+    /// The same row with a shorter label for the footer.
+    const fn short(self, short: &'static str) -> Row {
+        Row {
+            short: Some(short),
+            ..self
+        }
+    }
+
+    /// The same row with its keys shown as `keys` (while they are not moved).
+    const fn shown(self, keys: &'static str) -> Row {
+        Row {
+            shown_keys: Some(keys),
+            ..self
+        }
     }
 }
 
@@ -307,42 +328,38 @@ const fn sort(digit: u8, keys: &'static [KeyPattern]) -> Row {
         label: "sort by column",
         show: Hidden,
         shown_keys: None,
+        short: None,
     }
 }
 
 /// Every row, in the order the help lists them.
 pub const ROWS: &[Row] = &[
-    // Everywhere.
-    row(
-        &KeyContext::ALL,
-        &[ctrl('c')],
-        A::QuitDashboard,
-        "quit the dashboard (VMs keep running)",
-        H,
-    ),
     // Overlays first: they take the keys before the screen under them.
-    row(&[K::Confirm], &[ch('y'), ch('Y')], A::Confirm, "yes", F(1)),
+    row(&[K::Confirm], &[ch('y'), ch('Y')], A::Confirm, "yes", F(1)).shown("y"),
     row(
         &[K::Confirm],
         &[ch('n'), ch('N'), code(C::Esc)],
         A::Cancel,
         "no",
         F(2),
-    ),
+    )
+    .shown("n/Esc"),
     row(
         &[K::Help],
         &[ch('?'), code(C::Esc), ch('q'), code(C::F(1))],
         A::Cancel,
         "close the help",
         F(1),
-    ),
+    )
+    .shown("?/Esc/q"),
     row(
         &[K::Messages],
         &[ch('!'), code(C::Esc), ch('q'), code(C::F(2))],
         A::Cancel,
         "close",
         F(1),
-    ),
+    )
+    .shown("!/Esc/q"),
     row(
         &[K::EventDetail],
         &[code(C::Esc), code(C::Enter), ch('q')],
@@ -367,6 +384,7 @@ pub const ROWS: &[Row] = &[
         label: "sort by column (again: reverse)",
         show: F(5),
         shown_keys: Some("1-8"),
+        short: Some("sort"),
     },
     sort(1, &[ch('2')]),
     sort(2, &[ch('3')]),
@@ -376,7 +394,13 @@ pub const ROWS: &[Row] = &[
     sort(6, &[ch('7')]),
     sort(7, &[ch('8')]),
     row(&[K::Fleet], &[ch('/')], A::Filter, "filter", F(2)),
-    row(&[K::Fleet], &[code(C::Esc)], A::Cancel, "clear the filter", H),
+    row(
+        &[K::Fleet],
+        &[code(C::Esc)],
+        A::Cancel,
+        "clear the filter",
+        H,
+    ),
     // One VM's dashboard.
     row(
         &[K::Vm],
@@ -408,8 +432,9 @@ pub const ROWS: &[Row] = &[
         &[ch('/')],
         A::Filter,
         "filter the event log",
-        F(8),
-    ),
+        F(12),
+    )
+    .short("filter events"),
     row(
         &[K::Vm],
         &[code(C::Enter)],
@@ -482,13 +507,20 @@ pub const ROWS: &[Row] = &[
         "cancel migration",
         F(2),
     ),
-    row(TABS, &[code(C::Tab)], A::FocusNext, "next tab", F(6)),
+    row(
+        TABS,
+        &[code(C::Tab)],
+        A::FocusNext,
+        "next/previous tab",
+        F(6),
+    )
+    .shown("Tab/S-Tab"),
     row(
         TABS,
         &[code(C::BackTab)],
         A::FocusPrevious,
         "previous tab",
-        H,
+        Hidden,
     ),
     // The snapshot view.
     row(
@@ -518,14 +550,16 @@ pub const ROWS: &[Row] = &[
         A::SortByName,
         "sort by name (again: reverse)",
         F(4),
-    ),
+    )
+    .short("by name"),
     row(
         &[K::Snapshots],
         &[ch('t')],
         A::SortByDate,
         "sort by date (again: reverse)",
         F(5),
-    ),
+    )
+    .short("by date"),
     row(
         &[K::Snapshots, K::Media, K::Network, K::Hotplug, K::Migration],
         &[ch('r')],
@@ -549,7 +583,7 @@ pub const ROWS: &[Row] = &[
         H,
     ),
     row(
-        &[K::Vm, K::Media, K::Network, K::Hotplug],
+        VM_SCREENS,
         &[ch('n')],
         A::Monitor(M::OpenNetwork),
         "network",
@@ -569,38 +603,40 @@ pub const ROWS: &[Row] = &[
         "migration",
         H,
     ),
-    row(
-        &[K::Migration],
-        &[ch('n')],
-        A::Monitor(M::OpenNetwork),
-        "network",
-        H,
-    ),
     // Lists.
-    row(LISTS, &[code(C::Up), ch('k')], A::Up, "up", H),
-    row(LISTS, &[code(C::Down), ch('j')], A::Down, "down", H),
+    row(LISTS, &[code(C::Up), ch('k')], A::Up, "scroll / select", H).shown("↑/k ↓/j"),
+    row(LISTS, &[code(C::Down), ch('j')], A::Down, "down", Hidden),
     row(
         &[K::Messages],
         &[code(C::PageUp)],
         A::PageUp,
-        "page up",
-        H,
-    ),
+        "scroll a page",
+        F(2),
+    )
+    .shown("PgUp/PgDn")
+    .short("scroll"),
     row(
         &[K::Messages],
         &[code(C::PageDown)],
         A::PageDown,
         "page down",
-        H,
+        Hidden,
     ),
     row(
         &[K::Vm, K::Fleet],
         &[ch('+'), ch('=')],
         A::Faster,
-        "poll faster",
+        "poll faster/slower",
         H,
+    )
+    .shown("+/-"),
+    row(
+        &[K::Vm, K::Fleet],
+        &[ch('-')],
+        A::Slower,
+        "poll slower",
+        Hidden,
     ),
-    row(&[K::Vm, K::Fleet], &[ch('-')], A::Slower, "poll slower", H),
     // Leaving a screen.
     row(
         &[K::Snapshots, K::Media, K::Network, K::Hotplug, K::Migration],
@@ -608,7 +644,8 @@ pub const ROWS: &[Row] = &[
         A::Cancel,
         "back to the VM",
         F(9),
-    ),
+    )
+    .short("back"),
     row(SCREENS, &[ch('!')], A::Messages, "message history", H),
     row(SCREENS, &[ch('?')], A::Help, "help", F(10)),
     row(
@@ -617,7 +654,8 @@ pub const ROWS: &[Row] = &[
         A::QuitDashboard,
         "quit the dashboard (VMs keep running)",
         F(11),
-    ),
+    )
+    .short("quit dashboard"),
     // The console.
     row(&[K::Console], &[code(C::Enter)], A::Submit, "run", F(1)),
     row(
@@ -626,7 +664,8 @@ pub const ROWS: &[Row] = &[
         A::Complete,
         "complete the command name",
         F(2),
-    ),
+    )
+    .short("complete"),
     row(
         &[K::Console],
         &[ctrl('t')],
@@ -638,29 +677,33 @@ pub const ROWS: &[Row] = &[
         &[K::Console],
         &[code(C::Up)],
         A::Up,
-        "older command (history)",
+        "older/newer command (history)",
         F(4),
-    ),
+    )
+    .shown("↑/↓")
+    .short("history"),
     row(
         &[K::Console],
         &[code(C::Down)],
         A::Down,
         "newer command (history)",
-        H,
+        Hidden,
     ),
     row(
         &[K::Console],
         &[code(C::PageUp)],
         A::PageUp,
-        "scroll the output up",
+        "scroll the output",
         F(5),
-    ),
+    )
+    .shown("PgUp/PgDn")
+    .short("scroll"),
     row(
         &[K::Console],
         &[code(C::PageDown)],
         A::PageDown,
         "scroll the output down",
-        H,
+        Hidden,
     ),
     row(
         &[K::Console],
@@ -681,22 +724,18 @@ pub const ROWS: &[Row] = &[
         A::Complete,
         "complete (paths, device drivers)",
         F(2),
-    ),
+    )
+    .short("complete"),
     row(
         &[K::Form],
         &[code(C::Down), code(C::Up)],
         A::Monitor(M::NextChoice),
         "next choice",
         F(3),
-    ),
+    )
+    .shown("↑/↓"),
     row(&[K::Form], &[code(C::Esc)], A::Cancel, "cancel", F(4)),
-    row(
-        EDITING,
-        &[code(C::F(2))],
-        A::Messages,
-        "message history",
-        H,
-    ),
+    row(EDITING, &[code(C::F(2))], A::Messages, "message history", H),
     // The line editor's keys, shared by every prompt.
     row(
         EDITING,
@@ -789,6 +828,14 @@ pub const ROWS: &[Row] = &[
         "paste what was deleted",
         H,
     ),
+    // Everywhere.
+    row(
+        &KeyContext::ALL,
+        &[ctrl('c')],
+        A::QuitDashboard,
+        "quit the dashboard (VMs keep running)",
+        H,
+    ),
 ];
 
 impl Row {
@@ -841,7 +888,12 @@ impl Keymap {
         rows.sort_by_key(|(priority, _)| *priority);
         rows.into_iter()
             .filter(|(_, row)| !self.keys_of(row, context).is_empty())
-            .map(|(_, row)| (self.keys_label(row, context), row.label))
+            .map(|(_, row)| {
+                (
+                    self.keys_label(row, context),
+                    row.short.unwrap_or(row.label),
+                )
+            })
             .collect()
     }
 

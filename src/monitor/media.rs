@@ -202,7 +202,10 @@ pub fn complete_path(typed: &str) -> Vec<String> {
                 return None;
             }
             let is_dir = entry.path().is_dir();
-            Some(format!("{dir_typed}{file}{}", if is_dir { "/" } else { "" }))
+            Some(format!(
+                "{dir_typed}{file}{}",
+                if is_dir { "/" } else { "" }
+            ))
         })
         .take(PATH_CANDIDATES)
         .collect();

@@ -2,10 +2,10 @@
 //! input line with its mode (HMP or QMP) and cursor.
 
 use super::{footer, header, panel, theme};
+use crate::app::InputPurpose;
 use crate::app::Model;
 use crate::app::console::LineKind;
 use crate::app::input::LineEditor;
-use crate::app::InputPurpose;
 use crate::monitor::console::Mode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};

@@ -160,7 +160,11 @@ pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord) 
     let block = Block::bordered()
         .border_style(theme::focused_border())
         .title(Line::styled(
-            format!(" {} at {} ", record.name, record.time.format("%H:%M:%S%.3f")),
+            format!(
+                " {} at {} ",
+                record.name,
+                record.time.format("%H:%M:%S%.3f")
+            ),
             theme::title(),
         ))
         .title_bottom(Line::from(vec![

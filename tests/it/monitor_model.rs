@@ -2,6 +2,7 @@
 //! is refused and why), and the screens drawn on a `TestBackend` with reviewed snapshots.
 
 use qemu_dash::app::devices::Tab;
+use qemu_dash::app::input::Edit;
 use qemu_dash::app::keymap::{Action, MonitorKey as M};
 use qemu_dash::app::{ConnectionState, Effect, Model, View};
 use qemu_dash::collect::AppEvent;
@@ -145,7 +146,7 @@ fn forms_explain_bad_input_and_stay_open() {
     );
     model.act(Action::Monitor(M::OpenNetwork), Instant::now());
     model.act(Action::Monitor(M::Add), Instant::now());
-    model.act(Action::Monitor(M::ClearLine), Instant::now());
+    model.act(Action::Edit(Edit::DeleteToStart), Instant::now());
     typed(&mut model, "tcp::2222-:22;quit");
     assert!(model.act(Action::Submit, Instant::now()).is_empty());
     let form = model.devices.form.as_ref().unwrap();
@@ -164,7 +165,7 @@ fn forms_explain_bad_input_and_stay_open() {
     model.act(Action::Submit, Instant::now());
     let error = model.devices.form.as_ref().unwrap().error.clone().unwrap();
     assert!(error.contains("needs a port"), "{error}");
-    model.act(Action::Monitor(M::ClearLine), Instant::now());
+    model.act(Action::Edit(Edit::DeleteToStart), Instant::now());
     typed(&mut model, "exec:cat > /tmp/vm.mig");
     model.act(Action::Submit, Instant::now());
     assert!(model.devices.form.is_none());

@@ -51,8 +51,14 @@ pub const ACTION_NAMES: &[(&str, Action)] = &[
     ("change_medium", Action::Monitor(MonitorKey::ChangeMedium)),
     ("add", Action::Monitor(MonitorKey::Add)),
     ("remove", Action::Monitor(MonitorKey::Remove)),
-    ("start_migration", Action::Monitor(MonitorKey::StartMigration)),
-    ("cancel_migration", Action::Monitor(MonitorKey::CancelMigration)),
+    (
+        "start_migration",
+        Action::Monitor(MonitorKey::StartMigration),
+    ),
+    (
+        "cancel_migration",
+        Action::Monitor(MonitorKey::CancelMigration),
+    ),
     ("hmp_qmp", Action::Monitor(MonitorKey::ToggleMode)),
     ("next_choice", Action::Monitor(MonitorKey::NextChoice)),
     ("line_start", Action::Edit(Edit::Start)),
@@ -108,7 +114,10 @@ const ALIASES: &[(&str, KeyCode)] = &[
 
 /// How a named key is shown.
 pub fn code_name(code: KeyCode) -> Option<&'static str> {
-    NAMED.iter().find(|(_, c)| *c == code).map(|(name, _)| *name)
+    NAMED
+        .iter()
+        .find(|(_, c)| *c == code)
+        .map(|(name, _)| *name)
 }
 
 /// Why the `[keys]` table was refused.
@@ -381,7 +390,10 @@ mod tests {
             Some(Action::Cancel)
         );
         let footer = keymap.footer(KeyContext::Snapshots);
-        assert!(footer.contains(&("a/C-n".to_string(), "create")), "{footer:?}");
+        assert!(
+            footer.contains(&("a/C-n".to_string(), "create")),
+            "{footer:?}"
+        );
     }
 
     #[test]
@@ -394,10 +406,15 @@ mod tests {
         let clash = parse("pause = \"r\"").unwrap_err().to_string();
         assert!(clash.contains("the key 'r' already does reset"), "{clash}");
         let unknown = parse("explode = \"x\"").unwrap_err().to_string();
-        assert!(unknown.contains("unknown key action 'explode'"), "{unknown}");
+        assert!(
+            unknown.contains("unknown key action 'explode'"),
+            "{unknown}"
+        );
         let long = parse("pause = \"xy\"").unwrap_err().to_string();
         assert!(long.contains("must be one character"), "{long}");
-        let twice = parse("pause = \"x\"\nreset = \"x\"\n").unwrap_err().to_string();
+        let twice = parse("pause = \"x\"\nreset = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(twice.contains("the key 'x' already does"), "{twice}");
         let named = parse("[console]\nhmp_qmp = \"F5\"\n").unwrap();
         assert_eq!(
