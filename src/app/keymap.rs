@@ -905,6 +905,13 @@ impl Keymap {
             .collect()
     }
 
+    /// The keys of `action` in `context` as shown, if a row has it.
+    pub fn keys_for(&self, context: KeyContext, action: Action) -> Option<String> {
+        self.rows(context)
+            .find(|row| row.action == action)
+            .map(|row| self.keys_label(row, context))
+    }
+
     /// What `q` does in `context`, as the help says it.
     pub fn what_q_does(&self, context: KeyContext) -> &'static str {
         let q = KeyPattern::of(&KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));

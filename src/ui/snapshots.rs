@@ -62,7 +62,16 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     } else if view.snapshots.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(
-                "no internal snapshots yet: press c to take one",
+                format!(
+                    "no internal snapshots yet: press {} to take one",
+                    model
+                        .keys
+                        .keys_for(
+                            crate::app::keymap::KeyContext::Snapshots,
+                            crate::app::keymap::Action::SnapshotCreate
+                        )
+                        .unwrap_or_default()
+                ),
                 theme::muted(),
             ))
             .block(block),
