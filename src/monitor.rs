@@ -95,8 +95,12 @@ pub enum Job {
     },
     /// `migrate_cancel`.
     CancelMigration,
-    /// Read the command names the console completes: QMP's `query-commands`, HMP's `help`.
-    CommandNames,
+    /// Read the command names the console completes: QMP's `query-commands`, and HMP's
+    /// `help` unless only queries may be sent.
+    CommandNames {
+        /// Ask HMP's `help` too (not under `--read-only`: it is no query).
+        hmp_help: bool,
+    },
     /// Read the device drivers the hot-plug prompt completes (`qom-list-types`).
     DeviceTypes,
     /// List the files that complete a path typed on QEMU's host (this host).
@@ -178,7 +182,7 @@ impl Job {
             Job::DeleteDevice { id } => format!("device_del {id}"),
             Job::Migrate { uri } => format!("migration to {uri}"),
             Job::CancelMigration => "migrate_cancel".to_string(),
-            Job::CommandNames => "query-commands".to_string(),
+            Job::CommandNames { .. } => "query-commands".to_string(),
             Job::DeviceTypes => "qom-list-types".to_string(),
             Job::Paths { typed } => format!("complete {typed}"),
         }
@@ -322,7 +326,9 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                 send(News::Migration(info));
             }
         }
-        Job::CommandNames => send(News::CommandNames(command_names(&client).await)),
+        Job::CommandNames { hmp_help } => {
+            send(News::CommandNames(command_names(&client, hmp_help).await));
+        }
         Job::DeviceTypes => send(News::DeviceTypes(hotplug::device_types(&client).await)),
         Job::Paths { typed } => {
             let listed = typed.clone();
@@ -336,7 +342,7 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
 
 /// The names the console completes; a list that cannot be read stays empty (HMP over a
 /// QMP socket needs `human-monitor-command`, which some proxies refuse).
-async fn command_names(client: &Client) -> CommandNames {
+async fn command_names(client: &Client, hmp_help: bool) -> CommandNames {
     let first_words = |text: &str, skip: usize| -> Vec<String> {
         text.lines()
             .filter_map(|line| line.split_whitespace().nth(skip))
@@ -345,6 +351,13 @@ async fn command_names(client: &Client) -> CommandNames {
             .map(str::to_string)
             .collect()
     };
+    let qmp = client.query_command_names().await.unwrap_or_default();
+    if !hmp_help {
+        return CommandNames {
+            qmp,
+            ..Default::default()
+        };
+    }
     CommandNames {
         hmp: hmp(client, "help")
             .await
@@ -354,7 +367,7 @@ async fn command_names(client: &Client) -> CommandNames {
             .await
             .map(|text| first_words(&text, 1))
             .unwrap_or_default(),
-        qmp: client.query_command_names().await.unwrap_or_default(),
+        qmp,
     }
 }
 

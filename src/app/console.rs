@@ -145,7 +145,9 @@ impl Model {
             if let Some(vm) = self.vms.get_mut(self.current) {
                 vm.monitor.commands = Some(Default::default());
             }
-            return self.monitor_job(Job::CommandNames);
+            return self.monitor_job(Job::CommandNames {
+                hmp_help: !self.read_only,
+            });
         }
         Vec::new()
     }

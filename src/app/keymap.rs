@@ -351,7 +351,8 @@ pub const ROWS: &[Row] = &[
         "close the help",
         F(1),
     )
-    .shown("?/Esc/q"),
+    .shown("?/Esc/q")
+    .short("close help"),
     row(
         &[K::Messages],
         &[ch('!'), code(C::Esc), ch('q'), code(C::F(2))],
