@@ -194,10 +194,8 @@ impl Model {
                 self.console.input.insert(c);
                 self.console.browsing = None;
             }
-            Action::Edit(edit) => {
-                if self.console.input.edit(edit) {
-                    self.console.browsing = None;
-                }
+            Action::Edit(edit) if self.console.input.edit(edit) => {
+                self.console.browsing = None;
             }
             _ => {}
         }

@@ -676,11 +676,7 @@ impl Model {
                 form.input.insert(c);
                 form.error = None;
             }
-            Action::Edit(edit) => {
-                if form.input.edit(edit) {
-                    form.error = None;
-                }
-            }
+            Action::Edit(edit) if form.input.edit(edit) => form.error = None,
             _ => {}
         }
         Vec::new()
