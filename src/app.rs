@@ -16,7 +16,7 @@ mod question;
 pub mod snapshots;
 pub mod vm;
 
-use crate::collect::{AppEvent, EventRecord, VmId};
+use crate::collect::{AppEvent, EventRecord, VmCommand, VmId};
 use crate::qmp::Client;
 use crate::snapshot::Operation;
 pub use dashboard::Panel;
@@ -119,10 +119,8 @@ pub enum Effect {
         vm: VmId,
         /// The connection to use.
         client: Client,
-        /// The QMP command.
-        command: &'static str,
-        /// What to call it in messages.
-        what: &'static str,
+        /// The command.
+        command: VmCommand,
     },
     /// Change the poll interval.
     SetInterval(Duration),
@@ -450,7 +448,8 @@ impl Model {
         self.tick_monitor(now);
     }
 
-    fn execute(&mut self, vm: VmId, command: &'static str, what: &'static str) -> Vec<Effect> {
+    fn execute(&mut self, vm: VmId, command: VmCommand) -> Vec<Effect> {
+        let what = command.label();
         if self.read_only {
             self.say(Message::error(format!("read-only: {what} was not sent")));
             return Vec::new();
@@ -460,7 +459,6 @@ impl Model {
                 vm,
                 client,
                 command,
-                what,
             }],
             None => {
                 self.say(Message::error(format!(

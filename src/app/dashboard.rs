@@ -6,6 +6,7 @@ use super::keymap::Action;
 use super::prompt::{InputLine, InputPurpose};
 use super::question::{Dangerous, Question};
 use super::{Effect, INTERVAL_RANGE, Message, Model, View};
+use crate::collect::VmCommand;
 
 /// The panel that arrows act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,9 +42,9 @@ impl Model {
                     .and_then(|vm| vm.status.as_ref())
                     .is_some_and(|s| s.running);
                 if running {
-                    return self.execute(self.current, "stop", "pause");
+                    return self.execute(self.current, VmCommand::Pause);
                 }
-                return self.execute(self.current, "cont", "resume");
+                return self.execute(self.current, VmCommand::Resume);
             }
             Action::Reset => self.ask(Question::Vm(Dangerous::Reset)),
             Action::PowerDown => self.ask(Question::Vm(Dangerous::PowerDown)),

@@ -3,7 +3,7 @@
 
 use super::devices::DeviceQuestion;
 use super::{Effect, Message, Model, PowerdownRequest};
-use crate::collect::VmId;
+use crate::collect::{VmCommand, VmId};
 use crate::snapshot::Operation;
 use std::time::Instant;
 
@@ -19,22 +19,18 @@ pub enum Dangerous {
 }
 
 impl Dangerous {
-    /// The QMP command.
-    pub fn command(self) -> &'static str {
+    /// The command sent on a yes.
+    pub fn command(self) -> VmCommand {
         match self {
-            Dangerous::Reset => "system_reset",
-            Dangerous::PowerDown => "system_powerdown",
-            Dangerous::QuitVm => "quit",
+            Dangerous::Reset => VmCommand::Reset,
+            Dangerous::PowerDown => VmCommand::PowerDown,
+            Dangerous::QuitVm => VmCommand::Quit,
         }
     }
 
     /// What it is called on screen.
     pub fn label(self) -> &'static str {
-        match self {
-            Dangerous::Reset => "reset",
-            Dangerous::PowerDown => "power down",
-            Dangerous::QuitVm => "quit QEMU",
-        }
+        self.command().label()
     }
 
     /// The question asked before sending it.
@@ -149,7 +145,7 @@ impl Model {
     pub(super) fn answer_yes(&mut self, question: Question, now: Instant) -> Vec<Effect> {
         match question {
             Question::Vm(dangerous) => {
-                let effects = self.execute(self.current, dangerous.command(), dangerous.label());
+                let effects = self.execute(self.current, dangerous.command());
                 // Wait for the guest's answer from the moment the request leaves: its SHUTDOWN
                 // may be read before the command's own result comes back to the loop.
                 if dangerous == Dangerous::PowerDown
@@ -173,14 +169,14 @@ impl Model {
                 self.snapshot_job(vm, Operation::Save, tag, true)
             }
             Question::Marked { resume, vms, .. } => {
-                let (command, what) = if resume {
-                    ("cont", "resume")
+                let command = if resume {
+                    VmCommand::Resume
                 } else {
-                    ("stop", "pause")
+                    VmCommand::Pause
                 };
                 let effects: Vec<Effect> = vms
                     .into_iter()
-                    .flat_map(|vm| self.execute(vm, command, what))
+                    .flat_map(|vm| self.execute(vm, command))
                     .collect();
                 self.fleet.marked.clear();
                 effects
