@@ -7,7 +7,7 @@ use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
 use crate::collect::{AppEvent, EventKind, EventRecord, VmCommand};
 use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
-use crate::qmp::{Client, QemuVersion};
+use crate::qmp::{Abilities, Client, QemuVersion};
 use chrono::{DateTime, Local};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -231,6 +231,8 @@ pub struct Vm {
     pub removed: bool,
     /// QEMU's version.
     pub version: Option<QemuVersion>,
+    /// What the monitor connection can do (events or not), as the last connection said.
+    pub abilities: Abilities,
     /// The latest run state.
     pub status: Option<StatusInfo>,
     /// When the run state last changed.
@@ -469,6 +471,7 @@ impl Vm {
             } => {
                 let was_disconnected =
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
+                let abilities = client.abilities();
                 self.client = Some(client);
                 self.unanswered_since = None;
                 self.ending = None;
@@ -477,6 +480,7 @@ impl Vm {
                 self.qemu_pid = None;
                 self.qemu_uptime = None;
                 self.version = Some(greeting.version.clone());
+                self.abilities = abilities;
                 self.connection = Some(ConnectionState::Connected);
                 if was_disconnected {
                     self.log(EventRecord::note(format!(
@@ -505,6 +509,21 @@ impl Vm {
                 if sample.status.running {
                     self.ending = None;
                 }
+                // Without events, a change of run state is only seen by polling: log it.
+                if !self.abilities.events
+                    && let Some(previous) = &self.status
+                    && previous.status != sample.status.status
+                {
+                    let text = format!(
+                        "run state {} → {} (seen by polling: no events on this monitor)",
+                        previous.status, sample.status.status
+                    );
+                    self.log(EventRecord::note(text));
+                }
+                // Nor is the guest's answer to a power-down (no SHUTDOWN event).
+                let powered_down = !self.abilities.events
+                    && sample.status.status == "shutdown"
+                    && self.powerdown.take().is_some();
                 self.set_status(sample.status.clone(), now);
                 self.vcpus = sample.vcpus;
                 match sample.host {
@@ -562,6 +581,11 @@ impl Vm {
                 self.unanswered_since = None;
                 self.last_sample_at = Some(now);
                 self.round_trip = Some(sample.round_trip);
+                if powered_down {
+                    return Some(Message::info(
+                        "power-down answered: the VM shut down (seen by polling)",
+                    ));
+                }
             }
             AppEvent::Event { record, .. } => {
                 self.events_total += 1;

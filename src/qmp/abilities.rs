@@ -36,6 +36,26 @@ impl Abilities {
         pipelining: true,
         holds_socket: true,
     };
+
+    /// An HMP monitor (`-monitor unix:…`) held for the session: no events, one command at a
+    /// time.
+    pub const HMP: Abilities = Abilities {
+        dialect: Dialect::Hmp,
+        events: false,
+        pipelining: false,
+        holds_socket: true,
+    };
+}
+
+impl Abilities {
+    /// Why no events come, in a few words for the screen; `None` when they do.
+    pub fn without_events(&self) -> Option<&'static str> {
+        match (self.events, self.dialect) {
+            (true, _) => None,
+            (false, Dialect::Hmp) => Some("watched over HMP: no events, state is polled"),
+            (false, Dialect::Qmp) => Some("no events on this connection, state is polled"),
+        }
+    }
 }
 
 impl Default for Abilities {

@@ -7,7 +7,8 @@ use super::abilities::Abilities;
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
 use super::fanout::{self, Received};
 use super::framing::Frame;
-use super::message::{Greeting, QmpError, RawJson, decode_greeting};
+use super::hmp;
+use super::message::{Greeting, QemuVersion, QmpError, RawJson, decode_greeting};
 use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
@@ -63,13 +64,55 @@ struct Inner {
     greeting: Greeting,
     peer_pid: Option<u32>,
     shared: Arc<Shared>,
-    lines: mpsc::Sender<Vec<u8>>,
+    link: Link,
     next_id: AtomicU64,
     command_timeout: Duration,
     /// The receiver made before the reader started, handed to the first subscriber so that
     /// no event is missed between negotiation and subscription.
     first_subscription: Mutex<Option<fanout::Receiver<Notice>>>,
     reader: AbortHandle,
+}
+
+/// Where commands go: QMP lines to the writer task, or the HMP session.
+enum Link {
+    /// QMP: each command is a JSON line for the writer task.
+    Qmp(mpsc::Sender<Vec<u8>>),
+    /// HMP: the session translates and runs commands one at a time.
+    Hmp(hmp::Session),
+}
+
+/// What every client is made of, whichever dialect its monitor speaks.
+struct Parts {
+    target: Target,
+    peer_pid: Option<u32>,
+    greeting: Greeting,
+    shared: Arc<Shared>,
+    first_subscription: fanout::Receiver<Notice>,
+    reader: AbortHandle,
+    link: Link,
+}
+
+impl Client {
+    fn assemble(parts: Parts, options: &ConnectOptions) -> Client {
+        let abilities = match parts.link {
+            Link::Qmp(_) => Abilities::QMP,
+            Link::Hmp(_) => Abilities::HMP,
+        };
+        Client {
+            inner: Arc::new(Inner {
+                target: parts.target,
+                abilities,
+                greeting: parts.greeting,
+                peer_pid: parts.peer_pid,
+                shared: parts.shared,
+                link: parts.link,
+                next_id: AtomicU64::new(1),
+                command_timeout: options.command_timeout,
+                first_subscription: Mutex::new(Some(parts.first_subscription)),
+                reader: parts.reader,
+            }),
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -134,14 +177,25 @@ impl Client {
         peer_pid: Option<u32>,
         options: &ConnectOptions,
     ) -> Result<Client, QmpError> {
-        let (read, write) = tokio::io::split(stream);
-        let mut reader = FrameReader::new(read);
-        let first = tokio::time::timeout(options.greeting_timeout, reader.next_frame())
+        let (mut read, write) = tokio::io::split(stream);
+        let greeting_timeout = || QmpError::GreetingTimeout {
+            target: target.to_string(),
+            after: options.greeting_timeout,
+        };
+        let deadline = tokio::time::Instant::now() + options.greeting_timeout;
+        // The first line says which dialect the monitor speaks.
+        let preface = tokio::time::timeout_at(deadline, hmp::read_first_line(&mut read))
             .await
-            .map_err(|_| QmpError::GreetingTimeout {
-                target: target.to_string(),
-                after: options.greeting_timeout,
-            })?;
+            .map_err(|_| greeting_timeout())??;
+        if let Some(version) = hmp::is_banner(&preface) {
+            return Ok(Self::hmp_session(
+                target, read, write, preface, peer_pid, version, options,
+            ));
+        }
+        let mut reader = FrameReader::new(std::io::Cursor::new(preface).chain(read));
+        let first = tokio::time::timeout_at(deadline, reader.next_frame())
+            .await
+            .map_err(|_| greeting_timeout())?;
         let greeting = match first? {
             Some(Frame::Line(line)) => decode_greeting(&line)?,
             Some(Frame::TooLong(seen)) => {
@@ -168,22 +222,53 @@ impl Client {
             options.command_timeout,
         ));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
-        let client = Client {
-            inner: Arc::new(Inner {
-                target,
-                abilities: Abilities::QMP,
-                greeting,
-                peer_pid,
-                shared,
-                lines,
-                next_id: AtomicU64::new(1),
-                command_timeout: options.command_timeout,
-                first_subscription: Mutex::new(Some(first_receiver)),
-                reader,
-            }),
+        let parts = Parts {
+            target,
+            peer_pid,
+            greeting,
+            shared,
+            first_subscription: first_receiver,
+            reader,
+            link: Link::Qmp(lines),
         };
+        let client = Client::assemble(parts, options);
         client.execute("qmp_capabilities", None).await?;
         Ok(client)
+    }
+
+    /// A client over an HMP monitor whose banner was `preface`.
+    fn hmp_session(
+        target: Target,
+        read: ReadHalf<Box<dyn Stream>>,
+        write: WriteHalf<Box<dyn Stream>>,
+        preface: Vec<u8>,
+        peer_pid: Option<u32>,
+        version: QemuVersion,
+        options: &ConnectOptions,
+    ) -> Client {
+        let shared = Shared::new(options.event_tap.clone());
+        let first_receiver = shared.subscribe();
+        let (session, reader) = hmp::Session::start(
+            read,
+            write,
+            preface,
+            shared.clone(),
+            version.clone(),
+            options.command_timeout,
+        );
+        let parts = Parts {
+            target,
+            peer_pid,
+            greeting: Greeting {
+                version,
+                capabilities: Vec::new(),
+            },
+            shared,
+            first_subscription: first_receiver,
+            reader,
+            link: Link::Hmp(session),
+        };
+        Client::assemble(parts, options)
     }
 
     /// The target this client is connected to.
@@ -264,6 +349,10 @@ impl Client {
         arguments: Option<Value>,
         timeout: Duration,
     ) -> Result<RawJson, QmpError> {
+        let lines = match &self.inner.link {
+            Link::Hmp(session) => return session.execute(command, arguments, timeout).await,
+            Link::Qmp(lines) => lines,
+        };
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({ "execute": command, "id": id });
         if let Some(arguments) = arguments {
@@ -284,11 +373,7 @@ impl Client {
         // The timeout covers the wait for room in the queue too: a peer that stops reading
         // fills the socket buffer and then the queue.
         let call = async {
-            self.inner
-                .lines
-                .send(line)
-                .await
-                .map_err(|_| disconnected())?;
+            lines.send(line).await.map_err(|_| disconnected())?;
             receiver.await.map_err(|_| disconnected())?
         };
         match tokio::time::timeout(timeout, call).await {
