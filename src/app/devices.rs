@@ -517,12 +517,6 @@ impl Model {
                     return Vec::new();
                 }
                 self.devices.form = Some(Form::new(FormKind::AddDevice, ""));
-                let unread = self
-                    .vm()
-                    .is_some_and(|vm| vm.monitor.device_types.is_none());
-                if unread {
-                    return self.monitor_job(Job::DeviceTypes);
-                }
             }
             M::Remove if self.devices.tab == Tab::Hotplug => {
                 let id = self.vm().and_then(|vm| {

@@ -176,9 +176,18 @@ impl Model {
                         )));
                         return Vec::new();
                     }
+                    // Read on the first Tab only: `qom-list-types` makes QEMU load every
+                    // module it has, which a QEMU whose modules are from another build
+                    // does not survive.
                     None => {
-                        self.say(Message::error("device drivers not read yet"));
-                        return self.monitor_job(Job::DeviceTypes);
+                        let effects = self.monitor_job(Job::DeviceTypes);
+                        if !effects.is_empty() {
+                            self.say(Message::info("reading the device drivers; Tab again"));
+                            if let Some(vm) = self.vms.get_mut(self.current) {
+                                vm.monitor.device_types = Some(Ok(Vec::new()));
+                            }
+                        }
+                        return effects;
                     }
                 };
                 let matches = match self.devices.form.as_mut() {
