@@ -7,7 +7,7 @@ use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
 use crate::collect::{AppEvent, EventKind, EventRecord, VmCommand};
 use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
-use crate::qmp::{Abilities, Client, QemuVersion};
+use crate::qmp::{Client, QemuVersion};
 use chrono::{DateTime, Local};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -231,8 +231,6 @@ pub struct Vm {
     pub removed: bool,
     /// QEMU's version.
     pub version: Option<QemuVersion>,
-    /// What the monitor connection can do (events or not), as the last connection said.
-    pub abilities: Abilities,
     /// The latest run state.
     pub status: Option<StatusInfo>,
     /// When the run state last changed.
@@ -291,6 +289,9 @@ pub struct Vm {
     pub snapshots: SnapshotView,
     /// Console output, network, devices and migration (the monitor's screens).
     pub monitor: super::devices::VmMonitor,
+    /// What the VM's monitor connection can do (events, one command at a time, held or
+    /// dialled per poll), from its latest connection.
+    pub abilities: crate::qmp::Abilities,
 }
 
 impl Vm {
@@ -471,7 +472,7 @@ impl Vm {
             } => {
                 let was_disconnected =
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
-                let abilities = client.abilities();
+                self.abilities = client.abilities();
                 self.client = Some(client);
                 self.unanswered_since = None;
                 self.ending = None;
@@ -480,7 +481,6 @@ impl Vm {
                 self.qemu_pid = None;
                 self.qemu_uptime = None;
                 self.version = Some(greeting.version.clone());
-                self.abilities = abilities;
                 self.connection = Some(ConnectionState::Connected);
                 if was_disconnected {
                     self.log(EventRecord::note(format!(

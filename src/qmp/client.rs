@@ -64,21 +64,15 @@ struct Inner {
     greeting: Greeting,
     peer_pid: Option<u32>,
     shared: Arc<Shared>,
-    link: Link,
+    lines: mpsc::Sender<Vec<u8>>,
     next_id: AtomicU64,
     command_timeout: Duration,
     /// The receiver made before the reader started, handed to the first subscriber so that
     /// no event is missed between negotiation and subscription.
     first_subscription: Mutex<Option<fanout::Receiver<Notice>>>,
     reader: AbortHandle,
-}
-
-/// Where commands go: QMP lines to the writer task, or the HMP session.
-enum Link {
-    /// QMP: each command is a JSON line for the writer task.
-    Qmp(mpsc::Sender<Vec<u8>>),
-    /// HMP: the session translates and runs commands one at a time.
-    Hmp(hmp::Session),
+    /// Set when the monitor speaks HMP: commands go through the session, not `lines`.
+    hmp: Option<hmp::Session>,
 }
 
 /// What every client is made of, whichever dialect its monitor speaks.
@@ -89,14 +83,17 @@ struct Parts {
     shared: Arc<Shared>,
     first_subscription: fanout::Receiver<Notice>,
     reader: AbortHandle,
-    link: Link,
+    /// QMP: JSON lines for the writer task (over HMP a channel nobody reads).
+    lines: mpsc::Sender<Vec<u8>>,
+    /// HMP: the session that translates and runs commands one at a time.
+    hmp: Option<hmp::Session>,
 }
 
 impl Client {
     fn assemble(parts: Parts, options: &ConnectOptions) -> Client {
-        let abilities = match parts.link {
-            Link::Qmp(_) => Abilities::QMP,
-            Link::Hmp(_) => Abilities::HMP,
+        let abilities = match parts.hmp {
+            Some(_) => Abilities::HMP,
+            None => Abilities::QMP,
         };
         Client {
             inner: Arc::new(Inner {
@@ -105,11 +102,12 @@ impl Client {
                 greeting: parts.greeting,
                 peer_pid: parts.peer_pid,
                 shared: parts.shared,
-                link: parts.link,
+                lines: parts.lines,
                 next_id: AtomicU64::new(1),
                 command_timeout: options.command_timeout,
                 first_subscription: Mutex::new(Some(parts.first_subscription)),
                 reader: parts.reader,
+                hmp: parts.hmp,
             }),
         }
     }
@@ -229,7 +227,8 @@ impl Client {
             shared,
             first_subscription: first_receiver,
             reader,
-            link: Link::Qmp(lines),
+            lines,
+            hmp: None,
         };
         let client = Client::assemble(parts, options);
         client.execute("qmp_capabilities", None).await?;
@@ -266,7 +265,8 @@ impl Client {
             shared,
             first_subscription: first_receiver,
             reader,
-            link: Link::Hmp(session),
+            lines: mpsc::channel(1).0,
+            hmp: Some(session),
         };
         Client::assemble(parts, options)
     }
@@ -349,10 +349,9 @@ impl Client {
         arguments: Option<Value>,
         timeout: Duration,
     ) -> Result<RawJson, QmpError> {
-        let lines = match &self.inner.link {
-            Link::Hmp(session) => return session.execute(command, arguments, timeout).await,
-            Link::Qmp(lines) => lines,
-        };
+        if let Some(session) = &self.inner.hmp {
+            return session.execute(command, arguments, timeout).await;
+        }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({ "execute": command, "id": id });
         if let Some(arguments) = arguments {
@@ -373,7 +372,11 @@ impl Client {
         // The timeout covers the wait for room in the queue too: a peer that stops reading
         // fills the socket buffer and then the queue.
         let call = async {
-            lines.send(line).await.map_err(|_| disconnected())?;
+            self.inner
+                .lines
+                .send(line)
+                .await
+                .map_err(|_| disconnected())?;
             receiver.await.map_err(|_| disconnected())?
         };
         match tokio::time::timeout(timeout, call).await {

@@ -22,9 +22,6 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
         title.push_str(&format!(", {} match '{}'", shown.len(), model.event_filter));
     }
     title.push(')');
-    if let Some(why) = vm.abilities.without_events() {
-        title.push_str(&format!(" · {why}"));
-    }
     let focused = is_focused(model, Panel::Events);
     let block = panel(&title, focused, false);
     let mut inner = block.inner(area);
@@ -63,16 +60,19 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             }
         })
         .collect();
+    let lacking = vm.abilities.events_unavailable();
     let body = if lines.is_empty() && !model.event_filter.is_empty() {
         Paragraph::new(Line::styled(
             "no event matches the filter (Esc clears it)",
             theme::muted(),
         ))
-    } else if let (true, Some(why)) = (lines.is_empty(), vm.abilities.without_events()) {
-        Paragraph::new(Line::styled(
-            format!("{why}: run-state changes are found by polling and noted here"),
-            theme::muted(),
-        ))
+    } else if let Some(why) = lacking {
+        let mut lines = lines;
+        let room = height.saturating_sub(1);
+        let cut = lines.len().saturating_sub(room);
+        lines.drain(..cut);
+        lines.insert(0, Line::styled(why, theme::muted()));
+        Paragraph::new(lines)
     } else if lines.is_empty() {
         Paragraph::new(Line::styled(
             "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",

@@ -535,7 +535,10 @@ fn a_vm_watched_without_events_says_so_and_logs_polled_state_changes() {
     vm.connection = Some(ConnectionState::Connected);
     vm.abilities = qemu_dash::qmp::Abilities::HMP;
     let empty = draw(&model, start, 120, 40);
-    assert!(empty.contains("watched over HMP: no events"), "{empty}");
+    assert!(
+        empty.contains("watched over HMP, which has no events"),
+        "{empty}"
+    );
     for (tick, status) in ["running", "running", "paused", "running"]
         .iter()
         .enumerate()
