@@ -188,7 +188,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         vms: vec![(target, None)],
         ..Default::default()
     };
-    let result = crate::tui::run(watchlist, options, args.interval, false).await;
+    let result = crate::tui::run(
+        watchlist,
+        options,
+        args.interval,
+        false,
+        crate::app::keymap::Keymap::default(),
+    )
+    .await;
     if let Some(driver) = driver {
         driver.abort();
     }

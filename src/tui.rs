@@ -10,7 +10,7 @@
 //! at most twice per poll interval.
 
 use crate::app::Model;
-use crate::app::keymap::action_for;
+use crate::app::keymap::Keymap;
 use crate::collect::discover;
 use crate::collect::watch::WatchOptions;
 use crate::qmp::Target;
@@ -40,8 +40,19 @@ struct TerminalGuard;
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        ratatui::restore();
+        give_back();
     }
+}
+
+/// Bracketed paste: a pasted text comes as one event, so its line breaks never submit.
+fn enable_paste() -> std::io::Result<()> {
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste)
+}
+
+/// Hands the terminal back as it was: no bracketed paste, cooked mode, the normal screen.
+fn give_back() {
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
+    ratatui::restore();
 }
 
 /// Runs the dashboard until the user quits or a signal arrives.
@@ -50,10 +61,12 @@ pub async fn run(
     options: WatchOptions,
     interval: Duration,
     read_only: bool,
+    keys: Keymap,
 ) -> anyhow::Result<()> {
     let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
     let names = targets.iter().map(ToString::to_string).collect();
     let mut model = Model::new(names, interval, read_only);
+    model.keys = keys;
     for (vm, (target, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
         vm.configured_name = name.clone();
         vm.controls_off = crate::collect::watch::controls_off(target, options.allow_control);
@@ -82,6 +95,7 @@ pub async fn run(
         .context("installing a SIGCONT handler")?;
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let _guard = TerminalGuard;
+    enable_paste().context("setting up the terminal")?;
     if std::env::var_os("QEMU_DASH_TEST_PANIC").is_some() {
         // Lets the test suite check that a panic hands the terminal back in a sane state.
         panic!("panic forced by QEMU_DASH_TEST_PANIC");
@@ -115,11 +129,15 @@ pub async fn run(
                     dirty = true;
                 }
                 Some(Ok(TermEvent::Key(key))) => {
-                    if let Some(action) = action_for(model.key_context(), key) {
+                    if let Some(action) = model.keys.action_for(model.key_context(), key) {
                         let effects = model.act(action, Instant::now());
                         collectors.run_effects(effects);
                         dirty = true;
                     }
+                }
+                Some(Ok(TermEvent::Paste(text))) => {
+                    model.paste(&text);
+                    dirty = true;
                 }
                 Some(Ok(TermEvent::Resize(..))) => dirty = true,
                 Some(Ok(_)) => {}
@@ -195,7 +213,7 @@ fn is_suspend(key: &KeyEvent) -> bool {
 /// Gives the terminal back (normal screen, cooked mode, cursor) and stops the process, as a
 /// shell expects of Ctrl-Z; once continued, takes the terminal again.
 fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
-    ratatui::restore();
+    give_back();
     let _ = terminal.show_cursor();
     // SIGSTOP rather than SIGTSTP, whose handler is ours: the shell sees the job stopped.
     signal_hook::low_level::raise(signal_hook::consts::SIGSTOP).context("stopping the process")?;
@@ -215,6 +233,7 @@ fn retake(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
     crossterm::execute!(
         std::io::stdout(),
         EnterAlternateScreen,
+        crossterm::event::EnableBracketedPaste,
         Clear(ClearType::All)
     )
     .context("setting up the terminal again")?;

@@ -6,7 +6,6 @@
 //! message history, which keeps every message whole.
 
 use super::theme;
-use crate::app::keymap::{BINDINGS, keys_label};
 use crate::app::{Model, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -127,16 +126,13 @@ pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, now: Instant
     frame.render_widget(Paragraph::new(message_lines(model, area.width, now)), area);
 }
 
-/// Draws the key hints of the current mode.
+/// Draws the key hints of the current mode, from the key table's footer rows, most
+/// important first.
 pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
-    let context = model.key_context();
     let mut spans = Vec::new();
-    for binding in BINDINGS
-        .iter()
-        .filter(|b| b.context == context && b.in_footer && b.applies(model.has_fleet()))
-    {
-        spans.push(Span::styled(keys_label(binding), theme::key()));
-        spans.push(Span::raw(format!(" {}  ", binding.description)));
+    for (keys, label) in model.keys.footer(model.key_context()) {
+        spans.push(Span::styled(keys, theme::key()));
+        spans.push(Span::raw(format!(" {label}  ")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
