@@ -184,6 +184,16 @@ impl VmCommand {
 }
 
 impl AppEvent {
+    /// True for news that comes with every poll (samples, a busy socket, job progress): it
+    /// may wait for the next frame. Anything else (an event, a command's result, a connection
+    /// change) is what a user is waiting to see.
+    pub fn is_routine(&self) -> bool {
+        matches!(
+            self,
+            AppEvent::Sample { .. } | AppEvent::Busy { .. } | AppEvent::SnapshotProgress { .. }
+        )
+    }
+
     /// The VM this piece of news is about.
     pub fn vm(&self) -> VmId {
         match self {

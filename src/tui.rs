@@ -5,9 +5,10 @@
 //!
 //! The loop owns the [`Model`]: it waits on keys, background news and a one-second tick,
 //! applies them, and redraws only when something changed. A key (or a resize, a signal)
-//! draws at once; news waits a moment ([`NEWS_GATHER`]) so that the samples of one poll round
-//! (the pollers tick together) and a burst of events make one frame, and frames for news come
-//! at most twice per poll interval.
+//! draws at once; news waits a moment ([`NEWS_GATHER`], [`AWAITED_GATHER`]) so that the samples of one poll round
+//! (the pollers tick together) and a burst of events make one frame. Frames for routine news
+//! (samples) come at most twice per poll interval; news a user waits for (an event, a
+//! command's result) is drawn as soon as its burst is gathered.
 
 use crate::app::Model;
 use crate::app::keymap::Keymap;
@@ -22,8 +23,11 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-/// How long news waits for the rest of its burst before it is drawn.
-const NEWS_GATHER: Duration = Duration::from_millis(20);
+/// How long routine news (samples) waits for the rest of its poll round before it is drawn.
+const NEWS_GATHER: Duration = Duration::from_millis(8);
+/// How long news a user waits for (an event, a command's result) waits for the rest of its
+/// burst: short, since the key that caused it was pressed a moment ago.
+const AWAITED_GATHER: Duration = Duration::from_millis(2);
 
 /// When news that arrived `now` is drawn: after [`NEWS_GATHER`], and no sooner than half an
 /// interval after the previous frame drawn for news.
@@ -147,15 +151,22 @@ pub async fn run(
             news = collectors.events.recv() => {
                 let Some(news) = news else { break };
                 let now = Instant::now();
+                let mut awaited = !news.is_routine();
                 model.apply(news, now);
                 // Take everything already queued before drawing once, so a flood of events
                 // costs one frame, not one per event.
                 while let Ok(more) = collectors.events.try_recv() {
+                    awaited |= !more.is_routine();
                     model.apply(more, now);
                 }
-                if news_frame.is_none() {
-                    news_frame = Some(news_frame_at(now, last_news_frame, model.interval));
-                }
+                // What a user waits for (the STOP after `p`, a command's result) is drawn
+                // once its burst is gathered; routine samples keep the twice-per-interval cap.
+                let at = if awaited {
+                    now + AWAITED_GATHER
+                } else {
+                    news_frame_at(now, last_news_frame, model.interval)
+                };
+                news_frame = Some(news_frame.map_or(at, |pending| pending.min(at)));
             }
             Some(change) = changes.recv() => {
                 crate::runtime::apply_dir_change(&mut model, &mut collectors, &watchlist, change);
