@@ -9,6 +9,7 @@ pub mod console;
 pub mod devices;
 pub mod fleet;
 pub mod keymap;
+pub mod lists;
 pub mod snapshots;
 pub mod vm;
 
@@ -186,6 +187,25 @@ pub enum Panel {
 }
 
 impl Panel {
+    /// The dashboard panel that shows `list`, if it is one of the dashboard's.
+    pub fn of(list: lists::ListId) -> Option<Panel> {
+        match list {
+            lists::ListId::Cpus => Some(Panel::Cpus),
+            lists::ListId::Blocks => Some(Panel::Blocks),
+            lists::ListId::Events => Some(Panel::Events),
+            _ => None,
+        }
+    }
+
+    /// The list the panel shows.
+    pub fn list(self) -> lists::ListId {
+        match self {
+            Panel::Cpus => lists::ListId::Cpus,
+            Panel::Blocks => lists::ListId::Blocks,
+            Panel::Events => lists::ListId::Events,
+        }
+    }
+
     const ORDER: [Panel; 3] = [Panel::Cpus, Panel::Blocks, Panel::Events];
 
     fn step(self, forward: bool) -> Panel {
@@ -356,10 +376,14 @@ pub struct Model {
     pub focus: Panel,
     /// Selected block device row.
     pub selected_block: usize,
-    /// First vCPU row shown.
-    pub cpu_scroll: usize,
-    /// Event log scroll, lines up from the newest.
+    /// Selected vCPU row.
+    pub selected_cpu: usize,
+    /// The event log's selected line, counted up from the newest (0: the newest, followed as
+    /// events come).
     pub event_scroll: usize,
+    /// Rows a page key moves in the list on screen: the terminal loop sets it from the layout
+    /// (`ui::page_rows`).
+    pub page_rows: usize,
     /// The poll interval.
     pub interval: Duration,
     /// Only queries are sent.
@@ -401,8 +425,9 @@ impl Model {
             fleet: FleetState::default(),
             focus: Panel::Blocks,
             selected_block: 0,
-            cpu_scroll: 0,
+            selected_cpu: 0,
             event_scroll: 0,
+            page_rows: 10,
             interval,
             read_only,
             message: None,
@@ -703,6 +728,10 @@ impl Model {
             }
             return Vec::new();
         }
+        if let Action::Pointer(pointer) = action {
+            self.point(pointer);
+            return Vec::new();
+        }
         if action == Action::Messages {
             self.history_open = true;
             self.history_scroll = 0;
@@ -775,16 +804,18 @@ impl Model {
     }
 
     fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
+        if let Some(movement) = lists::Movement::of(action) {
+            self.move_list(lists::ListId::Fleet, movement);
+            return Vec::new();
+        }
         let rows = self.fleet.rows(&self.vms, now);
         match action {
-            Action::Up => self.fleet.move_cursor(&rows, -1),
-            Action::Down => self.fleet.move_cursor(&rows, 1),
             Action::Open => {
                 if let Some(vm) = self.fleet.selected_vm(&self.vms, now) {
                     self.current = vm;
                     self.view = View::Vm;
                     self.selected_block = 0;
-                    self.cpu_scroll = 0;
+                    self.selected_cpu = 0;
                     self.event_scroll = 0;
                 }
             }
@@ -840,6 +871,10 @@ impl Model {
     }
 
     fn act_vm(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(movement) = lists::Movement::of(action) {
+            self.move_list(self.focus.list(), movement);
+            return Vec::new();
+        }
         match action {
             Action::TogglePause => {
                 let running = self
@@ -859,7 +894,6 @@ impl Model {
             Action::FocusNext | Action::FocusPrevious => {
                 self.focus = self.focus.step(action == Action::FocusNext);
             }
-            Action::Up | Action::Down => self.scroll(action == Action::Down),
             Action::Faster | Action::Slower => {
                 return self.change_interval(action == Action::Faster);
             }
@@ -973,16 +1007,15 @@ impl Model {
     }
 
     fn act_snapshots(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(movement) = lists::Movement::of(action) {
+            self.move_list(lists::ListId::Snapshots, movement);
+            return Vec::new();
+        }
         let selected = self
             .vm()
             .and_then(|vm| vm.snapshots.selected_tag())
             .map(str::to_string);
         match action {
-            Action::Up | Action::Down => {
-                if let Some(vm) = self.vms.get_mut(self.current) {
-                    vm.snapshots.step(action == Action::Down);
-                }
-            }
             Action::SnapshotCreate if self.can_start_snapshot_job("save") => {
                 let existing = self
                     .vm()
@@ -1022,35 +1055,5 @@ impl Model {
             _ => {}
         }
         Vec::new()
-    }
-
-    fn scroll(&mut self, down: bool) {
-        let Some(vm) = self.vms.get(self.current) else {
-            return;
-        };
-        let step = |value: usize, max: usize| {
-            if down {
-                (value + 1).min(max)
-            } else {
-                value.saturating_sub(1)
-            }
-        };
-        match self.focus {
-            Panel::Cpus => {
-                self.cpu_scroll = step(self.cpu_scroll, vm.vcpus.len().saturating_sub(1))
-            }
-            Panel::Blocks => {
-                self.selected_block = step(self.selected_block, vm.blocks.len().saturating_sub(1))
-            }
-            // The log's offset counts up from the newest line: down moves towards it.
-            Panel::Events => {
-                let max = vm.events.len().saturating_sub(1);
-                self.event_scroll = if down {
-                    self.event_scroll.saturating_sub(1)
-                } else {
-                    (self.event_scroll + 1).min(max)
-                };
-            }
-        }
     }
 }

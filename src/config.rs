@@ -8,6 +8,7 @@
 //! read_only = false
 //! discover = "/run/qemu"   # watch every socket in this directory (or ssh://HOST/DIR)
 //! theme = "mono"           # no colours (NO_COLOR does the same)
+//! mouse = false            # leave the mouse to the terminal (as --no-mouse does)
 //!
 //! [keys]                   # move main-dashboard keys (pause, reset, power_down, quit_vm,
 //! pause = "x"              # snapshots, console, help, quit)
@@ -43,6 +44,8 @@ pub struct Config {
     pub discover: Option<String>,
     /// "default", or "mono" for no colours (as does the `NO_COLOR` environment variable).
     pub theme: Option<String>,
+    /// Default `true`: the wheel scrolls lists and a click focuses; `false` as `--no-mouse`.
+    pub mouse: Option<bool>,
     /// Keys moved on the main dashboard: action name → one character.
     #[serde(default)]
     pub keys: std::collections::BTreeMap<String, String>,

@@ -187,7 +187,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         vms: vec![(target, None)],
         ..Default::default()
     };
-    let result = crate::tui::run(watchlist, options, args.interval, false).await;
+    let result = crate::tui::run(watchlist, options, args.interval, false, true).await;
     if let Some(driver) = driver {
         driver.abort();
     }

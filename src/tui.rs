@@ -13,17 +13,26 @@ use crate::collect::watch::WatchOptions;
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};
 use anyhow::Context;
-use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyCode, KeyEvent,
+    KeyModifiers,
+};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-/// Restores the terminal when dropped, whatever path leaves the loop.
-struct TerminalGuard;
+/// Restores the terminal when dropped, whatever path leaves the loop (and gives the mouse
+/// back when it was taken).
+struct TerminalGuard {
+    mouse: bool,
+}
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        if self.mouse {
+            let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        }
         ratatui::restore();
     }
 }
@@ -34,6 +43,7 @@ pub async fn run(
     options: WatchOptions,
     interval: Duration,
     read_only: bool,
+    mouse: bool,
 ) -> anyhow::Result<()> {
     let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
     let names = targets.iter().map(ToString::to_string).collect();
@@ -64,7 +74,11 @@ pub async fn run(
     let mut resumed = signal(SignalKind::from_raw(signal_hook::consts::SIGCONT))
         .context("installing a SIGCONT handler")?;
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
-    let _guard = TerminalGuard;
+    let _guard = TerminalGuard { mouse };
+    if mouse {
+        crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+            .context("setting up the terminal")?;
+    }
     if std::env::var_os("QEMU_DASH_TEST_PANIC").is_some() {
         // Lets the test suite check that a panic hands the terminal back in a sane state.
         panic!("panic forced by QEMU_DASH_TEST_PANIC");
@@ -76,25 +90,44 @@ pub async fn run(
     loop {
         if dirty {
             let now = Instant::now();
-            terminal
+            let frame = terminal
                 .draw(|frame| crate::ui::render(frame, &model, now))
                 .context("drawing the dashboard")?;
+            model.page_rows = crate::ui::page_rows(&model, frame.area, now);
             dirty = false;
         }
         tokio::select! {
             key = keys.next() => match key {
                 Some(Ok(TermEvent::Key(key))) if is_suspend(&key) => {
-                    suspend(&mut terminal)?;
+                    suspend(&mut terminal, mouse)?;
                     dirty = true;
                 }
                 Some(Ok(TermEvent::Key(key))) => {
-                    if let Some(action) = action_for(model.key_context(), key) {
+                    // Behind the too-small screen only quit acts: nothing happens unseen.
+                    let size = terminal.size().context("reading the terminal size")?;
+                    let action = action_for(model.key_context(), key).filter(|action| {
+                        !crate::ui::too_small(size.width, size.height)
+                            || *action == crate::app::keymap::Action::QuitDashboard
+                    });
+                    if let Some(action) = action {
                         let effects = model.act(action, Instant::now());
                         collectors.run_effects(effects);
                         dirty = true;
                     }
                 }
                 Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(TermEvent::Mouse(event))) => {
+                    let size = terminal.size().context("reading the terminal size")?;
+                    let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                    if let Some(pointer) =
+                        crate::ui::mouse::pointer_for(&model, area, Instant::now(), event)
+                    {
+                        let action = crate::app::keymap::Action::Pointer(pointer);
+                        let effects = model.act(action, Instant::now());
+                        collectors.run_effects(effects);
+                        dirty = true;
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => return Err(error).context("reading the terminal"),
                 None => break,
@@ -135,11 +168,11 @@ pub async fn run(
             _ = interrupt.recv() => break,
             _ = quit.recv() => break,
             _ = stop.recv() => {
-                suspend(&mut terminal)?;
+                suspend(&mut terminal, mouse)?;
                 dirty = true;
             }
             _ = resumed.recv() => {
-                retake(&mut terminal)?;
+                retake(&mut terminal, mouse)?;
                 dirty = true;
             }
         }
@@ -157,18 +190,21 @@ fn is_suspend(key: &KeyEvent) -> bool {
 
 /// Gives the terminal back (normal screen, cooked mode, cursor) and stops the process, as a
 /// shell expects of Ctrl-Z; once continued, takes the terminal again.
-fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+fn suspend(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    }
     ratatui::restore();
     let _ = terminal.show_cursor();
     // SIGSTOP rather than SIGTSTP, whose handler is ours: the shell sees the job stopped.
     signal_hook::low_level::raise(signal_hook::consts::SIGSTOP).context("stopping the process")?;
-    retake(terminal)
+    retake(terminal, mouse)
 }
 
 /// After a stop, by Ctrl-Z or by a SIGSTOP from elsewhere: the shell may have put the terminal
 /// in cooked mode and written over the screen. Raw mode, the alternate screen, a blank screen,
 /// and the next frame draws every cell.
-fn retake(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+fn retake(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
     use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen};
     // crossterm does nothing when asked for raw mode it believes is on: switch it off first.
     let _ = crossterm::terminal::disable_raw_mode();
@@ -181,6 +217,10 @@ fn retake(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
         Clear(ClearType::All)
     )
     .context("setting up the terminal again")?;
+    if mouse {
+        crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+            .context("setting up the terminal again")?;
+    }
     // Both buffers blank, like the screen: the next frame is drawn in full.
     terminal.swap_buffers();
     Ok(())

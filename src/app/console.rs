@@ -17,8 +17,6 @@ pub const TRANSCRIPT_LEN: usize = 5000;
 pub const LINE_BYTES: usize = 4096;
 /// Memory the text of a VM's transcript may take: the oldest lines go first beyond it.
 pub const TRANSCRIPT_BYTES: usize = 2 * 1024 * 1024;
-/// Lines a page key scrolls.
-pub const PAGE: usize = 10;
 
 /// A line of text being edited, with a cursor (counted in characters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -214,14 +212,17 @@ impl Model {
             Action::Monitor(MonitorKey::ToggleMode) => {
                 self.console.mode = self.console.mode.toggled();
             }
-            Action::Monitor(MonitorKey::PageUp | MonitorKey::PageDown) => {
-                let lines = self.vm().map_or(0, |vm| vm.monitor.console.lines.len());
-                let up = action == Action::Monitor(MonitorKey::PageUp);
-                self.console.scroll = if up {
-                    (self.console.scroll + PAGE).min(lines.saturating_sub(1))
-                } else {
-                    self.console.scroll.saturating_sub(PAGE)
-                };
+            Action::Monitor(MonitorKey::PageUp) => {
+                self.move_list(
+                    super::lists::ListId::Console,
+                    super::lists::Movement::PageUp,
+                );
+            }
+            Action::Monitor(MonitorKey::PageDown) => {
+                self.move_list(
+                    super::lists::ListId::Console,
+                    super::lists::Movement::PageDown,
+                );
             }
             other => {
                 if self.console.input.edit(other) {

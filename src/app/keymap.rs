@@ -74,6 +74,12 @@ pub enum Action {
     PageUp,
     /// Scroll a page down.
     PageDown,
+    /// Go to the first row of the list.
+    First,
+    /// Go to the last row of the list.
+    Last,
+    /// The mouse wheel or a click over a list.
+    Pointer(super::lists::Pointer),
 }
 
 /// Which key table applies.
@@ -152,6 +158,8 @@ use MonitorKey as M;
 /// Every binding, in the order the help shows them.
 pub const BINDINGS: &[Binding] = &[
     bind(K::Fleet, "↑/↓", "select", A::Up, false),
+    bind(K::Fleet, "PgUp/PgDn", "page up/down", A::PageUp, false),
+    bind(K::Fleet, "g/G Home/End", "first/last row", A::First, false),
     bind(K::Fleet, "Enter", "open", A::Open, true),
     bind(K::Fleet, "space", "mark", A::Mark, true),
     bind(K::Fleet, "p", "pause/resume marked", A::TogglePause, true),
@@ -169,6 +177,14 @@ pub const BINDINGS: &[Binding] = &[
     bind(K::Fleet, "?", "help", A::Help, true),
     bind(K::Fleet, "q/C-c", "quit dashboard", A::QuitDashboard, true),
     bind(K::Snapshots, "↑/↓", "select", A::Up, false),
+    bind(K::Snapshots, "PgUp/PgDn", "page up/down", A::PageUp, false),
+    bind(
+        K::Snapshots,
+        "g/G Home/End",
+        "first/last row",
+        A::First,
+        false,
+    ),
     bind(K::Snapshots, "c", "create", A::SnapshotCreate, true),
     bind(K::Snapshots, "Enter/l", "load", A::SnapshotLoad, true),
     bind(K::Snapshots, "d", "delete", A::SnapshotDelete, true),
@@ -200,6 +216,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(K::Main, "Tab", "next panel", A::FocusNext, false),
     bind(K::Main, "S-Tab", "previous panel", A::FocusPrevious, false),
     bind(K::Main, "↑/k ↓/j", "scroll / select", A::Up, false),
+    bind(K::Main, "PgUp/PgDn", "page up/down", A::PageUp, false),
+    bind(K::Main, "g/G Home/End", "first/last row", A::First, false),
     bind(K::Main, "+/-", "poll faster/slower", A::Faster, false),
     bind(K::Main, "Esc", "back to the fleet", A::Cancel, false),
     bind(K::Main, ":", "console", A::Monitor(M::OpenConsole), true),
@@ -266,6 +284,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(K::Console, "F2", "message history", A::Messages, false),
     bind(K::Console, "C-c", "quit dashboard", A::QuitDashboard, false),
     bind(K::Media, "↑/↓", "select", A::Up, false),
+    bind(K::Media, "PgUp/PgDn", "page up/down", A::PageUp, false),
+    bind(K::Media, "g/G Home/End", "first/last row", A::First, false),
     bind(
         K::Media,
         "c/Enter",
@@ -282,6 +302,14 @@ pub const BINDINGS: &[Binding] = &[
         true,
     ),
     bind(K::Network, "↑/↓", "select a forward", A::Up, false),
+    bind(K::Network, "PgUp/PgDn", "page up/down", A::PageUp, false),
+    bind(
+        K::Network,
+        "g/G Home/End",
+        "first/last row",
+        A::First,
+        false,
+    ),
     bind(
         K::Network,
         "a",
@@ -297,6 +325,14 @@ pub const BINDINGS: &[Binding] = &[
         true,
     ),
     bind(K::Hotplug, "↑/↓", "select", A::Up, false),
+    bind(K::Hotplug, "PgUp/PgDn", "page up/down", A::PageUp, false),
+    bind(
+        K::Hotplug,
+        "g/G Home/End",
+        "first/last row",
+        A::First,
+        false,
+    ),
     bind(K::Hotplug, "a", "add device", A::Monitor(M::Add), true),
     bind(
         K::Hotplug,
@@ -455,6 +491,19 @@ pub const BINDINGS: &[Binding] = &[
     ),
 ];
 
+/// The keys every list shares: PgUp/PgDn a page, Home/g the first row, End/G the last. One
+/// place, so that each list context takes the same keys (and a key table can take them as
+/// rows).
+pub fn list_movement(code: KeyCode) -> Option<Action> {
+    match code {
+        KeyCode::PageUp => Some(A::PageUp),
+        KeyCode::PageDown => Some(A::PageDown),
+        KeyCode::Home | KeyCode::Char('g') => Some(A::First),
+        KeyCode::End | KeyCode::Char('G') => Some(A::Last),
+        _ => None,
+    }
+}
+
 /// The main dashboard's default action for a key.
 fn main_default_action(code: KeyCode) -> Option<Action> {
     match code {
@@ -517,7 +566,7 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
                     rebind::Resolution::Default => {}
                 }
             }
-            main_default_action(key.code)
+            main_default_action(key.code).or_else(|| list_movement(key.code))
         }
         K::Fleet => match key.code {
             KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
@@ -533,7 +582,7 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('-') => Some(A::Slower),
             KeyCode::Char('?') => Some(A::Help),
             KeyCode::Char('q') => Some(A::QuitDashboard),
-            _ => None,
+            code => list_movement(code),
         },
         K::Snapshots => match key.code {
             KeyCode::Up | KeyCode::Char('k') => Some(A::Up),
@@ -548,7 +597,7 @@ pub fn action_for(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('?') => Some(A::Help),
             KeyCode::Char('!') => Some(A::Messages),
             KeyCode::Char('q') => Some(A::QuitDashboard),
-            _ => None,
+            code => list_movement(code),
         },
         K::Messages => match key.code {
             KeyCode::Up | KeyCode::Char('k') => Some(A::Up),

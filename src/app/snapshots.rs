@@ -91,13 +91,4 @@ impl SnapshotView {
     pub fn selected_tag(&self) -> Option<&str> {
         self.snapshots.get(self.selected).map(|s| s.tag.as_str())
     }
-
-    /// Moves the selection.
-    pub fn step(&mut self, down: bool) {
-        self.selected = if down {
-            (self.selected + 1).min(self.snapshots.len().saturating_sub(1))
-        } else {
-            self.selected.saturating_sub(1)
-        };
-    }
 }

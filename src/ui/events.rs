@@ -1,44 +1,66 @@
-//! The event log: newest at the bottom, coloured by kind, scrollable.
+//! The event log: newest at the bottom, coloured by kind, with a selected line that the
+//! movement keys, the wheel and clicks move (it follows the newest line until moved), its
+//! position in the title and a scrollbar. [`event_line`] draws one event for every event
+//! list (the devices screen's too).
 
-use super::{is_focused, panel, theme};
+use super::{is_focused, panel, scroll, theme};
 use crate::app::{Model, Panel, Vm};
+use crate::collect::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{List, ListState, Paragraph};
+
+/// One event as a line: time, name (coloured by kind), text.
+pub fn event_line(record: &EventRecord) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(record.time.format("%H:%M:%S ").to_string(), theme::muted()),
+        Span::styled(format!("{:<18}", record.name), theme::event(record.kind)),
+        Span::raw(record.text.clone()),
+    ])
+}
+
+/// The lines of the log in view in `inner` rows, as indices from the oldest event.
+pub fn shown(model: &Model, vm: &Vm, rows: usize) -> std::ops::Range<usize> {
+    let len = vm.events.len();
+    let selected = len.saturating_sub(1).saturating_sub(model.event_scroll);
+    scroll::window(selected, len, rows)
+}
 
 /// Draws the event log.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
+    let len = vm.events.len();
+    let focused = is_focused(model, Panel::Events);
+    let rows = usize::from(area.height.saturating_sub(2));
+    let in_view = shown(model, vm, rows);
+    let selected = len.saturating_sub(1).saturating_sub(model.event_scroll);
     let mut title = format!("Events ({} seen", vm.events_total);
     if vm.events_cut > 0 {
         title.push_str(&format!(", {} cut", vm.events_cut));
     }
-    if model.event_scroll > 0 {
-        title.push_str(&format!(", scrolled up {}", model.event_scroll));
-    }
     title.push(')');
-    let block = panel(&title, is_focused(model, Panel::Events), false);
-    let height = block.inner(area).height as usize;
-    let end = vm.events.len().saturating_sub(model.event_scroll);
-    let start = end.saturating_sub(height);
-    let lines: Vec<Line> = vm
-        .events
-        .range(start..end)
-        .map(|record| {
-            Line::from(vec![
-                Span::styled(record.time.format("%H:%M:%S ").to_string(), theme::muted()),
-                Span::styled(format!("{:<18}", record.name), theme::event(record.kind)),
-                Span::raw(record.text.clone()),
-            ])
-        })
-        .collect();
-    let body = if lines.is_empty() {
-        Paragraph::new(Line::styled(
-            "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
-            theme::muted(),
-        ))
-    } else {
-        Paragraph::new(lines)
-    };
-    frame.render_widget(body.block(block), area);
+    if in_view.len() < len || model.event_scroll > 0 {
+        title.push_str(&format!(" · {}", scroll::position(selected, len)));
+    }
+    let block = panel(&title, focused, false);
+    if len == 0 {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
+                theme::muted(),
+            ))
+            .block(block),
+            area,
+        );
+        return;
+    }
+    let inner = block.inner(area);
+    let lines: Vec<Line> = vm.events.range(in_view.clone()).map(event_line).collect();
+    let mut list = List::new(lines).block(block);
+    if focused {
+        list = list.highlight_style(theme::selected());
+    }
+    let mut state = ListState::default().with_selected(Some(selected - in_view.start));
+    frame.render_stateful_widget(list, area, &mut state);
+    scroll::scrollbar(frame, scroll::border_beside(area, inner), in_view, len);
 }

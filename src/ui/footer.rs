@@ -6,7 +6,7 @@
 //! message history, which keeps every message whole.
 
 use super::theme;
-use crate::app::keymap::{BINDINGS, keys_label};
+use crate::app::keymap::{Action, BINDINGS, keys_label};
 use crate::app::{Model, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -114,8 +114,12 @@ fn message_lines(model: &Model, width: u16, now: Instant) -> Vec<Line<'static>> 
         .collect()
 }
 
-/// Rows the message line needs at `width` columns now (1 to [`MESSAGE_MAX_LINES`]).
+/// Rows the message line needs at `width` columns now: none without a message (the row
+/// goes to the panels), else 1 to [`MESSAGE_MAX_LINES`].
 pub fn message_height(model: &Model, width: u16, now: Instant) -> u16 {
+    if message_text(model, now).is_none() {
+        return 0;
+    }
     message_lines(model, width, now)
         .len()
         .clamp(1, MESSAGE_MAX_LINES) as u16
@@ -127,18 +131,58 @@ pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, now: Instant
     frame.render_widget(Paragraph::new(message_lines(model, area.width, now)), area);
 }
 
+/// The key hints of the current mode that fit in `width` columns: the footer's keys in the
+/// key table's order (most used first) while whole hints fit, and the help key last, so that
+/// a narrow footer keeps the first keys and "? help" and never cuts a word.
+pub fn key_hints(model: &Model, width: u16) -> Line<'static> {
+    let context = model.key_context();
+    let bindings: Vec<_> = BINDINGS
+        .iter()
+        .filter(|b| b.context == context && b.applies(model.has_fleet()))
+        .collect();
+    let hint = |binding: &crate::app::keymap::Binding| {
+        (keys_label(binding).into_owned(), binding.description)
+    };
+    let help = bindings
+        .iter()
+        .find(|b| b.action == Action::Help)
+        .map(|b| hint(b));
+    let width_of_hint =
+        |(keys, description): &(String, &str)| width_of(keys) + 1 + width_of(description);
+    let mut room = usize::from(width);
+    if let Some(help) = &help {
+        room = room.saturating_sub(width_of_hint(help));
+    }
+    let mut shown = Vec::new();
+    for binding in bindings
+        .iter()
+        .filter(|b| b.in_footer && b.action != Action::Help)
+    {
+        let hint = hint(binding);
+        let needed = width_of_hint(&hint) + 2;
+        if needed > room {
+            break;
+        }
+        room -= needed;
+        shown.push(hint);
+    }
+    if let Some(help) = help.filter(|help| width_of_hint(help) <= usize::from(width)) {
+        shown.push(help);
+    }
+    let mut spans = Vec::new();
+    for (at, (keys, description)) in shown.into_iter().enumerate() {
+        if at > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(keys, theme::key()));
+        spans.push(Span::raw(format!(" {description}")));
+    }
+    Line::from(spans)
+}
+
 /// Draws the key hints of the current mode.
 pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
-    let context = model.key_context();
-    let mut spans = Vec::new();
-    for binding in BINDINGS
-        .iter()
-        .filter(|b| b.context == context && b.in_footer && b.applies(model.has_fleet()))
-    {
-        spans.push(Span::styled(keys_label(binding), theme::key()));
-        spans.push(Span::raw(format!(" {}  ", binding.description)));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(key_hints(model, area.width)), area);
 }
 
 #[cfg(test)]

@@ -106,7 +106,7 @@ pub fn action_for(context: KeyContext, key: KeyEvent, ctrl: bool) -> Option<Acti
                 KeyCode::Char('?') => Some(Action::Help),
                 KeyCode::Char('!') => Some(Action::Messages),
                 KeyCode::Char('q') => Some(Action::QuitDashboard),
-                _ => None,
+                code => super::list_movement(code),
             };
             common.or_else(|| {
                 let key = match (context, key.code) {
