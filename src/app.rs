@@ -381,6 +381,9 @@ pub struct Model {
     /// The event log's selected line, counted up from the newest (0: the newest, followed as
     /// events come).
     pub event_scroll: usize,
+    /// Keys pressed while the terminal was too small to draw the dashboard (they do
+    /// nothing; the too-small screen counts them so the user sees they were not taken).
+    pub ignored_keys: usize,
     /// Rows a page key moves in the list on screen: the terminal loop sets it from the layout
     /// (`ui::page_rows`).
     pub page_rows: usize,
@@ -428,6 +431,7 @@ impl Model {
             selected_cpu: 0,
             event_scroll: 0,
             page_rows: 10,
+            ignored_keys: 0,
             interval,
             read_only,
             message: None,

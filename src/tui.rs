@@ -105,17 +105,21 @@ pub async fn run(
                 Some(Ok(TermEvent::Key(key))) => {
                     // Behind the too-small screen only quit acts: nothing happens unseen.
                     let size = terminal.size().context("reading the terminal size")?;
-                    let action = action_for(model.key_context(), key).filter(|action| {
-                        !crate::ui::too_small(size.width, size.height)
-                            || *action == crate::app::keymap::Action::QuitDashboard
-                    });
-                    if let Some(action) = action {
+                    let action = action_for(model.key_context(), key);
+                    let too_small = crate::ui::too_small(size.width, size.height);
+                    if too_small && action != Some(crate::app::keymap::Action::QuitDashboard) {
+                        model.ignored_keys += 1;
+                        dirty = true;
+                    } else if let Some(action) = action {
                         let effects = model.act(action, Instant::now());
                         collectors.run_effects(effects);
                         dirty = true;
                     }
                 }
-                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(TermEvent::Resize(..))) => {
+                    model.ignored_keys = 0;
+                    dirty = true;
+                }
                 Some(Ok(TermEvent::Mouse(event))) => {
                     let size = terminal.size().context("reading the terminal size")?;
                     let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);

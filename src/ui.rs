@@ -69,7 +69,7 @@ pub fn too_small(width: u16, height: u16) -> bool {
 fn draw(frame: &mut Frame, model: &Model, now: Instant) {
     let area = frame.area();
     if too_small(area.width, area.height) {
-        render_too_small(frame, area);
+        render_too_small(frame, area, model.ignored_keys);
         return;
     }
     match model.view {
@@ -213,11 +213,15 @@ pub fn page_rows(model: &Model, area: Rect, now: Instant) -> usize {
     rows.max(1)
 }
 
-fn render_too_small(frame: &mut Frame, area: Rect) {
-    let text = format!(
+fn render_too_small(frame: &mut Frame, area: Rect, ignored_keys: usize) {
+    let mut text = format!(
         "Terminal too small: {}x{}. qemu-dash needs at least {}x{}. Enlarge the window, or press q to quit.",
         area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
     );
+    if ignored_keys > 0 {
+        let s = if ignored_keys == 1 { "" } else { "s" };
+        text.push_str(&format!(" ({ignored_keys} key{s} ignored until then.)"));
+    }
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
 }
 
