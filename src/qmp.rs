@@ -10,6 +10,7 @@ pub mod client;
 pub mod connection;
 pub mod fanout;
 pub mod framing;
+pub mod hmp;
 pub mod message;
 pub mod target;
 pub mod types;

@@ -204,7 +204,9 @@ pub fn page_rows(model: &Model, area: Rect, now: Instant) -> usize {
                     let devices = vm.map_or(0, |vm| vm.blocks.len());
                     cpus::rows_of(blocks::block_areas(areas.blocks, devices)[0])
                 }
-                Panel::Events => usize::from(areas.events.height.saturating_sub(2)),
+                Panel::Events => vm.map_or(0, |vm| {
+                    usize::from(events::lines_area(vm, areas.events).height)
+                }),
             }
         }
         // The other screens' lists take the screen less about eight rows.

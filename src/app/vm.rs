@@ -289,6 +289,9 @@ pub struct Vm {
     pub snapshots: SnapshotView,
     /// Console output, network, devices and migration (the monitor's screens).
     pub monitor: super::devices::VmMonitor,
+    /// What the VM's monitor connection can do (events, one command at a time, held or
+    /// dialled per poll), from its latest connection.
+    pub abilities: crate::qmp::Abilities,
 }
 
 impl Vm {
@@ -469,6 +472,7 @@ impl Vm {
             } => {
                 let was_disconnected =
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
+                self.abilities = client.abilities();
                 self.client = Some(client);
                 self.unanswered_since = None;
                 self.ending = None;
@@ -505,6 +509,21 @@ impl Vm {
                 if sample.status.running {
                     self.ending = None;
                 }
+                // Without events, a change of run state is only seen by polling: log it.
+                if !self.abilities.events
+                    && let Some(previous) = &self.status
+                    && previous.status != sample.status.status
+                {
+                    let text = format!(
+                        "run state {} → {} (seen by polling: no events on this monitor)",
+                        previous.status, sample.status.status
+                    );
+                    self.log(EventRecord::note(text));
+                }
+                // Nor is the guest's answer to a power-down (no SHUTDOWN event).
+                let powered_down = !self.abilities.events
+                    && sample.status.status == "shutdown"
+                    && self.powerdown.take().is_some();
                 self.set_status(sample.status.clone(), now);
                 self.vcpus = sample.vcpus;
                 match sample.host {
@@ -562,6 +581,11 @@ impl Vm {
                 self.unanswered_since = None;
                 self.last_sample_at = Some(now);
                 self.round_trip = Some(sample.round_trip);
+                if powered_down {
+                    return Some(Message::info(
+                        "power-down answered: the VM shut down (seen by polling)",
+                    ));
+                }
             }
             AppEvent::Event { record, .. } => {
                 self.events_total += 1;

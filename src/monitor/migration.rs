@@ -170,7 +170,8 @@ pub async fn follow(vm: VmId, client: Client, app: crate::collect::news::NewsSen
                 }
                 active
             }
-            Err(error) if error.is_disconnect() => return,
+            // No migration figures on this monitor (HMP): nothing to follow.
+            Err(error) if error.is_disconnect() || error.is_unavailable() => return,
             // A timeout or an odd reply: the poller reports those; try again later.
             Err(_) => false,
         };

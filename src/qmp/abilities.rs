@@ -38,8 +38,35 @@ impl Abilities {
     };
 }
 
+impl Abilities {
+    /// Why QEMU's events do not arrive on this connection, in words for the screen; `None`
+    /// when they do.
+    pub fn events_unavailable(&self) -> Option<&'static str> {
+        if self.events {
+            None
+        } else if !self.holds_socket {
+            Some("events not available: polite mode (--share) lets go of the socket between polls")
+        } else if self.dialect == Dialect::Hmp {
+            Some("events not available: this VM is watched over HMP, which has no events")
+        } else {
+            Some("events not available on this connection")
+        }
+    }
+}
+
 impl Default for Abilities {
     fn default() -> Self {
         Abilities::QMP
     }
+}
+
+impl Abilities {
+    /// An HMP monitor (`-monitor unix:…`) held for the session: no events, one command at a
+    /// time.
+    pub const HMP: Abilities = Abilities {
+        dialect: Dialect::Hmp,
+        events: false,
+        pipelining: false,
+        holds_socket: true,
+    };
 }

@@ -7,7 +7,8 @@ use super::abilities::Abilities;
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
 use super::fanout::{self, Received};
 use super::framing::Frame;
-use super::message::{Greeting, QmpError, RawJson, decode_greeting};
+use super::hmp;
+use super::message::{Greeting, QemuVersion, QmpError, RawJson, decode_greeting};
 use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
@@ -70,6 +71,46 @@ struct Inner {
     /// no event is missed between negotiation and subscription.
     first_subscription: Mutex<Option<fanout::Receiver<Notice>>>,
     reader: AbortHandle,
+    /// Set when the monitor speaks HMP: commands go through the session, not `lines`.
+    hmp: Option<hmp::Session>,
+}
+
+/// What every client is made of, whichever dialect its monitor speaks.
+struct Parts {
+    target: Target,
+    peer_pid: Option<u32>,
+    greeting: Greeting,
+    shared: Arc<Shared>,
+    first_subscription: fanout::Receiver<Notice>,
+    reader: AbortHandle,
+    /// QMP: JSON lines for the writer task (over HMP a channel nobody reads).
+    lines: mpsc::Sender<Vec<u8>>,
+    /// HMP: the session that translates and runs commands one at a time.
+    hmp: Option<hmp::Session>,
+}
+
+impl Client {
+    fn assemble(parts: Parts, options: &ConnectOptions) -> Client {
+        let abilities = match parts.hmp {
+            Some(_) => Abilities::HMP,
+            None => Abilities::QMP,
+        };
+        Client {
+            inner: Arc::new(Inner {
+                target: parts.target,
+                abilities,
+                greeting: parts.greeting,
+                peer_pid: parts.peer_pid,
+                shared: parts.shared,
+                lines: parts.lines,
+                next_id: AtomicU64::new(1),
+                command_timeout: options.command_timeout,
+                first_subscription: Mutex::new(Some(parts.first_subscription)),
+                reader: parts.reader,
+                hmp: parts.hmp,
+            }),
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -134,14 +175,25 @@ impl Client {
         peer_pid: Option<u32>,
         options: &ConnectOptions,
     ) -> Result<Client, QmpError> {
-        let (read, write) = tokio::io::split(stream);
-        let mut reader = FrameReader::new(read);
-        let first = tokio::time::timeout(options.greeting_timeout, reader.next_frame())
+        let (mut read, write) = tokio::io::split(stream);
+        let greeting_timeout = || QmpError::GreetingTimeout {
+            target: target.to_string(),
+            after: options.greeting_timeout,
+        };
+        let deadline = tokio::time::Instant::now() + options.greeting_timeout;
+        // The first line says which dialect the monitor speaks.
+        let preface = tokio::time::timeout_at(deadline, hmp::read_first_line(&mut read))
             .await
-            .map_err(|_| QmpError::GreetingTimeout {
-                target: target.to_string(),
-                after: options.greeting_timeout,
-            })?;
+            .map_err(|_| greeting_timeout())??;
+        if let Some(version) = hmp::is_banner(&preface) {
+            return Ok(Self::hmp_session(
+                target, read, write, preface, peer_pid, version, options,
+            ));
+        }
+        let mut reader = FrameReader::new(std::io::Cursor::new(preface).chain(read));
+        let first = tokio::time::timeout_at(deadline, reader.next_frame())
+            .await
+            .map_err(|_| greeting_timeout())?;
         let greeting = match first? {
             Some(Frame::Line(line)) => decode_greeting(&line)?,
             Some(Frame::TooLong(seen)) => {
@@ -168,22 +220,55 @@ impl Client {
             options.command_timeout,
         ));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
-        let client = Client {
-            inner: Arc::new(Inner {
-                target,
-                abilities: Abilities::QMP,
-                greeting,
-                peer_pid,
-                shared,
-                lines,
-                next_id: AtomicU64::new(1),
-                command_timeout: options.command_timeout,
-                first_subscription: Mutex::new(Some(first_receiver)),
-                reader,
-            }),
+        let parts = Parts {
+            target,
+            peer_pid,
+            greeting,
+            shared,
+            first_subscription: first_receiver,
+            reader,
+            lines,
+            hmp: None,
         };
+        let client = Client::assemble(parts, options);
         client.execute("qmp_capabilities", None).await?;
         Ok(client)
+    }
+
+    /// A client over an HMP monitor whose banner was `preface`.
+    fn hmp_session(
+        target: Target,
+        read: ReadHalf<Box<dyn Stream>>,
+        write: WriteHalf<Box<dyn Stream>>,
+        preface: Vec<u8>,
+        peer_pid: Option<u32>,
+        version: QemuVersion,
+        options: &ConnectOptions,
+    ) -> Client {
+        let shared = Shared::new(options.event_tap.clone());
+        let first_receiver = shared.subscribe();
+        let (session, reader) = hmp::Session::start(
+            read,
+            write,
+            preface,
+            shared.clone(),
+            version.clone(),
+            options.command_timeout,
+        );
+        let parts = Parts {
+            target,
+            peer_pid,
+            greeting: Greeting {
+                version,
+                capabilities: Vec::new(),
+            },
+            shared,
+            first_subscription: first_receiver,
+            reader,
+            lines: mpsc::channel(1).0,
+            hmp: Some(session),
+        };
+        Client::assemble(parts, options)
     }
 
     /// The target this client is connected to.
@@ -264,6 +349,9 @@ impl Client {
         arguments: Option<Value>,
         timeout: Duration,
     ) -> Result<RawJson, QmpError> {
+        if let Some(session) = &self.inner.hmp {
+            return session.execute(command, arguments, timeout).await;
+        }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({ "execute": command, "id": id });
         if let Some(arguments) = arguments {

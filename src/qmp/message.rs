@@ -203,6 +203,16 @@ pub enum QmpError {
         /// Why (EOF, an I/O error...).
         reason: String,
     },
+    /// The command has no counterpart on this connection's monitor (an HMP socket offers a
+    /// subset of QMP); screens show it as unavailable, not as a failure.
+    #[error(
+        "'{command}' is not available over HMP (the human monitor); give qemu-dash a QMP \
+         socket for it: add `-qmp unix:/tmp/vm-dash.qmp,server=on,wait=off` to QEMU's command line"
+    )]
+    Unavailable {
+        /// The QMP command.
+        command: String,
+    },
     /// The peer broke the protocol.
     #[error("QMP protocol error: {message}: {line}")]
     Protocol {
@@ -217,6 +227,12 @@ impl QmpError {
     /// True for errors that mean the connection is unusable.
     pub fn is_disconnect(&self) -> bool {
         matches!(self, QmpError::Disconnected { .. } | QmpError::Io(_))
+    }
+
+    /// True when the command does not exist on this kind of connection (see
+    /// [`QmpError::Unavailable`]): nothing failed, the figure or action is just not there.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, QmpError::Unavailable { .. })
     }
 
     /// The QEMU error class, if QEMU answered with an error.

@@ -27,12 +27,24 @@ pub fn shown(model: &Model, vm: &Vm, rows: usize) -> std::ops::Range<usize> {
     scroll::window(selected, len, rows)
 }
 
+/// Where the log's lines go in the panel `area`: below the note on a connection without
+/// events (an HMP monitor), else the whole inside (the mouse code finds lines with it).
+pub fn lines_area(vm: &Vm, area: Rect) -> Rect {
+    let inner = ratatui::widgets::Block::bordered().inner(area);
+    let note = u16::from(vm.abilities.events_unavailable().is_some()).min(inner.height);
+    Rect {
+        y: inner.y + note,
+        height: inner.height - note,
+        ..inner
+    }
+}
+
 /// Draws the event log.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
     let len = vm.events.len();
     let focused = is_focused(model, Panel::Events);
-    let rows = usize::from(area.height.saturating_sub(2));
-    let in_view = shown(model, vm, rows);
+    let lines_area = lines_area(vm, area);
+    let in_view = shown(model, vm, usize::from(lines_area.height));
     let selected = len.saturating_sub(1).saturating_sub(model.event_scroll);
     let mut title = format!("Events ({} seen", vm.events_total);
     if vm.events_cut > 0 {
@@ -43,7 +55,8 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
         title.push_str(&format!(" · {}", scroll::position(selected, len)));
     }
     let block = panel(&title, focused, false);
-    if len == 0 {
+    let lacking = vm.abilities.events_unavailable();
+    if len == 0 && lacking.is_none() {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
@@ -55,12 +68,16 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
         return;
     }
     let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if let Some(why) = lacking {
+        frame.render_widget(Paragraph::new(Line::styled(why, theme::muted())), inner);
+    }
     let lines: Vec<Line> = vm.events.range(in_view.clone()).map(event_line).collect();
-    let mut list = List::new(lines).block(block);
+    let mut list = List::new(lines);
     if focused {
         list = list.highlight_style(theme::selected());
     }
-    let mut state = ListState::default().with_selected(Some(selected - in_view.start));
-    frame.render_stateful_widget(list, area, &mut state);
-    scroll::scrollbar(frame, scroll::border_beside(area, inner), in_view, len);
+    let mut state = ListState::default().with_selected((len > 0).then(|| selected - in_view.start));
+    frame.render_stateful_widget(list, lines_area, &mut state);
+    scroll::scrollbar(frame, scroll::border_beside(area, lines_area), in_view, len);
 }

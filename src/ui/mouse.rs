@@ -43,9 +43,9 @@ fn hit(model: &Model, area: Rect, now: Instant, at: Position) -> Option<(ListId,
                 return Some((ListId::Blocks, row_in(table, 1, at, shown)));
             }
             if areas.events.contains(at) {
-                let inner = ratatui::widgets::Block::bordered().inner(areas.events);
-                let shown = events::shown(model, vm, usize::from(inner.height));
-                return Some((ListId::Events, row_in(inner, 0, at, shown)));
+                let lines = events::lines_area(vm, areas.events);
+                let shown = events::shown(model, vm, usize::from(lines.height));
+                return Some((ListId::Events, row_in(lines, 0, at, shown)));
             }
             None
         }

@@ -127,6 +127,7 @@ async fn read_only_monitor_screens_send_only_queries() {
     let target = fake.target();
     let data = tempfile::tempdir().unwrap();
     let data_home = data.path().to_str().unwrap().to_string();
+    let recorder = fake.recorder();
     tokio::task::spawn_blocking(move || {
         let mut dash = Dashboard::start_with_env(
             &[&target, "--read-only", "--interval", "0.25"],
@@ -160,8 +161,8 @@ async fn read_only_monitor_screens_send_only_queries() {
             pause();
         }
         dash.wait_for("read-only:", WAIT);
-        // One more poll after the keys, so anything they sent has arrived.
-        std::thread::sleep(Duration::from_millis(600));
+        // Two more polls after the keys, so anything they sent has arrived.
+        recorder.wait_for_polls(2, WAIT);
     })
     .await
     .unwrap();

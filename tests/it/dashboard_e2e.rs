@@ -111,6 +111,7 @@ async fn read_only_sends_nothing_but_queries() {
         }
     });
     let target = fake.target();
+    let recorder = fake.recorder();
     tokio::task::spawn_blocking(move || {
         let mut dash = Dashboard::start(&[&target, "--read-only", "--interval", "0.25"], 100, 30);
         dash.wait_for("● running", WAIT);
@@ -127,8 +128,8 @@ async fn read_only_sends_nothing_but_queries() {
         for key in ["s", "c", "d", "y", "l", "y", "\x1b", " "] {
             dash.send(key);
         }
-        // One more poll after the keys, so anything they sent has arrived.
-        std::thread::sleep(Duration::from_millis(600));
+        // Two more polls after the keys, so anything they sent has arrived.
+        recorder.wait_for_polls(2, WAIT);
     })
     .await
     .unwrap();

@@ -10,6 +10,7 @@ mod exporter;
 mod files_and_pipes;
 mod fleet;
 mod guest_real;
+mod hmp;
 mod hostile;
 mod monitor_model;
 mod monitor_real;

@@ -3,11 +3,10 @@
 //! non-zero with one clear line.
 
 use crate::support::fake::{FakeConn, plausible_reply};
-use crate::support::pty::{Dashboard, Finished, binary, run};
+use crate::support::pty::{Dashboard, Finished, run};
 use crate::support::qemu::send_signal;
 use crate::support::{FakeQmp, Qemu};
 use serde_json::json;
-use std::process::Command;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -116,11 +115,12 @@ async fn huge_lines_keep_memory_bounded() {
         serve_with_bad_status(conn, line).await;
     });
     let target = fake.target();
+    let recorder = fake.recorder();
     tokio::task::spawn_blocking(move || {
         let dash = Dashboard::start(&[&target, "--interval", "0.25"], 120, 30);
         dash.wait_for("over the 16777216-byte limit", WAIT);
-        // Several more 20 MiB lines arrive while we wait.
-        std::thread::sleep(Duration::from_secs(2));
+        // Several more 20 MiB lines: each poll's query-status is answered with one.
+        recorder.wait_for_polls(4, WAIT);
         let rss_kib = crate::support::peak_rss_kib(dash.pid());
         assert!(
             rss_kib < 96 * 1024,
@@ -373,41 +373,4 @@ fn sigterm_sighup_sigint_and_sigquit_exit_cleanly() {
         );
         dash.assert_terminal_given_back(&format!("SIG{signal}"));
     }
-}
-
-#[test]
-fn permission_denied_is_one_clear_line() {
-    // Root passes every permission check, so run qemu-dash as an unprivileged user against a
-    // socket in a directory only root may enter.
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if !is_root {
-        eprintln!("skipped: needs root to switch to an unprivileged user");
-        return;
-    }
-    let qemu = Qemu::builder().machine("none").start();
-    let dir = tempfile::tempdir().unwrap();
-    let link_dir = dir.path().join("private");
-    std::fs::create_dir(&link_dir).unwrap();
-    let socket = link_dir.join("vm.qmp");
-    std::os::unix::fs::symlink(qemu.qmp_path(), &socket).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&link_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (hermetic, removed) = crate::support::pty::hermetic_env();
-    let output = Command::new("setpriv")
-        .envs(hermetic)
-        .env_remove(removed[0])
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(binary())
-        .args(["--batch", "-n", "1"])
-        .arg(&socket)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("permission denied"), "{stderr}");
 }

@@ -851,3 +851,59 @@ fn the_focused_panel_shows_without_colours() {
     assert!(screen.contains("┏ ▶ Block devices"), "{screen}");
     assert!(screen.contains("┌ vCPUs"), "{screen}");
 }
+
+/// A VM watched over HMP: the event panel says that no events come, and the run-state
+/// changes the polls see are logged there instead.
+#[test]
+fn a_vm_watched_without_events_says_so_and_logs_polled_state_changes() {
+    let start = Instant::now();
+    let mut model = Model::new(
+        vec!["unix:/run/web1.sock".into()],
+        Duration::from_secs(1),
+        false,
+    );
+    let vm = &mut model.vms[0];
+    vm.connection = Some(ConnectionState::Connected);
+    vm.abilities = qemu_dash::qmp::Abilities::HMP;
+    let empty = draw(&model, start, 120, 40);
+    assert!(
+        empty.contains("watched over HMP, which has no events"),
+        "{empty}"
+    );
+    for (tick, status) in ["running", "running", "paused", "running"]
+        .iter()
+        .enumerate()
+    {
+        model.apply(
+            AppEvent::Sample {
+                vm: 0,
+                sample: Box::new(sample(status, tick as u64)),
+            },
+            start,
+        );
+    }
+    let screen = flat(&draw(&model, start, 120, 40));
+    assert!(screen.contains("run state running → paused"), "{screen}");
+    assert!(screen.contains("run state paused → running"), "{screen}");
+    // A power-down's answer is seen by polling too.
+    model.vms[0].powerdown = Some(qemu_dash::app::PowerdownRequest {
+        sent_at: start,
+        reported_silence: false,
+    });
+    model.apply(
+        AppEvent::Sample {
+            vm: 0,
+            sample: Box::new(sample("shutdown", 5)),
+        },
+        start,
+    );
+    let screen = flat(&draw(&model, start, 120, 40));
+    assert!(
+        screen.contains("power-down answered: the VM shut down (seen by polling)"),
+        "{screen}"
+    );
+    assert!(model.vms[0].powerdown.is_none());
+    let qmp = flat(&draw(&model_in("paused", start), start, 120, 40));
+    assert!(!qmp.contains("no events"), "{qmp}");
+    assert!(!qmp.contains("seen by polling"), "{qmp}");
+}

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -90,6 +91,32 @@ impl FakeQmp {
     /// Every command received so far, in order.
     pub fn received(&self) -> Vec<Value> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// A handle on the record of received commands, to wait on from another thread.
+    pub fn recorder(&self) -> Recorder {
+        Recorder(self.received.clone())
+    }
+}
+
+/// The commands a [`FakeQmp`] received, shared with the test's threads.
+#[derive(Clone)]
+pub struct Recorder(Arc<Mutex<Vec<Value>>>);
+
+impl Recorder {
+    /// How many `command`s were received so far.
+    pub fn count(&self, command: &str) -> usize {
+        let received = self.0.lock().unwrap();
+        received.iter().filter(|c| c["execute"] == command).count()
+    }
+
+    /// A barrier: waits until the client has polled (sent `query-status`) `polls` more times
+    /// than now, so that whatever it sent before those polls has arrived.
+    pub fn wait_for_polls(&self, polls: usize, timeout: Duration) {
+        let wanted = self.count("query-status") + polls;
+        crate::support::wait_until(timeout, &format!("{polls} more polls"), || {
+            (self.count("query-status") >= wanted).then_some(())
+        });
     }
 }
 

@@ -80,10 +80,18 @@ pub struct QemuBuilder {
     name: Option<String>,
     memory_mib: u32,
     qmp_at: Option<PathBuf>,
+    hmp: bool,
     extra: Vec<String>,
 }
 
 impl QemuBuilder {
+    /// Makes the socket under test an HMP monitor (`-monitor unix:…`) instead of QMP, as
+    /// tutorials and VM managers set QEMU up. The observer's socket stays QMP.
+    pub fn hmp(mut self) -> Self {
+        self.hmp = true;
+        self
+    }
+
     /// Adds raw arguments to QEMU's command line (devices, netdevs…).
     pub fn args(mut self, args: &[&str]) -> Self {
         self.extra.extend(args.iter().map(|a| a.to_string()));
@@ -176,7 +184,7 @@ impl QemuBuilder {
                 .arg(format!("file:{}", dir.path().join("serial.log").display()));
         }
         command
-            .arg("-qmp")
+            .arg(if self.hmp { "-monitor" } else { "-qmp" })
             .arg(format!("unix:{},server=on,wait=off", qmp.display()));
         if self.observer {
             command.arg("-qmp").arg(format!(
@@ -225,11 +233,12 @@ impl Qemu {
             name: None,
             memory_mib: 128,
             qmp_at: None,
+            hmp: false,
             extra: Vec::new(),
         }
     }
 
-    /// The QMP socket for the code under test.
+    /// The monitor socket for the code under test (QMP, or HMP with [`QemuBuilder::hmp`]).
     pub fn qmp_path(&self) -> &Path {
         &self.qmp
     }
@@ -242,6 +251,15 @@ impl Qemu {
     /// The target string for the code under test (`unix:PATH`).
     pub fn target(&self) -> String {
         format!("unix:{}", self.qmp.display())
+    }
+
+    /// The target string of the observer's QMP socket (for a second view of the same VM).
+    pub fn observer_target(&self) -> String {
+        let path = self
+            .observer_socket
+            .as_ref()
+            .expect("start QEMU with .observer() to use its socket");
+        format!("unix:{}", path.display())
     }
 
     /// QEMU's pid.
