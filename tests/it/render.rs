@@ -543,7 +543,7 @@ fn big_model(start: Instant) -> Model {
         big.vcpus = (0..16)
             .map(|index| VcpuSample {
                 index,
-                thread_id: 5000 + index as u32,
+                thread_id: 5000 + index,
                 host: VcpuHost {
                     cpu_percent: Some(((index as u64 * 7 + tick) % 50) as f64),
                     steal_percent: Some(0.5),
