@@ -25,7 +25,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use std::time::Instant;
 
 /// The smallest terminal the dashboard draws in: (columns, rows).
@@ -247,12 +247,11 @@ pub fn with_stale(title: &str, stale: Option<&str>) -> String {
 }
 
 /// A bordered panel block with a title; dimmed when stale. The focused panel shows it three
-/// ways, so that it shows without colours too: its border colour, a thick border and a
+/// ways, so that it shows without colours too: its border colour, a bold border and a
 /// marker before its title.
 pub fn panel(title: &str, focused: bool, stale: bool) -> Block<'static> {
     let block = if focused {
         Block::bordered()
-            .border_type(BorderType::Thick)
             .border_style(theme::focused_border())
             .title(Line::styled(format!(" ▶ {title} "), theme::title()))
     } else {

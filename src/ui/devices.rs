@@ -104,16 +104,18 @@ pub(super) fn split(area: Rect, rows: usize) -> (Rect, Rect) {
 }
 
 /// Draws a table of `cells` (one per column, a row each) in a bordered panel: the columns
-/// that fit, the rows around `selected` (highlighted), the position in the title when not
-/// all rows fit, and a scrollbar.
+/// that fit, the rows around `selected` (highlighted; a table without a selection shows its
+/// first rows), the position in the title when not all rows fit, and a scrollbar.
 pub(super) fn list_table(
     frame: &mut Frame,
     area: Rect,
     block: ratatui::widgets::Block<'static>,
     columns: &[Column],
     cells: Vec<Vec<ratatui::widgets::Cell<'static>>>,
-    selected: usize,
+    selected: Option<usize>,
 ) {
+    let highlighted = selected;
+    let selected = selected.unwrap_or(0);
     let len = cells.len();
     let inner = block.inner(area);
     let shown = scroll::window(selected, len, usize::from(inner.height.saturating_sub(1)));
@@ -139,8 +141,11 @@ pub(super) fn list_table(
         .row_highlight_style(theme::selected())
         .block(block);
     let selected = selected.min(len.saturating_sub(1));
-    let mut state = TableState::default()
-        .with_selected((len > 0).then(|| selected.saturating_sub(shown.start)));
+    let mut state = TableState::default().with_selected(
+        highlighted
+            .filter(|_| len > 0)
+            .map(|_| selected.saturating_sub(shown.start)),
+    );
     frame.render_stateful_widget(table, area, &mut state);
     let rows_area = Rect {
         y: inner.y + 1,

@@ -83,7 +83,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
                     block,
                     &columns,
                     cells,
-                    model.devices.device_selected,
+                    Some(model.devices.device_selected),
                 );
             }
         }

@@ -90,7 +90,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             block,
             &columns,
             cells,
-            model.devices.media_selected,
+            Some(model.devices.media_selected),
         );
     }
     let height = events_area.height.saturating_sub(2) as usize;

@@ -87,14 +87,13 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
         Column::growing("options", 10, 4),
     ];
     let title = format!("NICs ({}) and netdevs", nics.len());
-    // The NIC table has no selection: its position stays at the first row.
     list_table(
         frame,
         nic_area,
         panel(&title, false, false),
         &nic_columns,
         nic_cells,
-        0,
+        None,
     );
     let user = info.user_netdevs();
     let forward_title = if user.is_empty() {
@@ -140,7 +139,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             forward_block,
             &columns,
             cells,
-            model.devices.forward_selected,
+            Some(model.devices.forward_selected),
         );
     }
     let text: Vec<Line> = if info.usernet_text.is_empty() {
