@@ -172,6 +172,7 @@ impl super::Model {
             }
             ListId::Console => {
                 let len = vm.monitor.console.lines.len();
+                let page = super::console::PAGE;
                 self.console.scroll = moved(self.console.scroll, len, movement.reversed(), page);
             }
             ListId::Fleet => {
