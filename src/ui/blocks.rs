@@ -115,7 +115,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
     if chart_area.height > 1 {
         block = block.title_bottom(chart::legend(
             &format::rate(scale),
-            chart::window(chart_area, model.interval),
+            chart::window(read_area, model.interval),
         ));
     }
     let inner = block.inner(area);
