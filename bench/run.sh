@@ -10,8 +10,13 @@
 #                                # the previous quick run (bench/compare.py, moves over 20 %)
 #
 # Knobs (environment): BENCH_WINDOW (measured seconds per collector window, default 10),
-# BENCH_ROUNDS (collector rounds, 2), BENCH_MEMORY_MINUTES (2), BENCH_VMS (largest VM count,
-# 50), BENCH_RESULTS (output, bench/RESULTS.md), CARGO_TARGET_DIR, QEMU_DASH_QEMU,
+# BENCH_ROUNDS (collector rounds, 5), BENCH_MEMORY_MINUTES (2), BENCH_VMS (largest VM count,
+# 100), BENCH_COUNTS (collector VM counts, 1,10,50,BENCH_VMS), BENCH_STEPS (the steps to run,
+# comma-separated: rtt,render,collector,plain,exporter,bytes,keys,memory; default all),
+# BENCH_APPEND=1 (add to the raw figures of the previous run instead of starting afresh, so
+# a long run can be split into several shorter ones on a shared machine), BENCH_PYTHON (the
+# interpreter of the Python baselines, /usr/bin/python3: the distribution's optimised build),
+# BENCH_RESULTS (output, bench/RESULTS.md), CARGO_TARGET_DIR, QEMU_DASH_QEMU,
 # QEMU_DASH_QEMU_IMG, QEMU_DASH_GUEST_DIR.
 #
 # Needs qemu-system-x86_64, qemu-img, python3 with venv (qemu.qmp is installed from PyPI into
@@ -32,15 +37,19 @@ if [[ $quick == 1 ]]; then
 elif [[ $long == 1 ]]; then
     window=${BENCH_WINDOW:-20} rounds=${BENCH_ROUNDS:-3} memory_minutes=${BENCH_MEMORY_MINUTES:-10}
 else
-    window=${BENCH_WINDOW:-10} rounds=${BENCH_ROUNDS:-2} memory_minutes=${BENCH_MEMORY_MINUTES:-2}
+    window=${BENCH_WINDOW:-10} rounds=${BENCH_ROUNDS:-5} memory_minutes=${BENCH_MEMORY_MINUTES:-2}
 fi
 if [[ $quick == 1 ]]; then
     many=${BENCH_VMS:-10}
     results_md=${BENCH_RESULTS:-$target_dir/bench/RESULTS-quick.md}
 else
-    many=${BENCH_VMS:-50}
+    many=${BENCH_VMS:-100}
     results_md=${BENCH_RESULTS:-$root/bench/RESULTS.md}
 fi
+steps=${BENCH_STEPS:-rtt,render,collector,plain,exporter,bytes,keys,memory}
+wants() { [[ ,$steps, == *,$1,* ]]; }
+base_python=${BENCH_PYTHON:-/usr/bin/python3}
+[[ -x $base_python ]] || base_python=$(command -v python3)
 
 step() { printf '\n== [%3ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -107,14 +116,14 @@ if [[ $quick == 1 ]]; then
 else
     results=$target_dir/bench/results.jsonl
 fi
-: >"$results"
+[[ ${BENCH_APPEND:-0} == 1 ]] || : >"$results"
 cat /proc/loadavg >"$work/load-start"
 date -R >"$work/date"
 
 step "python venv with qemu.qmp"
 venv=$target_dir/bench-venv
 if ! "$venv/bin/python" -c 'import qemu.qmp' 2>/dev/null; then
-    python3 -m venv "$venv"
+    "$base_python" -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check 'qemu.qmp==0.0.6'
 fi
 py=$venv/bin/python
@@ -131,6 +140,7 @@ dash=$target_dir/release/qemu-dash
 [[ -x $suite && -x $dash ]] || die "build did not produce the binaries"
 
 step "start $many QEMUs (-M none, qcow2 disk), one plain VM (pc, 1 vCPU, virtio disk, no OS), one for round trips"
+wants collector || wants exporter || wants memory || many=1
 for i in $(seq 0 $((many - 1))); do
     start_qemu "$work/none.list" "none$i" -M none \
         -drive "file=$work/none$i/disk.qcow2,format=qcow2,if=none,id=disk0"
@@ -150,33 +160,45 @@ plain_observer=$(awk '{print $3}' "$work/plain.list")
 
 step "1. QMP round trip (query-status): qemu-dash client vs raw socket vs qemu.qmp"
 for _ in $(seq 100); do [[ -S $work/rtt/f.sock ]] && break; sleep 0.05; done
-"$suite" rtt --socket "$work/rtt/qmp.sock" --socket "$work/rtt/obs.sock" --socket "$work/rtt/c.sock" \
+wants rtt && "$suite" rtt --socket "$work/rtt/qmp.sock" --socket "$work/rtt/obs.sock" --socket "$work/rtt/c.sock" \
     --socket "$work/rtt/d.sock" --socket "$work/rtt/e.sock" --python-socket "$work/rtt/f.sock" \
     --python "$py $root/bench/qmp_rtt.py" >>"$results"
 
 step "4a. rendering: time and bytes per frame"
-"$suite" render >>"$results"
+wants render && "$suite" render >>"$results"
 
-counts=1,10,$many
-((many > 10)) || counts=1,$many
-step "2+3. collector CPU per VM-poll and cost to QEMU: $counts x -M none, ${rounds}x${window} s each"
-"$suite" collector --binary "$dash" --vms "$work/none.list" --counts "$counts" \
-    --label="-M none + qcow2" --python "$py $root/bench/monitor.py" \
-    --window "$window" --rounds "$rounds" >>"$results"
-step "2+3. the same on the plain VM"
-"$suite" collector --binary "$dash" --vms "$work/plain.list" --counts 1 \
-    --label="pc, idle, no OS" --python "$py $root/bench/monitor.py" \
-    --window "$window" --rounds "$rounds" >>"$results"
+counts=${BENCH_COUNTS:-1,10,50,$many}
+((many > 50)) || counts=${BENCH_COUNTS:-1,10,$many}
+((many > 10)) || counts=${BENCH_COUNTS:-1,$many}
+if wants collector; then
+    step "2+3. collector CPU per VM-poll and cost to QEMU: $counts x -M none, ${rounds}x${window} s each (floor, qemu-dash, Python on $base_python)"
+    "$suite" collector --binary "$dash" --vms "$work/none.list" --counts "$counts" \
+        --label="-M none + qcow2" --python "$base_python $root/bench/monitor.py" \
+        --window "$window" --rounds "$rounds" >>"$results"
+fi
+if wants plain; then
+    step "2+3. the same on the plain VM"
+    "$suite" collector --binary "$dash" --vms "$work/plain.list" --counts 1 \
+        --label="pc, idle, no OS" --python "$base_python $root/bench/monitor.py" \
+        --window "$window" --rounds "$rounds" >>"$results"
+fi
 
-step "7. exporter: time per scrape watching $many VMs"
-"$suite" exporter --binary "$dash" --vms "$work/none.list" --count "$many" >>"$results"
+if wants exporter; then
+    step "7. exporter: time per scrape watching $many VMs"
+    "$suite" exporter --binary "$dash" --vms "$work/none.list" --count "$many" >>"$results"
+fi
 
-step "4b. bytes written to the terminal, idle VM"
-"$suite" bytes --binary "$dash" --socket "$plain_socket" --label idle >>"$results"
+if wants bytes; then
+    step "4b. bytes written to the terminal, idle VM"
+    "$suite" bytes --binary "$dash" --socket "$plain_socket" --label idle >>"$results"
+fi
 
-step "5. key to effect: p / space"
-"$suite" keys --binary "$dash" --socket "$plain_socket" --observer "$plain_observer" >>"$results"
+if wants keys; then
+    step "5. key to effect: p / space"
+    "$suite" keys --binary "$dash" --socket "$plain_socket" --observer "$plain_observer" >>"$results"
+fi
 
+if wants memory; then
 step "6. memory: 1 and $many VMs for $memory_minutes min at 0.25 s (and 4b busy meanwhile)"
 seconds=$(awk -v m="$memory_minutes" 'BEGIN {print m * 60}')
 "$suite" memory --binary "$dash" --vms "$work/plain.list" --count 1 --seconds "$seconds" \
@@ -208,6 +230,7 @@ for pid in "${job_pids[@]}"; do
 done
 job_pids=()
 cat "$work/memory1.jsonl" "$work/memory-many.jsonl" >>"$results"
+fi
 
 step "report"
 cat /proc/loadavg >"$work/load-end"

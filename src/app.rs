@@ -635,9 +635,38 @@ impl Model {
         self.tick_monitor(now);
     }
 
-    fn execute(&mut self, vm: VmId, command: &'static str, what: &'static str) -> Vec<Effect> {
+    /// Why `what` may not be sent to `vm`, if it may not: read-only mode, controls off for
+    /// the VM (a libvirt domain), or a connection that does not hold the socket.
+    pub fn refusal(&self, vm: VmId, what: &str) -> Option<String> {
         if self.read_only {
-            self.say(Message::error(format!("read-only: {what} was not sent")));
+            return Some(format!("read-only: {what} was not sent"));
+        }
+        let entry = self.vms.get(vm)?;
+        if let Some(why) = entry.controls_off {
+            return Some(format!("{what} was not sent: {why}"));
+        }
+        if !entry.abilities.holds_socket {
+            return Some(format!(
+                "{what} was not sent: controls are off in polite mode (--share), which lets go \
+                 of the socket between polls"
+            ));
+        }
+        None
+    }
+
+    /// True (after saying why) when `what` may not be sent to `vm`.
+    fn refuse(&mut self, vm: VmId, what: &str) -> bool {
+        match self.refusal(vm, what) {
+            Some(text) => {
+                self.say(Message::error(text));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn execute(&mut self, vm: VmId, command: &'static str, what: &'static str) -> Vec<Effect> {
+        if self.refuse(vm, what) {
             return Vec::new();
         }
         match self.vms.get(vm).and_then(|vm| vm.client.clone()) {
@@ -657,10 +686,13 @@ impl Model {
     }
 
     fn ask(&mut self, question: Question) {
-        if self.read_only {
-            let what = question.label();
-            self.say(Message::error(format!("read-only: {what} was not sent")));
-        } else {
+        let vm = question.vm().unwrap_or(self.current);
+        let blocked = match &question {
+            // Each marked VM is checked when the answer comes.
+            Question::Marked { .. } => self.read_only && self.refuse(vm, question.label()),
+            _ => self.refuse(vm, question.label()),
+        };
+        if !blocked {
             self.confirm = Some(question);
         }
     }
@@ -931,10 +963,7 @@ impl Model {
         tag: String,
         skip_unsupported: bool,
     ) -> Vec<Effect> {
-        if self.read_only {
-            self.say(Message::error(format!(
-                "read-only: snapshot {operation} was not sent"
-            )));
+        if self.refuse(vm, &format!("snapshot {operation}")) {
             return Vec::new();
         }
         let Some(entry) = self.vms.get_mut(vm) else {
@@ -975,10 +1004,7 @@ impl Model {
 
     /// Refuses a new job while one runs (and in read-only mode), saying why.
     fn can_start_snapshot_job(&mut self, what: &str) -> bool {
-        if self.read_only {
-            self.say(Message::error(format!(
-                "read-only: snapshot {what} was not sent"
-            )));
+        if self.refuse(self.current, &format!("snapshot {what}")) {
             return false;
         }
         if let Some(job) = self.vm().and_then(|vm| vm.snapshots.job.as_ref()) {

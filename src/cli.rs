@@ -39,8 +39,9 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct WatchArgs {
     /// The VM's QMP socket: PATH, unix:PATH, tcp:HOST:PORT, or ssh://[USER@]HOST[:PORT]/PATH
-    /// on another host (through the system's ssh; QEMU_DASH_SSH names another ssh command).
-    /// Give QEMU one with `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
+    /// on another host (through the system's ssh; QEMU_DASH_SSH names another ssh command), or
+    /// libvirt:DOMAIN (through libvirt's virt-qemu-qmp-proxy). Give QEMU a socket with
+    /// `-qmp unix:/tmp/vm.qmp,server=on,wait=off`.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -49,9 +50,32 @@ pub struct WatchArgs {
     pub interval: Option<Duration>,
 
     /// Watch every QMP socket in DIR (or ssh://[USER@]HOST[:PORT]/DIR), following sockets that
-    /// appear and disappear.
-    #[arg(long, value_name = "DIR")]
+    /// appear and disappear. Or a VM manager's sockets, each watched the right way: lima
+    /// (and colima), podman, proxmox (polite, see --share), quickemu, libvirt (every running
+    /// domain, like --libvirt). A directory with one of those names is written ./NAME.
+    #[arg(long, value_name = "DIR|PRESET")]
     pub discover: Option<crate::collect::discover::Place>,
+
+    /// Watch every running libvirt domain through libvirt's QMP proxy, following domains that
+    /// start and stop (the same as --discover libvirt). Read-only unless --allow-control.
+    #[arg(long, conflicts_with = "discover")]
+    pub libvirt: bool,
+
+    /// The libvirt connection URI for libvirt:DOMAIN targets and --libvirt (default:
+    /// LIBVIRT_DEFAULT_URI, else qemu:///system).
+    #[arg(long, value_name = "URI")]
+    pub libvirt_uri: Option<String>,
+
+    /// Allow controls (pause, reset, snapshots…) on libvirt domains. Off by default: libvirt
+    /// marks a domain tainted when another client sends it commands.
+    #[arg(long)]
+    pub allow_control: bool,
+
+    /// Polite mode, for sockets a VM manager dials itself (Lima, podman machine, Proxmox):
+    /// connect, poll and let go at every tick, and wait quietly while another client holds
+    /// the socket. No events and no controls in this mode.
+    #[arg(long)]
+    pub share: bool,
 
     /// The config file (default: ~/.config/qemu-dash/config.toml when it exists).
     #[arg(long, value_name = "FILE")]

@@ -11,6 +11,7 @@ pub mod host;
 pub mod listener;
 pub mod news;
 pub mod poller;
+pub mod presets;
 pub mod rates;
 pub mod watch;
 
@@ -83,6 +84,12 @@ pub enum AppEvent {
         /// When the first unanswered poll was sent.
         since: std::time::Instant,
     },
+    /// Polite mode: another client holds the socket (no greeting came in time); the next
+    /// tick tries again. Not an error: a VM manager dials its socket now and then.
+    Busy {
+        /// Which VM.
+        vm: VmId,
+    },
     /// A poll failed or QEMU said something the client could not use.
     Problem {
         /// Which VM.
@@ -148,6 +155,7 @@ impl AppEvent {
             | AppEvent::Problem { vm, .. }
             | AppEvent::Notice { vm, .. }
             | AppEvent::NotAnswering { vm, .. }
+            | AppEvent::Busy { vm }
             | AppEvent::QemuExited { vm }
             | AppEvent::SnapshotList { vm, .. }
             | AppEvent::SnapshotProgress { vm, .. }

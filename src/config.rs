@@ -6,7 +6,11 @@
 //! ```toml
 //! interval = 0.5        # seconds between polls
 //! read_only = false
-//! discover = "/run/qemu"   # watch every socket in this directory (or ssh://HOST/DIR)
+//! discover = "/run/qemu"   # watch every socket in this directory (or ssh://HOST/DIR,
+//!                          # or a preset: lima, podman, quickemu, proxmox, libvirt)
+//! share = false            # polite mode for every VM (--share)
+//! allow_control = false    # controls on libvirt domains (--allow-control)
+//! libvirt_uri = "qemu:///system"
 //! theme = "mono"           # no colours (NO_COLOR does the same)
 //! mouse = false            # leave the mouse to the terminal (as --no-mouse does)
 //!
@@ -16,6 +20,10 @@
 //! [[vm]]
 //! name = "web1"
 //! target = "/run/qemu/web1.qmp"
+//!
+//! [[vm]]
+//! target = "/home/me/.lima/default/qmp.sock"
+//! share = true             # Lima dials this socket itself: poll politely
 //! ```
 
 use anyhow::Context;
@@ -28,8 +36,10 @@ use std::path::{Path, PathBuf};
 pub struct VmEntry {
     /// The name to show (instead of `-name` or the socket path).
     pub name: Option<String>,
-    /// PATH, unix:PATH, tcp:HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH.
+    /// PATH, unix:PATH, tcp:HOST:PORT, ssh://[USER@]HOST[:PORT]/PATH or libvirt:DOMAIN.
     pub target: String,
+    /// Watch this VM in polite mode (connect, poll, let go at every tick).
+    pub share: Option<bool>,
 }
 
 /// The config file's contents.
@@ -40,8 +50,14 @@ pub struct Config {
     pub interval: Option<f64>,
     /// Default for `--read-only`.
     pub read_only: Option<bool>,
-    /// Default for `--discover`: a directory, or `ssh://HOST/DIR`.
+    /// Default for `--discover`: a directory, `ssh://HOST/DIR`, or a preset name.
     pub discover: Option<String>,
+    /// Default for `--share` (polite mode for every VM).
+    pub share: Option<bool>,
+    /// Default for `--allow-control` (controls on libvirt domains).
+    pub allow_control: Option<bool>,
+    /// Default for `--libvirt-uri`.
+    pub libvirt_uri: Option<String>,
     /// "default", or "mono" for no colours (as does the `NO_COLOR` environment variable).
     pub theme: Option<String>,
     /// Default `true`: the wheel scrolls lists and a click focuses; `false` as `--no-mouse`.

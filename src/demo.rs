@@ -182,6 +182,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         pid: Some(vm.qemu_pid),
         event_log: None,
         read_only: false,
+        ..Default::default()
     };
     let watchlist = crate::runtime::Watchlist {
         vms: vec![(target, None)],

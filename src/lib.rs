@@ -17,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod exporter;
 pub mod format;
+pub mod libvirt;
 pub mod monitor;
 pub mod qmp;
 pub mod runtime;
@@ -37,13 +38,13 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
     let mouse = !cli.no_mouse && setup.config.mouse.unwrap_or(true);
     let runtime::Setup {
         mut watchlist,
-        options,
+        mut options,
         interval,
         ..
     } = setup;
     let event_log = options.event_log.clone();
     let result = if cli.batch {
-        watchlist.add_discovered_now().await?;
+        watchlist.add_discovered_now(&mut options).await?;
         if watchlist.vms.is_empty() {
             bail!("no QMP sockets to watch");
         }

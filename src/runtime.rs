@@ -60,11 +60,22 @@ impl Collectors {
         }
     }
 
+    /// Watches `target` politely from now on (found by a polite `--discover` preset).
+    pub fn share(&mut self, target: Target) {
+        self.options.share.targets.insert(target);
+    }
+
+    /// How the collectors watch.
+    pub fn options(&self) -> &WatchOptions {
+        &self.options
+    }
+
     fn spawn_watch(&self, vm: VmId, target: Target) -> tokio::task::JoinHandle<()> {
+        let options = self.options.for_target(&target);
         tokio::spawn(watch::run(
             vm,
             target,
-            self.options.clone(),
+            options,
             self.interval_receiver.clone(),
             self.sender.clone(),
         ))
@@ -258,7 +269,12 @@ impl Setup {
     pub fn from_args(args: &crate::cli::WatchArgs, queries_only: bool) -> anyhow::Result<Setup> {
         use crate::safe_text::for_terminal;
         let config = crate::config::Config::load(args.config.as_deref())?;
+        let libvirt_uri = args.libvirt_uri.clone().or(config.libvirt_uri.clone());
         let discover = match (&args.discover, &config.discover) {
+            _ if args.libvirt => Some(crate::collect::discover::Place::Preset {
+                preset: crate::collect::presets::Preset::Libvirt,
+                libvirt_uri: None,
+            }),
             (Some(place), _) => Some(place.clone()),
             (None, Some(text)) => Some(
                 text.parse::<crate::collect::discover::Place>()
@@ -266,6 +282,15 @@ impl Setup {
             ),
             (None, None) => None,
         };
+        let discover = discover.map(|place| match place {
+            crate::collect::discover::Place::Preset { preset, .. } => {
+                crate::collect::discover::Place::Preset {
+                    preset,
+                    libvirt_uri: libvirt_uri.clone(),
+                }
+            }
+            other => other,
+        });
         let targets: Vec<String> = if args.targets.is_empty() && discover.is_none() {
             config.vm.iter().map(|entry| entry.target.clone()).collect()
         } else {
@@ -274,8 +299,9 @@ impl Setup {
         if targets.is_empty() && discover.is_none() {
             anyhow::bail!(
                 "no target given. Usage: qemu-dash TARGET... (a QMP socket: PATH, unix:PATH, \
-                 tcp:HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH), qemu-dash --discover DIR, or \
-                 `qemu-dash demo` to start a throwaway VM and watch it"
+                 tcp:HOST:PORT, ssh://[USER@]HOST[:PORT]/PATH or libvirt:DOMAIN), qemu-dash \
+                 --discover DIR|PRESET, qemu-dash --libvirt, or `qemu-dash demo` to start a \
+                 throwaway VM and watch it"
             );
         }
         let parsed = parse_targets(&targets)?;
@@ -296,12 +322,24 @@ impl Setup {
         for note in &notes {
             eprintln!("qemu-dash: {}", for_terminal(note));
         }
+        let shared = config
+            .vm
+            .iter()
+            .filter(|entry| entry.share == Some(true))
+            .filter_map(|entry| entry.target.parse::<Target>().ok())
+            .collect();
         let options = WatchOptions {
             connect: crate::qmp::ConnectOptions {
                 greeting_timeout: args.greeting_timeout,
                 command_timeout: args.command_timeout,
+                libvirt_uri,
                 ..Default::default()
             },
+            share: crate::collect::watch::SharePolicy {
+                all: args.share || config.share.unwrap_or(false),
+                targets: shared,
+            },
+            allow_control: args.allow_control || config.allow_control.unwrap_or(false),
             pid: args.pid,
             event_log: args
                 .event_log
@@ -343,21 +381,33 @@ pub struct Watchlist {
 
 impl Watchlist {
     /// Adds the sockets now in the discovery directory (for batch mode, which does not follow
-    /// later changes).
-    pub async fn add_discovered_now(&mut self) -> anyhow::Result<()> {
+    /// later changes); those of a polite preset are watched politely.
+    pub async fn add_discovered_now(&mut self, options: &mut WatchOptions) -> anyhow::Result<()> {
         let Some(place) = &self.discover else {
             return Ok(());
         };
         let sockets = crate::collect::discover::scan_place(place)
             .await
             .map_err(anyhow::Error::msg)?;
+        let polite = self.discovers_polite();
         for target in sockets {
             if !self.vms.iter().any(|(t, _)| *t == target) {
+                if polite {
+                    options.share.targets.insert(target.clone());
+                }
                 let name = self.config.name_of(&target.to_string());
                 self.vms.push((target, name));
             }
         }
         Ok(())
+    }
+
+    /// True when the discovered sockets belong to a manager that dials them itself.
+    pub fn discovers_polite(&self) -> bool {
+        matches!(
+            &self.discover,
+            Some(crate::collect::discover::Place::Preset { preset, .. }) if preset.polite()
+        )
     }
 }
 
@@ -375,12 +425,19 @@ pub fn apply_dir_change(
             if model.vms.iter().any(|vm| !vm.removed && vm.target == text) {
                 return;
             }
+            if watchlist.discovers_polite() {
+                collectors.share(target.clone());
+            }
+            let controls_off =
+                crate::collect::watch::controls_off(&target, collectors.options().allow_control);
             if let Some(vm) = model.restore_vm(&text) {
+                model.vms[vm].controls_off = controls_off;
                 collectors.restart(vm, target);
                 return;
             }
             let vm = model.add_vm(text.clone());
             model.vms[vm].configured_name = watchlist.config.name_of(&text);
+            model.vms[vm].controls_off = controls_off;
             let collector = collectors.add(target);
             debug_assert_eq!(vm, collector, "model and collectors number VMs alike");
         }
@@ -410,6 +467,7 @@ mod tests {
             pid: None,
             event_log: None,
             read_only: true,
+            ..Default::default()
         };
         let interval = Duration::from_secs(1);
         let mut collectors = Collectors::start(&[], &options, interval);

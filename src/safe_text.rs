@@ -60,7 +60,8 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
 /// kept; the others can only stand inside strings, so the JSON keeps its meaning.
 pub fn json_line(json: &str) -> Cow<'_, str> {
     let needs_escape = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t');
-    if !json.chars().any(needs_escape) {
+    // Printable ASCII (nearly every line) is safe: checked a byte at a time, which is fast.
+    if json.bytes().all(|b| (0x20..0x7f).contains(&b)) || !json.chars().any(needs_escape) {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 12);

@@ -4,7 +4,10 @@
 //! again and redraws the whole screen, whoever stopped the process.
 //!
 //! The loop owns the [`Model`]: it waits on keys, background news and a one-second tick,
-//! applies them, and redraws only when something changed.
+//! applies them, and redraws only when something changed. A key (or a resize, a signal)
+//! draws at once; news waits a moment ([`NEWS_GATHER`]) so that the samples of one poll round
+//! (the pollers tick together) and a burst of events make one frame, and frames for news come
+//! at most twice per poll interval.
 
 use crate::app::Model;
 use crate::app::keymap::action_for;
@@ -21,6 +24,19 @@ use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
+
+/// How long news waits for the rest of its burst before it is drawn.
+const NEWS_GATHER: Duration = Duration::from_millis(20);
+
+/// When news that arrived `now` is drawn: after [`NEWS_GATHER`], and no sooner than half an
+/// interval after the previous frame drawn for news.
+fn news_frame_at(now: Instant, last_news_frame: Option<Instant>, interval: Duration) -> Instant {
+    let gathered = now + NEWS_GATHER;
+    match last_news_frame {
+        Some(last) => gathered.max(last + interval / 2),
+        None => gathered,
+    }
+}
 
 /// Restores the terminal when dropped, whatever path leaves the loop (and gives the mouse
 /// back when it was taken).
@@ -48,8 +64,9 @@ pub async fn run(
     let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
     let names = targets.iter().map(ToString::to_string).collect();
     let mut model = Model::new(names, interval, read_only);
-    for (vm, (_, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
+    for (vm, (target, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
         vm.configured_name = name.clone();
+        vm.controls_off = crate::collect::watch::controls_off(target, options.allow_control);
     }
     if watchlist.discover.is_some() {
         model.view = crate::app::View::Fleet;
@@ -87,7 +104,13 @@ pub async fn run(
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
+    // News not drawn yet waits for this moment; `None` when there is none.
+    let mut news_frame: Option<Instant> = None;
+    let mut last_news_frame: Option<Instant> = None;
     loop {
+        if news_frame.is_some_and(|at| at <= Instant::now()) {
+            dirty = true;
+        }
         if dirty {
             let now = Instant::now();
             let frame = terminal
@@ -95,8 +118,12 @@ pub async fn run(
                 .context("drawing the dashboard")?;
             model.page_rows = crate::ui::page_rows(&model, frame.area, now);
             dirty = false;
+            if news_frame.take().is_some() {
+                last_news_frame = Some(now);
+            }
         }
         tokio::select! {
+            () = sleep_until(news_frame) => {}
             key = keys.next() => match key {
                 Some(Ok(TermEvent::Key(key))) if is_suspend(&key) => {
                     suspend(&mut terminal, mouse)?;
@@ -145,7 +172,9 @@ pub async fn run(
                 while let Ok(more) = collectors.events.try_recv() {
                     model.apply(more, now);
                 }
-                dirty = true;
+                if news_frame.is_none() {
+                    news_frame = Some(news_frame_at(now, last_news_frame, model.interval));
+                }
             }
             Some(change) = changes.recv() => {
                 crate::runtime::apply_dir_change(&mut model, &mut collectors, &watchlist, change);
@@ -185,6 +214,14 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Ctrl-Z: in raw mode the terminal sends it as a key rather than a signal.
@@ -228,4 +265,27 @@ fn retake(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Resul
     // Both buffers blank, like the screen: the next frame is drawn in full.
     terminal.swap_buffers();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn news_is_gathered_and_drawn_at_most_twice_per_interval() {
+        let start = Instant::now();
+        let interval = Duration::from_millis(250);
+        assert_eq!(news_frame_at(start, None, interval), start + NEWS_GATHER);
+        let after_frame = start + Duration::from_millis(10);
+        assert_eq!(
+            news_frame_at(after_frame, Some(start), interval),
+            start + interval / 2,
+            "news right after a frame waits half an interval"
+        );
+        let later = start + Duration::from_secs(3);
+        assert_eq!(
+            news_frame_at(later, Some(start), interval),
+            later + NEWS_GATHER
+        );
+    }
 }

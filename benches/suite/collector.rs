@@ -1,7 +1,9 @@
 //! Collector cost: the CPU time of `qemu-dash --batch` watching 1..N real QEMUs at a fixed
-//! interval, against the monitor loop of the classic QEMU Monitor tutorial (bench/monitor.py:
+//! interval, against the floor reference client ([`crate::floor`], this binary's `floor`
+//! subcommand) and the monitor loop of the classic QEMU Monitor tutorial (bench/monitor.py:
 //! `query-status`, `query-cpus-fast`, `query-blockstats` per VM per interval), and the extra
-//! CPU the QEMUs spend answering either of them (against a window with nothing attached).
+//! CPU the QEMUs spend answering each of them (against a window with nothing attached). At
+//! the end of each VM count, the medians and their ratios to the floor go to stderr.
 //!
 //! For each VM count and round, the contenders run in turn (the order rotates): each is
 //! started, given `settle` seconds to connect and reach a steady state, then measured over
@@ -133,7 +135,7 @@ fn window(contender: Option<&Running>, qemus: &[u32], seconds: f64) -> Window {
 /// Runs every configuration and prints one JSON line per contender, VM count and round.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let vms = crate::read_vms(&args.vms)?;
-    let mut contenders = vec!["none", "qemu-dash"];
+    let mut contenders = vec!["none", "floor", "qemu-dash"];
     if args.python.is_some() {
         contenders.push("python-monitor");
     }
@@ -147,6 +149,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .iter()
             .map(|vm| vm.socket.display().to_string())
             .collect();
+        let mut figures: Vec<(&str, f64, f64)> = Vec::new();
+        let mut baseline: Vec<f64> = Vec::new();
         for round in 0..args.rounds {
             for k in 0..contenders.len() {
                 let name = contenders[(round + k) % contenders.len()];
@@ -155,6 +159,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         let mut command = Command::new(&args.binary);
                         command
                             .arg("--batch")
+                            .args(["--interval", &args.interval.to_string()])
+                            .args(&sockets);
+                        Some(command)
+                    }
+                    "floor" => {
+                        let mut command = Command::new(std::env::current_exe()?);
+                        command
+                            .arg("floor")
                             .args(["--interval", &args.interval.to_string()])
                             .args(&sockets);
                         Some(command)
@@ -195,6 +207,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     measured.contender_cpu_ns as f64 / 1e7 / seconds,
                     measured.qemu_cpu_ns as f64 / 1e6 / seconds,
                 );
+                if name == "none" {
+                    baseline.push(measured.qemu_cpu_ns as f64 / 1e6 / seconds);
+                } else if measured.polls > 0 {
+                    figures.push((
+                        name,
+                        measured.contender_cpu_ns as f64 / 1e6 / measured.polls as f64,
+                        measured.qemu_cpu_ns as f64 / 1e6 / seconds,
+                    ));
+                }
                 crate::emit(json!({
                     "bench": "collector",
                     "label": args.label,
@@ -206,9 +227,43 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "polls": measured.polls,
                     "cpu_ms": measured.contender_cpu_ns as f64 / 1e6,
                     "qemu_cpu_ms": measured.qemu_cpu_ns as f64 / 1e6,
+                    "python": (name == "python-monitor").then(|| args.python.clone()),
+                    "load": cpu::loadavg(),
                 }));
             }
         }
+        summarize(&args.label, count, &figures, &baseline);
     }
     Ok(())
+}
+
+/// Prints each contender's medians and their ratios to the floor client's.
+fn summarize(label: &str, count: usize, figures: &[(&str, f64, f64)], baseline: &[f64]) {
+    let base = cpu::median(baseline);
+    let medians = |name: &str| {
+        let own: Vec<f64> = figures
+            .iter()
+            .filter(|f| f.0 == name)
+            .map(|f| f.1)
+            .collect();
+        let qemu: Vec<f64> = figures
+            .iter()
+            .filter(|f| f.0 == name)
+            .map(|f| f.2 - base)
+            .collect();
+        (!own.is_empty()).then(|| (cpu::median(&own), cpu::median(&qemu)))
+    };
+    let Some((floor_cpu, floor_qemu)) = medians("floor") else {
+        return;
+    };
+    for name in ["floor", "qemu-dash", "python-monitor"] {
+        if let Some((own, qemu)) = medians(name) {
+            eprintln!(
+                "collector {label} x{count} {name:<15} median {own:.4} ms CPU/VM-poll = {:.2} x floor; \
+                 QEMUs' extra {qemu:.1} ms/s = {:.2} x floor's",
+                own / floor_cpu,
+                qemu / floor_qemu,
+            );
+        }
+    }
 }

@@ -6,8 +6,9 @@
 //! `cargo bench --bench suite -- render`.
 //!
 //! - `rtt`: QMP round trip of `query-status`, qemu-dash's client vs a raw socket vs `qemu.qmp`.
-//! - `collector`: CPU of `qemu-dash --batch` (and of a Python monitor loop) per VM-poll, and
-//!   the extra CPU the watched QEMUs spend answering.
+//! - `collector`: CPU of `qemu-dash --batch`, of the floor client and of a Python monitor loop
+//!   per VM-poll, and the extra CPU the watched QEMUs spend answering each.
+//! - `floor`: the floor reference client itself (a contender `collector` starts).
 //! - `render`: time and bytes per frame of `ui::render` with full histories.
 //! - `bytes`, `keys`, `memory`: the real binary in a pseudo-terminal: bytes written per
 //!   second, key-to-effect latency, peak RSS.
@@ -16,6 +17,7 @@
 mod collector;
 mod cpu;
 mod exporter;
+mod floor;
 mod pty;
 mod render;
 mod rtt;
@@ -50,6 +52,8 @@ enum Command {
     Memory(tui::MemoryArgs),
     /// Time per scrape of the Prometheus exporter watching N VMs.
     Exporter(exporter::Args),
+    /// The floor reference client (runs until killed; `collector` starts it).
+    Floor(floor::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         Command::Keys(args) => tui::keys(args),
         Command::Memory(args) => tui::memory(args),
         Command::Exporter(args) => exporter::run(args),
+        Command::Floor(args) => floor::run(args),
     }
 }
 

@@ -259,7 +259,11 @@ impl Model {
             ConsoleCommand::Hmp(_) => "(hmp)",
             ConsoleCommand::Qmp { .. } => "(qmp)",
         };
-        let read_only = self.read_only;
+        let refusal = if command.is_query() {
+            None
+        } else {
+            self.refusal(vm, "this command")
+        };
         let client = self.vms.get(vm).and_then(|v| v.client.clone());
         let Some(entry) = self.vms.get_mut(vm) else {
             return Vec::new();
@@ -274,11 +278,14 @@ impl Model {
                 line: history_line,
             });
         }
-        if read_only && !command.is_query() {
-            transcript.push(
-                LineKind::Error,
-                "read-only: only HMP `info …` and QMP `query-…` commands are sent; this one was not",
-            );
+        if let Some(refusal) = refusal {
+            let text = if self.read_only {
+                "read-only: only HMP `info …` and QMP `query-…` commands are sent; this one was not"
+                    .to_string()
+            } else {
+                format!("{refusal}; HMP `info …` and QMP `query-…` commands are sent")
+            };
+            transcript.push(LineKind::Error, &text);
             return effects;
         }
         match client {

@@ -465,10 +465,7 @@ impl Model {
 
     /// True (after saying so) when read-only mode forbids `what`.
     fn refused(&mut self, what: &str) -> bool {
-        if self.read_only {
-            self.say(Message::error(format!("read-only: {what} was not sent")));
-        }
-        self.read_only
+        self.refuse(self.current, what)
     }
 
     /// Acts on a monitor key pressed on the dashboard.

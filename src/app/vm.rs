@@ -22,6 +22,8 @@ pub const EVENT_LOG_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_EVENT_NAMES: usize = 128;
 /// The state word of a connected VM whose QEMU does not answer the poller.
 pub const NOT_ANSWERING: &str = "not answering";
+/// The state word while another client holds a socket watched in polite mode.
+pub const BUSY: &str = "busy (another client has the socket)";
 
 /// A bounded series for sparklines.
 #[derive(Debug, Clone, Default)]
@@ -292,6 +294,10 @@ pub struct Vm {
     /// What the VM's monitor connection can do (events, one command at a time, held or
     /// dialled per poll), from its latest connection.
     pub abilities: crate::qmp::Abilities,
+    /// Polite mode: another client held the socket at the last tick.
+    pub busy: bool,
+    /// Why controls are off for this VM (a libvirt domain without `--allow-control`), if so.
+    pub controls_off: Option<&'static str>,
 }
 
 impl Vm {
@@ -358,6 +364,7 @@ impl Vm {
     pub fn state_word(&self) -> String {
         match (&self.connection, &self.status) {
             (_, _) if self.removed => "removed".to_string(),
+            (_, _) if self.busy => BUSY.to_string(),
             (Some(ConnectionState::Connected), _) if self.unanswered_since.is_some() => {
                 NOT_ANSWERING.to_string()
             }
@@ -416,7 +423,7 @@ impl Vm {
 
     /// True when the figures on screen are not live: disconnected, or QEMU not answering.
     pub fn is_stale(&self) -> bool {
-        !self.is_connected() || self.unanswered_since.is_some()
+        !self.is_connected() || self.unanswered_since.is_some() || self.busy
     }
 
     /// How old the figures are, when they are stale and there are any.
@@ -502,10 +509,12 @@ impl Vm {
                 }
                 self.client = None;
                 self.unanswered_since = None;
+                self.busy = false;
                 self.powerdown = None;
                 self.connection = Some(ConnectionState::Disconnected { reason, retry_in });
             }
             AppEvent::Sample { sample, .. } => {
+                self.busy = false;
                 if sample.status.running {
                     self.ending = None;
                 }
@@ -627,6 +636,7 @@ impl Vm {
                     "{count} events arrived faster than the dashboard could take them; they are counted but not listed"
                 )));
             }
+            AppEvent::Busy { .. } => self.busy = true,
             AppEvent::Problem { text, .. } => {
                 self.poll_errors += 1;
                 self.problem = Some(text);

@@ -3,8 +3,11 @@
 //! dropped. Polls the directory once a second (portable, and cheap for the handful of entries
 //! such directories hold). A local scan runs on tokio's blocking pool, so a slow directory (a
 //! hung network mount) never stalls the runtime thread; a remote directory is listed by a
-//! shell loop over the host's ssh connection (no `find` or `ls` parsing needed there).
+//! shell loop over the host's ssh connection (no `find` or `ls` parsing needed there). A
+//! preset name (`lima`, `podman`, `quickemu`, `proxmox`, `libvirt`) looks where that manager
+//! keeps its sockets instead (see [`super::presets`]).
 
+use super::presets::Preset;
 use crate::qmp::Target;
 use crate::ssh::{SshHost, shell_quote};
 use std::collections::BTreeSet;
@@ -30,9 +33,17 @@ pub enum DirChange {
     Vanished(Target),
 }
 
-/// Where sockets are discovered: a directory on this machine, or on another host.
+/// Where sockets are discovered: a directory on this machine, or on another host, or where a
+/// known VM manager keeps them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
+    /// A VM manager's sockets (or libvirt's running domains).
+    Preset {
+        /// Which manager.
+        preset: Preset,
+        /// The libvirt connection URI, for the libvirt preset (`None`: the default).
+        libvirt_uri: Option<String>,
+    },
     /// A directory here.
     Local(PathBuf),
     /// A directory on another host, over ssh.
@@ -54,6 +65,12 @@ impl FromStr for Place {
             Ok(Place::Ssh { host, dir })
         } else if text.is_empty() {
             Err("the directory is empty".to_string())
+        } else if let Some(preset) = Preset::from_name(text) {
+            // A directory with a preset's name is written `./lima`.
+            Ok(Place::Preset {
+                preset,
+                libvirt_uri: None,
+            })
         } else {
             Ok(Place::Local(PathBuf::from(text)))
         }
@@ -65,6 +82,7 @@ impl fmt::Display for Place {
         match self {
             Place::Local(dir) => write!(f, "{}", dir.display()),
             Place::Ssh { host, dir } => write!(f, "ssh://{host}{dir}"),
+            Place::Preset { preset, .. } => write!(f, "{preset}"),
         }
     }
 }
@@ -133,6 +151,10 @@ pub async fn scan_place(place: &Place) -> Result<BTreeSet<Target>, String> {
             .map(|paths| paths.into_iter().map(Target::Unix).collect())
             .map_err(|error| format!("cannot read {}: {error}", dir.display())),
         Place::Ssh { host, dir } => scan_remote(host, dir).await,
+        Place::Preset {
+            preset,
+            libvirt_uri,
+        } => preset.scan(libvirt_uri.as_deref()).await,
     }
 }
 
@@ -235,5 +257,13 @@ mod tests {
         let remote: Place = "ssh://u@h:2/run/qemu/".parse().unwrap();
         assert_eq!(remote.to_string(), "ssh://u@h:2/run/qemu/");
         assert!("ssh://h".parse::<Place>().is_err());
+        assert_eq!(
+            "proxmox".parse(),
+            Ok(Place::Preset {
+                preset: Preset::Proxmox,
+                libvirt_uri: None
+            })
+        );
+        assert_eq!("./proxmox".parse(), Ok(Place::Local("./proxmox".into())));
     }
 }

@@ -5,14 +5,21 @@
 //! each vCPU thread id that `query-cpus-fast` reports, and `/proc/<pid>/stat` and `status` for
 //! the whole process: on this machine ([`HostSampler`]), or on the VM's host over ssh
 //! ([`remote`]). Parsing and the rates ([`HostRates`]) are pure and unit-tested; only
-//! [`HostSampler::sample`] and [`remote::RemoteSampler::sample`] read files. The poller calls
-//! the local one through [`HostSampler::sample_off_runtime`] and the remote one runs an ssh
-//! process, so a slow `/proc` never stalls the runtime thread that reads every VM's QMP socket.
+//! [`HostSampler::sample`] and [`remote::RemoteSampler::sample`] read files.
+//!
+//! Locally the files are opened once and read again with `pread` at offset 0 into a buffer
+//! kept between polls (procfs makes each read afresh): one system call per file and poll,
+//! no open, stat or close. RSS comes from `stat` too (in pages), and the process's start
+//! from the first reading of `/proc/uptime`, so a poll reads `stat` and one `schedstat` per
+//! vCPU. These reads take microseconds and never wait for the disk, so they run on the
+//! poller's own thread; the remote sampler runs an ssh process, so neither stalls the runtime.
 
 pub mod remote;
 
 use serde::Serialize;
 use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -103,6 +110,12 @@ pub fn process_exited(pid: u32) -> bool {
     }
 }
 
+/// Resident pages (field 24) from a `stat` file.
+pub fn parse_stat_rss_pages(text: &str) -> Option<u64> {
+    let after_name = &text[text.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(21)?.parse().ok()
+}
+
 /// `VmRSS` in bytes from a `status` file.
 pub fn parse_status_rss(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -122,6 +135,9 @@ pub struct ProcReadings {
     pub stat: String,
     /// `/proc/<pid>/status`, if it could be read.
     pub status: Option<String>,
+    /// The page size of the process's host, when known: RSS then comes from `stat` if
+    /// there is no `status`.
+    pub page_size: Option<u64>,
     /// `/proc/uptime` of the process's host, if it could be read.
     pub uptime: Option<String>,
     /// `/proc/<pid>/task/<tid>/schedstat` of each vCPU thread that could be read.
@@ -131,6 +147,8 @@ pub struct ProcReadings {
 /// Turns successive [`ProcReadings`] of one process into figures and rates.
 #[derive(Debug, Default)]
 pub struct HostRates {
+    /// When the process started, on the monotonic clock (from the first `/proc/uptime`).
+    started: Option<Instant>,
     last: Option<Instant>,
     last_process_ticks: Option<u64>,
     last_threads: HashMap<u32, (u64, u64)>,
@@ -143,12 +161,26 @@ impl HostRates {
         let elapsed = self.last.map(|last| now.duration_since(last));
         let stat = &readings.stat;
         let uptime = readings.uptime.as_deref().and_then(parse_uptime);
+        let uptime = match parse_stat_start_ticks(stat)
+            .zip(uptime)
+            .and_then(|(start, now)| process_uptime(start, now))
+        {
+            Some(age) => {
+                self.started = now.checked_sub(age);
+                Some(age)
+            }
+            None => self.started.map(|started| now.duration_since(started)),
+        };
+        let rss_bytes = match &readings.status {
+            Some(status) => parse_status_rss(status),
+            None => parse_stat_rss_pages(stat)
+                .zip(readings.page_size)
+                .map(|(pages, size)| pages * size),
+        };
         let mut sample = HostSample {
             pid,
-            uptime: parse_stat_start_ticks(stat)
-                .zip(uptime)
-                .and_then(|(start, now)| process_uptime(start, now)),
-            rss_bytes: readings.status.as_deref().and_then(parse_status_rss),
+            uptime,
+            rss_bytes,
             ..Default::default()
         };
         let ticks = parse_stat_cpu_ticks(stat);
@@ -187,12 +219,43 @@ impl HostRates {
     }
 }
 
-/// Samples one QEMU process on this machine, keeping the previous readings to compute rates.
+/// Samples one QEMU process on this machine, keeping the previous readings to compute rates
+/// and its `/proc` files open between polls.
 #[derive(Debug)]
 pub struct HostSampler {
     pid: u32,
     proc_dir: PathBuf,
     rates: HostRates,
+    /// `/proc/<pid>/stat`, once opened.
+    stat: Option<File>,
+    /// `/proc/<pid>/task/<tid>/schedstat` of the vCPU threads of the last poll.
+    schedstat: HashMap<u32, File>,
+    /// The buffer every file is read into.
+    buffer: Vec<u8>,
+    /// The last readings, their strings reused.
+    readings: ProcReadings,
+}
+
+/// Bytes a `stat` or `schedstat` file takes, with room to spare (a longer file is read again
+/// with a bigger buffer).
+const PROC_BUFFER: usize = 1024;
+
+/// Reads all of `file` from offset 0 into `buffer` (growing it when the file fills it), as
+/// text into `text`.
+fn read_proc_file(file: &File, buffer: &mut Vec<u8>, text: &mut String) -> std::io::Result<()> {
+    if buffer.len() < PROC_BUFFER {
+        buffer.resize(PROC_BUFFER, 0);
+    }
+    loop {
+        let read = file.read_at(buffer, 0)?;
+        if read < buffer.len() {
+            text.clear();
+            text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+            return Ok(());
+        }
+        let bigger = buffer.len() * 2;
+        buffer.resize(bigger, 0);
+    }
 }
 
 impl HostSampler {
@@ -202,56 +265,68 @@ impl HostSampler {
             pid,
             proc_dir: PathBuf::from(format!("/proc/{pid}")),
             rates: HostRates::default(),
-        }
-    }
-
-    /// Reads `/proc` on tokio's blocking pool (never on the runtime thread). When that thread
-    /// is lost, the reason is returned and the next reading starts afresh.
-    pub async fn sample_off_runtime(
-        &mut self,
-        vcpu_threads: Vec<u32>,
-    ) -> Result<HostSample, String> {
-        let fresh = HostSampler::new(self.pid);
-        let mut sampler = std::mem::replace(self, fresh);
-        let reading = tokio::task::spawn_blocking(move || {
-            let sample = sampler.sample(&vcpu_threads);
-            (sampler, sample)
-        })
-        .await;
-        match reading {
-            Ok((sampler, sample)) => {
-                *self = sampler;
-                sample
-            }
-            Err(error) => Err(format!(
-                "reading {} failed: {error}",
-                self.proc_dir.display()
-            )),
+            stat: None,
+            schedstat: HashMap::new(),
+            buffer: Vec::new(),
+            readings: ProcReadings {
+                page_size: Some(rustix::param::page_size() as u64),
+                ..ProcReadings::default()
+            },
         }
     }
 
     /// Reads `/proc` now, on this thread. Fails with a reason when the process cannot be read at all.
     pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
         let now = Instant::now();
-        let stat = std::fs::read_to_string(self.proc_dir.join("stat")).map_err(|error| {
-            format!(
-                "cannot read {}: {error}",
-                self.proc_dir.join("stat").display()
-            )
-        })?;
-        let readings = ProcReadings {
-            stat,
-            status: std::fs::read_to_string(self.proc_dir.join("status")).ok(),
-            uptime: std::fs::read_to_string("/proc/uptime").ok(),
-            schedstat: vcpu_threads
-                .iter()
-                .filter_map(|&tid| {
-                    let path = self.proc_dir.join(format!("task/{tid}/schedstat"));
-                    Some((tid, std::fs::read_to_string(path).ok()?))
-                })
-                .collect(),
+        let cannot_read = |path: PathBuf, error: std::io::Error| {
+            format!("cannot read {}: {error}", path.display())
         };
-        Ok(self.rates.update(self.pid, now, &readings))
+        let first = self.stat.is_none();
+        if first {
+            let path = self.proc_dir.join("stat");
+            self.stat = Some(File::open(&path).map_err(|error| cannot_read(path, error))?);
+        }
+        if let Some(stat) = &self.stat
+            && let Err(error) = read_proc_file(stat, &mut self.buffer, &mut self.readings.stat)
+        {
+            // Opened again at the next poll.
+            self.stat = None;
+            return Err(cannot_read(self.proc_dir.join("stat"), error));
+        }
+        // The process's start is learned once; later polls count from it.
+        self.readings.uptime = if first {
+            std::fs::read_to_string("/proc/uptime").ok()
+        } else {
+            None
+        };
+        self.schedstat.retain(|tid, _| vcpu_threads.contains(tid));
+        let mut texts = std::mem::take(&mut self.readings.schedstat);
+        texts.retain(|tid, _| vcpu_threads.contains(tid));
+        for &tid in vcpu_threads {
+            if !self.schedstat.contains_key(&tid) {
+                let path = self.proc_dir.join(format!("task/{tid}/schedstat"));
+                match File::open(path) {
+                    Ok(file) => {
+                        self.schedstat.insert(tid, file);
+                    }
+                    Err(_) => {
+                        texts.remove(&tid);
+                        continue;
+                    }
+                }
+            }
+            let text = texts.entry(tid).or_default();
+            let read = match self.schedstat.get(&tid) {
+                Some(file) => read_proc_file(file, &mut self.buffer, text),
+                None => continue,
+            };
+            if read.is_err() {
+                self.schedstat.remove(&tid);
+                texts.remove(&tid);
+            }
+        }
+        self.readings.schedstat = texts;
+        Ok(self.rates.update(self.pid, now, &self.readings))
     }
 }
 
@@ -267,11 +342,10 @@ pub enum HostReader {
 }
 
 impl HostReader {
-    /// The figures now: read on the blocking pool, or by an ssh process; never on the runtime
-    /// thread.
+    /// The figures now: read with a few `pread`s here, or by an ssh process.
     pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
         match self {
-            HostReader::Local(sampler) => sampler.sample_off_runtime(vcpu_threads.to_vec()).await,
+            HostReader::Local(sampler) => sampler.sample(vcpu_threads),
             HostReader::Remote(sampler) => sampler.sample(vcpu_threads).await,
             HostReader::Unavailable(reason) => Err(reason.to_string()),
         }
@@ -292,6 +366,8 @@ mod tests {
         assert_eq!(parse_stat_state(stat), Some('S'));
         let long = "7 (q) S 1 7 7 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 12345 2 3";
         assert_eq!(parse_stat_start_ticks(long), Some(12345));
+        let full = "7 (q) S 1 7 7 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 12345 999 321 18446744073709551615";
+        assert_eq!(parse_stat_rss_pages(full), Some(321));
         assert_eq!(parse_uptime("350.25 1000.0\n"), Some(350.25));
         assert_eq!(
             process_uptime(12345, 350.25),
@@ -329,16 +405,20 @@ mod tests {
         assert!(busy > 10.0, "a busy thread shows CPU: {busy}");
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn samples_off_the_runtime_thread_keep_their_rates() {
+    #[test]
+    fn rss_and_uptime_need_no_file_but_stat_after_the_first_poll() {
         let mut sampler = HostSampler::new(std::process::id());
-        let first = sampler.sample_off_runtime(Vec::new()).await.unwrap();
-        assert!(first.rss_bytes.unwrap() > 0);
-        assert_eq!(first.process_cpu_percent, None);
-        let second = sampler.sample_off_runtime(Vec::new()).await.unwrap();
+        let first = sampler.sample(&[]).unwrap();
+        let second = sampler.sample(&[]).unwrap();
+        assert!(second.rss_bytes.unwrap() > 0);
+        assert!(second.uptime.unwrap() >= first.uptime.unwrap());
+        assert!(second.process_cpu_percent.is_some());
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let from_status = parse_status_rss(&status).unwrap() as f64;
+        let from_stat = second.rss_bytes.unwrap() as f64;
         assert!(
-            second.process_cpu_percent.is_some(),
-            "the second reading has a rate, so the sampler came back from the blocking pool"
+            (from_stat / from_status - 1.0).abs() < 0.5,
+            "RSS from stat's pages ({from_stat}) is status's VmRSS ({from_status})"
         );
     }
 

@@ -129,6 +129,11 @@ impl NewsReceiver {
         Some(self.taken(news))
     }
 
+    /// True when no news waits in the queue (news may still arrive).
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
     /// The next piece of news if one is waiting (missed events are reported once the queue
     /// has drained).
     pub fn try_recv(&mut self) -> Result<AppEvent, mpsc::error::TryRecvError> {

@@ -10,7 +10,16 @@
 //! events that come faster are coalesced (one poll running, at most one waiting, event polls
 //! at most every [`EVENT_POLL_SPACING`], slow queries for events at most every
 //! [`SLOW_EVENT_SPACING`]), so a guest cannot drive polls without limit. Missed ticks are
-//! delayed, never bunched. Returns when the connection is gone.
+//! skipped, never bunched. Returns when the connection is gone.
+//!
+//! Every VM's ticks come from one shared ticker per interval ([`grid_ticks`]) on one grid
+//! (multiples of the interval since the process started), so the pollers of a fleet wake
+//! together, once per interval, and the runtime re-arms one timer per tick rather than one
+//! per VM (each timer armed earlier than the runtime's next wake-up costs it an eventfd
+//! write and a spurious wake-up). The same ticks tell a poll that QEMU has left it
+//! unanswered for an interval, so a poll arms no timer of its own. A VM polls at once when it
+//! connects and when the interval changes, then on the grid. A poll for events stands in
+//! for a tick less than half an interval away.
 
 use super::host::{HostReader, HostSample, HostSampler, VcpuHost, remote::RemoteSampler};
 use super::rates::BlockRates;
@@ -202,18 +211,37 @@ pub async fn run(
 ) -> QmpError {
     let mut events = client.subscribe();
     let mut state = PollState::new(host_source);
-    let mut ticker = new_ticker(*interval.borrow_and_update());
+    let mut ticks = grid_ticks(*interval.borrow_and_update());
     let mut schedule = Schedule::new();
     // When the first poll QEMU has not answered was sent; `None` while QEMU answers.
     let mut unanswered_since: Option<Instant> = None;
+    // Poll at once (on connecting, and when the interval changes), then on the grid.
+    let mut poll_now = true;
+    // A tick before this is skipped: a poll for events just stood in for it.
+    let mut skip_ticks_before: Option<Instant> = None;
     loop {
         let event_poll_at = schedule.event_poll_at(Instant::now());
         let tick = tokio::select! {
-            _ = ticker.tick() => true,
+            () = std::future::ready(()), if poll_now => {
+                poll_now = false;
+                true
+            }
+            changed = ticks.changed() => {
+                if changed.is_err() {
+                    // The ticker's runtime is gone (tests run several): take a new one.
+                    ticks = grid_ticks(*interval.borrow());
+                    continue;
+                }
+                if skip_ticks_before.take().is_some_and(|until| Instant::now() < until) {
+                    continue;
+                }
+                true
+            }
             _ = sleep_until(event_poll_at) => false,
             changed = interval.changed() => {
                 if changed.is_ok() {
-                    ticker = new_ticker(*interval.borrow_and_update());
+                    ticks = grid_ticks(*interval.borrow_and_update());
+                    poll_now = true;
                 }
                 continue;
             }
@@ -237,12 +265,16 @@ pub async fn run(
                 continue;
             }
         };
+        // Asked for by an event (or the first poll): everything slow is read again; otherwise
+        // the slow poll is a heartbeat of the block devices and the name, memory and balloon
+        // are kept (the events that change them ask for a refresh).
+        state.refresh_all = schedule.slow_due;
         let with_slow = schedule.start(Instant::now(), tick);
-        if !tick {
-            // The event's poll stands in for the next tick.
-            ticker.reset();
-        }
         let patience = *interval.borrow();
+        if !tick {
+            // The event's poll stands in for the next tick if that is near.
+            skip_ticks_before = Some(Instant::now() + patience / 2);
+        }
         let started = Instant::now();
         let mut report_unanswered = || {
             let since = *unanswered_since.get_or_insert(started);
@@ -252,8 +284,8 @@ pub async fn run(
             &mut state,
             &client,
             with_slow,
+            &mut ticks,
             started + patience,
-            patience,
             &mut report_unanswered,
         )
         .await;
@@ -284,6 +316,22 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+/// What the poller remembers between polls (counters for rates, host figures), for a caller
+/// that dials the socket for each poll (polite mode) and so cannot use [`run`].
+pub struct PollMemory(PollState);
+
+impl PollMemory {
+    /// Nothing remembered yet; host figures from `host_source`.
+    pub fn new(host_source: HostSource) -> PollMemory {
+        PollMemory(PollState::new(host_source))
+    }
+
+    /// One poll over `client`, with the slow queries when `with_slow`.
+    pub async fn poll(&mut self, client: &Client, with_slow: bool) -> Result<Sample, QmpError> {
+        self.0.poll(client, with_slow).await
     }
 }
 
@@ -374,37 +422,102 @@ impl Schedule {
     }
 }
 
-/// Runs one poll; when it is still waiting at `first_report`, calls `unanswered`, and again
-/// every `patience` after (gives up if `unanswered` returns false: the app is gone).
+/// Runs one poll; when it is still waiting at the first tick from `first_report` on (less a
+/// tenth of an interval: ticks and polls start together), calls `unanswered`, and again at
+/// every tick after (gives up if `unanswered` returns false: the app is gone).
 async fn watched_poll(
     state: &mut PollState,
     client: &Client,
     with_slow: bool,
+    ticks: &mut watch::Receiver<u64>,
     first_report: Instant,
-    patience: Duration,
     unanswered: &mut impl FnMut() -> bool,
 ) -> Result<Sample, QmpError> {
     let poll = state.poll(client, with_slow);
     tokio::pin!(poll);
-    let mut report_at = tokio::time::Instant::from_std(first_report);
+    let started = Instant::now();
+    let early = first_report.saturating_duration_since(started) / 10;
+    let mut reporting = false;
+    let mut ticking = true;
     loop {
         tokio::select! {
             result = &mut poll => return result,
-            _ = tokio::time::sleep_until(report_at) => {
-                if !unanswered() {
+            changed = ticks.changed(), if ticking => {
+                if changed.is_err() {
+                    // No ticker any more: the poll's own timeouts still end it.
+                    ticking = false;
+                    continue;
+                }
+                reporting = reporting || Instant::now() + early >= first_report;
+                if reporting && !unanswered() {
                     return Err(QmpError::Disconnected {
                         reason: "the dashboard stopped".to_string(),
                     });
                 }
-                report_at += patience;
             }
         }
     }
 }
 
+thread_local! {
+    /// The shared tickers of this thread's runtime, by period in nanoseconds: a receiver
+    /// each, to subscribe from (their ticker task ends with the runtime).
+    static GRIDS: std::cell::RefCell<HashMap<u128, watch::Receiver<u64>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// Ticks of the shared ticker of `period` (a counter that goes up once per tick, on the
+/// process-wide grid), started on first use.
+pub fn grid_ticks(period: Duration) -> watch::Receiver<u64> {
+    let key = period.as_nanos();
+    GRIDS.with(|grids| {
+        let mut grids = grids.borrow_mut();
+        if let Some(receiver) = grids.get(&key)
+            && receiver.has_changed().is_ok()
+        {
+            let mut receiver = receiver.clone();
+            receiver.mark_unchanged();
+            return receiver;
+        }
+        let (sender, receiver) = watch::channel(0u64);
+        tokio::spawn(async move {
+            let mut ticker = new_ticker(period);
+            // tokio's timer wheel writes to the runtime's eventfd (a spurious wake-up) for
+            // every timer armed earlier than the earliest one it knew of when it last fired
+            // timers; with none left after a tick, that is every command's timeout of the
+            // round. A timer kept armed two ticks ahead stays the earliest then, so the
+            // round's timers (the next tick, timeouts longer than an interval) arm quietly.
+            let ahead = tokio::time::sleep(period * 2);
+            tokio::pin!(ahead);
+            loop {
+                let at = ticker.tick().await;
+                ahead.as_mut().reset(at + period * 2);
+                sender.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        });
+        grids.insert(key, receiver.clone());
+        receiver
+    })
+}
+
+/// The instant every poller's grid counts from.
+static GRID_EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// The first point of the grid of `period` after `now` (the grid counts from `epoch`).
+fn next_grid_point(epoch: Instant, now: Instant, period: Duration) -> Instant {
+    let period_ns = period.as_nanos().max(1);
+    let since = now.saturating_duration_since(epoch).as_nanos();
+    let points = since / period_ns + 1;
+    let offset = u64::try_from(points.saturating_mul(period_ns)).unwrap_or(u64::MAX);
+    epoch + Duration::from_nanos(offset)
+}
+
+/// Ticks every `period` on the process-wide grid, starting at its next point.
 fn new_ticker(period: Duration) -> tokio::time::Interval {
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let epoch = *GRID_EPOCH.get_or_init(Instant::now);
+    let start = next_grid_point(epoch, Instant::now(), period);
+    let mut ticker = tokio::time::interval_at(start.into(), period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     ticker
 }
 
@@ -418,6 +531,10 @@ struct PollState {
     facts: Option<MachineFacts>,
     /// The first vCPU's QOM path, for its model.
     first_cpu: Option<String>,
+    /// The next slow poll reads name, memory and balloon again (else it reuses `kept`).
+    refresh_all: bool,
+    /// Name, memory and balloon as last read.
+    kept: Option<(Option<String>, MemorySample)>,
 }
 
 fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
@@ -441,6 +558,8 @@ impl PollState {
             last_balloon: None,
             facts: None,
             first_cpu: None,
+            refresh_all: true,
+            kept: None,
         }
     }
 
@@ -552,12 +671,40 @@ impl PollState {
     }
 
     async fn poll_slow(&mut self, client: &Client) -> Result<SlowSample, QmpError> {
-        let (name, block_info, memory) = tokio::join!(
-            client.query_name(),
-            client.query_block(),
-            client.query_memory_size_summary()
-        );
-        let memory = memory.ok();
+        let machine = match &self.facts {
+            Some(facts) => facts.clone(),
+            None => {
+                let facts = self.machine_facts(client).await?;
+                self.facts = Some(facts.clone());
+                facts
+            }
+        };
+        let kept = match (&self.kept, self.refresh_all) {
+            (Some(kept), false) => Some(kept.clone()),
+            _ => None,
+        };
+        let (name, memory) = match kept {
+            Some(kept) => {
+                let block_info = client.query_block().await?;
+                return Ok(SlowSample {
+                    machine,
+                    name: kept.0,
+                    block_info,
+                    memory: kept.1,
+                });
+            }
+            None => {
+                let (name, block_info, memory) = tokio::join!(
+                    client.query_name(),
+                    client.query_block(),
+                    client.query_memory_size_summary()
+                );
+                ((name, block_info), memory.ok())
+            }
+        };
+        let (name, block_info) = name;
+        // A balloon read that says nothing (a timeout) is asked again at the next slow poll.
+        let mut settled = true;
         let balloon_bytes = if self.has_balloon {
             match client.query_balloon().await {
                 Ok(balloon) => {
@@ -575,28 +722,26 @@ impl PollState {
                 }
                 // A timeout or an odd reply says nothing about the device: keep the last
                 // known size and ask again next time.
-                Err(_) => self.last_balloon,
+                Err(_) => {
+                    settled = false;
+                    self.last_balloon
+                }
             }
         } else {
             None
         };
-        let machine = match &self.facts {
-            Some(facts) => facts.clone(),
-            None => {
-                let facts = self.machine_facts(client).await?;
-                self.facts = Some(facts.clone());
-                facts
-            }
+        let name = name?.name;
+        let memory = MemorySample {
+            base_bytes: memory.map(|m| m.base_memory),
+            plugged_bytes: memory.and_then(|m| m.plugged_memory),
+            balloon_bytes,
         };
+        self.kept = settled.then(|| (name.clone(), memory));
         Ok(SlowSample {
             machine,
-            name: name?.name,
+            name,
             block_info: block_info?,
-            memory: MemorySample {
-                base_bytes: memory.map(|m| m.base_memory),
-                plugged_bytes: memory.and_then(|m| m.plugged_memory),
-                balloon_bytes,
-            },
+            memory,
         })
     }
 }
@@ -656,6 +801,18 @@ mod tests {
         // The last events still get their poll once the spacing allows.
         let end = start + Duration::from_secs(2);
         assert!(schedule.event_poll_at(end).is_some());
+    }
+
+    #[test]
+    fn ticks_fall_on_one_grid_whenever_a_poller_starts() {
+        let epoch = Instant::now();
+        let period = Duration::from_millis(250);
+        let at = |ms| epoch + Duration::from_millis(ms);
+        assert_eq!(next_grid_point(epoch, at(0), period), at(250));
+        assert_eq!(next_grid_point(epoch, at(1), period), at(250));
+        assert_eq!(next_grid_point(epoch, at(249), period), at(250));
+        assert_eq!(next_grid_point(epoch, at(250), period), at(500));
+        assert_eq!(next_grid_point(epoch, at(10_001), period), at(10_250));
     }
 
     #[test]

@@ -1,7 +1,17 @@
 //! The cheap-to-clone QMP client handle: connect, negotiate, execute, subscribe to events.
 //!
-//! Every command carries a numeric id and a timeout. Many tasks may call [`Client::execute`]
-//! at once; replies find their caller through the pending map in [`super::connection`].
+//! Every command has a timeout. Many tasks may call [`Client::execute`] at once; replies find
+//! their caller through the pending map in [`super::connection`], by order, or by id while
+//! the order cannot be trusted. When the greeting offers `oob`, it is negotiated (QEMU then
+//! reads commands on its monitor thread, which costs it less per request); a proxy that
+//! offers it without doing it can turn this off ([`ConnectOptions::oob`]).
+//!
+//! Some peers take one command at a time (libvirt's QMP proxy parses its buffer as one JSON
+//! document, so pipelined commands are never answered). For them the client keeps one command
+//! in flight: known up front for libvirt targets, and learnt when pipelined commands to a peer
+//! that greets like libvirt's proxy time out (the connection is then closed, since such a peer
+//! never recovers, and the target is remembered for the rest of the session). A QEMU that
+//! stops answering greets like QEMU, so it is never taken for such a proxy.
 
 use super::abilities::Abilities;
 use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
@@ -13,11 +23,11 @@ use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 /// Timeouts and limits for a connection.
@@ -31,6 +41,30 @@ pub struct ConnectOptions {
     pub command_timeout: Duration,
     /// Called with every event as it is read (see [`EventTap`]).
     pub event_tap: Option<EventTap>,
+    /// Negotiate the `oob` capability when the greeting offers it.
+    pub oob: bool,
+    /// The libvirt connection URI for `libvirt:` targets (`None`: `LIBVIRT_DEFAULT_URI`, else
+    /// `qemu:///system`).
+    pub libvirt_uri: Option<String>,
+    /// Polite mode: the caller dials the socket for each poll and lets it go, so no events
+    /// arrive and the socket is not held ([`Abilities`] says so).
+    pub polite: bool,
+}
+
+/// The shortest greeting timeout for peers known to greet slowly (libvirt's QMP proxy can
+/// take 4 to 5 s).
+pub const SLOW_PEER_GREETING: Duration = Duration::from_secs(15);
+
+/// Targets that answered pipelined commands with silence: one command at a time from then on.
+static ONE_AT_A_TIME: Mutex<BTreeSet<Target>> = Mutex::new(BTreeSet::new());
+
+/// True when `target` is known to take one command at a time.
+fn takes_one_at_a_time(target: &Target) -> bool {
+    matches!(target, Target::Libvirt { .. })
+        || ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(target)
 }
 
 impl Default for ConnectOptions {
@@ -40,6 +74,9 @@ impl Default for ConnectOptions {
             greeting_timeout: Duration::from_secs(3),
             command_timeout: Duration::from_secs(5),
             event_tap: None,
+            oob: true,
+            libvirt_uri: None,
+            polite: false,
         }
     }
 }
@@ -51,6 +88,9 @@ impl std::fmt::Debug for ConnectOptions {
             .field("greeting_timeout", &self.greeting_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("event_tap", &self.event_tap.is_some())
+            .field("oob", &self.oob)
+            .field("libvirt_uri", &self.libvirt_uri)
+            .field("polite", &self.polite)
             .finish()
     }
 }
@@ -61,17 +101,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 struct Inner {
     target: Target,
     abilities: Abilities,
+    /// Cleared when the peer turns out to take one command at a time.
+    pipelining: AtomicBool,
+    /// The greeting looks like libvirt's QMP proxy's: pipelined commands that get no reply
+    /// mean it takes one command at a time.
+    may_take_one_at_a_time: bool,
+    /// Held by the command in flight while pipelining is off.
+    turn: tokio::sync::Semaphore,
+    /// The proxy serving a `libvirt:` target; killed when the last clone is dropped.
+    _proxy: Option<crate::libvirt::Proxy>,
     greeting: Greeting,
     peer_pid: Option<u32>,
     shared: Arc<Shared>,
-    lines: mpsc::Sender<Vec<u8>>,
-    next_id: AtomicU64,
     command_timeout: Duration,
     /// The receiver made before the reader started, handed to the first subscriber so that
     /// no event is missed between negotiation and subscription.
     first_subscription: Mutex<Option<fanout::Receiver<Notice>>>,
     reader: AbortHandle,
-    /// Set when the monitor speaks HMP: commands go through the session, not `lines`.
+    /// Set when the monitor speaks HMP: commands go through the session, not the QMP
+    /// writer's queue.
     hmp: Option<hmp::Session>,
 }
 
@@ -83,27 +131,36 @@ struct Parts {
     shared: Arc<Shared>,
     first_subscription: fanout::Receiver<Notice>,
     reader: AbortHandle,
-    /// QMP: JSON lines for the writer task (over HMP a channel nobody reads).
-    lines: mpsc::Sender<Vec<u8>>,
     /// HMP: the session that translates and runs commands one at a time.
     hmp: Option<hmp::Session>,
+    /// The proxy serving a `libvirt:` target.
+    proxy: Option<crate::libvirt::Proxy>,
 }
 
 impl Client {
     fn assemble(parts: Parts, options: &ConnectOptions) -> Client {
-        let abilities = match parts.hmp {
+        let dialect = match parts.hmp {
             Some(_) => Abilities::HMP,
             None => Abilities::QMP,
         };
+        // Polite mode lets go of the socket between polls: no events can arrive.
+        let abilities = Abilities {
+            events: dialect.events && !options.polite,
+            holds_socket: !options.polite,
+            ..dialect
+        };
+        let one_at_a_time = takes_one_at_a_time(&parts.target);
         Client {
             inner: Arc::new(Inner {
+                may_take_one_at_a_time: greets_like_libvirts_proxy(&parts.greeting),
+                pipelining: AtomicBool::new(abilities.pipelining && !one_at_a_time),
+                turn: tokio::sync::Semaphore::new(1),
+                _proxy: parts.proxy,
                 target: parts.target,
                 abilities,
                 greeting: parts.greeting,
                 peer_pid: parts.peer_pid,
                 shared: parts.shared,
-                lines: parts.lines,
-                next_id: AtomicU64::new(1),
                 command_timeout: options.command_timeout,
                 first_subscription: Mutex::new(Some(parts.first_subscription)),
                 reader: parts.reader,
@@ -115,6 +172,7 @@ impl Client {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.shared.hang_up();
         self.reader.abort();
     }
 }
@@ -154,8 +212,8 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connects to `target`, reads the greeting and negotiates capabilities.
     pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Client, QmpError> {
-        let (stream, peer_pid) = open(target, options.connect_timeout).await?;
-        let result = Self::handshake(target.clone(), stream, peer_pid, options).await;
+        let opened = open(target, options).await?;
+        let result = Self::handshake(target.clone(), opened, options).await;
         match (result, target) {
             // A forwarded socket accepts at once and closes when the remote end fails: ask
             // the host why.
@@ -171,16 +229,26 @@ impl Client {
 
     async fn handshake(
         target: Target,
-        stream: Box<dyn Stream>,
-        peer_pid: Option<u32>,
+        opened: Opened,
         options: &ConnectOptions,
     ) -> Result<Client, QmpError> {
+        let Opened {
+            stream,
+            peer_pid,
+            proxy,
+        } = opened;
+        // libvirt's proxy greets late (its event loop wakes late).
+        let greeting_wait = if proxy.is_some() {
+            options.greeting_timeout.max(SLOW_PEER_GREETING)
+        } else {
+            options.greeting_timeout
+        };
         let (mut read, write) = tokio::io::split(stream);
         let greeting_timeout = || QmpError::GreetingTimeout {
             target: target.to_string(),
-            after: options.greeting_timeout,
+            after: greeting_wait,
         };
-        let deadline = tokio::time::Instant::now() + options.greeting_timeout;
+        let deadline = tokio::time::Instant::now() + greeting_wait;
         // The first line says which dialect the monitor speaks.
         let preface = tokio::time::timeout_at(deadline, hmp::read_first_line(&mut read))
             .await
@@ -211,14 +279,8 @@ impl Client {
         };
         let shared = Shared::new(options.event_tap.clone());
         let first_receiver = shared.subscribe();
-        let (lines, line_receiver) = mpsc::channel(256);
         // A write that makes no progress for a command's timeout means QEMU stopped reading.
-        tokio::spawn(run_writer(
-            write,
-            line_receiver,
-            shared.clone(),
-            options.command_timeout,
-        ));
+        tokio::spawn(run_writer(write, shared.clone(), options.command_timeout));
         let reader = tokio::spawn(run_reader(reader, shared.clone())).abort_handle();
         let parts = Parts {
             target,
@@ -227,10 +289,27 @@ impl Client {
             shared,
             first_subscription: first_receiver,
             reader,
-            lines,
             hmp: None,
+            proxy,
         };
         let client = Client::assemble(parts, options);
+        let offers_oob = client
+            .inner
+            .greeting
+            .capabilities
+            .iter()
+            .any(|c| c == "oob");
+        // libvirt's proxy offers oob without doing it.
+        let oob = options.oob && offers_oob && !client.inner.may_take_one_at_a_time;
+        if oob {
+            let enable = json!({"enable": ["oob"]});
+            match client.execute("qmp_capabilities", Some(enable)).await {
+                Ok(_) => return Ok(client),
+                // Offered but refused: negotiate without it.
+                Err(QmpError::Qemu { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
         client.execute("qmp_capabilities", None).await?;
         Ok(client)
     }
@@ -265,8 +344,8 @@ impl Client {
             shared,
             first_subscription: first_receiver,
             reader,
-            lines: mpsc::channel(1).0,
             hmp: Some(session),
+            proxy: None,
         };
         Client::assemble(parts, options)
     }
@@ -278,7 +357,10 @@ impl Client {
 
     /// What this connection can do (events, pipelining, whether it holds the socket).
     pub fn abilities(&self) -> Abilities {
-        self.inner.abilities
+        Abilities {
+            pipelining: self.inner.pipelining.load(Ordering::Relaxed),
+            ..self.inner.abilities
+        }
     }
 
     /// QEMU's greeting (version and capabilities).
@@ -342,7 +424,8 @@ impl Client {
     }
 
     /// Runs `command` like [`Client::execute_with_timeout`], returning the reply's value as
-    /// QEMU sent it, not decoded (for replies that may be big).
+    /// QEMU sent it, not decoded (for replies that may be big). With pipelining off, waits
+    /// for the command in flight first (within `timeout`).
     pub async fn execute_raw(
         &self,
         command: &str,
@@ -352,34 +435,71 @@ impl Client {
         if let Some(session) = &self.inner.hmp {
             return session.execute(command, arguments, timeout).await;
         }
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut message = json!({ "execute": command, "id": id });
-        if let Some(arguments) = arguments {
-            message["arguments"] = arguments;
+        if !self.inner.pipelining.load(Ordering::Relaxed) {
+            let started = tokio::time::Instant::now();
+            let turn = tokio::time::timeout(timeout, self.inner.turn.acquire())
+                .await
+                .map_err(|_| QmpError::Timeout {
+                    command: command.to_string(),
+                    after: timeout,
+                })?;
+            let _turn = turn.map_err(|_| QmpError::Disconnected {
+                reason: "the connection task ended".to_string(),
+            })?;
+            let left = timeout.saturating_sub(started.elapsed());
+            return self.exchange(command, arguments, left, timeout).await;
         }
-        let mut line = message.to_string().into_bytes();
-        line.push(b'\n');
-        let receiver = self.inner.shared.register(id)?;
+        let others_in_flight = self.pending_count() > 0;
+        let result = self.exchange(command, arguments, timeout, timeout).await;
+        if let Err(QmpError::Timeout { .. }) = &result
+            && self.inner.may_take_one_at_a_time
+            && (others_in_flight || self.pending_count() > 0)
+        {
+            self.fall_back_to_one_at_a_time();
+        }
+        result
+    }
+
+    /// Pipelined commands got no reply: the peer takes one command at a time. Such a peer
+    /// (libvirt's proxy) never answers again on this connection, so it is closed; the target
+    /// is remembered, and the next connection keeps one command in flight.
+    fn fall_back_to_one_at_a_time(&self) {
+        let newly = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(self.inner.target.clone());
+        self.inner.pipelining.store(false, Ordering::Relaxed);
+        if newly {
+            tracing::warn!(target = %self.inner.target, "pipelined commands got no reply: one command at a time from now on");
+        }
+        self.inner.shared.close(FELL_BACK);
+    }
+
+    /// Sends one command and waits for its reply, for at most `wait`; a timeout names
+    /// `timeout`, the caller's whole budget.
+    async fn exchange(
+        &self,
+        command: &str,
+        arguments: Option<Value>,
+        wait: Duration,
+        timeout: Duration,
+    ) -> Result<RawJson, QmpError> {
+        let (seq, receiver) = self
+            .inner
+            .shared
+            .send(|id, out| encode_command(command, arguments.as_ref(), id, out))?;
         let _forget_on_exit = ForgetGuard {
             shared: &self.inner.shared,
-            id,
+            seq,
         };
         let disconnected = || QmpError::Disconnected {
             reason: self
                 .closed_reason()
                 .unwrap_or_else(|| "the connection task ended".to_string()),
         };
-        // The timeout covers the wait for room in the queue too: a peer that stops reading
-        // fills the socket buffer and then the queue.
-        let call = async {
-            self.inner
-                .lines
-                .send(line)
-                .await
-                .map_err(|_| disconnected())?;
-            receiver.await.map_err(|_| disconnected())?
-        };
-        match tokio::time::timeout(timeout, call).await {
+        // A peer that stops reading leaves the command queued: the timeout covers that too.
+        let call = async { receiver.await.map_err(|_| disconnected())? };
+        match tokio::time::timeout(wait, call).await {
             Ok(reply) => reply,
             Err(_) => Err(QmpError::Timeout {
                 command: command.to_string(),
@@ -450,13 +570,42 @@ impl Client {
 
 struct ForgetGuard<'a> {
     shared: &'a Shared,
-    id: u64,
+    seq: u64,
 }
 
 impl Drop for ForgetGuard<'_> {
     fn drop(&mut self) {
-        self.shared.forget(self.id);
+        self.shared.forget(self.seq);
     }
+}
+
+/// Appends one command line to `out`: `{"execute":"query-status"}`, with `arguments` and
+/// `id` only when there are some. Built straight into the queue, no `Value` tree.
+pub fn encode_command(
+    command: &str,
+    arguments: Option<&Value>,
+    id: Option<u64>,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b"{\"execute\":");
+    let plain = command
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(command.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(Value::from(command).to_string().as_bytes());
+    }
+    if let Some(arguments) = arguments {
+        out.extend_from_slice(b",\"arguments\":");
+        out.extend_from_slice(arguments.to_string().as_bytes());
+    }
+    if let Some(id) = id {
+        out.extend_from_slice(format!(",\"id\":{id}").as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
 }
 
 /// Decodes a reply into `T`, naming the command on failure.
@@ -467,10 +616,29 @@ pub fn decode_reply<T: DeserializeOwned>(command: &str, reply: &RawJson) -> Resu
     })
 }
 
-async fn open(
-    target: &Target,
-    connect_timeout: Duration,
-) -> Result<(Box<dyn Stream>, Option<u32>), QmpError> {
+/// True when `greeting` is the one libvirt's `virt-qemu-qmp-proxy` makes up: its package is
+/// `qemu-MAJOR.MINOR.MICRO` (QEMU itself sends its build's package string, often empty or a
+/// distribution's).
+pub fn greets_like_libvirts_proxy(greeting: &Greeting) -> bool {
+    let version = &greeting.version;
+    version.package == format!("qemu-{}.{}.{}", version.major, version.minor, version.micro)
+}
+
+/// Why a connection was closed after pipelined commands got no reply.
+pub const FELL_BACK: &str = "the peer takes one command at a time (pipelined commands got no \
+     reply); reconnecting with one command in flight";
+
+/// An open byte stream to a QMP server.
+struct Opened {
+    stream: Box<dyn Stream>,
+    /// QEMU's pid, when known.
+    peer_pid: Option<u32>,
+    /// The proxy serving the stream, for `libvirt:` targets.
+    proxy: Option<crate::libvirt::Proxy>,
+}
+
+async fn open(target: &Target, options: &ConnectOptions) -> Result<Opened, QmpError> {
+    let connect_timeout = options.connect_timeout;
     let fail = |reason: String| QmpError::Connect {
         target: target.to_string(),
         reason,
@@ -485,6 +653,25 @@ async fn open(
         ),
         _ => None,
     };
+    if let Target::Libvirt { domain } = target {
+        let uri = crate::libvirt::resolve_uri(options.libvirt_uri.as_deref());
+        let started = crate::libvirt::Proxy::start(domain, &uri)
+            .await
+            .map_err(|error| fail(error.to_string()))?;
+        let pid = crate::libvirt::qemu_pid(domain, &uri);
+        let stream = tokio::time::timeout(
+            connect_timeout,
+            tokio::net::UnixStream::connect(started.socket()),
+        )
+        .await
+        .map_err(|_| fail("the proxy's socket did not accept".to_string()))?
+        .map_err(|error| fail(format!("the proxy's socket: {error}")))?;
+        return Ok(Opened {
+            stream: Box::new(stream),
+            peer_pid: pid,
+            proxy: Some(started),
+        });
+    }
     let attempt = async {
         match target {
             Target::Unix(path) => {
@@ -515,16 +702,22 @@ async fn open(
                 // Its peer is the local ssh, not QEMU: no pid from it.
                 Ok((Box::new(stream) as Box<dyn Stream>, None))
             }
+            Target::Libvirt { .. } => Err(fail("opened through its proxy".to_string())),
         }
     };
-    tokio::time::timeout(connect_timeout, attempt)
+    let (stream, peer_pid) = tokio::time::timeout(connect_timeout, attempt)
         .await
         .map_err(|_| {
             fail(format!(
                 "no answer within {:.1} s",
                 connect_timeout.as_secs_f64()
             ))
-        })?
+        })??;
+    Ok(Opened {
+        stream,
+        peer_pid,
+        proxy: None,
+    })
 }
 
 fn check_socket_path(path: &std::path::Path) -> Result<(), String> {
@@ -570,5 +763,29 @@ fn describe_tcp_error(host: &str, port: u16, error: &std::io::Error) -> String {
             "connection refused (is QEMU running with -qmp tcp:{host}:{port},server=on,wait=off?)"
         ),
         _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libvirts_proxy_is_told_from_qemu_by_its_greeting() {
+        let greeting = |package: &str| Greeting {
+            version: super::super::QemuVersion {
+                major: 7,
+                minor: 2,
+                micro: 22,
+                package: package.to_string(),
+            },
+            capabilities: vec!["oob".to_string()],
+        };
+        assert!(greets_like_libvirts_proxy(&greeting("qemu-7.2.22")));
+        assert!(!greets_like_libvirts_proxy(&greeting(
+            "Debian 1:7.2+dfsg-7+deb12u7"
+        )));
+        assert!(!greets_like_libvirts_proxy(&greeting("")));
+        assert!(!greets_like_libvirts_proxy(&greeting("qemu-7.2.0")));
     }
 }

@@ -1,7 +1,15 @@
 //! The tasks that own a QMP socket once it is open: one reads, one writes.
 //!
-//! The reader frames lines, routes replies to their callers through the pending map (by id;
-//! an id-less error or an undecodable line goes to the oldest pending command, since QEMU
+//! Commands are short: QEMU answers in-band commands in the order it reads them, so a command
+//! is sent without an `id` and its reply goes to the oldest id-less command still waiting
+//! (each byte a client sends costs QEMU about 10 µs of CPU). Ids come back only while the
+//! order cannot be trusted: once a caller gave up on an id-less command (a timeout), its reply
+//! may still come or never come, so every command carries an `id` until each abandoned one has
+//! been answered. A command is queued and put in the pending map under one lock, so the order
+//! of the map is the order on the wire; the writer sends everything queued in one write.
+//!
+//! The reader frames lines, routes replies to their callers (by id when they carry one; an
+//! id-less error or an undecodable line goes to the oldest pending command, since QEMU
 //! answers in order), and fans events out to subscribers the moment they are read. When the
 //! socket closes, every pending call fails with `Disconnected` at once. Nothing here knows
 //! which commands exist; that is [`super::client`]'s business.
@@ -14,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 /// How many notices a subscriber may fall behind before it is told it missed some.
 ///
@@ -40,14 +48,37 @@ pub enum Notice {
 pub type Reply = Result<RawJson, QmpError>;
 
 struct PendingCall {
-    reply: oneshot::Sender<Reply>,
+    /// Where the reply goes; `None` once the caller gave up (the reply is then dropped).
+    reply: Option<oneshot::Sender<Reply>>,
+    /// Sent with its sequence number as `id` (otherwise routed by order).
+    tagged: bool,
 }
 
 #[derive(Default)]
 struct State {
+    /// Calls waiting for replies, by sequence number: the order they went on the wire.
     pending: BTreeMap<u64, PendingCall>,
+    /// The next command's sequence number.
+    next_seq: u64,
+    /// Id-less calls whose caller gave up before the reply came: while there are any, the
+    /// order of replies cannot be trusted and new commands carry ids.
+    abandoned_untagged: usize,
+    /// Bytes queued for the writer.
+    outgoing: Vec<u8>,
+    /// The client is gone: the writer sends what is queued and shuts the socket's write side.
+    hung_up: bool,
     /// Set once the connection is gone, with the reason.
     closed: Option<String>,
+}
+
+impl State {
+    /// The sequence number of the oldest call sent without an id.
+    fn oldest_untagged(&self) -> Option<u64> {
+        self.pending
+            .iter()
+            .find(|(_, call)| !call.tagged)
+            .map(|(&seq, _)| seq)
+    }
 }
 
 /// A function called with every event, on the reader task, before subscribers see it.
@@ -62,6 +93,8 @@ pub struct Shared {
     tap: Option<EventTap>,
     /// Becomes true when the connection is closed, so the reader stops too.
     closing: watch::Sender<bool>,
+    /// Wakes the writer: something was queued, the client hung up, or the connection closed.
+    writer_wake: Notify,
 }
 
 impl Shared {
@@ -73,6 +106,7 @@ impl Shared {
             notices: Fanout::new(SUBSCRIBER_BACKLOG),
             tap,
             closing: watch::Sender::new(false),
+            writer_wake: Notify::new(),
         })
     }
 
@@ -85,27 +119,75 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a call waiting for the reply with this id; fails if the connection is gone.
-    pub fn register(&self, id: u64) -> Result<oneshot::Receiver<Reply>, QmpError> {
-        let mut state = self.state();
-        if let Some(reason) = &state.closed {
-            return Err(QmpError::Disconnected {
-                reason: reason.clone(),
-            });
-        }
-        let (reply, receiver) = oneshot::channel();
-        state.pending.insert(id, PendingCall { reply });
+    /// Queues one command for the writer and registers its caller, under one lock so that
+    /// the pending map keeps the order of the wire. `encode` appends the command's line to
+    /// the queue, with the given `id` when there must be one. Returns the command's sequence
+    /// number (for [`Shared::forget`]) and where its reply will come; fails if the connection
+    /// is gone.
+    pub fn send(
+        &self,
+        encode: impl FnOnce(Option<u64>, &mut Vec<u8>),
+    ) -> Result<(u64, oneshot::Receiver<Reply>), QmpError> {
+        let receiver = {
+            let mut state = self.state();
+            if let Some(reason) = &state.closed {
+                return Err(QmpError::Disconnected {
+                    reason: reason.clone(),
+                });
+            }
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            let tagged = state.abandoned_untagged > 0;
+            encode(tagged.then_some(seq), &mut state.outgoing);
+            let (reply, receiver) = oneshot::channel();
+            state.pending.insert(
+                seq,
+                PendingCall {
+                    reply: Some(reply),
+                    tagged,
+                },
+            );
+            (seq, receiver)
+        };
+        self.writer_wake.notify_one();
         Ok(receiver)
     }
 
-    /// Forgets a pending call (its caller gave up or timed out).
-    pub fn forget(&self, id: u64) {
-        self.state().pending.remove(&id);
+    /// Forgets a pending call (its caller gave up or timed out). A call sent without an id
+    /// keeps its place in the order, so that its reply, if it comes, is dropped and not
+    /// taken for the next one's.
+    pub fn forget(&self, seq: u64) {
+        let mut state = self.state();
+        let untagged = match state.pending.get_mut(&seq) {
+            Some(call) if !call.tagged => {
+                if call.reply.take().is_none() {
+                    return;
+                }
+                true
+            }
+            Some(_) => false,
+            None => return,
+        };
+        if untagged {
+            state.abandoned_untagged += 1;
+        } else {
+            state.pending.remove(&seq);
+        }
+    }
+
+    /// The client is gone: the writer sends what is queued, then shuts the write side.
+    pub fn hang_up(&self) {
+        self.state().hung_up = true;
+        self.writer_wake.notify_one();
     }
 
     /// How many calls are waiting for replies.
     pub fn pending_count(&self) -> usize {
-        self.state().pending.len()
+        self.state()
+            .pending
+            .values()
+            .filter(|call| call.reply.is_some())
+            .count()
     }
 
     /// Total events read on this connection.
@@ -126,11 +208,13 @@ impl Shared {
                 return;
             }
             state.closed = Some(reason.to_string());
+            state.outgoing = Vec::new();
             std::mem::take(&mut state.pending)
         };
         self.closing.send_replace(true);
-        for (_, call) in drained {
-            let _ = call.reply.send(Err(QmpError::Disconnected {
+        self.writer_wake.notify_one();
+        for reply in drained.into_values().filter_map(|call| call.reply) {
+            let _ = reply.send(Err(QmpError::Disconnected {
                 reason: reason.to_string(),
             }));
         }
@@ -138,17 +222,52 @@ impl Shared {
         self.notices.close();
     }
 
+    /// Routes a reply: by id to the call sent with that id; without one, to the oldest call
+    /// sent without an id (an id-less error, to the oldest call of any kind when no id-less
+    /// one waits: QEMU could not read its id). A reply with an id this client did not send
+    /// is dropped, but it came in its turn: the oldest id-less call loses its turn (it gets no
+    /// reply, and times out), so the replies after it still find their callers.
     fn complete(&self, id: Option<u64>, reply: Reply) {
         let call = {
             let mut state = self.state();
-            match id {
-                Some(id) => state.pending.remove(&id),
-                None => state.pending.pop_first().map(|(_, call)| call),
+            let seq = match id {
+                Some(id) if state.pending.get(&id).is_some_and(|call| call.tagged) => Some(id),
+                Some(_) => {
+                    if let Some(oldest) = state.oldest_untagged()
+                        && let Some(call) = state.pending.get_mut(&oldest)
+                    {
+                        if call.reply.is_some() {
+                            call.tagged = true;
+                        } else {
+                            state.pending.remove(&oldest);
+                            state.abandoned_untagged = state.abandoned_untagged.saturating_sub(1);
+                        }
+                    }
+                    None
+                }
+                None => state.oldest_untagged().or_else(|| {
+                    reply
+                        .is_err()
+                        .then(|| state.pending.keys().next().copied())
+                        .flatten()
+                }),
+            };
+            match seq.and_then(|seq| state.pending.remove(&seq)) {
+                Some(call) => match call.reply {
+                    Some(reply) => Some(reply),
+                    None => {
+                        // The reply of a call whose caller gave up: the order is back in
+                        // step for it.
+                        state.abandoned_untagged = state.abandoned_untagged.saturating_sub(1);
+                        return;
+                    }
+                },
+                None => None,
             }
         };
         match (call, reply) {
             (Some(call), reply) => {
-                let _ = call.reply.send(reply);
+                let _ = call.send(reply);
             }
             (None, Err(error)) => {
                 self.notices.send(Notice::ProtocolError(error.to_string()));
@@ -265,25 +384,63 @@ pub async fn run_reader<R: AsyncRead + Unpin>(mut reader: FrameReader<R>, shared
     shared.close(&reason);
 }
 
-/// Runs the writer: sends each queued line. A write error, or a write that makes no progress
-/// for `stall` (QEMU stopped reading), closes the connection: every pending call fails and
-/// the reader stops.
-pub async fn run_writer<W: AsyncWrite + Unpin>(
-    mut write: W,
-    mut lines: mpsc::Receiver<Vec<u8>>,
-    shared: Arc<Shared>,
-    stall: Duration,
-) {
-    while let Some(line) = lines.recv().await {
-        if let Err(reason) = write_line(&mut write, &line, stall).await {
+/// The most commands one write carries: a poll's three fast queries go out together, and a
+/// flood of commands (keys held down) still goes out in small pieces, so a peer that stops
+/// reading fills its socket's buffer (counted per write, not per byte) soon and is noticed.
+const LINES_PER_WRITE: usize = 3;
+
+/// Moves up to `lines` whole lines from the front of `queue` to `batch`.
+fn take_lines(queue: &mut Vec<u8>, batch: &mut Vec<u8>, lines: usize) {
+    let cut = queue
+        .iter()
+        .enumerate()
+        .filter(|(_, byte)| **byte == b'\n')
+        .nth(lines.saturating_sub(1))
+        .map_or(queue.len(), |(at, _)| at + 1);
+    if cut == queue.len() {
+        std::mem::swap(queue, batch);
+    } else {
+        batch.extend_from_slice(&queue[..cut]);
+        queue.drain(..cut);
+    }
+}
+
+/// Runs the writer: sends what is queued, a few commands per write (a poll's commands go
+/// out together). A write error, or a write that makes no progress for `stall` (QEMU stopped
+/// reading), closes the connection: every pending call fails and the reader stops. When the
+/// client hangs up, what is queued is sent and the write side shut.
+pub async fn run_writer<W: AsyncWrite + Unpin>(mut write: W, shared: Arc<Shared>, stall: Duration) {
+    let mut batch = Vec::new();
+    loop {
+        let hung_up = {
+            let mut state = shared.state();
+            if state.closed.is_some() {
+                return;
+            }
+            take_lines(&mut state.outgoing, &mut batch, LINES_PER_WRITE);
+            state.hung_up
+        };
+        if batch.is_empty() {
+            if hung_up {
+                break;
+            }
+            shared.writer_wake.notified().await;
+            continue;
+        }
+        if let Err(reason) = write_line(&mut write, &batch, stall).await {
             shared.close(&reason);
             return;
+        }
+        batch.clear();
+        // A burst of big commands does not keep its buffer for the connection's life.
+        if batch.capacity() > MAX_READ_BUFFER {
+            batch = Vec::new();
         }
     }
     let _ = write.shutdown().await;
 }
 
-/// Writes one line, failing when a write makes no progress for `stall`.
+/// Writes one or more lines, failing when a write makes no progress for `stall`.
 async fn write_line<W: AsyncWrite + Unpin>(
     write: &mut W,
     line: &[u8],

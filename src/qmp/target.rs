@@ -2,7 +2,7 @@
 //! another host reached over ssh.
 //!
 //! Parses the forms users type (`PATH`, `unix:PATH`, `tcp:HOST:PORT`, `tcp:[V6]:PORT`,
-//! `ssh://[USER@]HOST[:PORT]/PATH`). It does not speak QMP.
+//! `ssh://[USER@]HOST[:PORT]/PATH`, `libvirt:DOMAIN`). It does not speak QMP.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -30,13 +30,18 @@ pub enum Target {
         /// The socket's absolute path on that host.
         path: String,
     },
+    /// A libvirt domain, reached through libvirt's QMP proxy (see [`crate::libvirt`]).
+    Libvirt {
+        /// The domain's name (or id or UUID).
+        domain: String,
+    },
 }
 
 impl Target {
     /// True when this is TCP to an address that is not loopback (QMP has no authentication).
     pub fn is_remote_tcp(&self) -> bool {
         match self {
-            Target::Unix(_) | Target::Ssh { .. } => false,
+            Target::Unix(_) | Target::Ssh { .. } | Target::Libvirt { .. } => false,
             Target::Tcp { host, .. } => match host.parse::<IpAddr>() {
                 Ok(ip) => !ip.to_canonical().is_loopback(),
                 Err(_) => host != "localhost",
@@ -61,6 +66,7 @@ impl fmt::Display for Target {
             Target::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
             Target::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
             Target::Ssh { host, path } => write!(f, "ssh://{host}{path}"),
+            Target::Libvirt { domain } => write!(f, "libvirt:{domain}"),
         }
     }
 }
@@ -68,8 +74,8 @@ impl fmt::Display for Target {
 /// Why a target string could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid target '{input}': {reason} (expected PATH, unix:PATH, tcp:HOST:PORT or \
-     ssh://[USER@]HOST[:PORT]/PATH)"
+    "invalid target '{input}': {reason} (expected PATH, unix:PATH, tcp:HOST:PORT, \
+     ssh://[USER@]HOST[:PORT]/PATH or libvirt:DOMAIN)"
 )]
 pub struct TargetParseError {
     input: String,
@@ -92,6 +98,14 @@ impl FromStr for Target {
                 return Err(fail("the socket path is empty"));
             }
             return Ok(Target::Unix(PathBuf::from(path)));
+        }
+        if let Some(domain) = input.strip_prefix("libvirt:") {
+            if domain.is_empty() {
+                return Err(fail("the domain name is empty"));
+            }
+            return Ok(Target::Libvirt {
+                domain: domain.to_string(),
+            });
         }
         if input.starts_with("ssh://") {
             let (host, path) = crate::ssh::parse_url(input).map_err(fail)?;
@@ -157,6 +171,13 @@ mod tests {
         assert!("tcp:host:99999".parse::<Target>().is_err());
         assert!("tcp:[::1:4".parse::<Target>().is_err());
         assert!("".parse::<Target>().is_err());
+        assert_eq!(
+            "libvirt:web".parse::<Target>(),
+            Ok(Target::Libvirt {
+                domain: "web".into()
+            })
+        );
+        assert!("libvirt:".parse::<Target>().is_err());
     }
 
     #[test]
@@ -168,6 +189,7 @@ mod tests {
             "tcp:example.org:3",
             "ssh://h/run/vm.qmp",
             "ssh://me@[::1]:2222/a b.qmp",
+            "libvirt:web-1",
         ] {
             let target: Target = text.parse().unwrap();
             assert_eq!(target.to_string(), text);

@@ -16,7 +16,7 @@ use std::io::{IsTerminal, Write};
 pub enum SnapshotCommand {
     /// List the VM's snapshots, oldest first.
     List {
-        /// QMP socket of the VM: PATH, unix:PATH, tcp:HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH.
+        /// QMP socket of the VM: PATH, unix:PATH, tcp:HOST:PORT, ssh://[USER@]HOST[:PORT]/PATH or libvirt:DOMAIN.
         target: String,
         /// Print a JSON array instead of a table.
         #[arg(long)]
@@ -24,21 +24,21 @@ pub enum SnapshotCommand {
     },
     /// Take a snapshot of the running VM (disks and VM state).
     Save {
-        /// QMP socket of the VM: PATH, unix:PATH, tcp:HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH.
+        /// QMP socket of the VM: PATH, unix:PATH, tcp:HOST:PORT, ssh://[USER@]HOST[:PORT]/PATH or libvirt:DOMAIN.
         target: String,
         /// The new snapshot's tag.
         tag: String,
     },
     /// Revert the VM to a snapshot.
     Load {
-        /// QMP socket of the VM: PATH, unix:PATH, tcp:HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH.
+        /// QMP socket of the VM: PATH, unix:PATH, tcp:HOST:PORT, ssh://[USER@]HOST[:PORT]/PATH or libvirt:DOMAIN.
         target: String,
         /// The snapshot's tag.
         tag: String,
     },
     /// Delete a snapshot.
     Delete {
-        /// QMP socket of the VM: PATH, unix:PATH, tcp:HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH.
+        /// QMP socket of the VM: PATH, unix:PATH, tcp:HOST:PORT, ssh://[USER@]HOST[:PORT]/PATH or libvirt:DOMAIN.
         target: String,
         /// The snapshot's tag.
         tag: String,

@@ -54,6 +54,20 @@ pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
             ),
         ];
     }
+    if vm.busy {
+        return vec![
+            Span::styled(format!("◌ {}", crate::app::vm::BUSY), theme::muted()),
+            Span::styled(
+                format!(
+                    " (last known: {})",
+                    vm.status
+                        .as_ref()
+                        .map_or("nothing yet", |s| s.status.as_str())
+                ),
+                theme::muted(),
+            ),
+        ];
+    }
     match (&vm.status, vm.is_connected()) {
         (Some(status), true) => {
             let since = vm

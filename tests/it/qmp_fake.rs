@@ -94,19 +94,30 @@ async fn idless_error_with_nothing_pending_is_a_protocol_notice() {
 }
 
 #[tokio::test]
-async fn unknown_id_is_dropped_and_the_right_reply_still_arrives() {
+async fn a_reply_with_an_id_never_sent_takes_its_turn_and_the_next_replies_find_their_callers() {
     let fake = FakeQmp::start(|mut conn| async move {
         conn.handshake().await;
-        let cmd = conn.command().await.unwrap();
+        let _first = conn.command().await.unwrap();
+        let second = conn.command().await.unwrap();
+        // The first command's turn, answered with an id nobody sent; then the second's reply.
         conn.reply(&json!(987654), json!({"wrong": true})).await;
-        conn.reply(&cmd["id"], json!({"right": true})).await;
+        conn.reply(&second["id"], json!({"right": true})).await;
         conn.command().await;
     });
     let client = connect(&fake).await.unwrap();
-    assert_eq!(
-        client.execute("query-status", None).await.unwrap(),
-        json!({"right": true})
+    let (first, second) = tokio::join!(
+        client.execute_with_timeout("query-status", None, Duration::from_millis(500)),
+        async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            client.execute("query-name", None).await
+        }
     );
+    assert!(
+        matches!(first, Err(QmpError::Timeout { .. })),
+        "a stray id is never taken for a reply: {first:?}"
+    );
+    assert_eq!(second.unwrap(), json!({"right": true}));
+    assert_eq!(client.pending_count(), 0);
 }
 
 #[tokio::test]
@@ -235,4 +246,70 @@ async fn socket_errors_are_one_clear_line_each() {
         .to_string();
     assert!(text.contains("nothing is listening"), "{text}");
     assert!(!text.contains('\n'));
+}
+
+#[tokio::test]
+async fn commands_go_without_ids_until_a_caller_gives_up_on_one() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        let _given_up = conn.command().await.unwrap();
+        let second = conn.command().await.unwrap();
+        // The late reply of the first command, then the second's.
+        conn.send(json!({"return": {"first": true}})).await;
+        conn.reply(&second["id"], json!({"second": true})).await;
+        let third = conn.command().await.unwrap();
+        conn.reply(&third["id"], json!({"third": true})).await;
+        conn.command().await;
+    });
+    let client = connect(&fake).await.unwrap();
+    let error = client
+        .execute_with_timeout("first", None, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, QmpError::Timeout { .. }), "{error}");
+    assert_eq!(
+        client.execute("second", None).await.unwrap(),
+        json!({"second": true}),
+        "the first command's late reply is not taken for the second's"
+    );
+    assert_eq!(
+        client.execute("third", None).await.unwrap(),
+        json!({"third": true})
+    );
+    let received = fake.received();
+    assert_eq!(
+        received[0],
+        json!({"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}),
+        "the greeting offers oob: it is negotiated"
+    );
+    assert_eq!(
+        received[1],
+        json!({"execute": "first"}),
+        "no id while in step"
+    );
+    assert!(
+        received[2]["id"].is_u64(),
+        "an id while a reply is outstanding for a caller that gave up: {}",
+        received[2]
+    );
+    assert_eq!(
+        received[3],
+        json!({"execute": "third"}),
+        "in step again once the late reply came"
+    );
+}
+
+#[tokio::test]
+async fn oob_is_left_alone_when_turned_off() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        conn.command().await;
+    });
+    let target: Target = fake.target().parse().unwrap();
+    let options = ConnectOptions {
+        oob: false,
+        ..Default::default()
+    };
+    let _client = Client::connect(&target, &options).await.unwrap();
+    assert_eq!(fake.received()[0], json!({"execute": "qmp_capabilities"}));
 }

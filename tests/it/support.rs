@@ -2,6 +2,7 @@
 //! QMP server for what a real QEMU will not do on demand.
 
 pub mod fake;
+pub mod libvirt;
 pub mod observer;
 pub mod pty;
 pub mod qemu;
