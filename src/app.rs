@@ -6,19 +6,25 @@
 //! the dashboard, several show the fleet table first.
 
 pub mod console;
+mod dashboard;
 pub mod devices;
 pub mod fleet;
+pub mod input;
 pub mod keymap;
 pub mod lists;
+mod prompt;
+mod question;
 pub mod snapshots;
 pub mod vm;
 
-use crate::collect::{AppEvent, VmId};
+use crate::collect::{AppEvent, EventRecord, VmCommand, VmId};
 use crate::qmp::Client;
 use crate::snapshot::Operation;
-use fleet::{FleetColumn, FleetState};
-use keymap::{Action, KeyContext};
-use snapshots::{RunningJob, SnapshotSort};
+pub use dashboard::Panel;
+use fleet::FleetState;
+use keymap::{Action, KeyContext, Keymap};
+pub use prompt::{InputLine, InputPurpose, matches_filter};
+pub use question::{Dangerous, Question};
 use std::time::{Duration, Instant};
 pub use vm::{
     BlockRow, ConnectionState, EVENT_LOG_BYTES, EVENT_LOG_LEN, HISTORY_LEN, History,
@@ -30,135 +36,6 @@ pub const INTERVAL_RANGE: (Duration, Duration) =
     (Duration::from_millis(250), Duration::from_secs(10));
 /// After a power-down request, how long before the screen says the guest has not answered.
 pub const POWERDOWN_PATIENCE: Duration = Duration::from_secs(10);
-
-/// A VM command that needs a yes before it is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dangerous {
-    /// `system_reset`.
-    Reset,
-    /// `system_powerdown`.
-    PowerDown,
-    /// `quit`.
-    QuitVm,
-}
-
-impl Dangerous {
-    /// The QMP command.
-    pub fn command(self) -> &'static str {
-        match self {
-            Dangerous::Reset => "system_reset",
-            Dangerous::PowerDown => "system_powerdown",
-            Dangerous::QuitVm => "quit",
-        }
-    }
-
-    /// What it is called on screen.
-    pub fn label(self) -> &'static str {
-        match self {
-            Dangerous::Reset => "reset",
-            Dangerous::PowerDown => "power down",
-            Dangerous::QuitVm => "quit QEMU",
-        }
-    }
-
-    /// The question asked before sending it.
-    pub fn question(self, vm: &str) -> String {
-        match self {
-            Dangerous::Reset => {
-                format!("Reset {vm}? The guest reboots at once, like pressing the reset button.")
-            }
-            Dangerous::PowerDown => {
-                format!("Power down {vm}? An ACPI power-button press is sent to the guest.")
-            }
-            Dangerous::QuitVm => {
-                format!("Quit QEMU for {vm}? The VM process exits and its unsaved state is lost.")
-            }
-        }
-    }
-}
-
-/// A question awaiting y or n.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Question {
-    /// A dangerous command for the VM on screen.
-    Vm(Dangerous),
-    /// Revert the VM to a snapshot.
-    SnapshotLoad(String),
-    /// Delete a snapshot.
-    SnapshotDelete(String),
-    /// Some writable disks cannot take internal snapshots: snapshot the others?
-    SnapshotSkipDisks {
-        /// The VM it was raised for (the user may have moved to another meanwhile).
-        vm: VmId,
-        /// The tag to save.
-        tag: String,
-        /// Which disks and why (from the preflight).
-        warning: String,
-    },
-    /// Pause (or resume) several VMs marked in the fleet view.
-    Marked {
-        /// Resume instead of pause.
-        resume: bool,
-        /// The VMs.
-        vms: Vec<VmId>,
-        /// Their names, for the question.
-        names: Vec<String>,
-    },
-    /// A question of the devices screen (force eject, migrate, unplug).
-    Monitor(devices::Ask),
-}
-
-impl Question {
-    /// The VM the question is about when it is not the one on screen: a question raised in
-    /// the background belongs to the VM it was raised for.
-    pub fn vm(&self) -> Option<VmId> {
-        match self {
-            Question::SnapshotSkipDisks { vm, .. } => Some(*vm),
-            _ => None,
-        }
-    }
-
-    /// What is asked about, in a word or two.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Question::Vm(dangerous) => dangerous.label(),
-            Question::SnapshotLoad(_) => "snapshot load",
-            Question::SnapshotDelete(_) => "snapshot delete",
-            Question::SnapshotSkipDisks { .. } => "snapshot save",
-            Question::Marked { resume: true, .. } => "resume",
-            Question::Marked { resume: false, .. } => "pause",
-            Question::Monitor(ask) => ask.label(),
-        }
-    }
-
-    /// The text of the question.
-    pub fn text(&self, vm_name: &str) -> String {
-        match self {
-            Question::Vm(dangerous) => dangerous.question(vm_name),
-            Question::SnapshotLoad(tag) => format!(
-                "Load snapshot '{tag}'? The VM's current state will be replaced by snapshot '{tag}'."
-            ),
-            Question::SnapshotDelete(tag) => {
-                format!(
-                    "Delete snapshot '{tag}' from every disk of {vm_name}? It cannot be undone."
-                )
-            }
-            Question::SnapshotSkipDisks { tag, warning, .. } => {
-                format!(
-                    "{vm_name}: {warning}. Save '{tag}' on the other disks? (y: snapshot the others, n: cancel)"
-                )
-            }
-            Question::Marked { resume, names, .. } => format!(
-                "{} {} VM{}: {}?",
-                if *resume { "Resume" } else { "Pause" },
-                names.len(),
-                if names.len() == 1 { "" } else { "s" },
-                names.join(", ")
-            ),
-            Question::Monitor(ask) => ask.text(vm_name),
-        }
-    }
-}
 
 /// Which screen is showing under any overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,50 +50,6 @@ pub enum View {
     Console,
     /// Removable media, network, hot-plug and migration.
     Devices,
-}
-
-/// The panel that arrows act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Panel {
-    /// vCPUs.
-    Cpus,
-    /// Block devices.
-    Blocks,
-    /// Event log.
-    Events,
-}
-
-impl Panel {
-    /// The dashboard panel that shows `list`, if it is one of the dashboard's.
-    pub fn of(list: lists::ListId) -> Option<Panel> {
-        match list {
-            lists::ListId::Cpus => Some(Panel::Cpus),
-            lists::ListId::Blocks => Some(Panel::Blocks),
-            lists::ListId::Events => Some(Panel::Events),
-            _ => None,
-        }
-    }
-
-    /// The list the panel shows.
-    pub fn list(self) -> lists::ListId {
-        match self {
-            Panel::Cpus => lists::ListId::Cpus,
-            Panel::Blocks => lists::ListId::Blocks,
-            Panel::Events => lists::ListId::Events,
-        }
-    }
-
-    const ORDER: [Panel; 3] = [Panel::Cpus, Panel::Blocks, Panel::Events];
-
-    fn step(self, forward: bool) -> Panel {
-        let at = Self::ORDER.iter().position(|&p| p == self).unwrap_or(0);
-        let len = Self::ORDER.len();
-        Self::ORDER[if forward {
-            (at + 1) % len
-        } else {
-            (at + len - 1) % len
-        }]
-    }
 }
 
 /// How long an information message stays on the message line.
@@ -278,25 +111,6 @@ impl Message {
     }
 }
 
-/// What an input line is for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum InputPurpose {
-    /// The fleet table's filter (applied as it is typed).
-    #[default]
-    Filter,
-    /// The tag of a new snapshot.
-    SnapshotTag,
-}
-
-/// A line of text being typed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InputLine {
-    /// What it is for.
-    pub purpose: InputPurpose,
-    /// What was typed so far.
-    pub text: String,
-}
-
 /// Work for the runtime.
 #[derive(Debug)]
 pub enum Effect {
@@ -306,10 +120,8 @@ pub enum Effect {
         vm: VmId,
         /// The connection to use.
         client: Client,
-        /// The QMP command.
-        command: &'static str,
-        /// What to call it in messages.
-        what: &'static str,
+        /// The command.
+        command: VmCommand,
     },
     /// Change the poll interval.
     SetInterval(Duration),
@@ -368,8 +180,14 @@ pub struct Model {
     pub confirm: Option<Question>,
     /// The help overlay is open.
     pub help: bool,
-    /// The fleet filter is being typed.
+    /// A prompt line is open (snapshot tag, a filter).
     pub input: Option<InputLine>,
+    /// The key table, with the config's moves.
+    pub keys: Keymap,
+    /// The event log shows only events holding this text (any case).
+    pub event_filter: String,
+    /// One event's full data is open over the dashboard.
+    pub event_detail: Option<EventRecord>,
     /// The fleet table's state.
     pub fleet: FleetState,
     /// The focused panel.
@@ -425,6 +243,9 @@ impl Model {
             confirm: None,
             help: false,
             input: None,
+            keys: Keymap::default(),
+            event_filter: String::new(),
+            event_detail: None,
             fleet: FleetState::default(),
             focus: Panel::Blocks,
             selected_block: 0,
@@ -495,6 +316,8 @@ impl Model {
             KeyContext::Help
         } else if self.history_open {
             KeyContext::Messages
+        } else if self.event_detail.is_some() {
+            KeyContext::EventDetail
         } else if self.input.is_some() {
             KeyContext::Input
         } else {
@@ -506,7 +329,7 @@ impl Model {
     pub fn base_context(&self) -> KeyContext {
         match self.view {
             View::Fleet => KeyContext::Fleet,
-            View::Vm => KeyContext::Main,
+            View::Vm => KeyContext::Vm,
             View::Snapshots => KeyContext::Snapshots,
             View::Console => KeyContext::Console,
             View::Devices => self.devices.key_context(),
@@ -655,7 +478,7 @@ impl Model {
     }
 
     /// True (after saying why) when `what` may not be sent to `vm`.
-    fn refuse(&mut self, vm: VmId, what: &str) -> bool {
+    pub(crate) fn refuse(&mut self, vm: VmId, what: &str) -> bool {
         match self.refusal(vm, what) {
             Some(text) => {
                 self.say(Message::error(text));
@@ -665,7 +488,8 @@ impl Model {
         }
     }
 
-    fn execute(&mut self, vm: VmId, command: &'static str, what: &'static str) -> Vec<Effect> {
+    fn execute(&mut self, vm: VmId, command: VmCommand) -> Vec<Effect> {
+        let what = command.label();
         if self.refuse(vm, what) {
             return Vec::new();
         }
@@ -674,7 +498,6 @@ impl Model {
                 vm,
                 client,
                 command,
-                what,
             }],
             None => {
                 self.say(Message::error(format!(
@@ -682,18 +505,6 @@ impl Model {
                 )));
                 Vec::new()
             }
-        }
-    }
-
-    fn ask(&mut self, question: Question) {
-        let vm = question.vm().unwrap_or(self.current);
-        let blocked = match &question {
-            // Each marked VM is checked when the answer comes.
-            Question::Marked { .. } => self.read_only && self.refuse(vm, question.label()),
-            _ => self.refuse(vm, question.label()),
-        };
-        if !blocked {
-            self.confirm = Some(question);
         }
     }
 
@@ -736,41 +547,22 @@ impl Model {
             }
             return Vec::new();
         }
-        if let Some(input) = self.input.as_mut() {
-            let purpose = input.purpose;
-            match action {
-                Action::Char(c) => input.text.push(c),
-                Action::Backspace => {
-                    input.text.pop();
-                }
-                Action::Submit if purpose == InputPurpose::SnapshotTag => {
-                    let tag = input.text.clone();
-                    return self.submit_snapshot_tag(tag);
-                }
-                Action::Submit => self.input = None,
-                Action::Cancel => {
-                    self.input = None;
-                    if purpose == InputPurpose::Filter {
-                        self.fleet.filter.clear();
-                    }
-                }
-                _ => {}
-            }
-            if purpose == InputPurpose::Filter {
-                if let Some(input) = &self.input {
-                    self.fleet.filter = input.text.clone();
-                }
-                self.fleet.selected = None;
-            }
-            return Vec::new();
-        }
-        if let Action::Pointer(pointer) = action {
-            self.point(pointer);
-            return Vec::new();
-        }
         if action == Action::Messages {
             self.history_open = true;
             self.history_scroll = 0;
+            return Vec::new();
+        }
+        if self.event_detail.is_some() {
+            if action == Action::Cancel {
+                self.event_detail = None;
+            }
+            return Vec::new();
+        }
+        if self.input.is_some() {
+            return self.act_prompt(action);
+        }
+        if let Action::Pointer(pointer) = action {
+            self.point(pointer);
             return Vec::new();
         }
         match self.view {
@@ -780,310 +572,5 @@ impl Model {
             View::Console => self.act_console(action),
             View::Devices => self.act_devices(action),
         }
-    }
-
-    fn answer_yes(&mut self, question: Question, now: Instant) -> Vec<Effect> {
-        match question {
-            Question::Vm(dangerous) => {
-                let effects = self.execute(self.current, dangerous.command(), dangerous.label());
-                // Wait for the guest's answer from the moment the request leaves: its SHUTDOWN
-                // may be read before the command's own result comes back to the loop.
-                if dangerous == Dangerous::PowerDown
-                    && !effects.is_empty()
-                    && let Some(vm) = self.vms.get_mut(self.current)
-                {
-                    vm.powerdown = Some(PowerdownRequest {
-                        sent_at: now,
-                        reported_silence: false,
-                    });
-                }
-                effects
-            }
-            Question::SnapshotLoad(tag) => {
-                self.snapshot_job(self.current, Operation::Load, tag, false)
-            }
-            Question::SnapshotDelete(tag) => {
-                self.snapshot_job(self.current, Operation::Delete, tag, false)
-            }
-            Question::SnapshotSkipDisks { vm, tag, .. } => {
-                self.snapshot_job(vm, Operation::Save, tag, true)
-            }
-            Question::Marked { resume, vms, .. } => {
-                let (command, what) = if resume {
-                    ("cont", "resume")
-                } else {
-                    ("stop", "pause")
-                };
-                let effects: Vec<Effect> = vms
-                    .into_iter()
-                    .flat_map(|vm| self.execute(vm, command, what))
-                    .collect();
-                self.fleet.marked.clear();
-                effects
-            }
-            Question::Monitor(ask) => self.answer_monitor(ask),
-        }
-    }
-
-    fn change_interval(&mut self, faster: bool) -> Vec<Effect> {
-        let factor = if faster { 0.5 } else { 2.0 };
-        let next = self
-            .interval
-            .mul_f64(factor)
-            .clamp(INTERVAL_RANGE.0, INTERVAL_RANGE.1);
-        self.interval = next;
-        self.say(Message::info(format!(
-            "polling every {}",
-            crate::format::seconds(next)
-        )));
-        vec![Effect::SetInterval(next)]
-    }
-
-    fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
-        if let Some(movement) = lists::Movement::of(action) {
-            self.move_list(lists::ListId::Fleet, movement);
-            return Vec::new();
-        }
-        let rows = self.fleet.rows(&self.vms, now);
-        match action {
-            Action::Open => {
-                if let Some(vm) = self.fleet.selected_vm(&self.vms, now) {
-                    self.current = vm;
-                    self.view = View::Vm;
-                    self.selected_block = 0;
-                    self.selected_cpu = 0;
-                    self.event_scroll = 0;
-                }
-            }
-            Action::Mark => {
-                if let Some(vm) = self.fleet.selected_vm(&self.vms, now)
-                    && !self.fleet.marked.remove(&vm)
-                {
-                    self.fleet.marked.insert(vm);
-                }
-                self.fleet.move_cursor(&rows, 1);
-            }
-            Action::TogglePause => {
-                let targets: Vec<VmId> = if self.fleet.marked.is_empty() {
-                    self.fleet.selected_vm(&self.vms, now).into_iter().collect()
-                } else {
-                    self.fleet.marked.iter().copied().collect()
-                };
-                let running = |vm: &VmId| self.vms[*vm].status.as_ref().is_some_and(|s| s.running);
-                let resume = !targets.iter().any(running);
-                let vms: Vec<VmId> = targets
-                    .into_iter()
-                    .filter(|vm| running(vm) != resume)
-                    .collect();
-                if vms.is_empty() {
-                    self.say(Message::error("nothing to pause or resume"));
-                } else {
-                    let names = vms
-                        .iter()
-                        .map(|&vm| self.vms[vm].display_name().to_string())
-                        .collect();
-                    self.ask(Question::Marked { resume, vms, names });
-                }
-            }
-            Action::Sort(column) => {
-                if let Some(&column) = FleetColumn::ALL.get(column as usize) {
-                    self.fleet.sort_by(column);
-                }
-            }
-            Action::Filter => {
-                self.input = Some(InputLine {
-                    purpose: InputPurpose::Filter,
-                    text: self.fleet.filter.clone(),
-                });
-            }
-            Action::Cancel => self.fleet.filter.clear(),
-            Action::Help => self.help = true,
-            Action::Faster | Action::Slower => {
-                return self.change_interval(action == Action::Faster);
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn act_vm(&mut self, action: Action) -> Vec<Effect> {
-        if let Some(movement) = lists::Movement::of(action) {
-            self.move_list(self.focus.list(), movement);
-            return Vec::new();
-        }
-        match action {
-            Action::TogglePause => {
-                let running = self
-                    .vm()
-                    .and_then(|vm| vm.status.as_ref())
-                    .is_some_and(|s| s.running);
-                if running {
-                    return self.execute(self.current, "stop", "pause");
-                }
-                return self.execute(self.current, "cont", "resume");
-            }
-            Action::Reset => self.ask(Question::Vm(Dangerous::Reset)),
-            Action::PowerDown => self.ask(Question::Vm(Dangerous::PowerDown)),
-            Action::QuitVm => self.ask(Question::Vm(Dangerous::QuitVm)),
-            Action::Help => self.help = true,
-            Action::Cancel if self.has_fleet() => self.view = View::Fleet,
-            Action::FocusNext | Action::FocusPrevious => {
-                self.focus = self.focus.step(action == Action::FocusNext);
-            }
-            Action::Faster | Action::Slower => {
-                return self.change_interval(action == Action::Faster);
-            }
-            Action::Snapshots => {
-                self.view = View::Snapshots;
-                return self.list_snapshots();
-            }
-            Action::Monitor(key) => return self.act_monitor_key(key),
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn list_snapshots(&mut self) -> Vec<Effect> {
-        let vm = self.current;
-        match self.vms.get(vm).and_then(|v| v.client.clone()) {
-            Some(client) => vec![Effect::ListSnapshots { vm, client }],
-            None => {
-                self.say(Message::error("not connected: cannot list snapshots"));
-                Vec::new()
-            }
-        }
-    }
-
-    /// Starts a snapshot job on `vm`, unless read-only or another job runs. QEMU has no job
-    /// yet (the disks are checked first): "started" is said when its first progress comes.
-    fn snapshot_job(
-        &mut self,
-        vm: VmId,
-        operation: Operation,
-        tag: String,
-        skip_unsupported: bool,
-    ) -> Vec<Effect> {
-        if self.refuse(vm, &format!("snapshot {operation}")) {
-            return Vec::new();
-        }
-        let Some(entry) = self.vms.get_mut(vm) else {
-            return Vec::new();
-        };
-        let name = entry.display_name().to_string();
-        let Some(client) = entry.client.clone() else {
-            self.say(Message::error(format!(
-                "not connected: snapshot {operation} was not sent"
-            )));
-            return Vec::new();
-        };
-        let job = RunningJob {
-            operation,
-            tag: tag.clone(),
-            progress: None,
-        };
-        if let Err(refusal) = entry.start_snapshot_job(job) {
-            self.say(Message::error(refusal));
-            return Vec::new();
-        }
-        let whose = if vm == self.current {
-            String::new()
-        } else {
-            format!("{name}: ")
-        };
-        self.say(Message::info(format!(
-            "{whose}snapshot {operation} '{tag}': checking the disks…"
-        )));
-        vec![Effect::SnapshotJob {
-            vm,
-            client,
-            operation,
-            tag,
-            skip_unsupported,
-        }]
-    }
-
-    /// Refuses a new job while one runs (and in read-only mode), saying why.
-    fn can_start_snapshot_job(&mut self, what: &str) -> bool {
-        if self.refuse(self.current, &format!("snapshot {what}")) {
-            return false;
-        }
-        if let Some(job) = self.vm().and_then(|vm| vm.snapshots.job.as_ref()) {
-            let text = format!(
-                "a snapshot job is running: {}; wait for it to finish",
-                job.describe()
-            );
-            self.say(Message::error(text));
-            return false;
-        }
-        true
-    }
-
-    fn submit_snapshot_tag(&mut self, tag: String) -> Vec<Effect> {
-        let existing = self
-            .vm()
-            .map(|vm| vm.snapshots.snapshots.clone())
-            .unwrap_or_default();
-        match crate::snapshot::validate_tag(&tag, &existing) {
-            Ok(()) => {
-                self.input = None;
-                self.snapshot_job(self.current, Operation::Save, tag, false)
-            }
-            // Keep the prompt open so the user can pick another tag.
-            Err(error) => {
-                self.say(Message::error(error.to_string()));
-                Vec::new()
-            }
-        }
-    }
-
-    fn act_snapshots(&mut self, action: Action) -> Vec<Effect> {
-        if let Some(movement) = lists::Movement::of(action) {
-            self.move_list(lists::ListId::Snapshots, movement);
-            return Vec::new();
-        }
-        let selected = self
-            .vm()
-            .and_then(|vm| vm.snapshots.selected_tag())
-            .map(str::to_string);
-        match action {
-            Action::SnapshotCreate if self.can_start_snapshot_job("save") => {
-                let existing = self
-                    .vm()
-                    .map(|vm| vm.snapshots.snapshots.clone())
-                    .unwrap_or_default();
-                self.input = Some(InputLine {
-                    purpose: InputPurpose::SnapshotTag,
-                    text: crate::snapshot::suggest_free_tag(&chrono::Local::now(), &existing),
-                });
-            }
-            Action::SnapshotLoad | Action::SnapshotDelete => match selected {
-                Some(tag) => {
-                    let load = action == Action::SnapshotLoad;
-                    if self.can_start_snapshot_job(if load { "load" } else { "delete" }) {
-                        self.confirm = Some(if load {
-                            Question::SnapshotLoad(tag)
-                        } else {
-                            Question::SnapshotDelete(tag)
-                        });
-                    }
-                }
-                None => self.say(Message::error("no snapshot selected")),
-            },
-            Action::SortByName | Action::SortByDate => {
-                let sort = if action == Action::SortByName {
-                    SnapshotSort::Name
-                } else {
-                    SnapshotSort::Date
-                };
-                if let Some(vm) = self.vms.get_mut(self.current) {
-                    vm.snapshots.sort_by(sort);
-                }
-            }
-            Action::Refresh => return self.list_snapshots(),
-            Action::Cancel => self.view = View::Vm,
-            Action::Help => self.help = true,
-            _ => {}
-        }
-        Vec::new()
     }
 }

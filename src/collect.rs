@@ -136,11 +136,51 @@ pub enum AppEvent {
     CommandDone {
         /// Which VM.
         vm: VmId,
-        /// What was done, in words ("pause", "reset").
-        what: String,
+        /// Which command.
+        command: VmCommand,
         /// `Ok` or QEMU's error text verbatim.
         result: Result<(), String>,
     },
+}
+
+/// A run-state command a key sends to a VM (its result comes back as
+/// [`AppEvent::CommandDone`], matched by value, never by its words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmCommand {
+    /// `stop`.
+    Pause,
+    /// `cont`.
+    Resume,
+    /// `system_reset`.
+    Reset,
+    /// `system_powerdown`.
+    PowerDown,
+    /// `quit`.
+    Quit,
+}
+
+impl VmCommand {
+    /// The QMP command.
+    pub fn qmp(self) -> &'static str {
+        match self {
+            VmCommand::Pause => "stop",
+            VmCommand::Resume => "cont",
+            VmCommand::Reset => "system_reset",
+            VmCommand::PowerDown => "system_powerdown",
+            VmCommand::Quit => "quit",
+        }
+    }
+
+    /// What it is called on screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            VmCommand::Pause => "pause",
+            VmCommand::Resume => "resume",
+            VmCommand::Reset => "reset",
+            VmCommand::PowerDown => "power down",
+            VmCommand::Quit => "quit QEMU",
+        }
+    }
 }
 
 impl AppEvent {

@@ -14,8 +14,10 @@
 //! theme = "mono"           # no colours (NO_COLOR does the same)
 //! mouse = false            # leave the mouse to the terminal (as --no-mouse does)
 //!
-//! [keys]                   # move main-dashboard keys (pause, reset, power_down, quit_vm,
-//! pause = "x"              # snapshots, console, help, quit)
+//! [keys]                   # move keys: an action everywhere (pause, reset, help, quit, back…),
+//! pause = "x"              # one key, "C-x", "M-x", "F5", or a list
+//! [keys.snapshots]         # or on one screen only (vm, fleet, snapshots, console, media, …)
+//! create = ["a", "C-n"]
 //!
 //! [[vm]]
 //! name = "web1"
@@ -62,9 +64,9 @@ pub struct Config {
     pub theme: Option<String>,
     /// Default `true`: the wheel scrolls lists and a click focuses; `false` as `--no-mouse`.
     pub mouse: Option<bool>,
-    /// Keys moved on the main dashboard: action name → one character.
+    /// Keys moved: action name → key or keys, or screen name → such a table.
     #[serde(default)]
-    pub keys: std::collections::BTreeMap<String, String>,
+    pub keys: std::collections::BTreeMap<String, toml::Value>,
     /// VMs to watch when none are given on the command line.
     #[serde(default)]
     pub vm: Vec<VmEntry>,
@@ -74,7 +76,7 @@ impl Config {
     /// Parses config text; errors name the line and field.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
-        config.key_overrides()?;
+        config.keymap()?;
         config.interval()?;
         if let Some(theme) = &config.theme
             && !crate::ui::theme::THEMES.contains(&theme.as_str())
@@ -95,13 +97,10 @@ impl Config {
             .map_err(|error| anyhow::anyhow!("interval: {error}"))
     }
 
-    /// The `[keys]` table, checked against the default keys.
-    pub fn key_overrides(&self) -> anyhow::Result<crate::app::keymap::rebind::KeyOverrides> {
-        crate::app::keymap::rebind::KeyOverrides::parse(
-            &self.keys,
-            crate::app::keymap::main_char_action,
-        )
-        .map_err(|error| anyhow::anyhow!("[keys]: {error}"))
+    /// The key table with the `[keys]` table's moves, checked for clashes.
+    pub fn keymap(&self) -> anyhow::Result<crate::app::keymap::Keymap> {
+        crate::app::keymap::Keymap::parse(&self.keys)
+            .map_err(|error| anyhow::anyhow!("[keys]: {error}"))
     }
 
     /// True when colours are off: the `mono` theme, or `NO_COLOR` set and not empty.

@@ -188,7 +188,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         vms: vec![(target, None)],
         ..Default::default()
     };
-    let result = crate::tui::run(watchlist, options, args.interval, false, true).await;
+    let result = crate::tui::run(
+        watchlist,
+        options,
+        args.interval,
+        false,
+        crate::app::keymap::Keymap::default(),
+        true,
+    )
+    .await;
     if let Some(driver) = driver {
         driver.abort();
     }

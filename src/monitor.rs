@@ -95,6 +95,19 @@ pub enum Job {
     },
     /// `migrate_cancel`.
     CancelMigration,
+    /// Read the command names the console completes: QMP's `query-commands`, and HMP's
+    /// `help` unless only queries may be sent.
+    CommandNames {
+        /// Ask HMP's `help` too (not under `--read-only`: it is no query).
+        hmp_help: bool,
+    },
+    /// Read the device drivers the hot-plug prompt completes (`qom-list-types`).
+    DeviceTypes,
+    /// List the files that complete a path typed on QEMU's host (this host).
+    Paths {
+        /// The path as typed.
+        typed: String,
+    },
 }
 
 /// What the monitor's tasks report.
@@ -129,6 +142,28 @@ pub enum News {
     },
     /// The console history could not be written.
     HistoryNotSaved(String),
+    /// The command names the console completes (empty where they could not be read).
+    CommandNames(CommandNames),
+    /// The device drivers `device_add` takes, or why they could not be read.
+    DeviceTypes(Result<Vec<String>, String>),
+    /// The paths that complete `typed` (a directory ends with `/`).
+    Paths {
+        /// The path as typed.
+        typed: String,
+        /// Whole paths that start with it.
+        candidates: Vec<String>,
+    },
+}
+
+/// Names the console completes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandNames {
+    /// HMP commands (`help`).
+    pub hmp: Vec<String>,
+    /// HMP `info` subcommands (`help info`).
+    pub hmp_info: Vec<String>,
+    /// QMP commands (`query-commands`).
+    pub qmp: Vec<String>,
 }
 
 impl Job {
@@ -147,6 +182,9 @@ impl Job {
             Job::DeleteDevice { id } => format!("device_del {id}"),
             Job::Migrate { uri } => format!("migration to {uri}"),
             Job::CancelMigration => "migrate_cancel".to_string(),
+            Job::CommandNames { .. } => "query-commands".to_string(),
+            Job::DeviceTypes => "qom-list-types".to_string(),
+            Job::Paths { typed } => format!("complete {typed}"),
         }
     }
 }
@@ -288,6 +326,48 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                 send(News::Migration(info));
             }
         }
+        Job::CommandNames { hmp_help } => {
+            send(News::CommandNames(command_names(&client, hmp_help).await));
+        }
+        Job::DeviceTypes => send(News::DeviceTypes(hotplug::device_types(&client).await)),
+        Job::Paths { typed } => {
+            let listed = typed.clone();
+            let candidates = tokio::task::spawn_blocking(move || media::complete_path(&listed))
+                .await
+                .unwrap_or_default();
+            send(News::Paths { typed, candidates });
+        }
+    }
+}
+
+/// The names the console completes; a list that cannot be read stays empty (HMP over a
+/// QMP socket needs `human-monitor-command`, which some proxies refuse).
+async fn command_names(client: &Client, hmp_help: bool) -> CommandNames {
+    let first_words = |text: &str, skip: usize| -> Vec<String> {
+        text.lines()
+            .filter_map(|line| line.split_whitespace().nth(skip))
+            .flat_map(|word| word.split('|'))
+            .filter(|word| !word.is_empty() && !word.starts_with(['[', '-']))
+            .map(str::to_string)
+            .collect()
+    };
+    let qmp = client.query_command_names().await.unwrap_or_default();
+    if !hmp_help {
+        return CommandNames {
+            qmp,
+            ..Default::default()
+        };
+    }
+    CommandNames {
+        hmp: hmp(client, "help")
+            .await
+            .map(|text| first_words(&text, 0))
+            .unwrap_or_default(),
+        hmp_info: hmp(client, "help info")
+            .await
+            .map(|text| first_words(&text, 1))
+            .unwrap_or_default(),
+        qmp,
     }
 }
 

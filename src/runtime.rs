@@ -97,18 +97,17 @@ impl Collectors {
                     vm,
                     client,
                     command,
-                    what,
                 } => {
                     let sender = self.sender.clone();
                     tokio::spawn(async move {
                         let result = client
-                            .execute(command, None)
+                            .execute(command.qmp(), None)
                             .await
                             .map(|_| ())
                             .map_err(|e| e.to_string());
                         let _ = sender.send(AppEvent::CommandDone {
                             vm,
-                            what: what.to_string(),
+                            command,
                             result,
                         });
                     });

@@ -10,7 +10,7 @@
 //! at most twice per poll interval.
 
 use crate::app::Model;
-use crate::app::keymap::action_for;
+use crate::app::keymap::{KeyContext, Keymap};
 use crate::collect::discover;
 use crate::collect::watch::WatchOptions;
 use crate::qmp::Target;
@@ -18,7 +18,7 @@ use crate::runtime::{Collectors, Watchlist};
 use anyhow::Context;
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyCode, KeyEvent,
-    KeyModifiers,
+    KeyEventKind, KeyModifiers,
 };
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
@@ -46,11 +46,23 @@ struct TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        if self.mouse {
-            let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
-        }
-        ratatui::restore();
+        give_back(self.mouse);
     }
+}
+
+/// Bracketed paste: a pasted text comes as one event, so its line breaks never submit.
+fn enable_paste() -> std::io::Result<()> {
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste)
+}
+
+/// Hands the terminal back as it was: no mouse capture (when it was taken), no bracketed
+/// paste, cooked mode, the normal screen.
+fn give_back(mouse: bool) {
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    }
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
+    ratatui::restore();
 }
 
 /// Runs the dashboard until the user quits or a signal arrives.
@@ -59,11 +71,13 @@ pub async fn run(
     options: WatchOptions,
     interval: Duration,
     read_only: bool,
+    keys: Keymap,
     mouse: bool,
 ) -> anyhow::Result<()> {
     let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
     let names = targets.iter().map(ToString::to_string).collect();
     let mut model = Model::new(names, interval, read_only);
+    model.keys = keys;
     for (vm, (target, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
         vm.configured_name = name.clone();
         vm.controls_off = crate::collect::watch::controls_off(target, options.allow_control);
@@ -92,6 +106,7 @@ pub async fn run(
         .context("installing a SIGCONT handler")?;
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let _guard = TerminalGuard { mouse };
+    enable_paste().context("setting up the terminal")?;
     if mouse {
         crossterm::execute!(std::io::stdout(), EnableMouseCapture)
             .context("setting up the terminal")?;
@@ -130,11 +145,17 @@ pub async fn run(
                     dirty = true;
                 }
                 Some(Ok(TermEvent::Key(key))) => {
-                    // Behind the too-small screen only quit acts: nothing happens unseen.
+                    // Behind the too-small screen only quitting acts (the key table's
+                    // `too_small` rows): nothing happens unseen.
                     let size = terminal.size().context("reading the terminal size")?;
-                    let action = action_for(model.key_context(), key);
                     let too_small = crate::ui::too_small(size.width, size.height);
-                    if too_small && action != Some(crate::app::keymap::Action::QuitDashboard) {
+                    let context = if too_small {
+                        KeyContext::TooSmall
+                    } else {
+                        model.key_context()
+                    };
+                    let action = model.keys.action_for(context, key);
+                    if too_small && action.is_none() && key.kind != KeyEventKind::Release {
                         model.ignored_keys += 1;
                         dirty = true;
                     } else if let Some(action) = action {
@@ -142,10 +163,6 @@ pub async fn run(
                         collectors.run_effects(effects);
                         dirty = true;
                     }
-                }
-                Some(Ok(TermEvent::Resize(..))) => {
-                    model.ignored_keys = 0;
-                    dirty = true;
                 }
                 Some(Ok(TermEvent::Mouse(event))) => {
                     let size = terminal.size().context("reading the terminal size")?;
@@ -158,6 +175,14 @@ pub async fn run(
                         collectors.run_effects(effects);
                         dirty = true;
                     }
+                }
+                Some(Ok(TermEvent::Paste(text))) => {
+                    model.paste(&text);
+                    dirty = true;
+                }
+                Some(Ok(TermEvent::Resize(..))) => {
+                    model.ignored_keys = 0;
+                    dirty = true;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => return Err(error).context("reading the terminal"),
@@ -232,10 +257,7 @@ fn is_suspend(key: &KeyEvent) -> bool {
 /// Gives the terminal back (normal screen, cooked mode, cursor) and stops the process, as a
 /// shell expects of Ctrl-Z; once continued, takes the terminal again.
 fn suspend(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
-    if mouse {
-        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
-    }
-    ratatui::restore();
+    give_back(mouse);
     let _ = terminal.show_cursor();
     // SIGSTOP rather than SIGTSTP, whose handler is ours: the shell sees the job stopped.
     signal_hook::low_level::raise(signal_hook::consts::SIGSTOP).context("stopping the process")?;
@@ -255,6 +277,7 @@ fn retake(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Resul
     crossterm::execute!(
         std::io::stdout(),
         EnterAlternateScreen,
+        crossterm::event::EnableBracketedPaste,
         Clear(ClearType::All)
     )
     .context("setting up the terminal again")?;

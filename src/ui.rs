@@ -79,16 +79,19 @@ fn draw(frame: &mut Frame, model: &Model, now: Instant) {
         View::Console => console::render(frame, area, model, now),
         View::Devices => devices::render(frame, area, model, now),
     }
+    if let Some(record) = &model.event_detail {
+        overlay::render_event_detail(frame, area, record);
+    }
     if model.history_open {
         overlay::render_history(frame, area, model);
     }
     if model.help {
-        overlay::render_help(frame, area, model.base_context(), model.has_fleet());
+        overlay::render_help(frame, area, model.base_context(), &model.keys);
     }
     if let Some(question) = &model.confirm {
         let vm = question.vm().map_or(model.vm(), |id| model.vms.get(id));
         let name = vm.map_or("", |vm| vm.display_name());
-        overlay::render_confirm(frame, area, &question.text(name));
+        overlay::render_confirm(frame, area, &question.text(name), &model.keys);
     }
 }
 
@@ -205,7 +208,7 @@ pub fn page_rows(model: &Model, area: Rect, now: Instant) -> usize {
                     cpus::rows_of(blocks::block_areas(areas.blocks, devices)[0])
                 }
                 Panel::Events => vm.map_or(0, |vm| {
-                    usize::from(events::lines_area(vm, areas.events).height)
+                    usize::from(events::lines_area(model, vm, areas.events).height)
                 }),
             }
         }

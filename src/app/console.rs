@@ -1,11 +1,13 @@
-//! The monitor console: an input line with a cursor, HMP or QMP mode, the history (↑/↓,
-//! saved after every command), and each VM's transcript of commands and replies.
+//! The monitor console: an input line ([`LineEditor`]) with Tab completion of command names,
+//! HMP or QMP mode, the history (↑/↓, saved after every command), each VM's transcript of
+//! commands and replies, and a filter over it (`/` on an empty line).
 //!
 //! Pure like the rest of the model: running a command and saving the history are
 //! [`Effect`]s. Under `--read-only` only HMP `info …` and QMP `query-…` are sent.
 
+use super::input::LineEditor;
 use super::keymap::{Action, MonitorKey};
-use super::{Effect, Message, Model, View};
+use super::{Effect, InputLine, InputPurpose, Message, Model, View};
 use crate::monitor::console::{ConsoleCommand, Mode};
 use crate::monitor::{Job, history};
 use std::collections::VecDeque;
@@ -20,76 +22,6 @@ pub const TRANSCRIPT_BYTES: usize = 2 * 1024 * 1024;
 /// Lines a page key scrolls the transcript (an overlapping page: a long reply stays in view
 /// while it is read).
 pub const PAGE: usize = 10;
-
-/// A line of text being edited, with a cursor (counted in characters).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TextInput {
-    text: String,
-    cursor: usize,
-}
-
-impl TextInput {
-    /// A line holding `text`, the cursor at its end.
-    pub fn new(text: impl Into<String>) -> TextInput {
-        let text = text.into();
-        let cursor = text.chars().count();
-        TextInput { text, cursor }
-    }
-
-    /// The text.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// The cursor, in characters from the start.
-    pub fn cursor(&self) -> usize {
-        self.cursor
-    }
-
-    /// Replaces the text; the cursor goes to the end.
-    pub fn set(&mut self, text: impl Into<String>) {
-        *self = TextInput::new(text);
-    }
-
-    fn byte_at(&self, chars: usize) -> usize {
-        self.text
-            .char_indices()
-            .nth(chars)
-            .map_or(self.text.len(), |(at, _)| at)
-    }
-
-    /// Applies an editing action; false when the action is not an edit.
-    pub fn edit(&mut self, action: Action) -> bool {
-        let len = self.text.chars().count();
-        match action {
-            Action::Char(c) => {
-                let at = self.byte_at(self.cursor);
-                self.text.insert(at, c);
-                self.cursor += 1;
-            }
-            Action::Backspace => {
-                if self.cursor > 0 {
-                    self.cursor -= 1;
-                    let at = self.byte_at(self.cursor);
-                    self.text.remove(at);
-                }
-            }
-            Action::Monitor(MonitorKey::Delete) => {
-                if self.cursor < len {
-                    let at = self.byte_at(self.cursor);
-                    self.text.remove(at);
-                }
-            }
-            Action::Monitor(MonitorKey::Left) => self.cursor = self.cursor.saturating_sub(1),
-            Action::Monitor(MonitorKey::Right) => self.cursor = (self.cursor + 1).min(len),
-            Action::Monitor(MonitorKey::Home) => self.cursor = 0,
-            Action::Monitor(MonitorKey::End) => self.cursor = len,
-            Action::Monitor(MonitorKey::ClearLine) => self.set(""),
-            _ => return false,
-        }
-        true
-    }
-}
 
 /// What a transcript line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +83,7 @@ impl Transcript {
 #[derive(Debug, Clone, Default)]
 pub struct Console {
     /// The line being typed.
-    pub input: TextInput,
+    pub input: LineEditor,
     /// HMP or QMP.
     pub mode: Mode,
     /// Earlier commands, oldest first.
@@ -162,8 +94,10 @@ pub struct Console {
     browsing: Option<usize>,
     /// The line being typed before browsing started.
     draft: String,
-    /// Transcript scroll, lines up from the newest.
+    /// Transcript scroll, lines up from the newest (of the lines the filter shows).
     pub scroll: usize,
+    /// The transcript shows only lines holding this text (any case).
+    pub filter: String,
 }
 
 impl Console {
@@ -201,13 +135,39 @@ impl Model {
         }
     }
 
-    pub(super) fn open_console(&mut self) {
+    /// Opens the console; the first time for a VM, reads the command names Tab completes.
+    pub(super) fn open_console(&mut self) -> Vec<Effect> {
         self.view = View::Console;
         self.console.scroll = 0;
+        let needs_names = self
+            .vm()
+            .is_some_and(|vm| vm.monitor.commands.is_none() && vm.client.is_some());
+        if needs_names {
+            if let Some(vm) = self.vms.get_mut(self.current) {
+                vm.monitor.commands = Some(Default::default());
+            }
+            return self.monitor_job(Job::CommandNames {
+                hmp_help: !self.read_only,
+            });
+        }
+        Vec::new()
+    }
+
+    /// The transcript lines of `vm` the console shows (the filter applied), oldest first.
+    pub fn shown_transcript<'a>(&self, vm: &'a super::Vm) -> Vec<&'a ConsoleLine> {
+        vm.monitor
+            .console
+            .lines
+            .iter()
+            .filter(|line| super::matches_filter(&line.text, &self.console.filter))
+            .collect()
     }
 
     pub(super) fn act_console(&mut self, action: Action) -> Vec<Effect> {
         match action {
+            Action::Cancel if !self.console.filter.is_empty() => {
+                self.set_filter(InputPurpose::ConsoleFilter, String::new());
+            }
             Action::Cancel => self.view = View::Vm,
             Action::Help => self.help = true,
             Action::Submit => return self.submit_console(),
@@ -215,25 +175,104 @@ impl Model {
             Action::Monitor(MonitorKey::ToggleMode) => {
                 self.console.mode = self.console.mode.toggled();
             }
-            Action::Monitor(MonitorKey::PageUp) => {
-                self.move_list(
-                    super::lists::ListId::Console,
-                    super::lists::Movement::PageUp,
-                );
+            Action::PageUp | Action::PageDown => {
+                let movement = if action == Action::PageUp {
+                    super::lists::Movement::PageUp
+                } else {
+                    super::lists::Movement::PageDown
+                };
+                self.move_list(super::lists::ListId::Console, movement);
             }
-            Action::Monitor(MonitorKey::PageDown) => {
-                self.move_list(
-                    super::lists::ListId::Console,
-                    super::lists::Movement::PageDown,
-                );
+            Action::Filter if self.console.input.text().is_empty() => {
+                self.input = Some(InputLine::new(
+                    InputPurpose::ConsoleFilter,
+                    self.console.filter.clone(),
+                ));
             }
-            other => {
-                if self.console.input.edit(other) {
-                    self.console.browsing = None;
-                }
+            Action::Filter => self.console.input.insert('/'),
+            Action::Complete => self.complete_command(),
+            Action::Char(c) => {
+                self.console.input.insert(c);
+                self.console.browsing = None;
             }
+            Action::Edit(edit) if self.console.input.edit(edit) => {
+                self.console.browsing = None;
+            }
+            _ => {}
         }
         Vec::new()
+    }
+
+    /// Tab in the console: completes the command name (an HMP `info` subcommand after
+    /// `info `) from the names the VM's monitor gave.
+    fn complete_command(&mut self) {
+        let before = self.console.input.before_cursor().to_string();
+        if before.trim_start().starts_with('{') {
+            self.say(Message::error(
+                "raw QMP JSON is not completed; type a command name instead",
+            ));
+            return;
+        }
+        let Some(names) = self.vm().and_then(|vm| vm.monitor.commands.clone()) else {
+            self.say(Message::error(
+                "not connected: no command names to complete",
+            ));
+            return;
+        };
+        let words: Vec<&str> = before.split_whitespace().collect();
+        let ends_with_space = before.ends_with(char::is_whitespace);
+        let (candidates, start) = match (self.console.mode, words.as_slice(), ends_with_space) {
+            (_, [], _) | (_, [_], false) => {
+                let list = match self.console.mode {
+                    Mode::Hmp => &names.hmp,
+                    Mode::Qmp => &names.qmp,
+                };
+                let start = before.len() - before.trim_start().len();
+                (list.clone(), before[..start].chars().count())
+            }
+            (Mode::Hmp, ["info"], true) | (Mode::Hmp, ["info", _], false) => {
+                let start = before.trim_end_matches(|c: char| !c.is_whitespace());
+                (names.hmp_info.clone(), start.chars().count())
+            }
+            _ => {
+                self.say(Message::error(
+                    "Tab completes command names (and HMP info's subcommands)",
+                ));
+                return;
+            }
+        };
+        if candidates.is_empty() {
+            self.say(Message::error(
+                "the monitor gave no command names (yet): nothing to complete",
+            ));
+            return;
+        }
+        let matches =
+            self.console
+                .input
+                .complete(start, candidates.iter().map(String::as_str), " ");
+        self.console.browsing = None;
+        self.say_matches(&matches);
+    }
+
+    /// Says what a completion found when it was not one match.
+    pub(super) fn say_matches(&mut self, matches: &[String]) {
+        match matches {
+            [] => self.say(Message::error("no completion")),
+            [_] => {}
+            many => {
+                const SHOWN: usize = 12;
+                let mut text = format!(
+                    "{} matches: {}",
+                    many.len(),
+                    many[..many.len().min(SHOWN)].join(" ")
+                );
+                if many.len() > SHOWN {
+                    text.push_str(" …");
+                }
+                self.say(Message::info(text));
+            }
+        }
     }
 
     fn submit_console(&mut self) -> Vec<Effect> {
@@ -306,27 +345,6 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_cursor_edits_in_the_middle() {
-        let mut input = TextInput::new("info stus");
-        for _ in 0..2 {
-            input.edit(Action::Monitor(MonitorKey::Left));
-        }
-        input.edit(Action::Char('a'));
-        input.edit(Action::Char('t'));
-        assert_eq!(input.text(), "info status");
-        input.edit(Action::Monitor(MonitorKey::Home));
-        input.edit(Action::Monitor(MonitorKey::Delete));
-        assert_eq!(input.text(), "nfo status");
-        input.edit(Action::Monitor(MonitorKey::End));
-        input.edit(Action::Backspace);
-        assert_eq!(input.text(), "nfo statu");
-        let mut wide = TextInput::new("é");
-        wide.edit(Action::Backspace);
-        assert_eq!(wide.text(), "");
-        assert!(!wide.edit(Action::Submit));
-    }
 
     #[test]
     fn history_browses_and_returns_to_the_draft() {

@@ -1,19 +1,22 @@
-//! The devices screen: tabs for removable media, network, hot-plug and migration, their
-//! prompts (image path, forward rule, device spec, migration URI) and questions, and what
-//! each VM's monitor state is ([`VmMonitor`]) and how the monitor's news changes it.
+//! The devices screen: tabs for removable media, network, hot-plug and migration, their keys
+//! and questions, what each VM's monitor state is ([`VmMonitor`]) and how the monitor's news
+//! changes it. The tabs' prompts are in `form`.
 //!
 //! Pure like the rest of the model: input is validated here (rules, specs, URIs) and the
 //! work goes out as [`Effect::Monitor`]. Under `--read-only` only queries are sent.
 
-use super::console::{TextInput, Transcript};
+mod form;
+pub use form::{Form, FormKind};
+
+use super::console::Transcript;
 use super::keymap::{Action, KeyContext, MonitorKey};
 use super::{Effect, Message, Model, Question, View, Vm};
-use crate::collect::{AppEvent, EventRecord};
-use crate::monitor::hotplug::{DeviceSpec, Peripheral};
-use crate::monitor::media::{self, FormatChoice};
-use crate::monitor::migration::{self, MigrationInfo};
-use crate::monitor::network::{self, HostForward, NetworkInfo};
-use crate::monitor::{Job, News};
+use crate::collect::EventRecord;
+use crate::monitor::hotplug::Peripheral;
+use crate::monitor::media;
+use crate::monitor::migration::MigrationInfo;
+use crate::monitor::network::{self, NetworkInfo};
+use crate::monitor::{CommandNames, Job, News};
 use crate::qmp::types::BlockInfo;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -90,104 +93,9 @@ impl Tab {
     }
 }
 
-/// What a prompt is for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FormKind {
-    /// The image for a removable device.
-    ChangeMedium {
-        /// The device's arguments.
-        device: Value,
-        /// Its name.
-        name: String,
-    },
-    /// A host forward rule on one of these user-mode netdevs.
-    AddForward {
-        /// The user-mode netdevs to choose from (Tab).
-        netdevs: Vec<String>,
-        /// The chosen one.
-        chosen: usize,
-    },
-    /// A device spec for `device_add`.
-    AddDevice,
-    /// The migration URI.
-    Migrate,
-}
-
-/// A prompt on the devices screen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Form {
-    /// What it is for.
-    pub kind: FormKind,
-    /// The text typed.
-    pub input: TextInput,
-    /// The format choice (change medium).
-    pub format: FormatChoice,
-    /// Why the last attempt was refused (kept on screen to fix it).
-    pub error: Option<String>,
-    /// The job it waits for (its [`Job::what`]); the prompt closes when it succeeds.
-    pub waiting: Option<String>,
-}
-
-impl Form {
-    fn new(kind: FormKind, text: &str) -> Form {
-        Form {
-            kind,
-            input: TextInput::new(text),
-            format: FormatChoice::Raw,
-            error: None,
-            waiting: None,
-        }
-    }
-
-    /// The prompt's title.
-    pub fn title(&self) -> String {
-        match &self.kind {
-            FormKind::ChangeMedium { name, .. } => format!("Change medium of {name}"),
-            FormKind::AddForward { .. } => "Add a host forward".to_string(),
-            FormKind::AddDevice => "Add a device (device_add)".to_string(),
-            FormKind::Migrate => "Migrate to".to_string(),
-        }
-    }
-
-    /// The label before the input.
-    pub fn label(&self) -> &'static str {
-        match self.kind {
-            FormKind::ChangeMedium { .. } => "image path: ",
-            FormKind::AddForward { .. } => "rule: ",
-            FormKind::AddDevice => "device: ",
-            FormKind::Migrate => "URI: ",
-        }
-    }
-
-    /// The choice Tab changes, as shown.
-    pub fn choice(&self) -> Option<String> {
-        match &self.kind {
-            FormKind::ChangeMedium { .. } => Some(format!("format: {}", self.format.label())),
-            FormKind::AddForward { netdevs, chosen } => netdevs
-                .get(*chosen)
-                .map(|n| format!("netdev: {n} ({} of {})", chosen + 1, netdevs.len())),
-            _ => None,
-        }
-    }
-
-    /// How to fill it in.
-    pub fn hint(&self) -> String {
-        match self.kind {
-            FormKind::ChangeMedium { .. } => {
-                "a file on QEMU's host; ~ and relative paths are made absolute".to_string()
-            }
-            FormKind::AddForward { .. } => network::RULE_SYNTAX.to_string(),
-            FormKind::AddDevice => crate::monitor::hotplug::SPEC_SYNTAX.to_string(),
-            FormKind::Migrate => {
-                "tcp:HOST:PORT, unix:PATH, exec:COMMAND (e.g. exec:cat > /tmp/vm.mig)".to_string()
-            }
-        }
-    }
-}
-
 /// A monitor question (y/n).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ask {
+pub enum DeviceQuestion {
     /// Eject although the guest locked the tray.
     ForceEject {
         /// The device's arguments.
@@ -207,29 +115,29 @@ pub enum Ask {
     },
 }
 
-impl Ask {
+impl DeviceQuestion {
     /// What is asked about, in a word or two.
     pub fn label(&self) -> &'static str {
         match self {
-            Ask::ForceEject { .. } => "force eject",
-            Ask::Migrate { .. } => "migration",
-            Ask::DeleteDevice { .. } => "device_del",
+            DeviceQuestion::ForceEject { .. } => "force eject",
+            DeviceQuestion::Migrate { .. } => "migration",
+            DeviceQuestion::DeleteDevice { .. } => "device_del",
         }
     }
 
     /// The question.
     pub fn text(&self, vm: &str) -> String {
         match self {
-            Ask::ForceEject { name, .. } => format!(
+            DeviceQuestion::ForceEject { name, .. } => format!(
                 "Force the medium out of {name}? If the guest locked the tray it may be reading from it."
             ),
-            Ask::Migrate { uri } if uri.starts_with("exec:") => format!(
+            DeviceQuestion::Migrate { uri } if uri.starts_with("exec:") => format!(
                 "Migrate {vm} to {uri}? QEMU runs that command on its host. When the migration completes, {vm} stays paused here."
             ),
-            Ask::Migrate { uri } => format!(
+            DeviceQuestion::Migrate { uri } => format!(
                 "Migrate {vm} to {uri}? When the migration completes, {vm} stays paused here."
             ),
-            Ask::DeleteDevice { id } => format!(
+            DeviceQuestion::DeleteDevice { id } => format!(
                 "Unplug {id} from {vm}? PCI devices go only when the guest releases them (ACPI)."
             ),
         }
@@ -286,6 +194,10 @@ pub struct VmMonitor {
     pub migration: Option<MigrationInfo>,
     /// Unplug requests without `DEVICE_DELETED` yet.
     pub unplugs: Vec<Unplug>,
+    /// The command names the console completes (asked for when the console first opens).
+    pub commands: Option<CommandNames>,
+    /// The device drivers the hot-plug prompt completes (asked for when it first opens).
+    pub device_types: Option<Result<Vec<String>, String>>,
 }
 
 impl VmMonitor {
@@ -392,6 +304,10 @@ impl Vm {
                     "console history not saved: {error}"
                 )));
             }
+            News::CommandNames(names) => self.monitor.commands = Some(names),
+            News::DeviceTypes(types) => self.monitor.device_types = Some(types),
+            // The open prompt takes them (see `Model::form_sees`).
+            News::Paths { .. } => {}
         }
         None
     }
@@ -471,10 +387,7 @@ impl Model {
     /// Acts on a monitor key pressed on the dashboard.
     pub(super) fn act_monitor_key(&mut self, key: MonitorKey) -> Vec<Effect> {
         match key {
-            MonitorKey::OpenConsole => {
-                self.open_console();
-                Vec::new()
-            }
+            MonitorKey::OpenConsole => self.open_console(),
             MonitorKey::OpenMedia => self.open_tab(Tab::Media),
             MonitorKey::OpenNetwork => self.open_tab(Tab::Network),
             MonitorKey::OpenDevices => self.open_tab(Tab::Hotplug),
@@ -544,7 +457,10 @@ impl Model {
                             force: false,
                         });
                     }
-                    M::ForceEject => self.ask(Question::Monitor(Ask::ForceEject { device, name })),
+                    M::ForceEject => self.ask(Question::Device(DeviceQuestion::ForceEject {
+                        device,
+                        name,
+                    })),
                     _ => {
                         self.devices.form =
                             Some(Form::new(FormKind::ChangeMedium { device, name }, ""));
@@ -600,7 +516,7 @@ impl Model {
                         .map(|d| d.id.clone())
                 });
                 match id {
-                    Some(id) => self.ask(Question::Monitor(Ask::DeleteDevice { id })),
+                    Some(id) => self.ask(Question::Device(DeviceQuestion::DeleteDevice { id })),
                     None if self.read_only => {
                         self.say(Message::error("read-only: device_del was not sent"));
                     }
@@ -628,147 +544,16 @@ impl Model {
         Vec::new()
     }
 
-    fn act_form(&mut self, action: Action) -> Vec<Effect> {
-        let Some(form) = self.devices.form.as_mut() else {
-            return Vec::new();
-        };
-        match action {
-            Action::Cancel => {
-                let title = form.title();
-                self.devices.form = None;
-                self.say(Message::info(format!("{title}: cancelled")));
-            }
-            Action::Monitor(MonitorKey::NextChoice) => match &mut form.kind {
-                FormKind::ChangeMedium { .. } => form.format = form.format.next(),
-                FormKind::AddForward { netdevs, chosen } => {
-                    *chosen = (*chosen + 1) % netdevs.len().max(1);
-                }
-                _ => {}
-            },
-            Action::Submit if form.waiting.is_none() => return self.submit_form(),
-            other => {
-                if form.input.edit(other) {
-                    form.error = None;
-                }
-            }
-        }
-        Vec::new()
-    }
-
-    fn submit_form(&mut self) -> Vec<Effect> {
-        let Some(form) = self.devices.form.as_mut() else {
-            return Vec::new();
-        };
-        let text = form.input.text().to_string();
-        let job = match &form.kind {
-            FormKind::ChangeMedium { device, name } => {
-                if text.trim().is_empty() {
-                    form.error = Some("type the path of an image file".to_string());
-                    return Vec::new();
-                }
-                let local = self
-                    .vms
-                    .get(self.current)
-                    .and_then(|vm| vm.client.as_ref())
-                    .is_none_or(|client| !client.target().is_remote_tcp());
-                Job::ChangeMedium {
-                    device: device.clone(),
-                    name: name.clone(),
-                    path: text,
-                    format: form.format,
-                    local,
-                }
-            }
-            FormKind::AddForward { netdevs, chosen } => {
-                let netdev = netdevs.get(*chosen).cloned().unwrap_or_default();
-                match text.parse::<HostForward>() {
-                    Ok(rule) => Job::AddForward { netdev, rule },
-                    Err(error) => {
-                        form.error = Some(error.to_string());
-                        return Vec::new();
-                    }
-                }
-            }
-            FormKind::AddDevice => {
-                let taken: Vec<String> = self
-                    .vms
-                    .get(self.current)
-                    .map(|vm| {
-                        vm.monitor
-                            .device_list()
-                            .iter()
-                            .map(|d| d.id.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                match DeviceSpec::parse(&text, &taken) {
-                    Ok(spec) => Job::AddDevice(spec),
-                    Err(error) => {
-                        form.error = Some(error.to_string());
-                        return Vec::new();
-                    }
-                }
-            }
-            FormKind::Migrate => {
-                match migration::check_uri(&text) {
-                    Ok(uri) => {
-                        self.devices.form = None;
-                        self.ask(Question::Monitor(Ask::Migrate { uri }));
-                    }
-                    Err(error) => form.error = Some(error),
-                }
-                return Vec::new();
-            }
-        };
-        form.error = None;
-        form.waiting = Some(job.what());
-        let effects = self.monitor_job(job);
-        if effects.is_empty()
-            && let Some(form) = self.devices.form.as_mut()
-        {
-            form.waiting = None;
-        }
-        effects
-    }
-
     /// Carries out a yes to a monitor question.
-    pub(super) fn answer_monitor(&mut self, ask: Ask) -> Vec<Effect> {
-        match ask {
-            Ask::ForceEject { device, name } => self.monitor_job(Job::Eject {
+    pub(super) fn answer_monitor(&mut self, question: DeviceQuestion) -> Vec<Effect> {
+        match question {
+            DeviceQuestion::ForceEject { device, name } => self.monitor_job(Job::Eject {
                 device,
                 name,
                 force: true,
             }),
-            Ask::Migrate { uri } => self.monitor_job(Job::Migrate { uri }),
-            Ask::DeleteDevice { id } => self.monitor_job(Job::DeleteDevice { id }),
-        }
-    }
-
-    /// Lets an open prompt see the result of the job it waits for: it closes on success and
-    /// shows the error otherwise, so the input can be fixed.
-    pub(super) fn form_sees(&mut self, event: &AppEvent) {
-        let AppEvent::Monitor {
-            vm,
-            news: News::Done { what, result },
-        } = event
-        else {
-            return;
-        };
-        if *vm != self.current {
-            return;
-        }
-        let Some(form) = self.devices.form.as_mut() else {
-            return;
-        };
-        if form.waiting.as_deref() != Some(what.as_str()) {
-            return;
-        }
-        match result {
-            Ok(_) => self.devices.form = None,
-            Err(error) => {
-                form.waiting = None;
-                form.error = Some(error.clone());
-            }
+            DeviceQuestion::Migrate { uri } => self.monitor_job(Job::Migrate { uri }),
+            DeviceQuestion::DeleteDevice { id } => self.monitor_job(Job::DeleteDevice { id }),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The fleet view's state: the table of every watched VM, its sort order, its filter, the
 //! selection and the marked VMs. Pure; the rows are computed from the VMs on demand.
 
-use super::Vm;
+use super::keymap::Action;
+use super::{Effect, InputLine, InputPurpose, Message, Question, View, Vm};
 use crate::collect::VmId;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -212,6 +213,75 @@ impl FleetState {
                 }
             })
             .collect()
+    }
+}
+
+impl super::Model {
+    pub(super) fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
+        if let Some(movement) = super::lists::Movement::of(action) {
+            self.move_list(super::lists::ListId::Fleet, movement);
+            return Vec::new();
+        }
+        let rows = self.fleet.rows(&self.vms, now);
+        match action {
+            Action::Open => {
+                if let Some(vm) = self.fleet.selected_vm(&self.vms, now) {
+                    self.current = vm;
+                    self.view = View::Vm;
+                    self.selected_block = 0;
+                    self.selected_cpu = 0;
+                    self.event_scroll = 0;
+                }
+            }
+            Action::Mark => {
+                if let Some(vm) = self.fleet.selected_vm(&self.vms, now)
+                    && !self.fleet.marked.remove(&vm)
+                {
+                    self.fleet.marked.insert(vm);
+                }
+                self.fleet.move_cursor(&rows, 1);
+            }
+            Action::TogglePause => {
+                let targets: Vec<VmId> = if self.fleet.marked.is_empty() {
+                    self.fleet.selected_vm(&self.vms, now).into_iter().collect()
+                } else {
+                    self.fleet.marked.iter().copied().collect()
+                };
+                let running = |vm: &VmId| self.vms[*vm].status.as_ref().is_some_and(|s| s.running);
+                let resume = !targets.iter().any(running);
+                let vms: Vec<VmId> = targets
+                    .into_iter()
+                    .filter(|vm| running(vm) != resume)
+                    .collect();
+                if vms.is_empty() {
+                    self.say(Message::error("nothing to pause or resume"));
+                } else {
+                    let names = vms
+                        .iter()
+                        .map(|&vm| self.vms[vm].display_name().to_string())
+                        .collect();
+                    self.ask(Question::Marked { resume, vms, names });
+                }
+            }
+            Action::Sort(column) => {
+                if let Some(&column) = FleetColumn::ALL.get(column as usize) {
+                    self.fleet.sort_by(column);
+                }
+            }
+            Action::Filter => {
+                self.input = Some(InputLine::new(
+                    InputPurpose::Filter,
+                    self.fleet.filter.clone(),
+                ));
+            }
+            Action::Cancel => self.fleet.filter.clear(),
+            Action::Help => self.help = true,
+            Action::Faster | Action::Slower => {
+                return self.change_interval(action == Action::Faster);
+            }
+            _ => {}
+        }
+        Vec::new()
     }
 }
 

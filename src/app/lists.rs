@@ -132,6 +132,20 @@ impl super::Model {
     /// Moves the selection of `list` (a list of the screen showing now).
     pub(super) fn move_list(&mut self, list: ListId, movement: Movement) {
         let page = self.page_rows;
+        // The console's transcript as shown (its filter applied), counted from the newest.
+        if list == ListId::Console {
+            let len = self.vm().map_or(0, |vm| self.shown_transcript(vm).len());
+            let page = super::console::PAGE;
+            self.console.scroll = moved(self.console.scroll, len, movement.reversed(), page);
+            return;
+        }
+        // The log as shown (its filter applied) counts from the newest line, at the bottom: up
+        // goes back in time.
+        if list == ListId::Events {
+            let len = self.vm().map_or(0, |vm| self.shown_events(vm).len());
+            self.event_scroll = moved(self.event_scroll, len, movement.reversed(), page);
+            return;
+        }
         let Some(vm) = self.vms.get_mut(self.current) else {
             return;
         };
@@ -142,15 +156,7 @@ impl super::Model {
             ListId::Blocks => {
                 self.selected_block = moved(self.selected_block, vm.blocks.len(), movement, page);
             }
-            // The log counts from the newest line, at the bottom: up goes back in time.
-            ListId::Events => {
-                self.event_scroll = moved(
-                    self.event_scroll,
-                    vm.events.len(),
-                    movement.reversed(),
-                    page,
-                );
-            }
+            ListId::Events | ListId::Console => {}
             ListId::Snapshots => {
                 let len = vm.snapshots.snapshots.len();
                 vm.snapshots.selected = moved(vm.snapshots.selected, len, movement, page);
@@ -169,11 +175,6 @@ impl super::Model {
                 let len = vm.monitor.device_list().len();
                 self.devices.device_selected =
                     moved(self.devices.device_selected, len, movement, page);
-            }
-            ListId::Console => {
-                let len = vm.monitor.console.lines.len();
-                let page = super::console::PAGE;
-                self.console.scroll = moved(self.console.scroll, len, movement.reversed(), page);
             }
             ListId::Fleet => {
                 let now = self.clock.unwrap_or_else(std::time::Instant::now);

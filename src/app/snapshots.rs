@@ -1,6 +1,9 @@
 //! The snapshot view's state for one VM: the list as QEMU last reported it, its sort order
 //! and selection, and the snapshot job running, if any (one at a time per VM).
 
+use super::keymap::Action;
+use super::{Effect, InputLine, InputPurpose, Message, Question, View};
+use crate::collect::VmId;
 use crate::snapshot::{Operation, Progress, Snapshot, sort_by_date, sort_by_name};
 
 /// How the list is ordered.
@@ -49,6 +52,8 @@ pub struct SnapshotView {
     pub error: Option<String>,
     /// The order.
     pub sort: SnapshotSort,
+    /// The order is reversed (the same sort key chosen again).
+    pub descending: bool,
     /// The selected row.
     pub selected: usize,
     /// The job running, if any.
@@ -68,10 +73,15 @@ impl SnapshotView {
             .unwrap_or(self.snapshots.len().saturating_sub(1));
     }
 
-    /// Sorts by `sort`.
+    /// Sorts by `sort`; choosing the current order again reverses it (as the fleet does).
     pub fn sort_by(&mut self, sort: SnapshotSort) {
         let selected_tag = self.selected_tag().map(str::to_string);
-        self.sort = sort;
+        if self.sort == sort {
+            self.descending = !self.descending;
+        } else {
+            self.sort = sort;
+            self.descending = false;
+        }
         self.apply_sort();
         if let Some(at) =
             selected_tag.and_then(|tag| self.snapshots.iter().position(|s| s.tag == tag))
@@ -85,10 +95,159 @@ impl SnapshotView {
             SnapshotSort::Date => sort_by_date(&mut self.snapshots),
             SnapshotSort::Name => sort_by_name(&mut self.snapshots),
         }
+        if self.descending {
+            self.snapshots.reverse();
+        }
     }
 
     /// The selected snapshot's tag.
     pub fn selected_tag(&self) -> Option<&str> {
         self.snapshots.get(self.selected).map(|s| s.tag.as_str())
+    }
+}
+
+impl super::Model {
+    pub(super) fn list_snapshots(&mut self) -> Vec<Effect> {
+        let vm = self.current;
+        match self.vms.get(vm).and_then(|v| v.client.clone()) {
+            Some(client) => vec![Effect::ListSnapshots { vm, client }],
+            None => {
+                self.say(Message::error("not connected: cannot list snapshots"));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Starts a snapshot job on `vm`, unless read-only or another job runs. QEMU has no job
+    /// yet (the disks are checked first): "started" is said when its first progress comes.
+    pub(super) fn snapshot_job(
+        &mut self,
+        vm: VmId,
+        operation: Operation,
+        tag: String,
+        skip_unsupported: bool,
+    ) -> Vec<Effect> {
+        if self.refuse(vm, &format!("snapshot {operation}")) {
+            return Vec::new();
+        }
+        let Some(entry) = self.vms.get_mut(vm) else {
+            return Vec::new();
+        };
+        let name = entry.display_name().to_string();
+        let Some(client) = entry.client.clone() else {
+            self.say(Message::error(format!(
+                "not connected: snapshot {operation} was not sent"
+            )));
+            return Vec::new();
+        };
+        let job = RunningJob {
+            operation,
+            tag: tag.clone(),
+            progress: None,
+        };
+        if let Err(refusal) = entry.start_snapshot_job(job) {
+            self.say(Message::error(refusal));
+            return Vec::new();
+        }
+        let whose = if vm == self.current {
+            String::new()
+        } else {
+            format!("{name}: ")
+        };
+        self.say(Message::info(format!(
+            "{whose}snapshot {operation} '{tag}': checking the disks…"
+        )));
+        vec![Effect::SnapshotJob {
+            vm,
+            client,
+            operation,
+            tag,
+            skip_unsupported,
+        }]
+    }
+
+    /// Refuses a new job while one runs (and in read-only mode), saying why.
+    pub(super) fn can_start_snapshot_job(&mut self, what: &str) -> bool {
+        if self.refuse(self.current, &format!("snapshot {what}")) {
+            return false;
+        }
+        if let Some(job) = self.vm().and_then(|vm| vm.snapshots.job.as_ref()) {
+            let text = format!(
+                "a snapshot job is running: {}; wait for it to finish",
+                job.describe()
+            );
+            self.say(Message::error(text));
+            return false;
+        }
+        true
+    }
+
+    pub(super) fn submit_snapshot_tag(&mut self, tag: String) -> Vec<Effect> {
+        let existing = self
+            .vm()
+            .map(|vm| vm.snapshots.snapshots.clone())
+            .unwrap_or_default();
+        match crate::snapshot::validate_tag(&tag, &existing) {
+            Ok(()) => {
+                self.input = None;
+                self.snapshot_job(self.current, Operation::Save, tag, false)
+            }
+            // Keep the prompt open so the user can pick another tag.
+            Err(error) => {
+                self.say(Message::error(error.to_string()));
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) fn act_snapshots(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(movement) = super::lists::Movement::of(action) {
+            self.move_list(super::lists::ListId::Snapshots, movement);
+            return Vec::new();
+        }
+        let selected = self
+            .vm()
+            .and_then(|vm| vm.snapshots.selected_tag())
+            .map(str::to_string);
+        match action {
+            Action::SnapshotCreate if self.can_start_snapshot_job("save") => {
+                let existing = self
+                    .vm()
+                    .map(|vm| vm.snapshots.snapshots.clone())
+                    .unwrap_or_default();
+                self.input = Some(InputLine::new(
+                    InputPurpose::SnapshotTag,
+                    crate::snapshot::suggest_free_tag(&chrono::Local::now(), &existing),
+                ));
+            }
+            Action::SnapshotLoad | Action::SnapshotDelete => match selected {
+                Some(tag) => {
+                    let load = action == Action::SnapshotLoad;
+                    if self.can_start_snapshot_job(if load { "load" } else { "delete" }) {
+                        self.confirm = Some(if load {
+                            Question::SnapshotLoad(tag)
+                        } else {
+                            Question::SnapshotDelete(tag)
+                        });
+                    }
+                }
+                None => self.say(Message::error("no snapshot selected")),
+            },
+            Action::SortByName | Action::SortByDate => {
+                let sort = if action == Action::SortByName {
+                    SnapshotSort::Name
+                } else {
+                    SnapshotSort::Date
+                };
+                if let Some(vm) = self.vms.get_mut(self.current) {
+                    vm.snapshots.sort_by(sort);
+                }
+            }
+            Action::Refresh => return self.list_snapshots(),
+            Action::Cancel => self.view = View::Vm,
+            Action::Help => self.help = true,
+            _ => {}
+        }
+        Vec::new()
     }
 }

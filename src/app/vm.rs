@@ -1,10 +1,10 @@
 //! One watched VM as the dashboard knows it: the latest figures, histories, the event log,
 //! and how news from the collectors changes them.
 
+use super::Message;
 use super::snapshots::{RunningJob, SnapshotView};
-use super::{Dangerous, Message};
 use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
-use crate::collect::{AppEvent, EventKind, EventRecord};
+use crate::collect::{AppEvent, EventKind, EventRecord, VmCommand};
 use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
 use crate::qmp::{Client, QemuVersion};
@@ -701,18 +701,21 @@ impl Vm {
                     Err(error) => Message::error(format!("{operation} '{tag}' failed: {error}")),
                 });
             }
-            AppEvent::CommandDone { what, result, .. } => match result {
+            AppEvent::CommandDone {
+                command, result, ..
+            } => match result {
                 // Still waiting for the guest (its SHUTDOWN, if already read, said so instead).
-                Ok(()) if what == Dangerous::PowerDown.label() => {
+                Ok(()) if command == VmCommand::PowerDown => {
                     return self.powerdown.is_some().then(|| {
                         Message::info(
                             "power-down request sent; waiting for the guest to shut down…",
                         )
                     });
                 }
-                Ok(()) => return Some(Message::info(format!("{what}: done"))),
+                Ok(()) => return Some(Message::info(format!("{}: done", command.label()))),
                 Err(error) => {
-                    if what == Dangerous::PowerDown.label() {
+                    let what = command.label();
+                    if command == VmCommand::PowerDown {
                         self.powerdown = None;
                     }
                     return Some(Message::error(format!("{what} failed: {error}")));

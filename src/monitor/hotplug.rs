@@ -167,6 +167,26 @@ struct QomProperty {
     kind: String,
 }
 
+/// The device drivers `device_add` takes: `qom-list-types` of concrete device types.
+pub async fn device_types(client: &crate::qmp::Client) -> Result<Vec<String>, String> {
+    let reply = client
+        .execute(
+            "qom-list-types",
+            Some(serde_json::json!({"implements": "device", "abstract": false})),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = reply
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.get("name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Turns `qom-list /machine/peripheral` into devices (the `child<TYPE>` entries).
 pub fn peripherals(reply: Value) -> Vec<Peripheral> {
     let properties: Vec<QomProperty> = serde_json::from_value(reply).unwrap_or_default();

@@ -178,6 +178,44 @@ pub fn absolute(path: &str) -> PathBuf {
     }
 }
 
+/// The paths on this host that complete `typed` (as typed: `~/` and relative paths stay so),
+/// a directory ending with `/`, at most [`PATH_CANDIDATES`], sorted. Hidden files show only
+/// when the typed name starts with a dot. Nothing when the directory cannot be read.
+pub fn complete_path(typed: &str) -> Vec<String> {
+    let (dir_typed, name) = match typed.rfind('/') {
+        Some(at) => typed.split_at(at + 1),
+        None => ("", typed),
+    };
+    let dir = if dir_typed.is_empty() {
+        absolute(".")
+    } else {
+        absolute(dir_typed)
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut candidates: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let file = entry.file_name().into_string().ok()?;
+            if !file.starts_with(name) || (file.starts_with('.') && !name.starts_with('.')) {
+                return None;
+            }
+            let is_dir = entry.path().is_dir();
+            Some(format!(
+                "{dir_typed}{file}{}",
+                if is_dir { "/" } else { "" }
+            ))
+        })
+        .take(PATH_CANDIDATES)
+        .collect();
+    candidates.sort();
+    candidates
+}
+
+/// The most paths one completion lists.
+pub const PATH_CANDIDATES: usize = 1000;
+
 /// Checks an image on this host before it is inserted: the file exists, is not a directory,
 /// can be read, and, as qcow2, names no other file QEMU would open for the guest. With `local`
 /// false (QEMU runs on another host) the path is sent as typed, and only as raw: qemu-dash

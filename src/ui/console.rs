@@ -2,8 +2,10 @@
 //! input line with its mode (HMP or QMP) and cursor.
 
 use super::{footer, header, panel, theme};
+use crate::app::InputPurpose;
 use crate::app::Model;
-use crate::app::console::{LineKind, TextInput};
+use crate::app::console::LineKind;
+use crate::app::input::LineEditor;
 use crate::monitor::console::Mode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -13,9 +15,9 @@ use std::time::Instant;
 
 const INTRO: [&str; 5] = [
     "Type an HMP command and press Enter: info status, info network, info usernet, help.",
-    "Tab switches to QMP: a command name (query-status) or raw JSON",
+    "C-t switches to QMP: a command name (query-status) or raw JSON; Tab completes names",
     "({\"execute\": \"query-block\"}; a line starting with { is QMP in either mode).",
-    "↑/↓ recall earlier commands (kept in the history file). PgUp/PgDn scroll.",
+    "↑/↓ recall earlier commands (kept in the history file). PgUp/PgDn scroll, / filters.",
     "Under --read-only only `info …` and `query-…` commands are sent.",
 ];
 
@@ -42,6 +44,10 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     if model.console.scroll > 0 {
         title.push_str(&format!(" (scrolled up {})", model.console.scroll));
     }
+    if !model.console.filter.is_empty() {
+        title.push_str(&format!(" (filter: {})", model.console.filter));
+    }
+    let shown = model.shown_transcript(vm);
     let block = panel(&title, false, !vm.is_connected());
     let inner = block.inner(output_area);
     let (height, width) = (inner.height as usize, inner.width as usize);
@@ -51,12 +57,11 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             .map(|text| Line::styled(*text, theme::muted()))
             .collect()
     } else {
-        let end = transcript.lines.len().saturating_sub(model.console.scroll);
+        let end = shown.len().saturating_sub(model.console.scroll);
         let start = end.saturating_sub(height);
         // Only what fits is drawn: the lines in view, each up to the panel's width.
-        transcript
-            .lines
-            .range(start..end)
+        shown[start..end]
+            .iter()
             .map(|line| {
                 let text: String = line.text.chars().take(width).collect();
                 match line.kind {
@@ -78,13 +83,22 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             Mode::Qmp => " QMP ",
         }
     };
-    render_input(frame, input_area, input, mode, "");
+    match &model.input {
+        Some(filter) if filter.purpose == InputPurpose::ConsoleFilter => render_input(
+            frame,
+            input_area,
+            &filter.editor,
+            " Filter the output (Enter keeps it, Esc clears it) ",
+            filter.purpose.label(),
+        ),
+        _ => render_input(frame, input_area, input, mode, ""),
+    }
     footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
 }
 
 /// Draws a bordered one-line input titled `title`; `label` goes before the text.
-pub fn render_input(frame: &mut Frame, area: Rect, input: &TextInput, title: &str, label: &str) {
+pub fn render_input(frame: &mut Frame, area: Rect, input: &LineEditor, title: &str, label: &str) {
     let block = Block::bordered()
         .border_style(theme::focused_border())
         .title(Line::styled(title.to_string(), theme::title()));
@@ -93,9 +107,10 @@ pub fn render_input(frame: &mut Frame, area: Rect, input: &TextInput, title: &st
     render_text(frame, inner, input, label);
 }
 
-/// Draws `label` and the input's text on the first row of `area`, scrolled so the cursor
-/// shows, and puts the terminal cursor there.
-pub fn render_text(frame: &mut Frame, area: Rect, input: &TextInput, label: &str) {
+/// Draws `label` and the editor's text on the first row of `area`, scrolled so the cursor
+/// shows (wide characters take two columns), and puts the terminal cursor there.
+pub fn render_text(frame: &mut Frame, area: Rect, input: &LineEditor, label: &str) {
+    use unicode_width::UnicodeWidthChar;
     let inner = Rect {
         height: area.height.min(1),
         ..area
@@ -103,11 +118,18 @@ pub fn render_text(frame: &mut Frame, area: Rect, input: &TextInput, label: &str
     if inner.width == 0 || inner.height == 0 {
         return;
     }
-    let label_width = label.chars().count() as u16;
+    let label_width = ratatui::text::Span::raw(label).width() as u16;
     let width = inner.width.saturating_sub(label_width).max(1) as usize;
-    let cursor = input.cursor();
-    let offset = (cursor + 1).saturating_sub(width);
-    let visible: String = input.text().chars().skip(offset).take(width).collect();
+    let scroll = input.scroll(width);
+    let mut column = 0;
+    let mut visible = String::new();
+    for c in input.text().chars() {
+        let w = c.width().unwrap_or(0);
+        if column >= scroll && column + w <= scroll + width {
+            visible.push(c);
+        }
+        column += w;
+    }
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             ratatui::text::Span::styled(label.to_string(), theme::muted()),
@@ -115,7 +137,7 @@ pub fn render_text(frame: &mut Frame, area: Rect, input: &TextInput, label: &str
         ])),
         inner,
     );
-    let x = inner.x + label_width + (cursor - offset) as u16;
+    let x = inner.x + label_width + input.cursor_column().saturating_sub(scroll) as u16;
     frame.set_cursor_position(Position::new(
         x.min(inner.right().saturating_sub(1)),
         inner.y,

@@ -1,10 +1,10 @@
-//! The event log: newest at the bottom, coloured by kind, with a selected line that the
-//! movement keys, the wheel and clicks move (it follows the newest line until moved), its
-//! position in the title and a scrollbar. [`event_line`] draws one event for every event
-//! list (the devices screen's too).
+//! The event log: newest at the bottom, coloured by kind, filtered by `/`, with a selected
+//! line that the movement keys, the wheel and clicks move (it follows the newest line until
+//! moved; Enter opens its data), its position in the title and a scrollbar. [`event_line`]
+//! draws one event for every event list (the devices screen's too).
 
 use super::{is_focused, panel, scroll, theme};
-use crate::app::{Model, Panel, Vm};
+use crate::app::{InputLine, InputPurpose, Model, Panel, Vm};
 use crate::collect::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -20,35 +20,50 @@ pub fn event_line(record: &EventRecord) -> Line<'static> {
     ])
 }
 
-/// The lines of the log in view in `inner` rows, as indices from the oldest event.
+/// The lines of the log in view in `rows` rows, as indices into the log as shown (the
+/// filter applied), from the oldest event.
 pub fn shown(model: &Model, vm: &Vm, rows: usize) -> std::ops::Range<usize> {
-    let len = vm.events.len();
+    let len = model.shown_events(vm).len();
     let selected = len.saturating_sub(1).saturating_sub(model.event_scroll);
     scroll::window(selected, len, rows)
 }
 
+/// The event filter being typed, if it is.
+fn typing(model: &Model) -> Option<&InputLine> {
+    model
+        .input
+        .as_ref()
+        .filter(|input| input.purpose == InputPurpose::EventFilter)
+}
+
 /// Where the log's lines go in the panel `area`: below the note on a connection without
-/// events (an HMP monitor), else the whole inside (the mouse code finds lines with it).
-pub fn lines_area(vm: &Vm, area: Rect) -> Rect {
+/// events (an HMP monitor), above the filter being typed, else the whole inside (the mouse
+/// code finds lines with it).
+pub fn lines_area(model: &Model, vm: &Vm, area: Rect) -> Rect {
     let inner = ratatui::widgets::Block::bordered().inner(area);
     let note = u16::from(vm.abilities.events_unavailable().is_some()).min(inner.height);
+    let prompt = u16::from(typing(model).is_some()).min(inner.height - note);
     Rect {
         y: inner.y + note,
-        height: inner.height - note,
+        height: inner.height - note - prompt,
         ..inner
     }
 }
 
 /// Draws the event log.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
-    let len = vm.events.len();
+    let events = model.shown_events(vm);
+    let len = events.len();
     let focused = is_focused(model, Panel::Events);
-    let lines_area = lines_area(vm, area);
+    let lines_area = lines_area(model, vm, area);
     let in_view = shown(model, vm, usize::from(lines_area.height));
     let selected = len.saturating_sub(1).saturating_sub(model.event_scroll);
     let mut title = format!("Events ({} seen", vm.events_total);
     if vm.events_cut > 0 {
         title.push_str(&format!(", {} cut", vm.events_cut));
+    }
+    if !model.event_filter.is_empty() {
+        title.push_str(&format!(", {len} match '{}'", model.event_filter));
     }
     title.push(')');
     if in_view.len() < len || model.event_scroll > 0 {
@@ -56,7 +71,8 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
     }
     let block = panel(&title, focused, false);
     let lacking = vm.abilities.events_unavailable();
-    if len == 0 && lacking.is_none() {
+    let typing = typing(model);
+    if len == 0 && lacking.is_none() && model.event_filter.is_empty() && typing.is_none() {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
@@ -72,7 +88,30 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
     if let Some(why) = lacking {
         frame.render_widget(Paragraph::new(Line::styled(why, theme::muted())), inner);
     }
-    let lines: Vec<Line> = vm.events.range(in_view.clone()).map(event_line).collect();
+    if let Some(input) = typing
+        && inner.height > 0
+    {
+        let row = Rect {
+            y: inner.y + inner.height - 1,
+            height: 1,
+            ..inner
+        };
+        super::console::render_text(frame, row, &input.editor, input.purpose.label());
+    }
+    if len == 0 && !model.event_filter.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "no event matches the filter (Esc clears it)",
+                theme::muted(),
+            )),
+            lines_area,
+        );
+        return;
+    }
+    let lines: Vec<Line> = events[in_view.clone()]
+        .iter()
+        .map(|record| event_line(record))
+        .collect();
     let mut list = List::new(lines);
     if focused {
         list = list.highlight_style(theme::selected());

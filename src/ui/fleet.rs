@@ -68,18 +68,29 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     if model.read_only {
         spans.push(Span::styled("  [read-only]", theme::key()));
     }
-    if let Some(input) = &model.input {
-        spans.push(Span::styled(
-            format!("  filter: {}▏", input.text),
-            theme::key(),
-        ));
+    let typing = model
+        .input
+        .as_ref()
+        .filter(|input| input.purpose == crate::app::InputPurpose::Filter);
+    if typing.is_some() {
+        spans.push(Span::raw("  "));
     } else if !model.fleet.filter.is_empty() {
         spans.push(Span::styled(
             format!("  filter: {}", model.fleet.filter),
             theme::key(),
         ));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), header);
+    let line = Line::from(spans);
+    let used = (line.width() as u16).min(header.width);
+    frame.render_widget(Paragraph::new(line), header);
+    if let Some(input) = typing {
+        let rest = Rect {
+            x: header.x + used,
+            width: header.width - used,
+            ..header
+        };
+        super::console::render_text(frame, rest, &input.editor, input.purpose.label());
+    }
 
     let names = crate::app::fleet::FleetState::row_names(&model.vms);
     let cells: Vec<(VmId, [String; 8])> = rows

@@ -6,7 +6,7 @@
 //! message history, which keeps every message whole.
 
 use super::theme;
-use crate::app::keymap::{Action, BINDINGS, keys_label};
+use crate::app::keymap::Action;
 use crate::app::{Model, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -131,34 +131,23 @@ pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, now: Instant
     frame.render_widget(Paragraph::new(message_lines(model, area.width, now)), area);
 }
 
-/// The key hints of the current mode that fit in `width` columns: the footer's keys in the
-/// key table's order (most used first) while whole hints fit, and the help key last, so that
-/// a narrow footer keeps the first keys and "? help" and never cuts a word.
+/// The key hints of the current mode that fit in `width` columns: the key table's footer
+/// rows in their priority order while whole hints fit, and the help key last, so that a
+/// narrow footer keeps the first keys and "? help" and never cuts a word.
 pub fn key_hints(model: &Model, width: u16) -> Line<'static> {
     let context = model.key_context();
-    let bindings: Vec<_> = BINDINGS
-        .iter()
-        .filter(|b| b.context == context && b.applies(model.has_fleet()))
-        .collect();
-    let hint = |binding: &crate::app::keymap::Binding| {
-        (keys_label(binding).into_owned(), binding.description)
-    };
-    let help = bindings
-        .iter()
-        .find(|b| b.action == Action::Help)
-        .map(|b| hint(b));
-    let width_of_hint =
-        |(keys, description): &(String, &str)| width_of(keys) + 1 + width_of(description);
+    let mut hints = model.keys.footer(context);
+    let help_keys = model.keys.keys_for(context, Action::Help);
+    let help = help_keys
+        .and_then(|keys| hints.iter().position(|(shown, _)| *shown == keys))
+        .map(|at| hints.remove(at));
+    let width_of_hint = |(keys, label): &(String, &str)| width_of(keys) + 1 + width_of(label);
     let mut room = usize::from(width);
     if let Some(help) = &help {
         room = room.saturating_sub(width_of_hint(help));
     }
     let mut shown = Vec::new();
-    for binding in bindings
-        .iter()
-        .filter(|b| b.in_footer && b.action != Action::Help)
-    {
-        let hint = hint(binding);
+    for hint in hints {
         let needed = width_of_hint(&hint) + 2;
         if needed > room {
             break;
@@ -170,12 +159,12 @@ pub fn key_hints(model: &Model, width: u16) -> Line<'static> {
         shown.push(help);
     }
     let mut spans = Vec::new();
-    for (at, (keys, description)) in shown.into_iter().enumerate() {
+    for (at, (keys, label)) in shown.into_iter().enumerate() {
         if at > 0 {
             spans.push(Span::raw("  "));
         }
         spans.push(Span::styled(keys, theme::key()));
-        spans.push(Span::raw(format!(" {description}")));
+        spans.push(Span::raw(format!(" {label}")));
     }
     Line::from(spans)
 }

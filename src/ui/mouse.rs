@@ -43,7 +43,7 @@ fn hit(model: &Model, area: Rect, now: Instant, at: Position) -> Option<(ListId,
                 return Some((ListId::Blocks, row_in(table, 1, at, shown)));
             }
             if areas.events.contains(at) {
-                let lines = events::lines_area(vm, areas.events);
+                let lines = events::lines_area(model, vm, areas.events);
                 let shown = events::shown(model, vm, usize::from(lines.height));
                 return Some((ListId::Events, row_in(lines, 0, at, shown)));
             }

@@ -2,7 +2,8 @@
 //! history.
 
 use super::theme;
-use crate::app::keymap::{BINDINGS, KeyContext, keys_label};
+use crate::app::keymap::{KeyContext, Keymap};
+use crate::collect::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -18,19 +19,24 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     cell
 }
 
-/// Draws a yes/no question, as tall as its text needs.
-pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str) {
+/// Draws a yes/no question, as tall as its text needs; its keys come from the key table.
+pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keymap) {
     let width = area.width.min(72);
     let mut text: Vec<Line> = super::footer::wrap(question, width.saturating_sub(2) as usize)
         .into_iter()
         .map(Line::raw)
         .collect();
-    text.push(Line::from(vec![
-        Span::styled("y", theme::key()),
-        Span::raw(" yes    "),
-        Span::styled("n/Esc", theme::key()),
-        Span::raw(" no"),
-    ]));
+    text.push(Line::from(
+        keys.footer(KeyContext::Confirm)
+            .into_iter()
+            .flat_map(|(keys, label)| {
+                [
+                    Span::styled(keys, theme::key()),
+                    Span::raw(format!(" {label}    ")),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    ));
     let popup = centered(area, width, text.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
@@ -40,29 +46,34 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str) {
     );
 }
 
-/// Draws the help overlay from the key table.
-pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext, has_fleet: bool) {
-    let rows: Vec<Line> = BINDINGS
-        .iter()
-        .filter(|b| b.context == context && b.applies(has_fleet))
-        .map(|b| {
+/// Draws the help overlay from the key table: the rows of `context`, and what `q` does there.
+pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext, keys: &Keymap) {
+    let rows: Vec<Line> = keys
+        .help(context)
+        .into_iter()
+        .map(|(keys, label)| {
             Line::from(vec![
-                Span::styled(format!("{:>12}  ", keys_label(b)), theme::key()),
-                Span::raw(b.description),
+                Span::styled(format!("{keys:>16}  "), theme::key()),
+                Span::raw(label),
             ])
         })
         .chain([
             Line::default(),
             Line::styled(
-                "Reset, power down and quit ask first. q leaves the VM running.",
+                format!("q here: {}.", keys.what_q_does(context)),
+                theme::muted(),
+            ),
+            Line::styled(
+                "Reset, power down and quit VM ask first. Esc goes back one level.",
                 theme::muted(),
             ),
         ])
         .collect();
-    let popup = centered(area, 68, rows.len() as u16 + 2);
+    let title = format!(" Help: {} ", context.name());
+    let popup = centered(area, 76, rows.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(rows).block(Block::bordered().title(Line::styled(" Help ", theme::title()))),
+        Paragraph::new(rows).block(Block::bordered().title(Line::styled(title, theme::title()))),
         popup,
     );
 }
@@ -136,4 +147,43 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model) 
     }
     let skip = lines.len().saturating_sub(inner.height as usize);
     frame.render_widget(Paragraph::new(lines.split_off(skip)), inner);
+}
+
+/// Draws one event's full data: its name, time, sentence and the data as indented JSON.
+pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord) {
+    let popup = centered(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .border_style(theme::focused_border())
+        .title(Line::styled(
+            format!(
+                " {} at {} ",
+                record.name,
+                record.time.format("%H:%M:%S%.3f")
+            ),
+            theme::title(),
+        ))
+        .title_bottom(Line::from(vec![
+            Span::styled(" Esc/Enter", theme::key()),
+            Span::raw(" close "),
+        ]));
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let data = serde_json::to_string_pretty(&record.data).unwrap_or_default();
+    let mut lines = vec![Line::raw(record.text.clone()), Line::default()];
+    lines.extend(data.lines().map(|line| Line::raw(line.to_string())));
+    if record.cut_bytes > 0 {
+        lines.push(Line::styled(
+            format!("({} bytes of this event were not kept)", record.cut_bytes),
+            theme::muted(),
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }

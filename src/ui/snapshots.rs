@@ -8,7 +8,7 @@ use crate::format;
 use crate::snapshot::format_vm_clock;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Cell, Gauge, Paragraph, Table, TableState};
 use std::time::Instant;
 
@@ -61,9 +61,11 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     ] = areas(area, model, now);
     header::render(frame, header_area, model, vm, now);
 
-    let order = match view.sort {
-        crate::app::snapshots::SnapshotSort::Date => "by date",
-        crate::app::snapshots::SnapshotSort::Name => "by name",
+    let order = match (view.sort, view.descending) {
+        (crate::app::snapshots::SnapshotSort::Date, false) => "by date",
+        (crate::app::snapshots::SnapshotSort::Date, true) => "by date, newest first",
+        (crate::app::snapshots::SnapshotSort::Name, false) => "by name",
+        (crate::app::snapshots::SnapshotSort::Name, true) => "by name, reversed",
     };
     let len = view.snapshots.len();
     let inner = ratatui::widgets::Block::bordered().inner(table_area);
@@ -98,7 +100,16 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     } else if view.snapshots.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(
-                "no internal snapshots yet: press c to take one",
+                format!(
+                    "no internal snapshots yet: press {} to take one",
+                    model
+                        .keys
+                        .keys_for(
+                            crate::app::keymap::KeyContext::Snapshots,
+                            crate::app::keymap::Action::SnapshotCreate
+                        )
+                        .unwrap_or_default()
+                ),
                 theme::muted(),
             ))
             .block(block),
@@ -181,13 +192,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         .as_ref()
         .filter(|i| i.purpose == InputPurpose::SnapshotTag)
     {
-        frame.render_widget(
-            Paragraph::new(Line::from(vec![
-                Span::styled("new snapshot tag: ", theme::key()),
-                Span::raw(format!("{}▏", input.text)),
-            ])),
-            prompt_area,
-        );
+        super::console::render_text(frame, prompt_area, &input.editor, input.purpose.label());
     }
     footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);

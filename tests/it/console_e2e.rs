@@ -29,7 +29,7 @@ fn console_runs_hmp_and_qmp_and_keeps_history_across_runs() {
     dash.wait_for("VM status: running", WAIT);
 
     // QMP mode: an error reply shown as QEMU sent it, then a good reply pretty-printed.
-    dash.send("\t");
+    dash.send("\x14");
     dash.wait_for("┌ QMP ", WAIT);
     dash.send(r#"{"execute": "nosuch"}"#);
     dash.send("\r");
@@ -148,7 +148,7 @@ async fn read_only_monitor_screens_send_only_queries() {
             dash.send(line);
             dash.send("\r");
         }
-        dash.send("\t");
+        dash.send("\x14");
         dash.send("human-monitor-command {\"command-line\": \"quit\"}\r");
         dash.wait_for("(qmp) human-monitor-command", WAIT);
         let pause = || std::thread::sleep(Duration::from_millis(150));

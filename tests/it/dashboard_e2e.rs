@@ -201,7 +201,7 @@ fn config_file_moves_keys() {
 
     std::fs::write(&config, "[keys]\npause = \"r\"\n").unwrap();
     crate::support::pty::run(["--config", &config_arg, &target])
-        .assert_one_line_error("the key 'r' already does Reset");
+        .assert_one_line_error("the key 'r' already does reset");
 }
 
 /// Behind the "terminal too small" screen keys do nothing (nothing happens that the user

@@ -380,7 +380,7 @@ async fn huge_console_output_is_cut_and_memory_stays_bounded() {
         dash.wait_for("● running", WAIT);
         dash.send(":");
         dash.wait_for("Monitor console", WAIT);
-        dash.send("\tquery-huge\r\t");
+        dash.send("\x14query-huge\r\x14");
         for _ in 0..8 {
             dash.send("info huge\r");
         }

@@ -6,6 +6,7 @@ mod console_e2e;
 mod dashboard_e2e;
 mod demo;
 mod devices_e2e;
+mod editing_e2e;
 mod exporter;
 mod files_and_pipes;
 mod fleet;

@@ -2,6 +2,7 @@
 //! is refused and why), and the screens drawn on a `TestBackend` with reviewed snapshots.
 
 use qemu_dash::app::devices::Tab;
+use qemu_dash::app::input::Edit;
 use qemu_dash::app::keymap::{Action, MonitorKey as M};
 use qemu_dash::app::{ConnectionState, Effect, Model, View};
 use qemu_dash::collect::AppEvent;
@@ -145,7 +146,7 @@ fn forms_explain_bad_input_and_stay_open() {
     );
     model.act(Action::Monitor(M::OpenNetwork), Instant::now());
     model.act(Action::Monitor(M::Add), Instant::now());
-    model.act(Action::Monitor(M::ClearLine), Instant::now());
+    model.act(Action::Edit(Edit::DeleteToStart), Instant::now());
     typed(&mut model, "tcp::2222-:22;quit");
     assert!(model.act(Action::Submit, Instant::now()).is_empty());
     let form = model.devices.form.as_ref().unwrap();
@@ -164,7 +165,7 @@ fn forms_explain_bad_input_and_stay_open() {
     model.act(Action::Submit, Instant::now());
     let error = model.devices.form.as_ref().unwrap().error.clone().unwrap();
     assert!(error.contains("needs a port"), "{error}");
-    model.act(Action::Monitor(M::ClearLine), Instant::now());
+    model.act(Action::Edit(Edit::DeleteToStart), Instant::now());
     typed(&mut model, "exec:cat > /tmp/vm.mig");
     model.act(Action::Submit, Instant::now());
     assert!(model.devices.form.is_none());
@@ -411,4 +412,100 @@ fn every_monitor_screen_draws_at_the_smallest_and_a_large_size() {
             draw_at(&model, width, height);
         }
     }
+}
+
+#[test]
+fn tab_completes_commands_drivers_and_paths_and_a_paste_never_submits() {
+    use qemu_dash::monitor::CommandNames;
+    let mut model = model(false);
+    model.act(Action::Monitor(M::OpenConsole), Instant::now());
+    news(
+        &mut model,
+        News::CommandNames(CommandNames {
+            hmp: vec![
+                "info".into(),
+                "system_reset".into(),
+                "system_powerdown".into(),
+            ],
+            hmp_info: vec!["status".into(), "stats".into(), "usernet".into()],
+            qmp: vec!["query-status".into(), "query-kvm".into()],
+        }),
+    );
+    typed(&mut model, "system_r");
+    model.act(Action::Complete, Instant::now());
+    assert_eq!(model.console.input.text(), "system_reset ");
+    model.act(Action::Edit(Edit::DeleteToStart), Instant::now());
+    typed(&mut model, "info sta");
+    model.act(Action::Complete, Instant::now());
+    assert_eq!(model.console.input.text(), "info stat");
+    let said = model.message.clone().unwrap().text;
+    assert_eq!(said, "2 matches: stats status");
+    model.act(Action::Edit(Edit::DeleteToStart), Instant::now());
+    model.act(Action::Monitor(M::ToggleMode), Instant::now());
+    typed(&mut model, "query-k");
+    model.act(Action::Complete, Instant::now());
+    assert_eq!(model.console.input.text(), "query-kvm ");
+    // A pasted line break is a space: nothing is sent.
+    model.act(Action::Edit(Edit::DeleteToStart), Instant::now());
+    model.paste("stop\nquit\n");
+    assert_eq!(model.console.input.text(), "stop quit");
+    assert!(model.vms[0].monitor.console.lines.is_empty());
+    model.act(Action::Cancel, Instant::now());
+
+    // The hot-plug prompt completes driver names, up to the first comma.
+    model.act(Action::Monitor(M::OpenDevices), Instant::now());
+    model.act(Action::Monitor(M::Add), Instant::now());
+    news(
+        &mut model,
+        News::DeviceTypes(Ok(vec!["virtio-blk-pci".into(), "virtio-net-pci".into()])),
+    );
+    typed(&mut model, "virtio-n");
+    model.act(Action::Complete, Instant::now());
+    let form = model.devices.form.as_ref().unwrap();
+    assert_eq!(form.input.text(), "virtio-net-pci,");
+    model.act(Action::Cancel, Instant::now());
+
+    // The media prompt completes a path once this host has listed it.
+    model.act(Action::Monitor(M::OpenMedia), Instant::now());
+    model.act(Action::Monitor(M::ChangeMedium), Instant::now());
+    typed(&mut model, "/srv/is");
+    model.act(Action::Complete, Instant::now());
+    news(
+        &mut model,
+        News::Paths {
+            typed: "/srv/is".into(),
+            candidates: vec!["/srv/iso/".into()],
+        },
+    );
+    let form = model.devices.form.as_ref().unwrap();
+    assert_eq!(form.input.text(), "/srv/iso/");
+    // A listing for text the user has since changed is not applied.
+    typed(&mut model, "d");
+    news(
+        &mut model,
+        News::Paths {
+            typed: "/srv/iso/".into(),
+            candidates: vec!["/srv/iso/debian.iso".into()],
+        },
+    );
+    assert_eq!(
+        model.devices.form.as_ref().unwrap().input.text(),
+        "/srv/iso/d"
+    );
+}
+
+#[test]
+fn path_completion_lists_this_hosts_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("images")).unwrap();
+    std::fs::write(dir.path().join("image.iso"), b"").unwrap();
+    std::fs::write(dir.path().join(".hidden"), b"").unwrap();
+    let base = format!("{}/", dir.path().display());
+    let found = qemu_dash::monitor::media::complete_path(&format!("{base}ima"));
+    assert_eq!(
+        found,
+        [format!("{base}image.iso"), format!("{base}images/")]
+    );
+    assert!(qemu_dash::monitor::media::complete_path(&base).len() == 2);
+    assert!(qemu_dash::monitor::media::complete_path("/no/such/dir/x").is_empty());
 }

@@ -430,7 +430,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     model.apply(
         AppEvent::CommandDone {
             vm: 1,
-            what: "pause".into(),
+            command: qemu_dash::collect::VmCommand::Pause,
             result: Err("QEMU said no".into()),
         },
         start,

@@ -31,7 +31,7 @@ pub(crate) fn type_new_tag(dash: &mut Dashboard, tag: &str) {
     dash.wait_for("new snapshot tag: snap-", WAIT);
     dash.send(&"\x7f".repeat(40));
     dash.send(tag);
-    dash.wait_for(&format!("new snapshot tag: {tag}▏"), WAIT);
+    dash.wait_for(&format!("new snapshot tag: {tag}"), WAIT);
 }
 
 #[test]

@@ -126,6 +126,23 @@ impl Dashboard {
         self.screen.lock().unwrap().screen().contents()
     }
 
+    /// Where the terminal cursor is: (row, column), 0-based.
+    pub fn cursor(&self) -> (u16, u16) {
+        self.screen.lock().unwrap().screen().cursor_position()
+    }
+
+    /// The screen's row that contains `needle`, as text (`None` when no row does).
+    pub fn row_with(&self, needle: &str) -> Option<(u16, String)> {
+        let parser = self.screen.lock().unwrap();
+        let screen = parser.screen();
+        let (_, cols) = screen.size();
+        screen
+            .rows(0, cols.get())
+            .enumerate()
+            .find(|(_, row)| row.contains(needle))
+            .map(|(at, row)| (at as u16, row))
+    }
+
     /// The style of the first cell of the first place `needle` shows on screen (`None`
     /// when it does not show). Wide characters count as one column each in `needle`.
     pub fn style_of(&self, needle: &str) -> Option<CellStyle> {
