@@ -17,7 +17,8 @@
 #   SHOTS_FONT       xterm font (default "DejaVu Sans Mono"), SHOTS_FONT_PIXELS its size in
 #                    pixels (default 16, about 12 pt: at this size DejaVu's block characters
 #                    fill the 10x19 cell exactly, so stacked sparkline rows show no seams)
-#   SHOTS_GEOMETRY   xterm size in cells (default 140x40)
+#   SHOTS_GEOMETRY   xterm size in cells for the large shots (default 200x55; main-80x24.png
+#                    is taken at 80x24)
 #   SHOTS_TEXT=1     also write NAME.txt, the screen as text, beside each NAME.png
 #
 # To add a shot, add a line at the bottom: `shot NAME [KEY...]` sends the keys (xdotool
@@ -31,7 +32,7 @@ out=${SHOTS_DIR:-$here}
 warmup=${SHOTS_WARMUP:-25}
 font=${SHOTS_FONT:-DejaVu Sans Mono}
 font_px=${SHOTS_FONT_PIXELS:-16}
-geometry=${SHOTS_GEOMETRY:-140x40}
+geometry=${SHOTS_GEOMETRY:-200x55}
 
 say() { printf 'make.sh: %s\n' "$*" >&2; }
 die() {
@@ -118,7 +119,7 @@ trap 'exit 143' TERM
 # --- X server on a free display --------------------------------------------------------------
 # Xvfb picks a free display itself and writes its number on the -displayfd descriptor.
 exec {dfd}>"$tmp/display"
-Xvfb -displayfd "$dfd" -screen 0 1920x1080x24 -nolisten tcp \
+Xvfb -displayfd "$dfd" -screen 0 2560x1440x24 -nolisten tcp \
     >"$tmp/xvfb.log" 2>&1 &
 xvfb_pid=$!
 exec {dfd}>&-
@@ -231,22 +232,42 @@ done
 busy='disk0 .* [0-9.]+ [KMG]iB/s '
 wait_for 20 "$busy" || say "disk0 shows no I/O: main.png will show 0 B/s"
 
+# size COLSxROWS: resize the xterm (in cells; the dashboard redraws for the new size).
+size() {
+    xdotool windowsize --sync --usehints "$win" "${1%x*}" "${1#*x}" >/dev/null 2>&1 ||
+        xdotool windowsize --usehints "$win" "${1%x*}" "${1#*x}"
+    sleep 1
+}
+
 # Add a line here for a new shot, e.g. `wait_for 10 REGEX` then `shot NAME KEY...`.
 shot main
+size 80x24
+shot main-80x24
+size "$geometry"
 shot help question
 shot confirm question r
 press n
 sleep 0.5
-# The snapshot view after a save (on the demo VM a save takes ~0.2 s, too quick to catch
-# the progress gauge on a screenshot; tests/it/render.rs draws it).
+# The monitor console after a command, then the devices screen's media tab.
+press colon
+sleep 0.5
+for key in i n f o space b l o c k Return; do press "$key"; done
+wait_for 10 'disk0' || say "info block printed nothing"
+shot console
+press Escape
+sleep 0.5
+shot devices m
+press Escape
+sleep 0.5
+# The snapshot view while a save runs, then after it (the demo's save takes a moment: the
+# first shot may show it done).
 press s
 sleep 1
 press c
 sleep 0.5
 press Return
-wait_for 60 "save '.*': done" || say "the snapshot save did not finish in 60 s"
+wait_for 10 "save '.*'" || say "no snapshot job seen"
 shot snapshots
-
 # Quit the dashboard: the demo stops its VM and removes its temp dir.
 press q
 for _ in $(seq 100); do alive "$xterm_pid" || break; sleep 0.1; done

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod fleet;
 pub mod input;
 pub mod keymap;
+pub mod lists;
 mod prompt;
 mod question;
 pub mod snapshots;
@@ -193,10 +194,17 @@ pub struct Model {
     pub focus: Panel,
     /// Selected block device row.
     pub selected_block: usize,
-    /// First vCPU row shown.
-    pub cpu_scroll: usize,
-    /// Event log scroll, lines up from the newest.
+    /// Selected vCPU row.
+    pub selected_cpu: usize,
+    /// The event log's selected line, counted up from the newest (0: the newest, followed as
+    /// events come).
     pub event_scroll: usize,
+    /// Keys pressed while the terminal was too small to draw the dashboard (they do
+    /// nothing; the too-small screen counts them so the user sees they were not taken).
+    pub ignored_keys: usize,
+    /// Rows a page key moves in the list on screen: the terminal loop sets it from the layout
+    /// (`ui::page_rows`).
+    pub page_rows: usize,
     /// The poll interval.
     pub interval: Duration,
     /// Only queries are sent.
@@ -241,8 +249,10 @@ impl Model {
             fleet: FleetState::default(),
             focus: Panel::Blocks,
             selected_block: 0,
-            cpu_scroll: 0,
+            selected_cpu: 0,
             event_scroll: 0,
+            page_rows: 10,
+            ignored_keys: 0,
             interval,
             read_only,
             message: None,
@@ -550,6 +560,10 @@ impl Model {
         }
         if self.input.is_some() {
             return self.act_prompt(action);
+        }
+        if let Action::Pointer(pointer) = action {
+            self.point(pointer);
+            return Vec::new();
         }
         match self.view {
             View::Fleet => self.act_fleet(action, now),

@@ -21,6 +21,11 @@ pub struct Cli {
     #[arg(long)]
     pub batch: bool,
 
+    /// Leave the mouse to the terminal (text selection) instead of scrolling lists and
+    /// focusing panels with it; the config's `mouse = false` does the same.
+    #[arg(long)]
+    pub no_mouse: bool,
+
     /// With --batch: stop after this many lines per VM.
     #[arg(short = 'n', long, requires = "batch")]
     pub count: Option<u64>,

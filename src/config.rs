@@ -12,6 +12,7 @@
 //! allow_control = false    # controls on libvirt domains (--allow-control)
 //! libvirt_uri = "qemu:///system"
 //! theme = "mono"           # no colours (NO_COLOR does the same)
+//! mouse = false            # leave the mouse to the terminal (as --no-mouse does)
 //!
 //! [keys]                   # move keys: an action everywhere (pause, reset, help, quit, back…),
 //! pause = "x"              # one key, "C-x", "M-x", "F5", or a list
@@ -61,6 +62,8 @@ pub struct Config {
     pub libvirt_uri: Option<String>,
     /// "default", or "mono" for no colours (as does the `NO_COLOR` environment variable).
     pub theme: Option<String>,
+    /// Default `true`: the wheel scrolls lists and a click focuses; `false` as `--no-mouse`.
+    pub mouse: Option<bool>,
     /// Keys moved: action name → key or keys, or screen name → such a table.
     #[serde(default)]
     pub keys: std::collections::BTreeMap<String, toml::Value>,

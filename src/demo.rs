@@ -194,6 +194,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.interval,
         false,
         crate::app::keymap::Keymap::default(),
+        true,
     )
     .await;
     if let Some(driver) = driver {

@@ -35,6 +35,7 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
     ui::theme::set_monochrome(setup.config.monochrome());
     let keymap = setup.config.keymap()?;
     let read_only = cli.read_only || setup.config.read_only.unwrap_or(false);
+    let mouse = !cli.no_mouse && setup.config.mouse.unwrap_or(true);
     let runtime::Setup {
         mut watchlist,
         mut options,
@@ -49,7 +50,7 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         }
         batch::run(watchlist, options, interval, cli.count).await
     } else {
-        tui::run(watchlist, options, interval, read_only, keymap).await
+        tui::run(watchlist, options, interval, read_only, keymap, mouse).await
     };
     // The terminal is back to normal by now: finish the log, and say if events are missing
     // from it without a gap line saying so.

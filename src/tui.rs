@@ -11,13 +11,16 @@
 //! command's result) is drawn as soon as its burst is gathered.
 
 use crate::app::Model;
-use crate::app::keymap::Keymap;
+use crate::app::keymap::{KeyContext, Keymap};
 use crate::collect::discover;
 use crate::collect::watch::WatchOptions;
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};
 use anyhow::Context;
-use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyCode, KeyEvent,
+    KeyEventKind, KeyModifiers,
+};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
@@ -39,12 +42,15 @@ fn news_frame_at(now: Instant, last_news_frame: Option<Instant>, interval: Durat
     }
 }
 
-/// Restores the terminal when dropped, whatever path leaves the loop.
-struct TerminalGuard;
+/// Restores the terminal when dropped, whatever path leaves the loop (and gives the mouse
+/// back when it was taken).
+struct TerminalGuard {
+    mouse: bool,
+}
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        give_back();
+        give_back(self.mouse);
     }
 }
 
@@ -53,8 +59,12 @@ fn enable_paste() -> std::io::Result<()> {
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste)
 }
 
-/// Hands the terminal back as it was: no bracketed paste, cooked mode, the normal screen.
-fn give_back() {
+/// Hands the terminal back as it was: no mouse capture (when it was taken), no bracketed
+/// paste, cooked mode, the normal screen.
+fn give_back(mouse: bool) {
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    }
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
 }
@@ -66,6 +76,7 @@ pub async fn run(
     interval: Duration,
     read_only: bool,
     keys: Keymap,
+    mouse: bool,
 ) -> anyhow::Result<()> {
     let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
     let names = targets.iter().map(ToString::to_string).collect();
@@ -98,8 +109,12 @@ pub async fn run(
     let mut resumed = signal(SignalKind::from_raw(signal_hook::consts::SIGCONT))
         .context("installing a SIGCONT handler")?;
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
-    let _guard = TerminalGuard;
+    let _guard = TerminalGuard { mouse };
     enable_paste().context("setting up the terminal")?;
+    if mouse {
+        crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+            .context("setting up the terminal")?;
+    }
     if std::env::var_os("QEMU_DASH_TEST_PANIC").is_some() {
         // Lets the test suite check that a panic hands the terminal back in a sane state.
         panic!("panic forced by QEMU_DASH_TEST_PANIC");
@@ -117,9 +132,10 @@ pub async fn run(
         }
         if dirty {
             let now = Instant::now();
-            terminal
+            let frame = terminal
                 .draw(|frame| crate::ui::render(frame, &model, now))
                 .context("drawing the dashboard")?;
+            model.page_rows = crate::ui::page_rows(&model, frame.area, now);
             dirty = false;
             if news_frame.take().is_some() {
                 last_news_frame = Some(now);
@@ -129,11 +145,36 @@ pub async fn run(
             () = sleep_until(news_frame) => {}
             key = keys.next() => match key {
                 Some(Ok(TermEvent::Key(key))) if is_suspend(&key) => {
-                    suspend(&mut terminal)?;
+                    suspend(&mut terminal, mouse)?;
                     dirty = true;
                 }
                 Some(Ok(TermEvent::Key(key))) => {
-                    if let Some(action) = model.keys.action_for(model.key_context(), key) {
+                    // Behind the too-small screen only quitting acts (the key table's
+                    // `too_small` rows): nothing happens unseen.
+                    let size = terminal.size().context("reading the terminal size")?;
+                    let too_small = crate::ui::too_small(size.width, size.height);
+                    let context = if too_small {
+                        KeyContext::TooSmall
+                    } else {
+                        model.key_context()
+                    };
+                    let action = model.keys.action_for(context, key);
+                    if too_small && action.is_none() && key.kind != KeyEventKind::Release {
+                        model.ignored_keys += 1;
+                        dirty = true;
+                    } else if let Some(action) = action {
+                        let effects = model.act(action, Instant::now());
+                        collectors.run_effects(effects);
+                        dirty = true;
+                    }
+                }
+                Some(Ok(TermEvent::Mouse(event))) => {
+                    let size = terminal.size().context("reading the terminal size")?;
+                    let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                    if let Some(pointer) =
+                        crate::ui::mouse::pointer_for(&model, area, Instant::now(), event)
+                    {
+                        let action = crate::app::keymap::Action::Pointer(pointer);
                         let effects = model.act(action, Instant::now());
                         collectors.run_effects(effects);
                         dirty = true;
@@ -143,7 +184,10 @@ pub async fn run(
                     model.paste(&text);
                     dirty = true;
                 }
-                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(TermEvent::Resize(..))) => {
+                    model.ignored_keys = 0;
+                    dirty = true;
+                }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => return Err(error).context("reading the terminal"),
                 None => break,
@@ -193,11 +237,11 @@ pub async fn run(
             _ = interrupt.recv() => break,
             _ = quit.recv() => break,
             _ = stop.recv() => {
-                suspend(&mut terminal)?;
+                suspend(&mut terminal, mouse)?;
                 dirty = true;
             }
             _ = resumed.recv() => {
-                retake(&mut terminal)?;
+                retake(&mut terminal, mouse)?;
                 dirty = true;
             }
         }
@@ -223,18 +267,18 @@ fn is_suspend(key: &KeyEvent) -> bool {
 
 /// Gives the terminal back (normal screen, cooked mode, cursor) and stops the process, as a
 /// shell expects of Ctrl-Z; once continued, takes the terminal again.
-fn suspend(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
-    give_back();
+fn suspend(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
+    give_back(mouse);
     let _ = terminal.show_cursor();
     // SIGSTOP rather than SIGTSTP, whose handler is ours: the shell sees the job stopped.
     signal_hook::low_level::raise(signal_hook::consts::SIGSTOP).context("stopping the process")?;
-    retake(terminal)
+    retake(terminal, mouse)
 }
 
 /// After a stop, by Ctrl-Z or by a SIGSTOP from elsewhere: the shell may have put the terminal
 /// in cooked mode and written over the screen. Raw mode, the alternate screen, a blank screen,
 /// and the next frame draws every cell.
-fn retake(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+fn retake(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
     use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen};
     // crossterm does nothing when asked for raw mode it believes is on: switch it off first.
     let _ = crossterm::terminal::disable_raw_mode();
@@ -248,6 +292,10 @@ fn retake(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
         Clear(ClearType::All)
     )
     .context("setting up the terminal again")?;
+    if mouse {
+        crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+            .context("setting up the terminal again")?;
+    }
     // Both buffers blank, like the screen: the next frame is drawn in full.
     terminal.swap_buffers();
     Ok(())

@@ -3,6 +3,8 @@
 //! area it cannot handle: below [`MIN_SIZE`] a message replaces the panels.
 
 pub mod blocks;
+pub mod chart;
+pub mod columns;
 pub mod console;
 pub mod cpus;
 pub mod devices;
@@ -11,7 +13,9 @@ pub mod fleet;
 pub mod footer;
 pub mod header;
 pub mod migration;
+pub mod mouse;
 pub mod overlay;
+pub mod scroll;
 pub mod snapshots;
 pub mod theme;
 
@@ -56,10 +60,16 @@ pub fn replace_unsafe_cells(buffer: &mut Buffer) {
     }
 }
 
+/// True when a terminal of `width` x `height` is below [`MIN_SIZE`]: the screen then says so
+/// and takes no key but quit (the terminal loop asks this before it acts on a key).
+pub fn too_small(width: u16, height: u16) -> bool {
+    width < MIN_SIZE.0 || height < MIN_SIZE.1
+}
+
 fn draw(frame: &mut Frame, model: &Model, now: Instant) {
     let area = frame.area();
-    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        render_too_small(frame, area);
+    if too_small(area.width, area.height) {
+        render_too_small(frame, area, model.ignored_keys);
         return;
     }
     match model.view {
@@ -85,51 +95,138 @@ fn draw(frame: &mut Frame, model: &Model, now: Instant) {
     }
 }
 
-fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
-    let vcpu_rows = model.vm().map_or(1, |vm| vm.vcpus.len()) as u16;
-    let [header, upper, blocks, events, message, footer] = Layout::vertical([
+/// Where the dashboard's parts go on a screen of `area`.
+#[derive(Debug, Clone, Copy)]
+pub struct VmAreas {
+    /// The two header lines.
+    pub header: Rect,
+    /// The vCPU panel.
+    pub cpus: Rect,
+    /// The memory panel.
+    pub memory: Rect,
+    /// The migration panel, while a migration runs.
+    pub migration: Option<Rect>,
+    /// The block device panel.
+    pub blocks: Rect,
+    /// The event log.
+    pub events: Rect,
+    /// The message line.
+    pub message: Rect,
+    /// The key hints.
+    pub footer: Rect,
+}
+
+/// Columns of the memory panel.
+const MEMORY_WIDTH: u16 = 30;
+
+/// The dashboard's layout: the vCPU row takes what its vCPUs need up to 30% of the height,
+/// the block panel 60% of the rest (its table what its devices need, the charts the rest)
+/// and the event log what is left, so that a tall screen gives its rows to the charts and
+/// the log. The mouse code uses the same areas.
+pub fn vm_areas(area: Rect, model: &Model, now: Instant) -> VmAreas {
+    let message_height = footer::message_height(model, area.width, now);
+    let [header, body, message, footer] = Layout::vertical([
         Constraint::Length(2),
-        Constraint::Length((vcpu_rows + 7).clamp(8, 12)),
-        Constraint::Fill(3),
-        Constraint::Fill(2),
-        Constraint::Length(footer::message_height(model, area.width, now)),
+        Constraint::Min(0),
+        Constraint::Length(message_height),
         Constraint::Length(1),
     ])
     .areas(area);
+    let vcpus = model.vm().map_or(1, |vm| vm.vcpus.len()) as u16;
+    // The smallest screens give the vCPU table two rows (it scrolls) to keep the charts.
+    let least = if body.height < 18 { 5 } else { 6 };
+    let upper_height = (vcpus + 3).clamp(least, (body.height * 3 / 10).max(least));
+    let rest = body.height.saturating_sub(upper_height);
+    let blocks_height = rest * 3 / 5;
+    let [upper, blocks, events] = Layout::vertical([
+        Constraint::Length(upper_height),
+        Constraint::Length(blocks_height),
+        Constraint::Min(0),
+    ])
+    .areas(body);
+    let [cpus, memory] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(MEMORY_WIDTH)]).areas(upper);
+    // While a migration runs, its panel takes rows from the block panel.
+    let migrating = model
+        .vm()
+        .and_then(|vm| vm.monitor.migration.as_ref())
+        .is_some_and(|m| m.is_active());
+    let (migration, blocks) = if migrating && blocks.height >= migration::COMPACT_HEIGHT + 4 {
+        let [panel, rest] = Layout::vertical([
+            Constraint::Length(migration::COMPACT_HEIGHT),
+            Constraint::Min(4),
+        ])
+        .areas(blocks);
+        (Some(panel), rest)
+    } else {
+        (None, blocks)
+    };
+    VmAreas {
+        header,
+        cpus,
+        memory,
+        migration,
+        blocks,
+        events,
+        message,
+        footer,
+    }
+}
+
+fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+    let areas = vm_areas(area, model, now);
     let Some(vm) = model.vm() else {
         return;
     };
     let stale = stale_label(vm, now);
     let stale = stale.as_deref();
-    header::render(frame, header, model, vm, now);
-    let [cpu_area, memory_area] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(upper);
-    cpus::render_cpus(frame, cpu_area, model, vm, stale);
-    cpus::render_memory(frame, memory_area, vm, stale);
-    // While a migration runs, its panel takes rows from the block panel.
-    let blocks = match vm.monitor.migration.as_ref().filter(|m| m.is_active()) {
-        Some(info) if blocks.height >= migration::COMPACT_HEIGHT + 4 => {
-            let [panel, rest] = Layout::vertical([
-                Constraint::Length(migration::COMPACT_HEIGHT),
-                Constraint::Min(4),
-            ])
-            .areas(blocks);
-            migration::render(frame, panel, info, " (M: details, x there cancels)");
-            rest
-        }
-        _ => blocks,
-    };
-    blocks::render(frame, blocks, model, vm, stale);
-    events::render(frame, events, model, vm);
-    footer::render_message(frame, message, model, now);
-    footer::render_keys(frame, footer, model);
+    header::render(frame, areas.header, model, vm, now);
+    cpus::render_cpus(frame, areas.cpus, model, vm, stale);
+    cpus::render_memory(frame, areas.memory, vm, stale);
+    if let (Some(panel), Some(info)) = (areas.migration, vm.monitor.migration.as_ref()) {
+        migration::render(frame, panel, info, " (M: details, x there cancels)");
+    }
+    blocks::render(frame, areas.blocks, model, vm, stale);
+    events::render(frame, areas.events, model, vm);
+    footer::render_message(frame, areas.message, model, now);
+    footer::render_keys(frame, areas.footer, model);
 }
 
-fn render_too_small(frame: &mut Frame, area: Rect) {
-    let text = format!(
+/// Rows a page key moves in the list the keys act on now, on a screen of `area`.
+pub fn page_rows(model: &Model, area: Rect, now: Instant) -> usize {
+    let rows = match model.view {
+        View::Vm => {
+            let areas = vm_areas(area, model, now);
+            let vm = model.vm();
+            match model.focus {
+                Panel::Cpus => {
+                    let vcpus = vm.map_or(0, |vm| vm.vcpus.len());
+                    cpus::rows_of(cpus::cpu_areas(areas.cpus, vcpus)[0])
+                }
+                Panel::Blocks => {
+                    let devices = vm.map_or(0, |vm| vm.blocks.len());
+                    cpus::rows_of(blocks::block_areas(areas.blocks, devices)[0])
+                }
+                Panel::Events => vm.map_or(0, |vm| {
+                    usize::from(events::lines_area(model, vm, areas.events).height)
+                }),
+            }
+        }
+        // The other screens' lists take the screen less about eight rows.
+        _ => usize::from(area.height.saturating_sub(8)),
+    };
+    rows.max(1)
+}
+
+fn render_too_small(frame: &mut Frame, area: Rect, ignored_keys: usize) {
+    let mut text = format!(
         "Terminal too small: {}x{}. qemu-dash needs at least {}x{}. Enlarge the window, or press q to quit.",
         area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
     );
+    if ignored_keys > 0 {
+        let s = if ignored_keys == 1 { "" } else { "s" };
+        text.push_str(&format!(" ({ignored_keys} key{s} ignored until then.)"));
+    }
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
 }
 
@@ -152,16 +249,19 @@ pub fn with_stale(title: &str, stale: Option<&str>) -> String {
     }
 }
 
-/// A bordered panel block with a title; highlighted when focused, dimmed when stale.
+/// A bordered panel block with a title; dimmed when stale. The focused panel shows it three
+/// ways, so that it shows without colours too: its border colour, a bold border and a
+/// marker before its title.
 pub fn panel(title: &str, focused: bool, stale: bool) -> Block<'static> {
-    let border = if focused {
-        theme::focused_border()
+    let block = if focused {
+        Block::bordered()
+            .border_style(theme::focused_border())
+            .title(Line::styled(format!(" ▶ {title} "), theme::title()))
     } else {
-        theme::border()
+        Block::bordered()
+            .border_style(theme::border())
+            .title(Line::styled(format!(" {title} "), theme::title()))
     };
-    let block = Block::bordered()
-        .border_style(border)
-        .title(Line::styled(format!(" {title} "), theme::title()));
     if stale {
         block.style(theme::stale())
     } else {

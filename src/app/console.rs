@@ -19,7 +19,8 @@ pub const TRANSCRIPT_LEN: usize = 5000;
 pub const LINE_BYTES: usize = 4096;
 /// Memory the text of a VM's transcript may take: the oldest lines go first beyond it.
 pub const TRANSCRIPT_BYTES: usize = 2 * 1024 * 1024;
-/// Lines a page key scrolls.
+/// Lines a page key scrolls the transcript (an overlapping page: a long reply stays in view
+/// while it is read).
 pub const PAGE: usize = 10;
 
 /// What a transcript line is.
@@ -175,12 +176,12 @@ impl Model {
                 self.console.mode = self.console.mode.toggled();
             }
             Action::PageUp | Action::PageDown => {
-                let lines = self.vm().map_or(0, |vm| self.shown_transcript(vm).len());
-                self.console.scroll = if action == Action::PageUp {
-                    (self.console.scroll + PAGE).min(lines.saturating_sub(1))
+                let movement = if action == Action::PageUp {
+                    super::lists::Movement::PageUp
                 } else {
-                    self.console.scroll.saturating_sub(PAGE)
+                    super::lists::Movement::PageDown
                 };
+                self.move_list(super::lists::ListId::Console, movement);
             }
             Action::Filter if self.console.input.text().is_empty() => {
                 self.input = Some(InputLine::new(

@@ -3,6 +3,7 @@
 //! interval (shared with the fleet).
 
 use super::keymap::Action;
+use super::lists::{ListId, Movement};
 use super::prompt::{InputLine, InputPurpose};
 use super::question::{Dangerous, Question};
 use super::{Effect, INTERVAL_RANGE, Message, Model, View};
@@ -20,6 +21,25 @@ pub enum Panel {
 }
 
 impl Panel {
+    /// The dashboard panel that shows `list`, if it is one of the dashboard's.
+    pub fn of(list: ListId) -> Option<Panel> {
+        match list {
+            ListId::Cpus => Some(Panel::Cpus),
+            ListId::Blocks => Some(Panel::Blocks),
+            ListId::Events => Some(Panel::Events),
+            _ => None,
+        }
+    }
+
+    /// The list the panel shows.
+    pub fn list(self) -> ListId {
+        match self {
+            Panel::Cpus => ListId::Cpus,
+            Panel::Blocks => ListId::Blocks,
+            Panel::Events => ListId::Events,
+        }
+    }
+
     const ORDER: [Panel; 3] = [Panel::Cpus, Panel::Blocks, Panel::Events];
 
     fn step(self, forward: bool) -> Panel {
@@ -35,6 +55,10 @@ impl Panel {
 
 impl Model {
     pub(super) fn act_vm(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(movement) = Movement::of(action) {
+            self.move_list(self.focus.list(), movement);
+            return Vec::new();
+        }
         match action {
             Action::TogglePause => {
                 let running = self
@@ -78,7 +102,6 @@ impl Model {
             Action::FocusNext | Action::FocusPrevious => {
                 self.focus = self.focus.step(action == Action::FocusNext);
             }
-            Action::Up | Action::Down => self.scroll(action == Action::Down),
             Action::Faster | Action::Slower => {
                 return self.change_interval(action == Action::Faster);
             }
@@ -90,36 +113,6 @@ impl Model {
             _ => {}
         }
         Vec::new()
-    }
-
-    pub(super) fn scroll(&mut self, down: bool) {
-        let Some(vm) = self.vms.get(self.current) else {
-            return;
-        };
-        let step = |value: usize, max: usize| {
-            if down {
-                (value + 1).min(max)
-            } else {
-                value.saturating_sub(1)
-            }
-        };
-        match self.focus {
-            Panel::Cpus => {
-                self.cpu_scroll = step(self.cpu_scroll, vm.vcpus.len().saturating_sub(1))
-            }
-            Panel::Blocks => {
-                self.selected_block = step(self.selected_block, vm.blocks.len().saturating_sub(1))
-            }
-            // The log's offset counts up from the newest line: down moves towards it.
-            Panel::Events => {
-                let max = self.shown_events(vm).len().saturating_sub(1);
-                self.event_scroll = if down {
-                    self.event_scroll.saturating_sub(1)
-                } else {
-                    (self.event_scroll + 1).min(max)
-                };
-            }
-        }
     }
 
     pub(super) fn change_interval(&mut self, faster: bool) -> Vec<Effect> {

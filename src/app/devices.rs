@@ -72,6 +72,17 @@ impl Tab {
         }]
     }
 
+    /// The list the tab's movement keys move (the migration tab has none).
+    pub fn list(self) -> Option<super::lists::ListId> {
+        use super::lists::ListId;
+        match self {
+            Tab::Media => Some(ListId::Media),
+            Tab::Network => Some(ListId::Forwards),
+            Tab::Hotplug => Some(ListId::Hotplug),
+            Tab::Migration => None,
+        }
+    }
+
     fn context(self) -> KeyContext {
         match self {
             Tab::Media => KeyContext::Media,
@@ -396,34 +407,16 @@ impl Model {
                 return self.open_tab(self.devices.tab.step(action == Action::FocusNext));
             }
             Action::Refresh => return self.load_tab(),
-            Action::Up | Action::Down => self.select(action == Action::Down),
             Action::Monitor(key) => return self.act_tab_key(key),
-            _ => {}
+            _ => {
+                if let (Some(movement), Some(list)) =
+                    (super::lists::Movement::of(action), self.devices.tab.list())
+                {
+                    self.move_list(list, movement);
+                }
+            }
         }
         Vec::new()
-    }
-
-    fn select(&mut self, down: bool) {
-        let Some(vm) = self.vms.get(self.current) else {
-            return;
-        };
-        let (selected, len) = match self.devices.tab {
-            Tab::Media => (&mut self.devices.media_selected, vm.removable().len()),
-            Tab::Network => (
-                &mut self.devices.forward_selected,
-                vm.monitor.forwards().len(),
-            ),
-            Tab::Hotplug => (
-                &mut self.devices.device_selected,
-                vm.monitor.device_list().len(),
-            ),
-            Tab::Migration => return,
-        };
-        *selected = if down {
-            (*selected + 1).min(len.saturating_sub(1))
-        } else {
-            selected.saturating_sub(1)
-        };
     }
 
     fn selected_medium(&self) -> Option<(Value, String)> {

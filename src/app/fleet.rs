@@ -218,16 +218,18 @@ impl FleetState {
 
 impl super::Model {
     pub(super) fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
+        if let Some(movement) = super::lists::Movement::of(action) {
+            self.move_list(super::lists::ListId::Fleet, movement);
+            return Vec::new();
+        }
         let rows = self.fleet.rows(&self.vms, now);
         match action {
-            Action::Up => self.fleet.move_cursor(&rows, -1),
-            Action::Down => self.fleet.move_cursor(&rows, 1),
             Action::Open => {
                 if let Some(vm) = self.fleet.selected_vm(&self.vms, now) {
                     self.current = vm;
                     self.view = View::Vm;
                     self.selected_block = 0;
-                    self.cpu_scroll = 0;
+                    self.selected_cpu = 0;
                     self.event_scroll = 0;
                 }
             }

@@ -84,6 +84,12 @@ pub enum Action {
     PageUp,
     /// Scroll a page down.
     PageDown,
+    /// Go to the first row of the list.
+    First,
+    /// Go to the last row of the list.
+    Last,
+    /// The mouse wheel or a click over a list (not a key: the terminal loop sends it).
+    Pointer(super::lists::Pointer),
 }
 
 /// Which screen or overlay the keys go to (the rows say where they apply).
@@ -117,11 +123,13 @@ pub enum KeyContext {
     Messages,
     /// One event's full data.
     EventDetail,
+    /// The terminal is too small to draw the dashboard: only quitting acts.
+    TooSmall,
 }
 
 impl KeyContext {
     /// Every context.
-    pub const ALL: [KeyContext; 14] = [
+    pub const ALL: [KeyContext; 15] = [
         K::Vm,
         K::Fleet,
         K::Snapshots,
@@ -136,6 +144,7 @@ impl KeyContext {
         K::Form,
         K::Messages,
         K::EventDetail,
+        K::TooSmall,
     ];
 
     /// The name the config's `[keys.NAME]` tables use, and the help's title.
@@ -155,6 +164,7 @@ impl KeyContext {
             K::Form => "form",
             K::Messages => "messages",
             K::EventDetail => "event",
+            K::TooSmall => "too_small",
         }
     }
 
@@ -317,6 +327,15 @@ const LISTS: &[K] = &[
     K::Network,
     K::Hotplug,
     K::Messages,
+];
+/// Lists that page and jump to their ends (the message history pages on its own rows).
+const PAGED: &[K] = &[
+    K::Vm,
+    K::Fleet,
+    K::Snapshots,
+    K::Media,
+    K::Network,
+    K::Hotplug,
 ];
 const VM_SCREENS: &[K] = &[K::Vm, K::Media, K::Network, K::Hotplug, K::Migration];
 
@@ -607,6 +626,23 @@ pub const ROWS: &[Row] = &[
     // Lists.
     row(LISTS, &[code(C::Up), ch('k')], A::Up, "scroll / select", H).shown("↑/k ↓/j"),
     row(LISTS, &[code(C::Down), ch('j')], A::Down, "down", Hidden),
+    row(PAGED, &[code(C::PageUp)], A::PageUp, "page up/down", H).shown("PgUp/PgDn"),
+    row(
+        PAGED,
+        &[code(C::PageDown)],
+        A::PageDown,
+        "page down",
+        Hidden,
+    ),
+    row(
+        PAGED,
+        &[ch('g'), code(C::Home)],
+        A::First,
+        "first/last row",
+        H,
+    )
+    .shown("g/G Home/End"),
+    row(PAGED, &[ch('G'), code(C::End)], A::Last, "last row", Hidden),
     row(
         &[K::Messages],
         &[code(C::PageUp)],
@@ -829,6 +865,15 @@ pub const ROWS: &[Row] = &[
         "paste what was deleted",
         H,
     ),
+    // Behind the too-small screen only quitting acts: nothing happens unseen.
+    row(
+        &[K::TooSmall],
+        &[ch('q')],
+        A::QuitDashboard,
+        "quit the dashboard (VMs keep running)",
+        F(1),
+    )
+    .short("quit"),
     // Everywhere.
     row(
         &KeyContext::ALL,
@@ -980,6 +1025,14 @@ mod tests {
         let keymap = Keymap::default();
         for context in KeyContext::ALL {
             assert!(!keymap.footer(context).is_empty(), "{}", context.name());
+            if context == K::TooSmall {
+                // Nothing to go back from: every key but quit is ignored there.
+                assert_eq!(
+                    keymap.action_for(context, KeyEvent::from(KeyCode::Esc)),
+                    None
+                );
+                continue;
+            }
             let back = keymap.action_for(context, KeyEvent::from(KeyCode::Esc));
             assert_eq!(back, Some(A::Cancel), "Esc in {}", context.name());
         }

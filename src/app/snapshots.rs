@@ -104,15 +104,6 @@ impl SnapshotView {
     pub fn selected_tag(&self) -> Option<&str> {
         self.snapshots.get(self.selected).map(|s| s.tag.as_str())
     }
-
-    /// Moves the selection.
-    pub fn step(&mut self, down: bool) {
-        self.selected = if down {
-            (self.selected + 1).min(self.snapshots.len().saturating_sub(1))
-        } else {
-            self.selected.saturating_sub(1)
-        };
-    }
 }
 
 impl super::Model {
@@ -210,16 +201,15 @@ impl super::Model {
     }
 
     pub(super) fn act_snapshots(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(movement) = super::lists::Movement::of(action) {
+            self.move_list(super::lists::ListId::Snapshots, movement);
+            return Vec::new();
+        }
         let selected = self
             .vm()
             .and_then(|vm| vm.snapshots.selected_tag())
             .map(str::to_string);
         match action {
-            Action::Up | Action::Down => {
-                if let Some(vm) = self.vms.get_mut(self.current) {
-                    vm.snapshots.step(action == Action::Down);
-                }
-            }
             Action::SnapshotCreate if self.can_start_snapshot_job("save") => {
                 let existing = self
                     .vm()

@@ -1,18 +1,80 @@
 //! The block device panel: a table of devices with rates, totals and I/O errors (failed
 //! operations, `io-status`), and read/write sparklines for the selected device.
 
-use super::{is_focused, panel, theme, with_stale};
-use crate::app::{Model, Panel, Vm};
+use super::columns::{self, Column};
+use super::{chart, is_focused, panel, theme, with_stale};
+use crate::app::{BlockRow, Model, Panel, Vm};
 use crate::format;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table, TableState};
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::widgets::{Cell, Paragraph, Table, TableState};
 
-/// Where the I/O errors column sits in the table.
-const ERRORS_COLUMN: usize = 4;
+/// The table's columns, in their order (the cells of a row follow it).
+/// The names and images measured are those of `rows`, the rows in view (a VM may have
+/// thousands of devices).
+fn block_columns(vm: &Vm, rows: &[BlockRow], any_errors: bool, show_nodes: bool) -> [Column; 11] {
+    let names: Vec<String> = rows.iter().map(|row| device_name(&row.sample)).collect();
+    let media = vm.media();
+    let images: Vec<String> = rows
+        .iter()
+        .filter_map(|row| media.of(&row.sample).map(|m| file_name(&m.file)))
+        .collect();
+    [
+        Column::growing("device", 8, 0)
+            .wanting(names.iter().map(String::as_str))
+            .reserving(20),
+        // Only user-given node names are shown; without any, the column takes no room.
+        Column::new(
+            if show_nodes { "node" } else { "" },
+            10,
+            if show_nodes { 6 } else { columns::HIDDEN },
+        ),
+        Column::growing("image", 12, 3).wanting(images.iter().map(String::as_str)),
+        Column::new("format", 6, 5),
+        // The errors column is there only when a device has errors (the title says so too).
+        Column::new(
+            "I/O errors",
+            22,
+            if any_errors { 1 } else { columns::HIDDEN },
+        ),
+        Column::new("read/s", 11, 0),
+        Column::new("write/s", 11, 0),
+        Column::new("r IOPS", 6, 4),
+        Column::new("w IOPS", 6, 4),
+        Column::new("lat ms r/w", 11, 7),
+        Column::new("total read / written", 21, 2),
+    ]
+}
 
-/// Draws the block device table and the selected device's history.
+/// The block panel's table and chart areas (the mouse code finds rows with it): the table
+/// takes the rows its devices need, up to half the panel, leaving the charts two rows or more.
+pub fn block_areas(area: Rect, devices: usize) -> [Rect; 2] {
+    let inner = ratatui::widgets::Block::bordered().inner(area);
+    let chart_rows = if inner.height >= 4 { 2 } else { 0 };
+    let table_rows = (devices as u16 + 1)
+        .min(inner.height.saturating_sub(chart_rows))
+        .min((inner.height / 2).max(4))
+        .max(2.min(inner.height));
+    let [table, chart] =
+        Layout::vertical([Constraint::Length(table_rows), Constraint::Min(0)]).areas(inner);
+    [table, chart]
+}
+
+/// The read and write charts' areas: side by side when they are wide enough or too short
+/// to stack (each needs a row of figures and one of history), else one over the other.
+fn chart_areas(area: Rect) -> [Rect; 2] {
+    let direction = if area.width >= 2 * 30 || area.height < 5 {
+        Direction::Horizontal
+    } else {
+        Direction::Vertical
+    };
+    Layout::new(direction, [Constraint::Fill(1), Constraint::Fill(1)])
+        .spacing(1)
+        .areas(area)
+}
+
+/// Draws the block device table (scrolling, with its position) and the selected device's
+/// read and write history.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Option<&str>) {
     let media = vm.media();
     let failing: Vec<String> = vm
@@ -21,15 +83,41 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
         .filter(|row| media.io_errors(&row.sample).is_some())
         .map(|row| device_name(&row.sample))
         .collect();
-    let mut title = format!("Block devices ({})", vm.blocks.len());
+    let len = vm.blocks.len();
+    let [table_area, chart_area] = block_areas(area, len);
+    let shown = super::scroll::window(model.selected_block, len, super::cpus::rows_of(table_area));
+    let mut title = if shown.len() < len {
+        format!(
+            "Block devices {}",
+            super::scroll::position(model.selected_block, len)
+        )
+    } else {
+        format!("Block devices ({len})")
+    };
     if !failing.is_empty() {
         title.push_str(&format!(" · I/O ERRORS on {}", failing.join(", ")));
     }
-    let block = panel(
+    // Read and write share one scale, so that their heights compare.
+    let selected = model.selected_block.min(len.saturating_sub(1));
+    let [read_area, write_area] = chart_areas(chart_area);
+    let scale = vm.blocks.get(selected).map_or(1.0, |row| {
+        chart::scale_of(
+            &[&row.read_history, &row.write_history],
+            read_area,
+            chart::round_binary_scale,
+        )
+    });
+    let mut block = panel(
         &with_stale(&title, stale),
         is_focused(model, Panel::Blocks),
         stale.is_some(),
     );
+    if chart_area.height > 1 {
+        block = block.title_bottom(chart::legend(
+            &format::rate(scale),
+            chart::window(read_area, model.interval),
+        ));
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if vm.blocks.is_empty() {
@@ -39,30 +127,17 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
         );
         return;
     }
-    // The table takes the rows it needs (up to half the panel); the history charts the rest.
-    let table_height = (vm.blocks.len() as u16 + 1).clamp(2, (inner.height / 2).max(2));
-    // In a short panel the table keeps its rows; the charts get what is left.
-    let [table_area, _gap, chart_area] = Layout::vertical([
-        Constraint::Length(table_height),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(inner);
     let any_errors = !failing.is_empty();
     let show_nodes = vm
         .blocks
         .iter()
         .any(|row| !display_node_name(row.sample.node_name.as_deref()).is_empty());
-    // Only the rows that fit are built (a VM may have thousands of devices), scrolled the way
-    // the table would scroll them to keep the selected row in view.
-    let visible = usize::from(table_area.height.saturating_sub(1)).max(1);
-    let selected = model.selected_block.min(vm.blocks.len() - 1);
-    let first = (selected + 1).saturating_sub(visible);
-    let shown = &vm.blocks[first..(first + visible).min(vm.blocks.len())];
-    let rows = shown.iter().map(|row| {
+    let columns = block_columns(vm, &vm.blocks[shown.clone()], any_errors, show_nodes);
+    let fitted = columns::fit(&columns, table_area.width);
+    // Only the rows in view are built (a VM may have thousands of devices).
+    let rows = vm.blocks[shown.clone()].iter().map(|row| {
         let sample = &row.sample;
         let medium = media.of(sample);
-        let name = device_name(sample);
         let errors = match media.io_errors(sample) {
             Some(text) => Cell::from(text).style(theme::error()),
             None => Cell::from("none"),
@@ -88,12 +163,11 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
                 )),
             })
             .unwrap_or_else(|| "-".to_string());
-        let mut cells: Vec<Cell> = vec![
-            Cell::from(name),
+        fitted.row(vec![
+            Cell::from(fitted.clip(0, device_name(sample))),
             display_node_name(sample.node_name.as_deref()).into(),
-            medium
-                .map(|m| file_name(&m.file))
-                .unwrap_or_default()
+            fitted
+                .clip(2, medium.map(|m| file_name(&m.file)).unwrap_or_default())
                 .into(),
             medium.map(|m| m.drv.clone()).unwrap_or_default().into(),
             errors,
@@ -108,101 +182,58 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
                 format::bytes(sample.totals.wr_bytes)
             )
             .into(),
-        ];
-        if !any_errors {
-            cells.remove(ERRORS_COLUMN);
-        }
-        Row::new(cells)
+        ])
     });
-    let mut widths = vec![
-        Constraint::Length(8),
-        // Only user-given node names are shown; without any, the column takes no room.
-        Constraint::Length(if show_nodes { 10 } else { 0 }),
-        Constraint::Fill(1),
-        Constraint::Length(6),
-        Constraint::Length(22),
-        Constraint::Length(12),
-        Constraint::Length(12),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(11),
-        Constraint::Length(21),
-    ];
-    let mut titles = vec![
-        "device",
-        if show_nodes { "node" } else { "" },
-        "image",
-        "format",
-        "I/O errors",
-        "read/s",
-        "write/s",
-        "r IOPS",
-        "w IOPS",
-        "lat ms r/w",
-        "total read / written",
-    ];
-    // The errors column is there only when a device has errors (the title says so too).
-    if !any_errors {
-        widths.remove(ERRORS_COLUMN);
-        titles.remove(ERRORS_COLUMN);
-    }
-    let table = Table::new(rows, widths)
-        .header(Row::new(titles).style(theme::header_row()))
+    let table = Table::new(rows, fitted.constraints())
+        .header(fitted.header(&columns).style(theme::header_row()))
         .row_highlight_style(theme::selected());
-    let mut state = TableState::default().with_selected(Some(selected - first));
+    let mut state = TableState::default().with_selected(Some(selected - shown.start));
     frame.render_stateful_widget(table, table_area, &mut state);
-    if let Some(row) = vm.blocks.get(model.selected_block) {
-        let [read_row, write_row] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)])
-            .spacing(1)
-            .areas(chart_area);
-        let rates = row.sample.rates;
-        render_series(
-            frame,
-            read_row,
-            "read ",
+    let rows_area = Rect {
+        y: table_area.y + 1,
+        height: table_area.height.saturating_sub(1),
+        ..table_area
+    };
+    super::scroll::scrollbar(
+        frame,
+        super::scroll::border_beside(area, rows_area),
+        shown,
+        len,
+    );
+    let Some(row) = vm.blocks.get(selected) else {
+        return;
+    };
+    let rates = row.sample.rates;
+    for (area, label, current, history, style) in [
+        (
+            read_area,
+            "read",
             rates.map(|r| r.read_bytes_per_sec),
             &row.read_history,
             theme::read_series(),
-        );
-        render_series(
-            frame,
-            write_row,
+        ),
+        (
+            write_area,
             "write",
             rates.map(|r| r.write_bytes_per_sec),
             &row.write_history,
             theme::write_series(),
+        ),
+    ] {
+        chart::render(
+            frame,
+            area,
+            &chart::Series {
+                label,
+                current: current.map_or("-".to_string(), format::rate),
+                history,
+                scale,
+                format: format::rate,
+                style,
+            },
+            model.interval,
         );
     }
-}
-
-/// One history series: a label with the current and peak rate, and a sparkline.
-fn render_series(
-    frame: &mut Frame,
-    area: Rect,
-    label: &str,
-    current: Option<f64>,
-    history: &crate::app::History,
-    style: ratatui::style::Style,
-) {
-    let [label_area, spark_area] =
-        Layout::horizontal([Constraint::Length(20), Constraint::Min(1)]).areas(area);
-    let data = history.last(spark_area.width as usize);
-    let peak = data.iter().copied().max().unwrap_or(0);
-    let text = vec![
-        Line::styled(
-            format!("{label} {}", current.map_or("-".to_string(), format::rate)),
-            style,
-        ),
-        Line::styled(
-            format!("peak  {}", format::rate(peak as f64)),
-            theme::muted(),
-        ),
-    ];
-    frame.render_widget(Paragraph::new(text), label_area);
-    frame.render_widget(
-        Sparkline::default().data(&data).style(style),
-        super::right_aligned(spark_area, data.len()),
-    );
 }
 
 /// The name a block device goes by: its drive id, else its guest device path.

@@ -1,85 +1,122 @@
-//! The event log: newest at the bottom, coloured by kind, scrollable, filtered by `/`; the
-//! bottom row is the selected event (Enter opens its data) and is marked when focused.
+//! The event log: newest at the bottom, coloured by kind, filtered by `/`, with a selected
+//! line that the movement keys, the wheel and clicks move (it follows the newest line until
+//! moved; Enter opens its data), its position in the title and a scrollbar. [`event_line`]
+//! draws one event for every event list (the devices screen's too).
 
-use super::{is_focused, panel, theme};
-use crate::app::{Model, Panel, Vm};
+use super::{is_focused, panel, scroll, theme};
+use crate::app::{InputLine, InputPurpose, Model, Panel, Vm};
+use crate::collect::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{List, ListState, Paragraph};
+
+/// One event as a line: time, name (coloured by kind), text.
+pub fn event_line(record: &EventRecord) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(record.time.format("%H:%M:%S ").to_string(), theme::muted()),
+        Span::styled(format!("{:<18}", record.name), theme::event(record.kind)),
+        Span::raw(record.text.clone()),
+    ])
+}
+
+/// The lines of the log in view in `rows` rows, as indices into the log as shown (the
+/// filter applied), from the oldest event.
+pub fn shown(model: &Model, vm: &Vm, rows: usize) -> std::ops::Range<usize> {
+    let len = model.shown_events(vm).len();
+    let selected = len.saturating_sub(1).saturating_sub(model.event_scroll);
+    scroll::window(selected, len, rows)
+}
+
+/// The event filter being typed, if it is.
+fn typing(model: &Model) -> Option<&InputLine> {
+    model
+        .input
+        .as_ref()
+        .filter(|input| input.purpose == InputPurpose::EventFilter)
+}
+
+/// Where the log's lines go in the panel `area`: below the note on a connection without
+/// events (an HMP monitor), above the filter being typed, else the whole inside (the mouse
+/// code finds lines with it).
+pub fn lines_area(model: &Model, vm: &Vm, area: Rect) -> Rect {
+    let inner = ratatui::widgets::Block::bordered().inner(area);
+    let note = u16::from(vm.abilities.events_unavailable().is_some()).min(inner.height);
+    let prompt = u16::from(typing(model).is_some()).min(inner.height - note);
+    Rect {
+        y: inner.y + note,
+        height: inner.height - note - prompt,
+        ..inner
+    }
+}
 
 /// Draws the event log.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
+    let events = model.shown_events(vm);
+    let len = events.len();
+    let focused = is_focused(model, Panel::Events);
+    let lines_area = lines_area(model, vm, area);
+    let in_view = shown(model, vm, usize::from(lines_area.height));
+    let selected = len.saturating_sub(1).saturating_sub(model.event_scroll);
     let mut title = format!("Events ({} seen", vm.events_total);
     if vm.events_cut > 0 {
         title.push_str(&format!(", {} cut", vm.events_cut));
     }
-    if model.event_scroll > 0 {
-        title.push_str(&format!(", scrolled up {}", model.event_scroll));
-    }
-    let shown = model.shown_events(vm);
     if !model.event_filter.is_empty() {
-        title.push_str(&format!(", {} match '{}'", shown.len(), model.event_filter));
+        title.push_str(&format!(", {len} match '{}'", model.event_filter));
     }
     title.push(')');
-    let focused = is_focused(model, Panel::Events);
+    if in_view.len() < len || model.event_scroll > 0 {
+        title.push_str(&format!(" · {}", scroll::position(selected, len)));
+    }
     let block = panel(&title, focused, false);
-    let mut inner = block.inner(area);
+    let lacking = vm.abilities.events_unavailable();
+    let typing = typing(model);
+    if len == 0 && lacking.is_none() && model.event_filter.is_empty() && typing.is_none() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
+                theme::muted(),
+            ))
+            .block(block),
+            area,
+        );
+        return;
+    }
+    let inner = block.inner(area);
     frame.render_widget(block, area);
-    let typing = model
-        .input
-        .as_ref()
-        .filter(|input| input.purpose == crate::app::InputPurpose::EventFilter);
+    if let Some(why) = lacking {
+        frame.render_widget(Paragraph::new(Line::styled(why, theme::muted())), inner);
+    }
     if let Some(input) = typing
         && inner.height > 0
     {
-        inner.height -= 1;
         let row = Rect {
-            y: inner.y + inner.height,
+            y: inner.y + inner.height - 1,
             height: 1,
             ..inner
         };
         super::console::render_text(frame, row, &input.editor, input.purpose.label());
     }
-    let height = inner.height as usize;
-    let end = shown.len().saturating_sub(model.event_scroll);
-    let start = end.saturating_sub(height);
-    let lines: Vec<Line> = shown[start..end]
+    if len == 0 && !model.event_filter.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "no event matches the filter (Esc clears it)",
+                theme::muted(),
+            )),
+            lines_area,
+        );
+        return;
+    }
+    let lines: Vec<Line> = events[in_view.clone()]
         .iter()
-        .enumerate()
-        .map(|(at, record)| {
-            let line = Line::from(vec![
-                Span::styled(record.time.format("%H:%M:%S ").to_string(), theme::muted()),
-                Span::styled(format!("{:<18}", record.name), theme::event(record.kind)),
-                Span::raw(record.text.clone()),
-            ]);
-            if focused && start + at + 1 == end {
-                line.patch_style(theme::selected())
-            } else {
-                line
-            }
-        })
+        .map(|record| event_line(record))
         .collect();
-    let lacking = vm.abilities.events_unavailable();
-    let body = if lines.is_empty() && !model.event_filter.is_empty() {
-        Paragraph::new(Line::styled(
-            "no event matches the filter (Esc clears it)",
-            theme::muted(),
-        ))
-    } else if let Some(why) = lacking {
-        let mut lines = lines;
-        let room = height.saturating_sub(1);
-        let cut = lines.len().saturating_sub(room);
-        lines.drain(..cut);
-        lines.insert(0, Line::styled(why, theme::muted()));
-        Paragraph::new(lines)
-    } else if lines.is_empty() {
-        Paragraph::new(Line::styled(
-            "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
-            theme::muted(),
-        ))
-    } else {
-        Paragraph::new(lines)
-    };
-    frame.render_widget(body, inner);
+    let mut list = List::new(lines);
+    if focused {
+        list = list.highlight_style(theme::selected());
+    }
+    let mut state = ListState::default().with_selected((len > 0).then(|| selected - in_view.start));
+    frame.render_stateful_widget(list, lines_area, &mut state);
+    scroll::scrollbar(frame, scroll::border_beside(area, lines_area), in_view, len);
 }

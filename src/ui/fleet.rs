@@ -31,15 +31,25 @@ pub fn with_host(vm: &crate::app::Vm, name: &str) -> String {
     }
 }
 
-/// Draws the fleet table with its header, message line and key hints.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
-    let [header, table_area, message, keys] = Layout::vertical([
+/// The fleet screen's parts: header line, table, message line, key hints.
+fn areas(area: Rect, model: &Model, now: Instant) -> [Rect; 4] {
+    Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// Where the fleet table is drawn on a screen of `area` (the mouse code finds rows with it).
+pub fn table_area(area: Rect, model: &Model, now: Instant) -> Rect {
+    areas(area, model, now)[1]
+}
+
+/// Draws the fleet table with its header, message line and key hints.
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+    let [header, table_area, message, keys] = areas(area, model, now);
     let rows = model.fleet.rows(&model.vms, now);
     let watched = model.vms.iter().filter(|vm| !vm.removed).count();
     let connected = model
@@ -187,7 +197,14 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             _ => Constraint::Length(widths[at] as u16),
         })
         .collect();
-    let table_rows = cells.iter().map(|(id, row)| {
+    let selected = model.fleet.selected_index(&rows);
+    let inner = ratatui::widgets::Block::bordered().inner(table_area);
+    let shown = super::scroll::window(
+        selected,
+        cells.len(),
+        usize::from(inner.height.saturating_sub(1)),
+    );
+    let table_rows = cells[shown.clone()].iter().map(|(id, row)| {
         let vm = &model.vms[*id];
         let style = if vm.is_stale() {
             theme::stale()
@@ -209,13 +226,29 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             .collect();
         Row::new(cells).style(style)
     });
+    let title = if shown.len() < cells.len() {
+        format!("VMs {}", super::scroll::position(selected, cells.len()))
+    } else {
+        "VMs".to_string()
+    };
     let table = Table::new(table_rows, constraints)
         .header(Row::new(keep(&titles)).style(theme::header_row()))
         .row_highlight_style(theme::selected())
-        .block(panel("VMs", true, false));
-    let selected = (!rows.is_empty()).then(|| model.fleet.selected_index(&rows));
-    let mut state = TableState::default().with_selected(selected);
+        .block(panel(&title, true, false));
+    let mut state = TableState::default()
+        .with_selected((!rows.is_empty()).then(|| selected.saturating_sub(shown.start)));
     frame.render_stateful_widget(table, table_area, &mut state);
+    let rows_area = Rect {
+        y: inner.y + 1,
+        height: inner.height.saturating_sub(1),
+        ..inner
+    };
+    super::scroll::scrollbar(
+        frame,
+        super::scroll::border_beside(table_area, rows_area),
+        shown,
+        cells.len(),
+    );
     footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
 }

@@ -6,6 +6,7 @@
 //! message history, which keeps every message whole.
 
 use super::theme;
+use crate::app::keymap::Action;
 use crate::app::{Model, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -113,8 +114,12 @@ fn message_lines(model: &Model, width: u16, now: Instant) -> Vec<Line<'static>> 
         .collect()
 }
 
-/// Rows the message line needs at `width` columns now (1 to [`MESSAGE_MAX_LINES`]).
+/// Rows the message line needs at `width` columns now: none without a message (the row
+/// goes to the panels), else 1 to [`MESSAGE_MAX_LINES`].
 pub fn message_height(model: &Model, width: u16, now: Instant) -> u16 {
+    if message_text(model, now).is_none() {
+        return 0;
+    }
     message_lines(model, width, now)
         .len()
         .clamp(1, MESSAGE_MAX_LINES) as u16
@@ -126,15 +131,47 @@ pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, now: Instant
     frame.render_widget(Paragraph::new(message_lines(model, area.width, now)), area);
 }
 
-/// Draws the key hints of the current mode, from the key table's footer rows, most
-/// important first.
-pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
-    let mut spans = Vec::new();
-    for (keys, label) in model.keys.footer(model.key_context()) {
-        spans.push(Span::styled(keys, theme::key()));
-        spans.push(Span::raw(format!(" {label}  ")));
+/// The key hints of the current mode that fit in `width` columns: the key table's footer
+/// rows in their priority order while whole hints fit, and the help key last, so that a
+/// narrow footer keeps the first keys and "? help" and never cuts a word.
+pub fn key_hints(model: &Model, width: u16) -> Line<'static> {
+    let context = model.key_context();
+    let mut hints = model.keys.footer(context);
+    let help_keys = model.keys.keys_for(context, Action::Help);
+    let help = help_keys
+        .and_then(|keys| hints.iter().position(|(shown, _)| *shown == keys))
+        .map(|at| hints.remove(at));
+    let width_of_hint = |(keys, label): &(String, &str)| width_of(keys) + 1 + width_of(label);
+    let mut room = usize::from(width);
+    if let Some(help) = &help {
+        room = room.saturating_sub(width_of_hint(help));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let mut shown = Vec::new();
+    for hint in hints {
+        let needed = width_of_hint(&hint) + 2;
+        if needed > room {
+            break;
+        }
+        room -= needed;
+        shown.push(hint);
+    }
+    if let Some(help) = help.filter(|help| width_of_hint(help) <= usize::from(width)) {
+        shown.push(help);
+    }
+    let mut spans = Vec::new();
+    for (at, (keys, label)) in shown.into_iter().enumerate() {
+        if at > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(keys, theme::key()));
+        spans.push(Span::raw(format!(" {label}")));
+    }
+    Line::from(spans)
+}
+
+/// Draws the key hints of the current mode.
+pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
+    frame.render_widget(Paragraph::new(key_hints(model, area.width)), area);
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The snapshot view: the VM's internal snapshots as QEMU reports them, the running job's
 //! progress, and the tag prompt.
 
+use super::columns::{self, Column};
 use super::{footer, header, panel, theme};
 use crate::app::{InputPurpose, Model};
 use crate::format;
@@ -8,25 +9,26 @@ use crate::snapshot::format_vm_clock;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Gauge, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Gauge, Paragraph, Table, TableState};
 use std::time::Instant;
 
-/// Draws the snapshot view.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
-    let Some(vm) = model.vm() else {
-        return;
-    };
-    let view = &vm.snapshots;
-    let job_height = if view.job.is_some() { 3 } else { 0 };
+/// The snapshot table's columns, in the order of a row's cells (the tag and disks columns
+/// then ask for the room their cells need).
+const COLUMNS: [Column; 6] = [
+    Column::growing("tag", 12, 0),
+    Column::new("id", 4, 4),
+    Column::new("VM state", 10, 2),
+    Column::new("date", 19, 0),
+    Column::new("VM clock", 13, 3),
+    Column::growing("disks", 10, 1),
+];
+
+/// The snapshot screen's parts: header, table, job, prompt, message line, key hints.
+fn areas(area: Rect, model: &Model, now: Instant) -> [Rect; 6] {
+    let job = model.vm().is_some_and(|vm| vm.snapshots.job.is_some());
+    let job_height = if job { 3 } else { 0 };
     let prompt_height = u16::from(model.input.is_some());
-    let [
-        header_area,
-        table_area,
-        job_area,
-        prompt_area,
-        message,
-        keys,
-    ] = Layout::vertical([
+    Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(3),
         Constraint::Length(job_height),
@@ -34,7 +36,29 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// Where the snapshot table is drawn on a screen of `area` (the mouse code finds rows with
+/// it).
+pub fn table_area(area: Rect, model: &Model, now: Instant) -> Rect {
+    areas(area, model, now)[1]
+}
+
+/// Draws the snapshot view.
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+    let Some(vm) = model.vm() else {
+        return;
+    };
+    let view = &vm.snapshots;
+    let [
+        header_area,
+        table_area,
+        job_area,
+        prompt_area,
+        message,
+        keys,
+    ] = areas(area, model, now);
     header::render(frame, header_area, model, vm, now);
 
     let order = match (view.sort, view.descending) {
@@ -43,7 +67,21 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         (crate::app::snapshots::SnapshotSort::Name, false) => "by name",
         (crate::app::snapshots::SnapshotSort::Name, true) => "by name, reversed",
     };
-    let title = format!("Snapshots ({}, {order})", view.snapshots.len());
+    let len = view.snapshots.len();
+    let inner = ratatui::widgets::Block::bordered().inner(table_area);
+    let shown = super::scroll::window(
+        view.selected,
+        len,
+        usize::from(inner.height.saturating_sub(1)),
+    );
+    let title = if shown.len() < len {
+        format!(
+            "Snapshots {}, {order}",
+            super::scroll::position(view.selected, len)
+        )
+    } else {
+        format!("Snapshots ({len}, {order})")
+    };
     let block = panel(&title, true, !vm.is_connected());
     if let Some(error) = &view.error {
         frame.render_widget(
@@ -78,25 +116,35 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             table_area,
         );
     } else {
-        let rows = view.snapshots.iter().map(|snapshot| {
-            let mut disks = snapshot.disks.join(", ");
+        let disks_of = |snapshot: &crate::snapshot::Snapshot| {
+            let disks = snapshot.disks.join(", ");
             if snapshot.partial {
-                disks = format!(
+                format!(
                     "{disks} (PARTIAL: missing on {})",
                     snapshot.missing.join(", ")
-                );
+                )
+            } else {
+                disks
             }
-            let row = Row::new(vec![
-                snapshot.tag.clone(),
-                snapshot.id.clone(),
-                if snapshot.vm_state_size > 0 {
+        };
+        let disks: Vec<String> = view.snapshots.iter().map(disks_of).collect();
+        let mut columns = COLUMNS;
+        columns[0] = columns[0].wanting(view.snapshots.iter().map(|s| s.tag.as_str()));
+        columns[5] = columns[5].wanting(disks.iter().map(String::as_str));
+        let fitted = columns::fit(&columns, inner.width);
+        let rows = view.snapshots[shown.clone()].iter().map(|snapshot| {
+            let disks = disks_of(snapshot);
+            let row = fitted.row(vec![
+                Cell::from(fitted.clip(0, snapshot.tag.clone())),
+                Cell::from(snapshot.id.clone()),
+                Cell::from(if snapshot.vm_state_size > 0 {
                     format::bytes(snapshot.vm_state_size)
                 } else {
                     "disk only".to_string()
-                },
-                snapshot.date.format("%Y-%m-%d %H:%M:%S").to_string(),
-                format_vm_clock(snapshot.vm_clock),
-                disks,
+                }),
+                Cell::from(snapshot.date.format("%Y-%m-%d %H:%M:%S").to_string()),
+                Cell::from(format_vm_clock(snapshot.vm_clock)),
+                Cell::from(fitted.clip(5, disks)),
             ]);
             if snapshot.partial {
                 row.style(theme::error())
@@ -104,25 +152,24 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
                 row
             }
         });
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Fill(2),
-                Constraint::Length(4),
-                Constraint::Length(10),
-                Constraint::Length(19),
-                Constraint::Length(13),
-                Constraint::Fill(3),
-            ],
-        )
-        .header(
-            Row::new(["tag", "id", "VM state", "date", "VM clock", "disks"])
-                .style(theme::header_row()),
-        )
-        .row_highlight_style(theme::selected())
-        .block(block);
-        let mut state = TableState::default().with_selected(Some(view.selected));
+        let table = Table::new(rows, fitted.constraints())
+            .header(fitted.header(&columns).style(theme::header_row()))
+            .row_highlight_style(theme::selected())
+            .block(block);
+        let selected = view.selected.min(len - 1);
+        let mut state = TableState::default().with_selected(Some(selected - shown.start));
         frame.render_stateful_widget(table, table_area, &mut state);
+        let rows_area = Rect {
+            y: inner.y + 1,
+            height: inner.height.saturating_sub(1),
+            ..inner
+        };
+        super::scroll::scrollbar(
+            frame,
+            super::scroll::border_beside(table_area, rows_area),
+            shown,
+            len,
+        );
     }
 
     if let Some(job) = &view.job {

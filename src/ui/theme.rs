@@ -33,9 +33,9 @@ pub fn title() -> Style {
     paint(Style::new().add_modifier(Modifier::BOLD))
 }
 
-/// Border of the focused panel.
+/// Border of the focused panel (bold, so that it shows without colours too).
 pub fn focused_border() -> Style {
-    paint(Style::new().fg(Color::Cyan))
+    paint(Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD))
 }
 
 /// Border of other panels.

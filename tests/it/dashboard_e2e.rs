@@ -203,3 +203,93 @@ fn config_file_moves_keys() {
     crate::support::pty::run(["--config", &config_arg, &target])
         .assert_one_line_error("the key 'r' already does reset");
 }
+
+/// Behind the "terminal too small" screen keys do nothing (nothing happens that the user
+/// cannot see), except quit; once the window is large enough the same key acts.
+#[test]
+fn keys_are_ignored_on_the_too_small_screen_except_quit() {
+    let qemu = Qemu::builder().name("small-vm").observer().start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&[&target, "--interval", "0.25"], 50, 14);
+    dash.wait_for("Terminal too small: 50x14", WAIT);
+    // p would pause, r would ask to reset, s would open the snapshots.
+    dash.send("prs");
+    dash.wait_for("(3 keys ignored until then.)", WAIT);
+    dash.resize(100, 30);
+    dash.wait_for("● running", WAIT);
+    let screen = dash.wait_for("small-vm", WAIT);
+    assert!(!screen.contains("Reset small-vm?"), "{screen}");
+    assert!(!screen.contains("Snapshots"), "{screen}");
+    assert_eq!(
+        observer.status(),
+        "running",
+        "p behind the small screen paused the VM"
+    );
+    dash.send("p");
+    dash.wait_for("● paused", WAIT);
+    assert_eq!(observer.status(), "paused");
+    // Quit works on the small screen.
+    dash.resize(40, 10);
+    dash.wait_for("Terminal too small: 40x10", WAIT);
+    dash.send("q");
+    assert_eq!(
+        dash.wait_exit(WAIT),
+        Some(true),
+        "q quits from the small screen"
+    );
+}
+
+/// The mouse wheel over a panel scrolls that panel's list (and focuses it); with
+/// `--no-mouse` the terminal keeps the mouse.
+#[test]
+fn the_mouse_wheel_scrolls_the_panel_under_the_pointer() {
+    let qemu = Qemu::builder()
+        .name("wheel-vm")
+        .args(&["-smp", "16"])
+        .observer()
+        .start();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&[&target, "--interval", "0.25"], 80, 24);
+    // The mouse was asked for (SGR reports).
+    assert!(
+        dash.wait_raw("\x1b[?1006h", WAIT),
+        "mouse capture not enabled"
+    );
+    dash.wait_for("vCPUs 1/16", WAIT);
+    // Wheel down twice over the vCPU table (SGR: button 65 is wheel down; 1-based x;y).
+    dash.send("\x1b[<65;10;5M\x1b[<65;10;5M");
+    let screen = dash.wait_for("vCPUs 7/16", WAIT);
+    assert!(
+        screen.contains("▶ vCPUs"),
+        "the wheel focused the panel: {screen}"
+    );
+    // It stops at the end.
+    for _ in 0..10 {
+        dash.send("\x1b[<65;10;5M");
+    }
+    let screen = dash.wait_for("vCPUs 16/16", WAIT);
+    assert!(screen.contains("15 "), "{screen}");
+    // Wheel up goes back; a click on a row selects it.
+    dash.send("\x1b[<64;10;5M");
+    dash.wait_for("vCPUs 13/16", WAIT);
+    dash.send("G");
+    dash.wait_for("vCPUs 16/16", WAIT);
+    dash.send("g");
+    dash.wait_for("vCPUs 1/16", WAIT);
+    // Row 5 of the screen is the second vCPU row (header on 4): vCPU 1.
+    dash.send("\x1b[<0;10;6M\x1b[<0;10;6m");
+    dash.wait_for("vCPUs 2/16", WAIT);
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+    assert!(
+        dash.wait_raw("\x1b[?1006l", WAIT),
+        "the mouse was not given back"
+    );
+
+    let mut dash = Dashboard::start(&[&target, "--no-mouse"], 80, 24);
+    dash.wait_for("vCPUs 1/16", WAIT);
+    assert!(!String::from_utf8_lossy(&dash.raw()).contains("\x1b[?1006h"));
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+}

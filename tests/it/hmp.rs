@@ -34,10 +34,10 @@ fn dashboard_over_hmp_shows_state_vcpus_disk_rates_and_pauses() {
     dash.wait_for("disk0", WAIT);
     dash.wait_for(&thread.to_string(), WAIT);
     dash.wait_for("watched over HMP, which has no events", WAIT);
-    // The guest moves its disk: the peak of a disk rate series ("peak  4 KiB/s") leaves zero.
+    // The guest moves its disk: the peak of a disk rate series ("peak 4 KiB/s") leaves zero.
     wait_until(WAIT, "a disk rate above zero", || {
         let text = dash.text();
-        text.split("peak  ")
+        text.split("peak ")
             .skip(1)
             .filter_map(|rest| rest.split("/s").next())
             .any(|peak| peak.trim() != "0 B")

@@ -140,7 +140,7 @@ async fn fifty_thousand_block_devices_keep_keys_responsive() {
     tokio::task::spawn_blocking(move || {
         let mut dash = Dashboard::start(&[&target], 160, 40);
         dash.wait_for(
-            &format!("Block devices ({DEVICES})"),
+            &format!("Block devices 1/{DEVICES}"),
             Duration::from_secs(60),
         );
         // The image column comes from query-block: rows were matched to their media.

@@ -521,6 +521,337 @@ fn an_idle_vm_draws_low_cpu_bars_on_a_stated_scale() {
     );
 }
 
+/// The sizes every screen is drawn at: the standard terminal, a common larger one, the
+/// smallest the dashboard draws in, and a large monitor.
+const SIZES: [(u16, u16); 4] = [(80, 24), (100, 30), (60, 18), (240, 67)];
+
+const LONG_NAME: &str = "build-server-with-a-rather-long-name-2026";
+const DRIVES: [&str; 5] = [
+    "system-disk-primary",
+    "data-volume-archive-2026",
+    "scratch3",
+    "logs4",
+    "backup-target-five",
+];
+
+/// A VM as a busy host shows it: 16 vCPUs, five block devices with long drive names and
+/// images, a CD-ROM, 40 events, and a long name.
+fn big_model(start: Instant) -> Model {
+    let mut model = model_in("running", start);
+    for tick in 0..120u64 {
+        let mut big = sample("running", tick);
+        big.vcpus = (0..16)
+            .map(|index| VcpuSample {
+                index,
+                thread_id: 5000 + index,
+                host: VcpuHost {
+                    cpu_percent: Some(((index as u64 * 7 + tick) % 50) as f64),
+                    steal_percent: Some(0.5),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        if let Ok(host) = &mut big.host {
+            host.vcpus = big.vcpus.iter().map(|v| (v.thread_id, v.host)).collect();
+        }
+        big.blocks = DRIVES
+            .iter()
+            .enumerate()
+            .map(|(n, drive)| BlockSample {
+                device: drive.to_string(),
+                node_name: None,
+                qdev: None,
+                totals: BlockDeviceStats {
+                    rd_bytes: (n as u64 + 1) << 30,
+                    wr_bytes: (n as u64 + 1) << 28,
+                    ..Default::default()
+                },
+                rates: Some(BlockRates {
+                    read_bytes_per_sec: ((tick * 37 + n as u64 * 11) % 90) as f64 * 100_000.0,
+                    write_bytes_per_sec: ((tick * 13 + n as u64 * 5) % 40) as f64 * 50_000.0,
+                    read_iops: 120.0,
+                    write_iops: 33.0,
+                    read_latency_ms: Some(0.4),
+                    write_latency_ms: Some(2.5),
+                }),
+            })
+            .collect();
+        if let Some(slow) = &mut big.slow {
+            slow.name = Some(LONG_NAME.into());
+            slow.block_info = DRIVES
+                .iter()
+                .map(|drive| BlockInfo {
+                    device: drive.to_string(),
+                    inserted: Some(BlockDeviceInfo {
+                        file: format!("/var/lib/libvirt/images/{drive}-2026-11-25.qcow2"),
+                        drv: "qcow2".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .chain([BlockInfo {
+                    device: "installer-cdrom".into(),
+                    qdev: Some("/machine/peripheral/installer-cdrom-drive".into()),
+                    removable: true,
+                    tray_open: Some(false),
+                    inserted: Some(BlockDeviceInfo {
+                        file: "/srv/iso/debian-13.2.0-amd64-netinst.iso".into(),
+                        drv: "raw".into(),
+                        ro: true,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }])
+                .collect();
+        }
+        model.apply(
+            AppEvent::Sample {
+                vm: 0,
+                sample: Box::new(big),
+            },
+            start,
+        );
+    }
+    for second in 4..44 {
+        model.apply(
+            event(
+                if second % 2 == 0 { "STOP" } else { "RESUME" },
+                serde_json::Value::Null,
+                second,
+            ),
+            start,
+        );
+    }
+    model
+}
+
+/// `model` drawn at every size of [`SIZES`], each checked by `check` and kept as a snapshot.
+fn at_every_size(name: &str, model: &Model, now: Instant, check: impl Fn(&str, (u16, u16))) {
+    for (width, height) in SIZES {
+        let screen = draw(model, now, width, height);
+        check(&screen, (width, height));
+        // The footer never ends in the middle of a word, at any size.
+        let footer = screen.lines().last().unwrap_or_default().trim_matches('"');
+        assert!(
+            footer.trim_end().chars().count() < usize::from(width)
+                || footer.trim_end().ends_with("help"),
+            "{width}x{height}: footer fills the row: {footer:?}"
+        );
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), screen);
+    }
+}
+
+#[test]
+fn dashboard_at_every_size() {
+    let start = Instant::now();
+    let mut model = big_model(start);
+    // The third device selected, from the keys.
+    model.act(Action::Down, start);
+    model.act(Action::Down, start);
+    at_every_size("dashboard", &model, start, |screen, (width, height)| {
+        let at = format!("{width}x{height}");
+        // The selected device's name and rates are always there; every device can be
+        // reached, with its position when not all fit.
+        assert!(screen.contains("scratch3"), "{at}: {screen}");
+        assert!(
+            screen.contains("read/s") && screen.contains("write/s"),
+            "{at}: {screen}"
+        );
+        assert!(
+            screen.contains("read 1.4 MiB/s"),
+            "{at}: the read history: {screen}"
+        );
+        assert!(
+            screen.contains("write 1.8 MiB/s"),
+            "{at}: the write history: {screen}"
+        );
+        assert!(
+            screen.contains("scale 0–") && screen.contains("· last "),
+            "{at}: {screen}"
+        );
+        if !DRIVES.iter().all(|drive| screen.contains(drive)) {
+            assert!(screen.contains("Block devices 3/5"), "{at}: {screen}");
+        }
+        assert!(screen.contains("? help"), "{at}: {screen}");
+        if width >= 100 {
+            assert!(
+                screen.contains("device") && screen.contains("image"),
+                "{at}: {screen}"
+            );
+        }
+    });
+    // At 240x67 the charts have axes and the log shows more than a handful of lines.
+    let large = draw(&model, start, 240, 67);
+    assert!(large.contains("now"), "time axis: {large}");
+    let log_lines = large
+        .lines()
+        .filter(|line| line.contains(" STOP ") || line.contains(" RESUME "))
+        .count();
+    assert!(
+        log_lines >= 12,
+        "{log_lines} event lines at 240x67: {large}"
+    );
+}
+
+#[test]
+fn lists_scroll_to_their_end_and_stop() {
+    let start = Instant::now();
+    let mut model = big_model(start);
+    model.act(Action::FocusPrevious, start);
+    assert_eq!(model.focus, qemu_dash::app::Panel::Cpus);
+    model.act(Action::Last, start);
+    model.act(Action::Down, start);
+    let screen = draw(&model, start, 80, 24);
+    assert!(screen.contains("vCPUs 16/16"), "{screen}");
+    assert!(screen.contains("15   "), "the last vCPU shows: {screen}");
+    model.act(Action::First, start);
+    let screen = draw(&model, start, 80, 24);
+    assert!(screen.contains("vCPUs 1/16"), "{screen}");
+    // The event log: up goes back in time and stops at the oldest.
+    model.act(Action::FocusPrevious, start);
+    assert_eq!(model.focus, qemu_dash::app::Panel::Events);
+    for _ in 0..100 {
+        model.act(Action::PageUp, start);
+    }
+    let screen = draw(&model, start, 80, 24);
+    assert!(screen.contains("· 1/42"), "{screen}");
+    assert!(screen.contains("RESET"), "the oldest event shows: {screen}");
+    model.act(Action::Last, start);
+    let screen = draw(&model, start, 80, 24);
+    assert!(!screen.contains("1/42"), "{screen}");
+}
+
+#[test]
+fn fleet_at_every_size() {
+    let start = Instant::now();
+    let mut model = Model::new(
+        (0..30)
+            .map(|n| format!("unix:/run/vms/guest-{n:02}.qmp"))
+            .collect(),
+        Duration::from_secs(1),
+        false,
+    );
+    for (n, vm) in model.vms.iter_mut().enumerate() {
+        vm.connection = Some(ConnectionState::Connected);
+        vm.name = Some(if n == 3 {
+            LONG_NAME.to_string()
+        } else {
+            format!("guest-{n:02}")
+        });
+    }
+    for _ in 0..25 {
+        model.act(Action::Down, start);
+    }
+    at_every_size("fleet", &model, start, |screen, (width, height)| {
+        assert!(screen.contains("guest-25"), "{width}x{height}: {screen}");
+        if height < 67 {
+            assert!(screen.contains("VMs 26/30"), "{width}x{height}: {screen}");
+        }
+    });
+}
+
+#[test]
+fn snapshots_at_every_size() {
+    use qemu_dash::app::snapshots::RunningJob;
+    use qemu_dash::snapshot::{Operation, Progress, Snapshot};
+    let start = Instant::now();
+    let mut model = big_model(start);
+    model.view = View::Snapshots;
+    let snapshots = (0..30)
+        .map(|n| Snapshot {
+            tag: if n == 7 {
+                format!("before-the-{LONG_NAME}-upgrade")
+            } else {
+                format!("nightly-{n:02}")
+            },
+            id: n.to_string(),
+            vm_state_size: 3 << 20,
+            date: Local.with_ymd_and_hms(2026, 11, 25, 9, n, 0).unwrap(),
+            vm_clock: Duration::from_secs(3600 + u64::from(n)),
+            disks: DRIVES.iter().map(|d| d.to_string()).collect(),
+            vmstate_disk: Some(DRIVES[0].into()),
+            partial: false,
+            missing: vec![],
+        })
+        .collect();
+    let vm = &mut model.vms[0];
+    vm.snapshots.set_list(snapshots);
+    vm.snapshots.job = Some(RunningJob {
+        operation: Operation::Save,
+        tag: "after upgrade".into(),
+        progress: Some(Progress {
+            operation: Operation::Save,
+            tag: "after upgrade".into(),
+            job_id: Some("qemu-dash-save-1".into()),
+            status: "running".into(),
+            current: 2,
+            total: 5,
+        }),
+    });
+    model.act(Action::Last, start);
+    at_every_size("snapshots", &model, start, |screen, (width, height)| {
+        let at = format!("{width}x{height}");
+        assert!(
+            screen.contains("nightly-29"),
+            "{at}: the last one shows: {screen}"
+        );
+        assert!(screen.contains("save 'after upgrade'"), "{at}: {screen}");
+        if height < 67 {
+            assert!(screen.contains("Snapshots 30/30"), "{at}: {screen}");
+        }
+    });
+}
+
+#[test]
+fn console_and_devices_at_every_size() {
+    use qemu_dash::app::console::LineKind;
+    use qemu_dash::app::keymap::MonitorKey;
+    let start = Instant::now();
+    let mut model = big_model(start);
+    model.act(Action::Monitor(MonitorKey::OpenConsole), start);
+    let transcript = &mut model.vms[0].monitor.console;
+    for n in 0..40 {
+        transcript.push(LineKind::Command, &format!("(hmp) info block {n}"));
+        transcript.push(
+            LineKind::Output,
+            &format!(
+                "{}: /var/lib/libvirt/images/{}.qcow2 (qcow2)",
+                DRIVES[n % 5],
+                DRIVES[n % 5]
+            ),
+        );
+    }
+    at_every_size("console", &model, start, |screen, (width, height)| {
+        assert!(
+            screen.contains("info block 39"),
+            "{width}x{height}: {screen}"
+        );
+        assert!(screen.contains(" HMP "), "{width}x{height}: {screen}");
+    });
+    model.act(Action::Cancel, start);
+    model.act(Action::Monitor(MonitorKey::OpenMedia), start);
+    model.message = None;
+    model.messages.clear();
+    at_every_size("devices_media", &model, start, |screen, (width, height)| {
+        let at = format!("{width}x{height}");
+        assert!(screen.contains("installer-cdrom"), "{at}: {screen}");
+        assert!(
+            screen.contains("debian-13"),
+            "{at}: the medium shows: {screen}"
+        );
+    });
+}
+
+#[test]
+fn the_focused_panel_shows_without_colours() {
+    let start = Instant::now();
+    let model = big_model(start);
+    let screen = draw(&model, start, 100, 30);
+    // Focus on the block panel: a marker before its title (and a bold border).
+    assert!(screen.contains("┌ ▶ Block devices"), "{screen}");
+    assert!(screen.contains("┌ vCPUs"), "{screen}");
+}
+
 /// A VM watched over HMP: the event panel says that no events come, and the run-state
 /// changes the polls see are logged there instead.
 #[test]

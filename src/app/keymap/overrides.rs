@@ -26,6 +26,8 @@ pub const ACTION_NAMES: &[(&str, Action)] = &[
     ("down", Action::Down),
     ("page_up", Action::PageUp),
     ("page_down", Action::PageDown),
+    ("first", Action::First),
+    ("last", Action::Last),
     ("faster", Action::Faster),
     ("slower", Action::Slower),
     ("snapshots", Action::Snapshots),

@@ -42,7 +42,7 @@ pub struct Dashboard {
     screen: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
     slave: Box<dyn SlavePty + Send>,
-    _master: Box<dyn MasterPty + Send>,
+    master: Box<dyn MasterPty + Send>,
 }
 
 impl Dashboard {
@@ -100,8 +100,25 @@ impl Dashboard {
             screen,
             raw,
             slave: pty.slave,
-            _master: pty.master,
+            master: pty.master,
         }
+    }
+
+    /// Resizes the terminal to `cols`x`rows` (the program gets SIGWINCH, as from a real
+    /// terminal window).
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize the pty");
+        self.screen.lock().unwrap().set_size(
+            std::num::NonZero::new(rows).expect("rows > 0"),
+            std::num::NonZero::new(cols).expect("cols > 0"),
+        );
     }
 
     /// The screen's text now.
