@@ -125,7 +125,10 @@ pub async fn run(
     let mut dirty = true;
     // News not drawn yet waits for this moment; `None` when there is none.
     let mut news_frame: Option<Instant> = None;
+    // The last frame drawn for routine news only: the twice-per-interval cap counts those.
     let mut last_news_frame: Option<Instant> = None;
+    // The news waiting for `news_frame` includes something a user waits for.
+    let mut pending_awaited = false;
     loop {
         if news_frame.is_some_and(|at| at <= Instant::now()) {
             dirty = true;
@@ -137,7 +140,7 @@ pub async fn run(
                 .context("drawing the dashboard")?;
             model.page_rows = crate::ui::page_rows(&model, frame.area, now);
             dirty = false;
-            if news_frame.take().is_some() {
+            if news_frame.take().is_some() && !std::mem::take(&mut pending_awaited) {
                 last_news_frame = Some(now);
             }
         }
@@ -205,6 +208,7 @@ pub async fn run(
                 }
                 // What a user waits for (the STOP after `p`, a command's result) is drawn
                 // once its burst is gathered; routine samples keep the twice-per-interval cap.
+                pending_awaited |= awaited;
                 let at = if awaited {
                     now + AWAITED_GATHER
                 } else {

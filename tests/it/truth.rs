@@ -550,7 +550,7 @@ fn the_header_says_what_qemu_runs_the_vm_on() {
     // (A QMP socket serves one client at a time.)
     drop(dash);
     let narrow = Dashboard::start(&[&qemu.target()], 80, 24);
-    let screen = narrow.wait_for("connected", WAIT);
+    let screen = narrow.wait_for("facts  ● running", WAIT);
     let mut lines = screen.lines();
     assert!(
         lines
