@@ -238,17 +238,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let mut state = TableState::default()
         .with_selected((!rows.is_empty()).then(|| selected.saturating_sub(shown.start)));
     frame.render_stateful_widget(table, table_area, &mut state);
-    let rows_area = Rect {
-        y: inner.y + 1,
-        height: inner.height.saturating_sub(1),
-        ..inner
-    };
-    super::scroll::scrollbar(
-        frame,
-        super::scroll::border_beside(table_area, rows_area),
-        shown,
-        cells.len(),
-    );
+    super::scroll::table_scrollbar(frame, table_area, inner, shown, cells.len());
     footer::render_message(frame, message, model, now);
     footer::render_keys(frame, keys, model);
 }

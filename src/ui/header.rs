@@ -11,6 +11,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use std::time::Instant;
 
+/// " (last known: paused)": the state the figures on screen are from, when they are stale.
+fn last_known(vm: &Vm) -> Span<'static> {
+    let known = vm
+        .status
+        .as_ref()
+        .map_or("nothing yet", |s| s.status.as_str());
+    Span::styled(format!(" (last known: {known})"), theme::muted())
+}
+
 /// The run state as the header says it: how the VM ended, a QEMU that does not answer, the
 /// live state with its time, or the last known state of a lost connection.
 pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
@@ -43,29 +52,13 @@ pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
                 format!("⚠ not answering for {}", format::duration(silent)),
                 theme::warning(),
             ),
-            Span::styled(
-                format!(
-                    " (last known: {})",
-                    vm.status
-                        .as_ref()
-                        .map_or("nothing yet", |s| s.status.as_str())
-                ),
-                theme::muted(),
-            ),
+            last_known(vm),
         ];
     }
     if vm.busy {
         return vec![
             Span::styled(format!("◌ {}", crate::app::vm::BUSY), theme::muted()),
-            Span::styled(
-                format!(
-                    " (last known: {})",
-                    vm.status
-                        .as_ref()
-                        .map_or("nothing yet", |s| s.status.as_str())
-                ),
-                theme::muted(),
-            ),
+            last_known(vm),
         ];
     }
     match (&vm.status, vm.is_connected()) {

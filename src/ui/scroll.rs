@@ -65,6 +65,23 @@ pub fn border_beside(panel: Rect, rows: Rect) -> Rect {
     }
 }
 
+/// The scrollbar of a table drawn in `table_area` (a bordered panel whose inside is `inner`,
+/// with one header row): on the right border, beside the rows.
+pub fn table_scrollbar(
+    frame: &mut Frame,
+    table_area: Rect,
+    inner: Rect,
+    shown: Range<usize>,
+    len: usize,
+) {
+    let rows_area = Rect {
+        y: inner.y + 1,
+        height: inner.height.saturating_sub(1),
+        ..inner
+    };
+    scrollbar(frame, border_beside(table_area, rows_area), shown, len);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

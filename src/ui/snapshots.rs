@@ -159,17 +159,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         let selected = view.selected.min(len - 1);
         let mut state = TableState::default().with_selected(Some(selected - shown.start));
         frame.render_stateful_widget(table, table_area, &mut state);
-        let rows_area = Rect {
-            y: inner.y + 1,
-            height: inner.height.saturating_sub(1),
-            ..inner
-        };
-        super::scroll::scrollbar(
-            frame,
-            super::scroll::border_beside(table_area, rows_area),
-            shown,
-            len,
-        );
+        super::scroll::table_scrollbar(frame, table_area, inner, shown, len);
     }
 
     if let Some(job) = &view.job {
