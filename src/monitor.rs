@@ -2,7 +2,9 @@
 //! networking, migration and hot-plug.
 //!
 //! A [`Job`] is what the user asked for, already validated by the model; [`run`] carries it
-//! out on a spawned task and reports the outcome as [`News`] inside [`AppEvent::Monitor`].
+//! out on a spawned task and reports the outcome as [`News`] to a function its caller gives
+//! (the runtime wraps it in the app's news), so this module knows nothing of the app or of
+//! the collectors.
 //! QEMU's errors are kept verbatim. This module speaks QMP and never imports ratatui.
 
 pub mod console;
@@ -12,7 +14,6 @@ pub mod media;
 pub mod migration;
 pub mod network;
 
-use crate::collect::{AppEvent, VmId};
 use crate::qmp::Client;
 use crate::qmp::types::BlockInfo;
 use console::ConsoleCommand;
@@ -189,19 +190,26 @@ impl Job {
     }
 }
 
-/// Runs `job` on `client` and reports to `app`.
-pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::NewsSender) {
+/// Nobody listens to the monitor's news any more (the dashboard stopped): the task may end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("nobody listens to the monitor's news")]
+pub struct Unheard;
+
+/// Runs `job` on `client` and tells `report` what happened.
+pub async fn run(
+    client: Client,
+    job: Job,
+    report: impl Fn(News) -> Result<(), Unheard> + Send + Sync,
+) {
+    // The job runs to its end even when nobody listens: a command sent is not taken back.
     let send = |news: News| {
-        let _ = app.send(AppEvent::Monitor { vm, news });
+        let _ = report(news);
     };
     let what = job.what();
     let done = |result: Result<String, String>| {
-        let _ = app.send(AppEvent::Monitor {
-            vm,
-            news: News::Done {
-                what: what.clone(),
-                result,
-            },
+        send(News::Done {
+            what: what.clone(),
+            result,
         });
     };
     match job {
@@ -373,10 +381,9 @@ async fn command_names(client: &Client, hmp_help: bool) -> CommandNames {
 
 /// Appends a command to the console history file; a failure is reported, never fatal.
 pub async fn save_history(
-    vm: VmId,
     path: Option<PathBuf>,
     line: String,
-    app: crate::collect::news::NewsSender,
+    report: impl Fn(News) -> Result<(), Unheard>,
 ) {
     let result = match path {
         None => Err("neither XDG_DATA_HOME nor HOME is set".to_string()),
@@ -389,10 +396,7 @@ pub async fn save_history(
         }
     };
     if let Err(error) = result {
-        let _ = app.send(AppEvent::Monitor {
-            vm,
-            news: News::HistoryNotSaved(error),
-        });
+        let _ = report(News::HistoryNotSaved(error));
     }
 }
 

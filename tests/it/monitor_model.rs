@@ -5,10 +5,10 @@ use qemu_dash::app::devices::Tab;
 use qemu_dash::app::input::Edit;
 use qemu_dash::app::keymap::{Action, MonitorKey as M};
 use qemu_dash::app::{ConnectionState, Effect, Model, View};
-use qemu_dash::collect::AppEvent;
 use qemu_dash::monitor::migration::MigrationInfo;
 use qemu_dash::monitor::network::{NetworkInfo, parse_info_network, parse_info_usernet};
 use qemu_dash::monitor::{Job, News};
+use qemu_dash::news::AppEvent;
 use qemu_dash::qmp::QemuVersion;
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockInfo};
 use ratatui::Terminal;
@@ -342,7 +342,7 @@ fn an_unplug_without_device_deleted_is_explained_after_a_while() {
         },
         start,
     );
-    let record = qemu_dash::collect::EventRecord::decode(&qemu_dash::qmp::Event {
+    let record = qemu_dash::news::EventRecord::decode(&qemu_dash::qmp::Event {
         name: "DEVICE_DELETED".into(),
         data: json!({"device": "t0", "path": "/machine/peripheral/t0"}),
         timestamp: (0, 0),
@@ -358,7 +358,7 @@ fn an_unplug_without_device_deleted_is_explained_after_a_while() {
 #[test]
 fn tray_events_update_the_media_tab_at_once() {
     let mut model = model(false);
-    let record = qemu_dash::collect::EventRecord::decode(&qemu_dash::qmp::Event {
+    let record = qemu_dash::news::EventRecord::decode(&qemu_dash::qmp::Event {
         name: "DEVICE_TRAY_MOVED".into(),
         data: json!({"device": "cd0", "tray-open": true, "id": "/machine/peripheral-anon/device[0]"}),
         timestamp: (0, 0),

@@ -3,12 +3,12 @@
 //! checked through the independent observer socket.
 
 use crate::support::Qemu;
-use qemu_dash::collect::AppEvent;
 use qemu_dash::monitor::console::{ConsoleCommand, Mode};
 use qemu_dash::monitor::hotplug::DeviceSpec;
 use qemu_dash::monitor::media::FormatChoice;
 use qemu_dash::monitor::migration::{self, MigrationInfo};
 use qemu_dash::monitor::{self, Job, News};
+use qemu_dash::news::AppEvent;
 use qemu_dash::qmp::types::BlockInfo;
 use qemu_dash::qmp::{Client, ConnectOptions};
 use serde_json::{Value, json};
@@ -39,8 +39,8 @@ async fn connect(qemu: &Qemu) -> Client {
 
 /// Runs a job to its end and returns everything it reported.
 async fn run(client: &Client, job: Job) -> Vec<News> {
-    let (tx, mut rx) = qemu_dash::collect::news::channel();
-    monitor::run(0, client.clone(), job, tx).await;
+    let (tx, mut rx) = qemu_dash::news::channel();
+    monitor::run(client.clone(), job, tx.monitor_reporter(0)).await;
     let mut news = Vec::new();
     while let Ok(event) = rx.try_recv() {
         if let AppEvent::Monitor { news: item, .. } = event {
@@ -352,7 +352,7 @@ async fn host_forward_is_added_listed_and_removed() {
 
 /// Collects migration news from the follower until `done` says stop.
 async fn follow_until(
-    rx: &mut qemu_dash::collect::news::NewsReceiver,
+    rx: &mut qemu_dash::news::NewsReceiver,
     mut done: impl FnMut(&MigrationInfo) -> bool,
 ) -> Vec<MigrationInfo> {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -386,8 +386,8 @@ async fn migration_to_a_file_completes_with_progress() {
         json!({"max-bandwidth": 512 * 1024}),
     );
     let client = connect(&qemu).await;
-    let (tx, mut rx) = qemu_dash::collect::news::channel();
-    let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
+    let (tx, mut rx) = qemu_dash::news::channel();
+    let follower = tokio::spawn(migration::follow(client.clone(), tx.monitor_reporter(0)));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vm.mig");
     let uri = migration::check_uri(&format!("exec:cat > {}", file.display())).unwrap();
@@ -422,8 +422,8 @@ async fn unreachable_migration_uri_fails_with_qemu_reason_and_cancel_works() {
     let qemu = Qemu::builder().observer().start();
     let mut observer = qemu.observer();
     let client = connect(&qemu).await;
-    let (tx, mut rx) = qemu_dash::collect::news::channel();
-    let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
+    let (tx, mut rx) = qemu_dash::news::channel();
+    let follower = tokio::spawn(migration::follow(client.clone(), tx.monitor_reporter(0)));
     let port = free_port();
     let uri = migration::check_uri(&format!("tcp:127.0.0.1:{port}")).unwrap();
     // QEMU accepts the command and fails in the background.
