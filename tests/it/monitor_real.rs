@@ -53,7 +53,7 @@ async fn run(client: &Client, job: Job) -> Vec<News> {
 fn done(news: &[News]) -> Result<String, String> {
     news.iter()
         .find_map(|n| match n {
-            News::Done { result, .. } => Some(result.clone()),
+            News::Done { result, .. } => Some(result.clone().map_err(|error| error.to_string())),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no Done in {news:?}"))
@@ -108,14 +108,14 @@ async fn console_runs_hmp_and_raw_qmp_and_shows_errors_verbatim() {
     let bare = ConsoleCommand::parse("query-name", Mode::Qmp).unwrap();
     assert!(bare.run(&client).await.unwrap().contains("return"));
     let missing = ConsoleCommand::parse(r#"{"execute": "nosuch"}"#, Mode::Qmp).unwrap();
-    let error = missing.run(&client).await.unwrap_err();
+    let error = monitor::console::error_text(&missing.run(&client).await.unwrap_err());
     assert!(error.contains(r#""class": "CommandNotFound""#), "{error}");
     assert!(
         error.contains("The command nosuch has not been found"),
         "{error}"
     );
     let bad_args = ConsoleCommand::parse(r#"query-status {"x": 1}"#, Mode::Qmp).unwrap();
-    let error = bad_args.run(&client).await.unwrap_err();
+    let error = bad_args.run(&client).await.unwrap_err().to_string();
     assert!(error.contains("Parameter 'x' is unexpected"), "{error}");
     let unknown = ConsoleCommand::parse("nosuchcmd", Mode::Hmp).unwrap();
     assert!(

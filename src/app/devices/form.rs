@@ -321,7 +321,7 @@ impl Model {
             Ok(_) => self.devices.form = None,
             Err(error) => {
                 form.waiting = None;
-                form.error = Some(error.clone());
+                form.error = Some(error.to_string());
             }
         }
     }
