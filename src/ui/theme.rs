@@ -31,11 +31,6 @@ impl Theme {
         }
     }
 
-    /// True when this theme draws no colours.
-    pub fn is_monochrome(&self) -> bool {
-        self.monochrome
-    }
-
     /// `style` with its colours removed when this theme is monochrome.
     fn paint(&self, style: Style) -> Style {
         if self.monochrome {
