@@ -19,7 +19,6 @@ pub mod snapshots;
 pub mod vm;
 
 use crate::news::{AppEvent, EventRecord, VmCommand, VmId};
-use crate::qmp::Client;
 use crate::snapshot::Operation;
 pub use dashboard::Panel;
 use fleet::FleetState;
@@ -113,14 +112,12 @@ impl Message {
 }
 
 /// Work for the runtime.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Send a command to a VM; report the result as [`AppEvent::CommandDone`].
     Execute {
         /// Which VM.
         vm: VmId,
-        /// The connection to use.
-        client: Client,
         /// The command.
         command: VmCommand,
     },
@@ -130,16 +127,12 @@ pub enum Effect {
     ListSnapshots {
         /// Which VM.
         vm: VmId,
-        /// The connection.
-        client: Client,
     },
     /// Console, media, network, migration or hot-plug work; reported as
     /// [`AppEvent::Monitor`].
     Monitor {
         /// Which VM.
         vm: VmId,
-        /// The connection.
-        client: Client,
         /// What to do.
         job: crate::monitor::Job,
     },
@@ -157,8 +150,6 @@ pub enum Effect {
     SnapshotJob {
         /// Which VM.
         vm: VmId,
-        /// The connection.
-        client: Client,
         /// Save, load or delete.
         operation: Operation,
         /// The tag.
@@ -494,18 +485,18 @@ impl Model {
         if self.refuse(vm, what) {
             return Vec::new();
         }
-        match self.vms.get(vm).and_then(|vm| vm.client.clone()) {
-            Some(client) => vec![Effect::Execute {
-                vm,
-                client,
-                command,
-            }],
-            None => {
-                self.say(Message::error(format!(
-                    "not connected: {what} was not sent"
-                )));
-                Vec::new()
-            }
+        let refusal = format!("not connected: {what} was not sent");
+        self.when_connected(vm, Effect::Execute { vm, command }, refusal)
+    }
+
+    /// `effect`, when `vm` is connected; otherwise nothing, and `refusal` on the message line.
+    /// (The runtime holds the connections; the model only knows whether there is one.)
+    fn when_connected(&mut self, vm: VmId, effect: Effect, refusal: String) -> Vec<Effect> {
+        if self.vms.get(vm).is_some_and(Vm::is_connected) {
+            vec![effect]
+        } else {
+            self.say(Message::error(refusal));
+            Vec::new()
         }
     }
 

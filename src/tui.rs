@@ -197,14 +197,14 @@ pub async fn run(
                 Some(Err(error)) => return Err(error).context("reading the terminal"),
                 None => break,
             },
-            news = collectors.events.recv() => {
+            news = collectors.next_news() => {
                 let Some(news) = news else { break };
                 let now = Instant::now();
                 let mut awaited = !news.is_routine();
                 model.apply(news, now);
                 // Take everything already queued before drawing once, so a flood of events
                 // costs one frame, not one per event.
-                while let Ok(more) = collectors.events.try_recv() {
+                while let Some(more) = collectors.try_next_news() {
                     awaited |= !more.is_routine();
                     model.apply(more, now);
                 }

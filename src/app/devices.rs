@@ -368,16 +368,8 @@ impl Model {
     /// An effect running `job` on the VM on screen, or a message saying why not.
     pub(super) fn monitor_job(&mut self, job: Job) -> Vec<Effect> {
         let vm = self.current;
-        match self.vms.get(vm).and_then(|v| v.client.clone()) {
-            Some(client) => vec![Effect::Monitor { vm, client, job }],
-            None => {
-                self.say(Message::error(format!(
-                    "not connected: {} was not sent",
-                    job.what()
-                )));
-                Vec::new()
-            }
-        }
+        let refusal = format!("not connected: {} was not sent", job.what());
+        self.when_connected(vm, Effect::Monitor { vm, job }, refusal)
     }
 
     /// True (after saying so) when read-only mode forbids `what`.

@@ -5,9 +5,9 @@ use super::Message;
 use super::snapshots::{RunningJob, SnapshotView};
 use crate::news::{AppEvent, EventKind, EventRecord, VmCommand};
 use crate::news::{BlockSample, MemorySample, VcpuSample};
+use crate::qmp::QemuVersion;
 use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
-use crate::qmp::{Client, QemuVersion};
 use chrono::{DateTime, Local};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -221,8 +221,8 @@ pub struct PowerdownRequest {
 pub struct Vm {
     /// The target as given.
     pub target: String,
-    /// A handle for commands while connected.
-    pub client: Option<Client>,
+    /// QEMU is reached over TCP on another host (its files are not this host's).
+    pub remote_tcp: bool,
     /// The connection's state.
     pub connection: Option<ConnectionState>,
     /// The name from the config file, shown in preference to `-name`.
@@ -480,7 +480,7 @@ impl Vm {
                 let was_disconnected =
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
                 self.abilities = client.abilities();
-                self.client = Some(client);
+                self.remote_tcp = client.target().is_remote_tcp();
                 self.unanswered_since = None;
                 self.ending = None;
                 // Perhaps another QEMU on the same socket: its facts come with its first poll.
@@ -507,7 +507,6 @@ impl Vm {
                 if was_connected {
                     self.dropped_at = Some((Local::now(), now));
                 }
-                self.client = None;
                 self.unanswered_since = None;
                 self.busy = false;
                 self.powerdown = None;
