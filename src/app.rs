@@ -400,10 +400,9 @@ impl Model {
             return;
         }
         if let AppEvent::SnapshotDone {
-            unsupported_disks: true,
             operation: Operation::Save,
             tag,
-            result: Err(warning),
+            result: Err(warning @ crate::snapshot::SnapshotError::UnsupportedDisks { .. }),
             ..
         } = &event
         {
@@ -411,7 +410,7 @@ impl Model {
             self.confirm = Some(Question::SnapshotSkipDisks {
                 vm: vm_id,
                 tag: tag.clone(),
-                warning: warning.clone(),
+                warning: warning.to_string(),
             });
             return;
         }

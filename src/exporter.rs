@@ -94,7 +94,7 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     match &options.event_log {
         Some(log) => log
             .close(crate::collect::eventlog::CLOSE_PATIENCE)
-            .map_err(|missing| anyhow::anyhow!("{missing}")),
+            .map_err(anyhow::Error::from),
         None => Ok(()),
     }
 }

@@ -6,7 +6,7 @@ use crate::collect::watch::{self, WatchOptions};
 use crate::news::{self, NewsReceiver, NewsSender};
 use crate::news::{AppEvent, VmId};
 use crate::qmp::{Client, Target};
-use crate::snapshot::{self, Operation, SnapshotError, SnapshotOptions};
+use crate::snapshot::{self, Operation, SnapshotOptions};
 use std::time::Duration;
 use tokio::sync::watch as watch_channel;
 
@@ -156,11 +156,7 @@ impl Collectors {
                     };
                     let sender = self.sender.clone();
                     tokio::spawn(async move {
-                        let result = client
-                            .execute(command.qmp(), None)
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string());
+                        let result = client.execute(command.qmp(), None).await.map(|_| ());
                         let _ = sender.send(AppEvent::CommandDone {
                             vm,
                             command,
@@ -225,7 +221,7 @@ impl Drop for Collectors {
 }
 
 async fn send_snapshot_list(vm: VmId, client: Client, sender: NewsSender) {
-    let result = snapshot::list(&client).await.map_err(|e| e.to_string());
+    let result = snapshot::list(&client).await;
     let _ = sender.send(AppEvent::SnapshotList { vm, result });
 }
 
@@ -251,13 +247,11 @@ async fn run_snapshot_job(
         Operation::Load => snapshot::load(&client, &tag, &options, report).await,
         Operation::Delete => snapshot::delete(&client, &tag, &options, report).await,
     };
-    let unsupported_disks = matches!(result, Err(SnapshotError::UnsupportedDisks { .. }));
     let _ = sender.send(AppEvent::SnapshotDone {
         vm,
         operation,
         tag,
-        result: result.map_err(|e| e.to_string()),
-        unsupported_disks,
+        result,
     });
     send_snapshot_list(vm, client, sender).await;
 }

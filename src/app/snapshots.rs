@@ -41,6 +41,14 @@ impl RunningJob {
     }
 }
 
+/// A snapshot job already runs on the VM: one at a time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a snapshot job is running: {running}; wait for it to finish")]
+pub struct JobRunning {
+    /// The job that runs, described ([`RunningJob::describe`]).
+    pub running: String,
+}
+
 /// What the snapshot view knows about one VM.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotView {
@@ -141,7 +149,7 @@ impl super::Model {
             progress: None,
         };
         if let Err(refusal) = entry.start_snapshot_job(job) {
-            self.say(Message::error(refusal));
+            self.say(Message::error(refusal.to_string()));
             return Vec::new();
         }
         let whose = if vm == self.current {
@@ -166,11 +174,8 @@ impl super::Model {
             return false;
         }
         if let Some(job) = self.vm().and_then(|vm| vm.snapshots.job.as_ref()) {
-            let text = format!(
-                "a snapshot job is running: {}; wait for it to finish",
-                job.describe()
-            );
-            self.say(Message::error(text));
+            let running = job.describe();
+            self.say(Message::error(JobRunning { running }.to_string()));
             return false;
         }
         true

@@ -2,7 +2,7 @@
 //! and how news from the collectors changes them.
 
 use super::Message;
-use super::snapshots::{RunningJob, SnapshotView};
+use super::snapshots::{JobRunning, RunningJob, SnapshotView};
 use crate::news::{AppEvent, EventKind, EventRecord, VmCommand};
 use crate::news::{BlockSample, MemorySample, VcpuSample};
 use crate::qmp::QemuVersion;
@@ -460,12 +460,11 @@ impl Vm {
     }
 
     /// Starts tracking a snapshot job (refused while another runs).
-    pub fn start_snapshot_job(&mut self, job: RunningJob) -> Result<(), String> {
+    pub fn start_snapshot_job(&mut self, job: RunningJob) -> Result<(), JobRunning> {
         if let Some(running) = &self.snapshots.job {
-            return Err(format!(
-                "a snapshot job is running: {}; wait for it to finish",
-                running.describe()
-            ));
+            return Err(JobRunning {
+                running: running.describe(),
+            });
         }
         self.snapshots.job = Some(job);
         Ok(())
@@ -547,7 +546,7 @@ impl Vm {
                         }
                     }
                     Err(reason) => {
-                        self.host_problem = Some(reason);
+                        self.host_problem = Some(reason.to_string());
                         self.process_cpu_percent = None;
                         self.process_cpu_seconds = None;
                         self.rss_bytes = None;
@@ -664,7 +663,7 @@ impl Vm {
             }
             AppEvent::SnapshotList { result, .. } => match result {
                 Ok(list) => self.snapshots.set_list(list),
-                Err(error) => self.snapshots.error = Some(error),
+                Err(error) => self.snapshots.error = Some(error.to_string()),
             },
             AppEvent::SnapshotProgress { progress, .. } => {
                 let name = self.display_name().to_string();

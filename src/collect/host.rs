@@ -16,7 +16,7 @@
 
 pub mod remote;
 
-use crate::news::{HostSample, VcpuHost};
+use crate::news::{HostError, HostSample, VcpuHost};
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -246,10 +246,11 @@ impl HostSampler {
     }
 
     /// Reads `/proc` now, on this thread. Fails with a reason when the process cannot be read at all.
-    pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
+    pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, HostError> {
         let now = Instant::now();
-        let cannot_read = |path: PathBuf, error: std::io::Error| {
-            format!("cannot read {}: {error}", path.display())
+        let cannot_read = |path: PathBuf, error: std::io::Error| HostError::Proc {
+            path: path.display().to_string(),
+            error: error.to_string(),
         };
         let first = self.stat.is_none();
         if first {
@@ -313,11 +314,11 @@ pub enum HostReader {
 
 impl HostReader {
     /// The figures now: read with a few `pread`s here, or by an ssh process.
-    pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
+    pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, HostError> {
         match self {
             HostReader::Local(sampler) => sampler.sample(vcpu_threads),
             HostReader::Remote(sampler) => sampler.sample(vcpu_threads).await,
-            HostReader::Unavailable(reason) => Err(reason.to_string()),
+            HostReader::Unavailable(reason) => Err(HostError::Unavailable(reason)),
         }
     }
 }
@@ -396,6 +397,10 @@ mod tests {
     fn missing_process_is_a_reason_not_zeros() {
         let mut sampler = HostSampler::new(u32::MAX);
         let error = sampler.sample(&[1]).unwrap_err();
-        assert!(error.contains("cannot read"), "{error}");
+        assert!(matches!(error, HostError::Proc { .. }), "{error:?}");
+        assert!(
+            error.to_string().starts_with("cannot read /proc/"),
+            "{error}"
+        );
     }
 }

@@ -514,7 +514,7 @@ fn many_blocks(count: usize, reversed: bool) -> qemu_dash::news::Sample {
                 ..Default::default()
             })
             .collect(),
-        host: Err("none".into()),
+        host: Err(qemu_dash::news::HostError::Unavailable("none")),
         slow: Some(SlowSample {
             block_info: order
                 .iter()

@@ -9,7 +9,7 @@ use qemu_dash::news::{
     SlowSample, VcpuHost, VcpuSample,
 };
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
-use qemu_dash::qmp::{Event, QemuVersion};
+use qemu_dash::qmp::{Event, QemuVersion, QmpError};
 use qemu_dash::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -395,7 +395,7 @@ fn flat(screen: &str) -> String {
         .join(" ")
 }
 
-const LONG_FAILURE: &str = "snapshot-save: Error: State blocked by non-migratable device '0000:00:01.0/nvme'; remove the device, or save the disks only with an external snapshot";
+const LONG_FAILURE: &str = "State blocked by non-migratable device '0000:00:01.0/nvme'; remove the device, or save the disks only with an external snapshot";
 
 #[test]
 fn a_long_message_wraps_whole_at_80_columns() {
@@ -407,14 +407,18 @@ fn a_long_message_wraps_whole_at_80_columns() {
             vm: 0,
             operation: Operation::Save,
             tag: "nightly".into(),
-            result: Err(LONG_FAILURE.into()),
-            unsupported_disks: false,
+            result: Err(qemu_dash::snapshot::SnapshotError::Qmp(QmpError::Qemu {
+                class: "GenericError".into(),
+                desc: LONG_FAILURE.into(),
+            })),
         },
         start,
     );
     let screen = draw(&model, start, 80, 24);
     assert!(
-        flat(&screen).contains(&format!("save 'nightly' failed: {LONG_FAILURE}")),
+        flat(&screen).contains(&format!(
+            "save 'nightly' failed: {LONG_FAILURE} (GenericError)"
+        )),
         "{screen}"
     );
     insta::assert_snapshot!(screen);
@@ -443,7 +447,10 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
         AppEvent::CommandDone {
             vm: 1,
             command: qemu_dash::news::VmCommand::Pause,
-            result: Err("QEMU said no".into()),
+            result: Err(QmpError::Qemu {
+                class: "GenericError".into(),
+                desc: "QEMU said no".into(),
+            }),
         },
         start,
     );
@@ -452,11 +459,11 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     assert_eq!(model.view, View::Fleet);
     assert_eq!(
         text(&model, start).as_deref(),
-        Some("pause failed: QEMU said no")
+        Some("pause failed: QEMU said no (GenericError)")
     );
     let fleet = draw(&model, start, 80, 24);
     assert!(
-        fleet.contains("vm-b: pause failed: QEMU said no"),
+        fleet.contains("vm-b: pause failed: QEMU said no (GenericError)"),
         "{fleet}"
     );
     // vm-a's key answer stays on vm-a's screen, and fades.
@@ -467,7 +474,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     model.act(Action::Cancel, later);
     assert_eq!(
         text(&model, later).as_deref(),
-        Some("pause failed: QEMU said no")
+        Some("pause failed: QEMU said no (GenericError)")
     );
     let much_later = start + qemu_dash::app::ERROR_LIFETIME + Duration::from_secs(1);
     assert_eq!(text(&model, much_later), None, "errors fade too, later");
@@ -486,7 +493,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
         "{history}"
     );
     assert!(
-        history.contains("12:00:01 vm-b: pause failed: QEMU said no"),
+        history.contains("12:00:01 vm-b: pause failed: QEMU said no (GenericError)"),
         "{history}"
     );
     insta::assert_snapshot!(history);
