@@ -1,0 +1,64 @@
+//! What the model asks the runtime to do ([`Effect`]): the only way a key reaches QEMU, a
+//! file or the poll loop. The model stays free of I/O; the runtime runs each effect and
+//! sends its result back as news.
+
+use crate::collect::{VmCommand, VmId};
+use crate::qmp::Client;
+use crate::snapshot::Operation;
+use std::time::Duration;
+
+/// Work for the runtime.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send a command to a VM; report the result as [`crate::collect::AppEvent::CommandDone`].
+    Execute {
+        /// Which VM.
+        vm: VmId,
+        /// The connection to use.
+        client: Client,
+        /// The command.
+        command: VmCommand,
+    },
+    /// Change the poll interval.
+    SetInterval(Duration),
+    /// Read the VM's snapshot list; reported as [`crate::collect::AppEvent::SnapshotList`].
+    ListSnapshots {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+    },
+    /// Console, media, network, migration or hot-plug work; reported as
+    /// [`crate::collect::AppEvent::Monitor`].
+    Monitor {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+        /// What to do.
+        job: crate::monitor::Job,
+    },
+    /// Append a command to the console history file; a failure comes back as
+    /// [`crate::collect::AppEvent::Monitor`].
+    SaveHistory {
+        /// The VM whose console was used (for the message).
+        vm: VmId,
+        /// Where (`None`: nowhere known).
+        path: Option<std::path::PathBuf>,
+        /// The command as the history keeps it.
+        line: String,
+    },
+    /// Run a snapshot job; reported as progress and [`crate::collect::AppEvent::SnapshotDone`].
+    SnapshotJob {
+        /// Which VM.
+        vm: VmId,
+        /// The connection.
+        client: Client,
+        /// Save, load or delete.
+        operation: Operation,
+        /// The tag.
+        tag: String,
+        /// Leave out writable disks that cannot take internal snapshots.
+        skip_unsupported: bool,
+    },
+}
