@@ -104,9 +104,9 @@ pub struct Model {
     /// Every message said, oldest first, bounded by [`MESSAGE_HISTORY_LEN`].
     pub messages: std::collections::VecDeque<Message>,
     /// The message history overlay is open.
-    pub history_open: bool,
-    /// History scroll, lines up from the newest.
-    pub history_scroll: usize,
+    pub messages_open: bool,
+    /// The message history's scroll, messages up from the newest.
+    pub messages_scroll: usize,
     /// The latest instant the model was given (act, apply, tick): when messages are said.
     clock: Option<Instant>,
     /// Set when the user quits the dashboard.
@@ -146,8 +146,8 @@ impl Model {
             read_only,
             message: None,
             messages: std::collections::VecDeque::new(),
-            history_open: false,
-            history_scroll: 0,
+            messages_open: false,
+            messages_scroll: 0,
             clock: None,
             should_quit: false,
             console: console::Console::default(),
@@ -203,12 +203,12 @@ impl Model {
             KeyContext::Confirm
         } else if self.help {
             KeyContext::Help
-        } else if self.history_open {
+        } else if self.messages_open {
             KeyContext::Messages
         } else if self.event_detail.is_some() {
             KeyContext::EventDetail
         } else if self.input.is_some() {
-            KeyContext::Input
+            KeyContext::Prompt
         } else {
             self.base_context()
         }
@@ -362,22 +362,22 @@ impl Model {
             }
             return Vec::new();
         }
-        if self.history_open {
+        if self.messages_open {
             let last = self.messages.len().saturating_sub(1);
-            let scroll = self.history_scroll;
+            let scroll = self.messages_scroll;
             match action {
-                Action::Up => self.history_scroll = (scroll + 1).min(last),
-                Action::Down => self.history_scroll = scroll.saturating_sub(1),
-                Action::PageUp => self.history_scroll = (scroll + 10).min(last),
-                Action::PageDown => self.history_scroll = scroll.saturating_sub(10),
-                Action::Cancel | Action::Messages => self.history_open = false,
+                Action::Up => self.messages_scroll = (scroll + 1).min(last),
+                Action::Down => self.messages_scroll = scroll.saturating_sub(1),
+                Action::PageUp => self.messages_scroll = (scroll + 10).min(last),
+                Action::PageDown => self.messages_scroll = scroll.saturating_sub(10),
+                Action::Cancel | Action::Messages => self.messages_open = false,
                 _ => {}
             }
             return Vec::new();
         }
         if action == Action::Messages {
-            self.history_open = true;
-            self.history_scroll = 0;
+            self.messages_open = true;
+            self.messages_scroll = 0;
             return Vec::new();
         }
         if self.event_detail.is_some() {
