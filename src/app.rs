@@ -15,12 +15,13 @@ pub mod input;
 pub mod keymap;
 pub mod lists;
 mod message;
+mod pointer;
 mod prompt;
 mod question;
 pub mod snapshots;
 pub mod vm;
 
-use crate::collect::{AppEvent, EventRecord, VmCommand, VmId};
+use crate::news::{AppEvent, EventRecord, VmCommand, VmId};
 use crate::snapshot::Operation;
 pub use dashboard::Panel;
 pub use effect::Effect;
@@ -228,7 +229,7 @@ impl Model {
     /// Applies news from a background task.
     pub fn apply(&mut self, event: AppEvent, now: Instant) {
         self.clock = Some(now);
-        let vm_id = crate::runtime::vm_of(&event);
+        let vm_id = event.vm();
         let Some(vm) = self.vms.get_mut(vm_id) else {
             return;
         };

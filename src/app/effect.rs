@@ -2,7 +2,7 @@
 //! file or the poll loop. The model stays free of I/O; the runtime runs each effect and
 //! sends its result back as news.
 
-use crate::collect::{VmCommand, VmId};
+use crate::news::{VmCommand, VmId};
 use crate::qmp::Client;
 use crate::snapshot::Operation;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 /// Work for the runtime.
 #[derive(Debug)]
 pub enum Effect {
-    /// Send a command to a VM; report the result as [`crate::collect::AppEvent::CommandDone`].
+    /// Send a command to a VM; report the result as [`crate::news::AppEvent::CommandDone`].
     Execute {
         /// Which VM.
         vm: VmId,
@@ -21,7 +21,7 @@ pub enum Effect {
     },
     /// Change the poll interval.
     SetInterval(Duration),
-    /// Read the VM's snapshot list; reported as [`crate::collect::AppEvent::SnapshotList`].
+    /// Read the VM's snapshot list; reported as [`crate::news::AppEvent::SnapshotList`].
     ListSnapshots {
         /// Which VM.
         vm: VmId,
@@ -29,7 +29,7 @@ pub enum Effect {
         client: Client,
     },
     /// Console, media, network, migration or hot-plug work; reported as
-    /// [`crate::collect::AppEvent::Monitor`].
+    /// [`crate::news::AppEvent::Monitor`].
     Monitor {
         /// Which VM.
         vm: VmId,
@@ -39,7 +39,7 @@ pub enum Effect {
         job: crate::monitor::Job,
     },
     /// Append a command to the console history file; a failure comes back as
-    /// [`crate::collect::AppEvent::Monitor`].
+    /// [`crate::news::AppEvent::Monitor`].
     SaveHistory {
         /// The VM whose console was used (for the message).
         vm: VmId,
@@ -48,7 +48,7 @@ pub enum Effect {
         /// The command as the history keeps it.
         line: String,
     },
-    /// Run a snapshot job; reported as progress and [`crate::collect::AppEvent::SnapshotDone`].
+    /// Run a snapshot job; reported as progress and [`crate::news::AppEvent::SnapshotDone`].
     SnapshotJob {
         /// Which VM.
         vm: VmId,

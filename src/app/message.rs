@@ -2,7 +2,7 @@
 //! and about which VM, how long it stays, and which one the current screen shows.
 
 use super::{Model, View};
-use crate::collect::VmId;
+use crate::news::VmId;
 use std::time::{Duration, Instant};
 
 /// How long an information message stays on the message line.

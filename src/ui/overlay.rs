@@ -3,7 +3,7 @@
 
 use super::theme::Theme;
 use crate::app::keymap::{KeyContext, Keymap};
-use crate::collect::EventRecord;
+use crate::news::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};

@@ -3,8 +3,8 @@
 //! carry meaning (running green, paused yellow, shutdown and errors red), and the word is
 //! always written too.
 
-use crate::collect::EventKind;
 use crate::config::ThemeName;
+use crate::news::EventKind;
 use ratatui::style::{Color, Modifier, Style};
 
 /// The styles of one screen: with colours, or monochrome (bold, reverse and dim only).

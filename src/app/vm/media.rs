@@ -1,7 +1,7 @@
 //! The media of a VM's block devices ([`Media`]): which `query-block` entry and medium each
 //! polled block device has, found by drive id or node name, and its I/O errors in words.
 
-use crate::collect::poller::BlockSample;
+use crate::news::BlockSample;
 use crate::qmp::types::{BlockDeviceInfo, BlockInfo};
 use std::collections::HashMap;
 
