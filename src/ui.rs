@@ -84,8 +84,8 @@ fn draw(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
     if let Some(record) = &model.event_detail {
         overlay::render_event_detail(frame, area, record, theme);
     }
-    if model.history_open {
-        overlay::render_history(frame, area, model, theme);
+    if model.messages_open {
+        overlay::render_messages(frame, area, model, theme);
     }
     if model.help {
         overlay::render_help(frame, area, model.base_context(), &model.keys, theme);

@@ -2,7 +2,7 @@
 //! HMP or QMP mode, the history (↑/↓, saved after every command), each VM's transcript of
 //! commands and replies, and a filter over it (`/` on an empty line).
 //!
-//! Pure like the rest of the model: running a command and saving the history are
+//! No I/O, like the rest of the model: running a command and saving the history are
 //! [`Effect`]s. Under `--read-only` only HMP `info …` and QMP `query-…` are sent.
 
 use super::input::LineEditor;

@@ -2,7 +2,7 @@
 //! and questions, what each VM's monitor state is ([`VmMonitor`]) and how the monitor's news
 //! changes it. The tabs' prompts are in `form`.
 //!
-//! Pure like the rest of the model: input is validated here (rules, specs, URIs) and the
+//! No I/O, like the rest of the model: input is validated here (rules, specs, URIs) and the
 //! work goes out as [`Effect::Monitor`]. Under `--read-only` only queries are sent.
 
 mod form;

@@ -85,8 +85,8 @@ pub fn render_help(
 }
 
 /// Draws the message history: every message with its time and VM, wrapped whole, newest at
-/// the bottom, scrolled up by `model.history_scroll` messages.
-pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model, theme: &Theme) {
+/// the bottom, scrolled up by `model.messages_scroll` messages.
+pub fn render_messages(frame: &mut Frame, area: Rect, model: &crate::app::Model, theme: &Theme) {
     let popup = centered(
         area,
         area.width.saturating_sub(4),
@@ -94,10 +94,10 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model, 
     );
     frame.render_widget(Clear, popup);
     let total = model.messages.len();
-    let title = if model.history_scroll > 0 {
+    let title = if model.messages_scroll > 0 {
         format!(
             " Messages ({total}, newest last; scrolled up {}) ",
-            model.history_scroll
+            model.messages_scroll
         )
     } else {
         format!(" Messages ({total}, newest last) ")
@@ -122,7 +122,7 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model, 
     }
     const TIME_WIDTH: usize = 9;
     let text_width = (inner.width as usize).saturating_sub(TIME_WIDTH).max(1);
-    let shown = total.saturating_sub(model.history_scroll);
+    let shown = total.saturating_sub(model.messages_scroll);
     let mut lines: Vec<Line> = Vec::new();
     for message in model.messages.iter().take(shown) {
         let style = if message.is_error {

@@ -502,7 +502,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     assert!(!scrolled.contains("pause failed"), "{scrolled}");
     assert!(scrolled.contains("scrolled up 1"), "{scrolled}");
     model.act(Action::Cancel, much_later);
-    assert!(!model.history_open);
+    assert!(!model.messages_open);
 }
 
 #[test]
