@@ -24,7 +24,8 @@
 use super::host::{HostReader, HostSample, HostSampler, VcpuHost, remote::RemoteSampler};
 use super::rates::BlockRates;
 use super::{AppEvent, VmId};
-use crate::qmp::types::{BlockDeviceStats, BlockInfo, StatusInfo};
+use crate::qmp::client::decode_reply;
+use crate::qmp::types::{BlockDeviceStats, BlockInfo, BlockStats, CpuInfo, StatusInfo};
 use crate::qmp::{Client, Notice, QmpError};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -34,6 +35,12 @@ use tokio::time::MissedTickBehavior;
 
 /// Slow queries run every this many ticks.
 pub const SLOW_EVERY: u32 = 10;
+/// Where QEMU sends events, `query-status` runs every this many ticks (a heartbeat of the
+/// run state), besides the polls that run-state events ask for: the events carry every change
+/// of run state, and the other fast queries, asked every tick, still prove that QEMU answers.
+pub const STATUS_EVERY: u32 = 10;
+/// The fast queries of every poll; `query-status` first, so a poll without it asks the rest.
+const FAST_QUERIES: [&str; 3] = ["query-status", "query-cpus-fast", "query-blockstats"];
 /// Polls asked for by events start at most this often.
 pub const EVENT_POLL_SPACING: Duration = Duration::from_millis(100);
 /// Slow queries asked for by events run at most this often.
@@ -213,6 +220,10 @@ pub async fn run(
     let mut state = PollState::new(host_source);
     let mut ticks = grid_ticks(*interval.borrow_and_update());
     let mut schedule = Schedule::new();
+    if !client.abilities().events {
+        // Nothing tells of a change of run state: ask for it at every tick.
+        schedule.status_every = 1;
+    }
     // When the first poll QEMU has not answered was sent; `None` while QEMU answers.
     let mut unanswered_since: Option<Instant> = None;
     // Poll at once (on connecting, and when the interval changes), then on the grid.
@@ -269,6 +280,7 @@ pub async fn run(
         // the slow poll is a heartbeat of the block devices and the name, memory and balloon
         // are kept (the events that change them ask for a refresh).
         state.refresh_all = schedule.slow_due;
+        let with_status = schedule.status_wanted(tick);
         let with_slow = schedule.start(Instant::now(), tick);
         let patience = *interval.borrow();
         if !tick {
@@ -283,6 +295,7 @@ pub async fn run(
         let result = watched_poll(
             &mut state,
             &client,
+            with_status,
             with_slow,
             &mut ticks,
             started + patience,
@@ -296,6 +309,9 @@ pub async fn run(
             Ok(sample) => {
                 unanswered_since = None;
                 schedule.succeeded(with_slow);
+                if with_status {
+                    schedule.status_due = false;
+                }
                 if app
                     .send(AppEvent::Sample {
                         vm,
@@ -331,7 +347,7 @@ impl PollMemory {
 
     /// One poll over `client`, with the slow queries when `with_slow`.
     pub async fn poll(&mut self, client: &Client, with_slow: bool) -> Result<Sample, QmpError> {
-        self.0.poll(client, with_slow).await
+        self.0.poll(client, true, with_slow).await
     }
 }
 
@@ -357,6 +373,10 @@ struct Schedule {
     last_slow: Option<Instant>,
     /// Ticks polled so far.
     ticks: u32,
+    /// An event asked for the run state (or events were lost).
+    status_due: bool,
+    /// A tick asks for the run state every this many ticks.
+    status_every: u32,
 }
 
 impl Schedule {
@@ -367,6 +387,8 @@ impl Schedule {
             slow_due: true,
             last_slow: None,
             ticks: 0,
+            status_due: true,
+            status_every: STATUS_EVERY,
         }
     }
 
@@ -374,14 +396,24 @@ impl Schedule {
         if REFRESHING_EVENTS.contains(&name) || changes_memory(name) {
             self.slow_due = true;
         }
+        if STATE_EVENTS.contains(&name) {
+            self.status_due = true;
+        }
         if STATE_EVENTS.contains(&name) || changes_memory(name) {
             self.wanted = true;
         }
     }
 
+    /// Whether the poll about to start (at a tick or not) asks for the run state: polls for
+    /// events do, and ticks every [`Schedule::status_every`] (call before [`Schedule::start`]).
+    fn status_wanted(&self, tick: bool) -> bool {
+        !tick || self.status_due || self.ticks.is_multiple_of(self.status_every.max(1))
+    }
+
     /// Events were lost: any of them may have changed anything.
     fn on_missed(&mut self) {
         self.slow_due = true;
+        self.status_due = true;
         self.wanted = true;
     }
 
@@ -428,12 +460,13 @@ impl Schedule {
 async fn watched_poll(
     state: &mut PollState,
     client: &Client,
+    with_status: bool,
     with_slow: bool,
     ticks: &mut watch::Receiver<u64>,
     first_report: Instant,
     unanswered: &mut impl FnMut() -> bool,
 ) -> Result<Sample, QmpError> {
-    let poll = state.poll(client, with_slow);
+    let poll = state.poll(client, with_status, with_slow);
     tokio::pin!(poll);
     let started = Instant::now();
     let early = first_report.saturating_duration_since(started) / 10;
@@ -535,6 +568,8 @@ struct PollState {
     refresh_all: bool,
     /// Name, memory and balloon as last read.
     kept: Option<(Option<String>, MemorySample)>,
+    /// The run state as last read (a poll that does not ask for it reports this).
+    status: Option<StatusInfo>,
 }
 
 fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
@@ -560,17 +595,45 @@ impl PollState {
             first_cpu: None,
             refresh_all: true,
             kept: None,
+            status: None,
         }
     }
 
-    async fn poll(&mut self, client: &Client, with_slow: bool) -> Result<Sample, QmpError> {
+    async fn poll(
+        &mut self,
+        client: &Client,
+        with_status: bool,
+        with_slow: bool,
+    ) -> Result<Sample, QmpError> {
         let started = Instant::now();
-        let (status, cpus, blockstats) = tokio::join!(
-            client.query_status(),
-            client.query_cpus_fast(),
-            client.query_blockstats()
-        );
-        let (status, cpus, blockstats) = (status?, cpus?, blockstats?);
+        let with_status = with_status || self.status.is_none();
+        let queries = if with_status {
+            &FAST_QUERIES[..]
+        } else {
+            &FAST_QUERIES[1..]
+        };
+        let mut replies = client
+            .execute_batch(queries, client.command_timeout())
+            .await?
+            .into_iter();
+        let mut next = |command: &str| match replies.next() {
+            Some(reply) => reply,
+            None => Err(QmpError::Protocol {
+                message: format!("no reply to {command} in its batch"),
+                line: String::new(),
+            }),
+        };
+        let status = if with_status {
+            decode_reply::<StatusInfo>("query-status", &next("query-status")?)?
+        } else {
+            self.status.clone().unwrap_or_default()
+        };
+        let cpus: Vec<CpuInfo> = decode_reply("query-cpus-fast", &next("query-cpus-fast")?)?;
+        let blockstats: Vec<BlockStats> =
+            decode_reply("query-blockstats", &next("query-blockstats")?)?;
+        if with_status {
+            self.status = Some(status.clone());
+        }
         let round_trip = started.elapsed();
         if self.first_cpu.is_none() {
             self.first_cpu = cpus.first().map(|cpu| cpu.qom_path.clone());

@@ -383,6 +383,11 @@ impl Client {
         self.inner.shared.closed_reason()
     }
 
+    /// The timeout of commands that do not name their own.
+    pub fn command_timeout(&self) -> Duration {
+        self.inner.command_timeout
+    }
+
     /// Commands sent and still waiting for a reply.
     pub fn pending_count(&self) -> usize {
         self.inner.shared.pending_count()
@@ -508,6 +513,71 @@ impl Client {
         }
     }
 
+    /// Runs several argument-less `commands` (queries) as one batch within one `timeout`:
+    /// they go out in one write and their replies come back together, one wake-up and one
+    /// timer for the lot. Returns each command's own result, in order; fails as a whole when
+    /// the connection is gone or the replies do not all come within `timeout` (naming the
+    /// first command left unanswered). Peers that take one command at a time (and HMP) run
+    /// them one after the other within the same `timeout`.
+    pub async fn execute_batch(
+        &self,
+        commands: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Result<RawJson, QmpError>>, QmpError> {
+        if self.inner.hmp.is_some() || !self.inner.pipelining.load(Ordering::Relaxed) {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut results = Vec::with_capacity(commands.len());
+            for command in commands {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let result = match self.execute_raw(command, None, left).await {
+                    Err(QmpError::Timeout { command, .. }) => {
+                        return Err(QmpError::Timeout {
+                            command,
+                            after: timeout,
+                        });
+                    }
+                    Err(error) if error.is_disconnect() => return Err(error),
+                    result => result,
+                };
+                results.push(result);
+            }
+            return Ok(results);
+        }
+        let (seqs, receiver) = self.inner.shared.send_batch(commands.len(), |index, id, out| {
+            let command = commands.get(index).copied().unwrap_or_default();
+            encode_command(command, None, id, out)
+        })?;
+        let _forget_on_exit = BatchForgetGuard {
+            shared: &self.inner.shared,
+            seqs,
+        };
+        match tokio::time::timeout(timeout, receiver).await {
+            Ok(Ok(mut replies)) => {
+                let lost = replies
+                    .iter()
+                    .position(|reply| reply.as_ref().is_err_and(QmpError::is_disconnect));
+                if let Some(Err(error)) = lost.map(|at| replies.swap_remove(at)) {
+                    return Err(error);
+                }
+                Ok(replies)
+            }
+            Ok(Err(_)) => Err(QmpError::Disconnected {
+                reason: self
+                    .closed_reason()
+                    .unwrap_or_else(|| "the connection task ended".to_string()),
+            }),
+            Err(_) => {
+                if self.inner.may_take_one_at_a_time && commands.len() > 1 {
+                    self.fall_back_to_one_at_a_time();
+                }
+                Err(QmpError::Timeout {
+                    command: commands.first().copied().unwrap_or_default().to_string(),
+                    after: timeout,
+                })
+            }
+        }
+    }
+
     /// Runs `command` and decodes its reply straight into `T`.
     pub async fn query<T: DeserializeOwned>(&self, command: &str) -> Result<T, QmpError> {
         let reply = self
@@ -571,6 +641,19 @@ impl Client {
 struct ForgetGuard<'a> {
     shared: &'a Shared,
     seq: u64,
+}
+
+/// Forgets the commands of a batch whose caller gave up (or is done: forgetting an answered
+/// command does nothing).
+struct BatchForgetGuard<'a> {
+    shared: &'a Shared,
+    seqs: std::ops::Range<u64>,
+}
+
+impl Drop for BatchForgetGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.forget_all(self.seqs.clone());
+    }
 }
 
 impl Drop for ForgetGuard<'_> {

@@ -47,9 +47,54 @@ pub enum Notice {
 /// The result a waiting caller gets: the reply's value as QEMU sent it.
 pub type Reply = Result<RawJson, QmpError>;
 
+/// The replies of a batch of commands ([`Shared::send_batch`]), gathered as they come and
+/// handed over together when the last one is in: one wake-up of the caller per batch.
+struct BatchReplies {
+    replies: Vec<Option<Reply>>,
+    left: usize,
+    done: Option<oneshot::Sender<Vec<Reply>>>,
+}
+
+/// Where a reply goes.
+enum Route {
+    /// To a caller of one command.
+    One(oneshot::Sender<Reply>),
+    /// Into place `index` of a batch.
+    Part {
+        batch: Arc<Mutex<BatchReplies>>,
+        index: usize,
+    },
+}
+
+impl Route {
+    /// Hands `reply` over (for a batch, once all its replies are in).
+    fn deliver(self, reply: Reply) {
+        match self {
+            Route::One(sender) => {
+                let _ = sender.send(reply);
+            }
+            Route::Part { batch, index } => {
+                let mut batch = batch.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(slot) = batch.replies.get_mut(index)
+                    && slot.is_none()
+                {
+                    *slot = Some(reply);
+                    batch.left = batch.left.saturating_sub(1);
+                }
+                if batch.left == 0
+                    && let Some(done) = batch.done.take()
+                {
+                    let replies = std::mem::take(&mut batch.replies);
+                    let _ = done.send(replies.into_iter().flatten().collect());
+                }
+            }
+        }
+    }
+}
+
 struct PendingCall {
     /// Where the reply goes; `None` once the caller gave up (the reply is then dropped).
-    reply: Option<oneshot::Sender<Reply>>,
+    reply: Option<Route>,
     /// Sent with its sequence number as `id` (otherwise routed by order).
     tagged: bool,
 }
@@ -143,7 +188,7 @@ impl Shared {
             state.pending.insert(
                 seq,
                 PendingCall {
-                    reply: Some(reply),
+                    reply: Some(Route::One(reply)),
                     tagged,
                 },
             );
@@ -153,25 +198,78 @@ impl Shared {
         Ok(receiver)
     }
 
+    /// Queues `count` commands at once, like [`Shared::send`] each (`encode` is called with
+    /// the command's index), and registers one caller for all their replies: the receiver
+    /// gets them together, in the order of the commands, once the last one is in. Returns the
+    /// sequence numbers of the commands (for [`Shared::forget_all`]).
+    pub fn send_batch(
+        &self,
+        count: usize,
+        mut encode: impl FnMut(usize, Option<u64>, &mut Vec<u8>),
+    ) -> Result<(std::ops::Range<u64>, oneshot::Receiver<Vec<Reply>>), QmpError> {
+        let (done, receiver) = oneshot::channel();
+        let batch = Arc::new(Mutex::new(BatchReplies {
+            replies: (0..count).map(|_| None).collect(),
+            left: count,
+            done: Some(done),
+        }));
+        let seqs = {
+            let mut state = self.state();
+            if let Some(reason) = &state.closed {
+                return Err(QmpError::Disconnected {
+                    reason: reason.clone(),
+                });
+            }
+            let first = state.next_seq;
+            let tagged = state.abandoned_untagged > 0;
+            for index in 0..count {
+                let seq = state.next_seq;
+                state.next_seq += 1;
+                encode(index, tagged.then_some(seq), &mut state.outgoing);
+                let route = Route::Part {
+                    batch: batch.clone(),
+                    index,
+                };
+                state.pending.insert(
+                    seq,
+                    PendingCall {
+                        reply: Some(route),
+                        tagged,
+                    },
+                );
+            }
+            first..state.next_seq
+        };
+        self.writer_wake.notify_one();
+        Ok((seqs, receiver))
+    }
+
     /// Forgets a pending call (its caller gave up or timed out). A call sent without an id
     /// keeps its place in the order, so that its reply, if it comes, is dropped and not
     /// taken for the next one's.
     pub fn forget(&self, seq: u64) {
+        self.forget_all(seq..seq + 1);
+    }
+
+    /// Forgets the pending calls `seqs` (a batch), under one lock, like [`Shared::forget`].
+    pub fn forget_all(&self, seqs: std::ops::Range<u64>) {
         let mut state = self.state();
-        let untagged = match state.pending.get_mut(&seq) {
-            Some(call) if !call.tagged => {
-                if call.reply.take().is_none() {
-                    return;
+        for seq in seqs {
+            let untagged = match state.pending.get_mut(&seq) {
+                Some(call) if !call.tagged => {
+                    if call.reply.take().is_none() {
+                        continue;
+                    }
+                    true
                 }
-                true
+                Some(_) => false,
+                None => continue,
+            };
+            if untagged {
+                state.abandoned_untagged += 1;
+            } else {
+                state.pending.remove(&seq);
             }
-            Some(_) => false,
-            None => return,
-        };
-        if untagged {
-            state.abandoned_untagged += 1;
-        } else {
-            state.pending.remove(&seq);
         }
     }
 
@@ -213,8 +311,8 @@ impl Shared {
         };
         self.closing.send_replace(true);
         self.writer_wake.notify_one();
-        for reply in drained.into_values().filter_map(|call| call.reply) {
-            let _ = reply.send(Err(QmpError::Disconnected {
+        for route in drained.into_values().filter_map(|call| call.reply) {
+            route.deliver(Err(QmpError::Disconnected {
                 reason: reason.to_string(),
             }));
         }
@@ -266,9 +364,7 @@ impl Shared {
             }
         };
         match (call, reply) {
-            (Some(call), reply) => {
-                let _ = call.send(reply);
-            }
+            (Some(route), reply) => route.deliver(reply),
             (None, Err(error)) => {
                 self.notices.send(Notice::ProtocolError(error.to_string()));
             }
