@@ -557,7 +557,9 @@ fn new_ticker(period: Duration) -> tokio::time::Interval {
 /// What the poller remembers between ticks.
 struct PollState {
     host: HostReader,
-    previous_blocks: HashMap<String, (Instant, BlockDeviceStats)>,
+    /// Each block device's counters at the previous poll, by device and node name (a short
+    /// list, searched in place: no key is built per poll).
+    previous_blocks: Vec<PreviousBlock>,
     has_balloon: bool,
     last_balloon: Option<u64>,
     /// Read once per connection (they cannot change while QEMU runs).
@@ -572,12 +574,18 @@ struct PollState {
     status: Option<StatusInfo>,
 }
 
-fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
-    format!(
-        "{}/{}",
-        stats.device,
-        stats.node_name.as_deref().unwrap_or_default()
-    )
+/// A block device's counters at the previous poll.
+struct PreviousBlock {
+    device: String,
+    node_name: Option<String>,
+    at: Instant,
+    stats: BlockDeviceStats,
+}
+
+impl PreviousBlock {
+    fn is(&self, stats: &BlockStats) -> bool {
+        self.device == stats.device && self.node_name == stats.node_name
+    }
 }
 
 impl PollState {
@@ -588,7 +596,7 @@ impl PollState {
                 HostSource::Remote(host, pid) => HostReader::Remote(RemoteSampler::new(host, pid)),
                 HostSource::Unavailable(reason) => HostReader::Unavailable(reason),
             },
-            previous_blocks: HashMap::new(),
+            previous_blocks: Vec::new(),
             has_balloon: true,
             last_balloon: None,
             facts: None,
@@ -653,25 +661,45 @@ impl PollState {
                     .unwrap_or_default(),
             })
             .collect();
-        let mut seen = HashMap::new();
-        let blocks = blockstats
-            .iter()
-            .map(|stats| {
-                let key = block_key(stats);
-                let rates = self.previous_blocks.get(&key).and_then(|(then, previous)| {
-                    BlockRates::between(previous, &stats.stats, now.duration_since(*then))
-                });
-                seen.insert(key, (now, stats.stats));
-                BlockSample {
-                    device: stats.device.clone(),
-                    node_name: stats.node_name.clone(),
-                    qdev: stats.qdev.clone(),
-                    totals: stats.stats,
-                    rates,
-                }
+        // QEMU lists the devices in the same order at every poll: each is found at its place
+        // in the previous list; only when the list changed are they looked up by name.
+        let previous = std::mem::take(&mut self.previous_blocks);
+        let mut by_name: Option<HashMap<(&str, Option<&str>), &PreviousBlock>> = None;
+        let mut blocks = Vec::with_capacity(blockstats.len());
+        for (index, stats) in blockstats.iter().enumerate() {
+            let found = match previous.get(index) {
+                Some(at_place) if at_place.is(stats) => Some(at_place),
+                _ => by_name
+                    .get_or_insert_with(|| {
+                        previous
+                            .iter()
+                            .map(|p| ((p.device.as_str(), p.node_name.as_deref()), p))
+                            .collect()
+                    })
+                    .get(&(stats.device.as_str(), stats.node_name.as_deref()))
+                    .copied(),
+            };
+            let rates = found.and_then(|found| {
+                BlockRates::between(&found.stats, &stats.stats, now.duration_since(found.at))
+            });
+            blocks.push(BlockSample {
+                device: stats.device.clone(),
+                node_name: stats.node_name.clone(),
+                qdev: stats.qdev.clone(),
+                totals: stats.stats,
+                rates,
+            });
+        }
+        drop(by_name);
+        self.previous_blocks = blockstats
+            .into_iter()
+            .map(|stats| PreviousBlock {
+                device: stats.device,
+                node_name: stats.node_name,
+                at: now,
+                stats: stats.stats,
             })
             .collect();
-        self.previous_blocks = seen;
         let slow = if with_slow {
             Some(self.poll_slow(client).await?)
         } else {
