@@ -543,10 +543,13 @@ impl Client {
             }
             return Ok(results);
         }
-        let (seqs, receiver) = self.inner.shared.send_batch(commands.len(), |index, id, out| {
-            let command = commands.get(index).copied().unwrap_or_default();
-            encode_command(command, None, id, out)
-        })?;
+        let (seqs, receiver) = self
+            .inner
+            .shared
+            .send_batch(commands.len(), |index, id, out| {
+                let command = commands.get(index).copied().unwrap_or_default();
+                encode_command(command, None, id, out)
+            })?;
         let _forget_on_exit = BatchForgetGuard {
             shared: &self.inner.shared,
             seqs,
