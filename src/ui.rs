@@ -80,6 +80,12 @@ pub fn replace_unsafe_cells(buffer: &mut Buffer) {
     use unicode_width::UnicodeWidthStr;
     for cell in &mut buffer.content {
         let symbol = cell.symbol();
+        // Most cells are one printable ASCII character: nothing to look up for those.
+        if let [byte] = symbol.as_bytes()
+            && (0x20..0x7f).contains(byte)
+        {
+            continue;
+        }
         if !symbol.chars().any(is_unsafe) {
             continue;
         }
