@@ -24,7 +24,6 @@
 use super::host::{HostReader, HostSample, HostSampler, VcpuHost, remote::RemoteSampler};
 use super::rates::BlockRates;
 use super::{AppEvent, VmId};
-use crate::qmp::client::decode_reply;
 use crate::qmp::types::{BlockDeviceStats, BlockInfo, BlockStats, CpuInfo, StatusInfo};
 use crate::qmp::{Client, Notice, QmpError};
 use serde::Serialize;
@@ -39,8 +38,7 @@ pub const SLOW_EVERY: u32 = 10;
 /// run state), besides the polls that run-state events ask for: the events carry every change
 /// of run state, and the other fast queries, asked every tick, still prove that QEMU answers.
 pub const STATUS_EVERY: u32 = 10;
-/// The fast queries of every poll; `query-status` first, so a poll without it asks the rest.
-const FAST_QUERIES: [&str; 3] = ["query-status", "query-cpus-fast", "query-blockstats"];
+
 /// Polls asked for by events start at most this often.
 pub const EVENT_POLL_SPACING: Duration = Duration::from_millis(100);
 /// Slow queries asked for by events run at most this often.
@@ -615,30 +613,22 @@ impl PollState {
     ) -> Result<Sample, QmpError> {
         let started = Instant::now();
         let with_status = with_status || self.status.is_none();
-        let queries = if with_status {
-            &FAST_QUERIES[..]
-        } else {
-            &FAST_QUERIES[1..]
-        };
-        let mut replies = client
-            .execute_batch(queries, client.command_timeout())
-            .await?
-            .into_iter();
-        let mut next = |command: &str| match replies.next() {
-            Some(reply) => reply,
-            None => Err(QmpError::Protocol {
-                message: format!("no reply to {command} in its batch"),
-                line: String::new(),
-            }),
-        };
+        let mut batch = client.query_batch();
+        if with_status {
+            batch = batch.query::<StatusInfo>("query-status");
+        }
+        let mut replies = batch
+            .query::<Vec<CpuInfo>>("query-cpus-fast")
+            .query::<Vec<BlockStats>>("query-blockstats")
+            .run(client.command_timeout())
+            .await?;
         let status = if with_status {
-            decode_reply::<StatusInfo>("query-status", &next("query-status")?)?
+            replies.next::<StatusInfo>()?
         } else {
             self.status.clone().unwrap_or_default()
         };
-        let cpus: Vec<CpuInfo> = decode_reply("query-cpus-fast", &next("query-cpus-fast")?)?;
-        let blockstats: Vec<BlockStats> =
-            decode_reply("query-blockstats", &next("query-blockstats")?)?;
+        let cpus: Vec<CpuInfo> = replies.next()?;
+        let blockstats: Vec<BlockStats> = replies.next()?;
         if with_status {
             self.status = Some(status.clone());
         }

@@ -14,11 +14,15 @@
 //! stops answering greets like QEMU, so it is never taken for such a proxy.
 
 use super::abilities::Abilities;
-use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
+use super::connection::{
+    Answer, BatchReply, EventTap, FrameReader, Notice, Shared, run_reader, run_writer,
+};
 use super::fanout::{self, Received};
 use super::framing::Frame;
 use super::hmp;
-use super::message::{Greeting, QemuVersion, QmpError, RawJson, decode_greeting};
+use super::message::{
+    Greeting, QemuVersion, QmpError, RawJson, ReturnDecoder, decode_greeting, decode_return,
+};
 use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
@@ -524,10 +528,42 @@ impl Client {
         commands: &[&str],
         timeout: Duration,
     ) -> Result<Vec<Result<RawJson, QmpError>>, QmpError> {
+        let commands: Vec<(&str, Option<ReturnDecoder>)> =
+            commands.iter().map(|command| (*command, None)).collect();
+        let answers = self.answer_batch(&commands, timeout).await?;
+        Ok(answers
+            .into_iter()
+            .map(|answer| match answer {
+                Ok(Answer::Raw(raw)) => Ok(raw),
+                Ok(Answer::Decoded(_)) => Err(QmpError::Protocol {
+                    message: "a decoded reply to an undecoded command".to_string(),
+                    line: String::new(),
+                }),
+                Err(error) => Err(error),
+            })
+            .collect())
+    }
+
+    /// Starts a batch of typed queries ([`Client::execute_batch`]): each reply that is a
+    /// plain `return` is decoded as the connection reads it, in one pass over the line.
+    pub fn query_batch(&self) -> QueryBatch<'_> {
+        QueryBatch {
+            client: self,
+            commands: Vec::new(),
+        }
+    }
+
+    /// Runs argument-less `commands`, each with the decoder of its reply, as one batch (see
+    /// [`Client::execute_batch`]).
+    async fn answer_batch(
+        &self,
+        commands: &[(&str, Option<ReturnDecoder>)],
+        timeout: Duration,
+    ) -> Result<Vec<BatchReply>, QmpError> {
         if self.inner.hmp.is_some() || !self.inner.pipelining.load(Ordering::Relaxed) {
             let deadline = tokio::time::Instant::now() + timeout;
             let mut results = Vec::with_capacity(commands.len());
-            for command in commands {
+            for (command, _) in commands {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 let result = match self.execute_raw(command, None, left).await {
                     Err(QmpError::Timeout { command, .. }) => {
@@ -539,7 +575,7 @@ impl Client {
                     Err(error) if error.is_disconnect() => return Err(error),
                     result => result,
                 };
-                results.push(result);
+                results.push(result.map(Answer::Raw));
             }
             return Ok(results);
         }
@@ -547,8 +583,9 @@ impl Client {
             .inner
             .shared
             .send_batch(commands.len(), |index, id, out| {
-                let command = commands.get(index).copied().unwrap_or_default();
-                encode_command(command, None, id, out)
+                let (command, decoder) = commands.get(index).copied().unwrap_or_default();
+                encode_command(command, None, id, out);
+                decoder
             })?;
         let _forget_on_exit = BatchForgetGuard {
             shared: &self.inner.shared,
@@ -574,7 +611,10 @@ impl Client {
                     self.fall_back_to_one_at_a_time();
                 }
                 Err(QmpError::Timeout {
-                    command: commands.first().copied().unwrap_or_default().to_string(),
+                    command: commands
+                        .first()
+                        .map(|(command, _)| command.to_string())
+                        .unwrap_or_default(),
                     after: timeout,
                 })
             }
@@ -644,6 +684,62 @@ impl Client {
 struct ForgetGuard<'a> {
     shared: &'a Shared,
     seq: u64,
+}
+
+/// A batch of typed queries being put together ([`Client::query_batch`]).
+pub struct QueryBatch<'a> {
+    client: &'a Client,
+    commands: Vec<(&'static str, Option<ReturnDecoder>)>,
+}
+
+impl QueryBatch<'_> {
+    /// Adds `command`, whose reply is a `T`.
+    pub fn query<T: DeserializeOwned + Send + 'static>(mut self, command: &'static str) -> Self {
+        self.commands.push((command, Some(decode_return::<T>)));
+        self
+    }
+
+    /// Runs the batch within `timeout`; take each reply with [`Replies::next`], in order.
+    pub async fn run(self, timeout: Duration) -> Result<Replies, QmpError> {
+        let answers = self.client.answer_batch(&self.commands, timeout).await?;
+        Ok(Replies {
+            commands: self.commands.into_iter().map(|(c, _)| c).collect(),
+            answers: answers.into_iter(),
+            taken: 0,
+        })
+    }
+}
+
+/// The replies of a [`QueryBatch`], taken in the order of its queries.
+pub struct Replies {
+    commands: Vec<&'static str>,
+    answers: std::vec::IntoIter<BatchReply>,
+    taken: usize,
+}
+
+impl Replies {
+    /// The next query's reply as a `T` (the type it was added with).
+    pub fn next<T: DeserializeOwned + 'static>(&mut self) -> Result<T, QmpError> {
+        let command = self.commands.get(self.taken).copied().unwrap_or_default();
+        self.taken += 1;
+        match self.answers.next() {
+            Some(Ok(Answer::Decoded(value))) => {
+                value
+                    .downcast::<T>()
+                    .map(|value| *value)
+                    .map_err(|_| QmpError::Protocol {
+                        message: format!("the reply to {command} was decoded as another type"),
+                        line: String::new(),
+                    })
+            }
+            Some(Ok(Answer::Raw(raw))) => decode_reply(command, &raw),
+            Some(Err(error)) => Err(error),
+            None => Err(QmpError::Protocol {
+                message: format!("no reply to {command} in its batch"),
+                line: String::new(),
+            }),
+        }
+    }
 }
 
 /// Forgets the commands of a batch whose caller gave up (or is done: forgetting an answered
