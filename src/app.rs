@@ -12,12 +12,13 @@ pub mod fleet;
 pub mod input;
 pub mod keymap;
 pub mod lists;
+mod pointer;
 mod prompt;
 mod question;
 pub mod snapshots;
 pub mod vm;
 
-use crate::collect::{AppEvent, EventRecord, VmCommand, VmId};
+use crate::news::{AppEvent, EventRecord, VmCommand, VmId};
 use crate::qmp::Client;
 use crate::snapshot::Operation;
 pub use dashboard::Panel;
@@ -400,7 +401,7 @@ impl Model {
     /// Applies news from a background task.
     pub fn apply(&mut self, event: AppEvent, now: Instant) {
         self.clock = Some(now);
-        let vm_id = crate::runtime::vm_of(&event);
+        let vm_id = event.vm();
         let Some(vm) = self.vms.get_mut(vm_id) else {
             return;
         };

@@ -7,6 +7,7 @@
 //! ([`crate::app::Model::page_rows`], set by the terminal loop).
 
 use super::keymap::Action;
+pub use super::pointer::{ListId, Pointer};
 
 /// How a selection moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,10 @@ pub enum Movement {
     /// Rows up (negative) or down, as the mouse wheel moves.
     By(isize),
 }
+
+/// Lines a page key scrolls the console's transcript (an overlapping page: a long reply stays
+/// in view while it is read).
+pub const CONSOLE_PAGE: usize = 10;
 
 /// Rows one notch of the mouse wheel moves.
 pub const WHEEL_ROWS: isize = 3;
@@ -77,57 +82,6 @@ pub fn moved(selected: usize, len: usize, movement: Movement, page: usize) -> us
     selected.min(last).saturating_add_signed(by).min(last)
 }
 
-/// A list on screen that the pointer can reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListId {
-    /// The dashboard's vCPU table.
-    Cpus,
-    /// The dashboard's block device table.
-    Blocks,
-    /// The dashboard's event log.
-    Events,
-    /// The fleet table.
-    Fleet,
-    /// The snapshot table.
-    Snapshots,
-    /// The removable media table.
-    Media,
-    /// The host forwards table.
-    Forwards,
-    /// The hot-plug device table.
-    Hotplug,
-    /// The monitor console's transcript.
-    Console,
-}
-
-/// What the mouse did to a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pointer {
-    /// A wheel notch over the list.
-    Wheel {
-        /// Which list.
-        list: ListId,
-        /// Towards the end of the list.
-        down: bool,
-    },
-    /// A click on the list: on a row, or elsewhere in its panel.
-    Click {
-        /// Which list.
-        list: ListId,
-        /// The row clicked (an index into the list), if a row was hit.
-        row: Option<usize>,
-    },
-}
-
-impl Pointer {
-    /// The list pointed at.
-    pub fn list(self) -> ListId {
-        match self {
-            Pointer::Wheel { list, .. } | Pointer::Click { list, .. } => list,
-        }
-    }
-}
-
 impl super::Model {
     /// Moves the selection of `list` (a list of the screen showing now).
     pub(super) fn move_list(&mut self, list: ListId, movement: Movement) {
@@ -135,7 +89,7 @@ impl super::Model {
         // The console's transcript as shown (its filter applied), counted from the newest.
         if list == ListId::Console {
             let len = self.vm().map_or(0, |vm| self.shown_transcript(vm).len());
-            let page = super::console::PAGE;
+            let page = CONSOLE_PAGE;
             self.console.scroll = moved(self.console.scroll, len, movement.reversed(), page);
             return;
         }
