@@ -264,8 +264,9 @@ impl Model {
         }
     }
 
-    /// Time passes: reports a power-down the guest has not answered.
-    pub fn tick(&mut self, now: Instant) {
+    /// Time passes: reports a power-down the guest has not answered (and an unplug QEMU
+    /// still waits for). Returns whether it said something.
+    pub fn tick(&mut self, now: Instant) -> bool {
         self.clock = Some(now);
         let mut silent = None;
         for (id, vm) in self.vms.iter_mut().enumerate() {
@@ -277,13 +278,14 @@ impl Model {
                 silent = Some((id, vm.display_name().to_string()));
             }
         }
+        let said = silent.is_some();
         if let Some((id, name)) = silent {
             self.say_about(id, Message::error(format!(
                     "{name}: the guest has not answered the power-down request after {} s (no ACPI support, or it is still shutting down; Q quits QEMU)",
                     POWERDOWN_PATIENCE.as_secs()
             )));
         }
-        self.tick_monitor(now);
+        self.tick_monitor(now) || said
     }
 
     /// Why `what` may not be sent to `vm`, if it may not: read-only mode, controls off for

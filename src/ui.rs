@@ -39,6 +39,41 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
     replace_unsafe_cells(frame.buffer_mut());
 }
 
+/// Everything [`render`] shows that changes with the clock alone (the model unchanged): each
+/// VM's time in its state, time since it ended or stopped answering, QEMU's uptime, the age
+/// of stale figures, an unplug's wait, and which message the footer shows (messages expire).
+/// The dashboard compares it at each clock tick with its value at the last frame, and draws
+/// only when it differs: a frame whose text would not change is not rendered at all. It
+/// covers every VM, not only the one in view, so it errs towards drawing.
+pub fn clock_text(model: &Model, now: Instant) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    for vm in &model.vms {
+        // Only the text counts here: any theme writes the same words.
+        for span in header::state_spans(vm, now, &Theme::default()) {
+            text.push_str(&span.content);
+        }
+        if let Some(uptime) = vm.qemu_uptime_now(now) {
+            let _ = write!(text, "|{}", crate::format::duration(uptime));
+        }
+        if let Some(since) = vm.time_in_state(now) {
+            let _ = write!(text, "|{}", crate::format::duration(since));
+        }
+        if let Some(label) = stale_label(vm, now) {
+            let _ = write!(text, "|{label}");
+        }
+        for unplug in &vm.monitor.unplugs {
+            let waited = now.saturating_duration_since(unplug.since);
+            let _ = write!(text, "|{}", crate::format::duration(waited));
+        }
+        text.push('\n');
+    }
+    if let Some(message) = model.message_for_screen(now) {
+        let _ = write!(text, "{:?} {}", message.said, message.text);
+    }
+    text
+}
+
 /// Replaces, in every cell, the characters a terminal could take for a command or measure
 /// differently from us ([`crate::safe_text::is_unsafe`]): names, tags and texts come from
 /// peers. A cell keeps its width, so every row stays aligned: zero-width extras are dropped
@@ -48,6 +83,12 @@ pub fn replace_unsafe_cells(buffer: &mut Buffer) {
     use unicode_width::UnicodeWidthStr;
     for cell in &mut buffer.content {
         let symbol = cell.symbol();
+        // Most cells are one printable ASCII character: nothing to look up for those.
+        if let [byte] = symbol.as_bytes()
+            && (0x20..0x7f).contains(byte)
+        {
+            continue;
+        }
         if !symbol.chars().any(is_unsafe) {
             continue;
         }

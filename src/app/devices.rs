@@ -551,7 +551,7 @@ impl Model {
     }
 
     /// Reports unplug requests that `DEVICE_DELETED` has not answered.
-    pub(super) fn tick_monitor(&mut self, now: Instant) {
+    pub(super) fn tick_monitor(&mut self, now: Instant) -> bool {
         let mut late = Vec::new();
         for (vm_id, vm) in self.vms.iter_mut().enumerate() {
             for unplug in &mut vm.monitor.unplugs {
@@ -566,6 +566,8 @@ impl Model {
                 "device_del {id}: no DEVICE_DELETED after {} s. QEMU waits for the guest to release it: PCI hot-unplug on the pc machine goes through ACPI and needs a guest OS that answers (USB devices go at once)",
                 UNPLUG_PATIENCE.as_secs()
             )));
+            return true;
         }
+        false
     }
 }
