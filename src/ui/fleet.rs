@@ -3,8 +3,8 @@
 //! target; columns that do not fit are left out, least important first.
 
 use super::{footer, panel, theme};
+use crate::app::FleetColumn;
 use crate::app::Model;
-use crate::app::fleet::FleetColumn;
 use crate::format;
 use crate::news::VmId;
 use ratatui::Frame;
@@ -92,7 +92,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         super::console::render_text(frame, rest, &input.editor, input.purpose.label());
     }
 
-    let names = crate::app::fleet::FleetState::row_names(&model.vms);
+    let names = crate::app::FleetState::row_names(&model.vms);
     let cells: Vec<(VmId, [String; 8])> = rows
         .iter()
         .map(|&id| {

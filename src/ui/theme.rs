@@ -91,7 +91,7 @@ pub fn key() -> Style {
 /// ended, ○ without a connection, else ● (QEMU's run states).
 pub fn state_mark(state: &str) -> &'static str {
     match state {
-        crate::app::vm::NOT_ANSWERING => "⚠",
+        crate::app::NOT_ANSWERING => "⚠",
         "shut down" | "quit" | "exited" => "■",
         "disconnected" | "connecting" | "removed" => "○",
         _ => "●",
@@ -100,7 +100,7 @@ pub fn state_mark(state: &str) -> &'static str {
 
 /// A run state, by its QEMU name (or the dashboard's own words: "not answering").
 pub fn run_state(status: &str) -> Style {
-    if status == crate::app::vm::NOT_ANSWERING {
+    if status == crate::app::NOT_ANSWERING {
         return warning();
     }
     let color = match status {
