@@ -9,6 +9,7 @@ pub mod console;
 mod dashboard;
 pub mod devices;
 pub mod fleet;
+pub mod help;
 pub mod input;
 pub mod keymap;
 pub mod lists;
@@ -180,6 +181,8 @@ pub struct Model {
     pub confirm: Option<Question>,
     /// The help overlay is open.
     pub help: bool,
+    /// The help's first line in view (it scrolls on a small terminal).
+    pub help_scroll: usize,
     /// A prompt line is open (snapshot tag, a filter).
     pub input: Option<InputLine>,
     /// The key table, with the config's moves.
@@ -242,6 +245,7 @@ impl Model {
             view,
             confirm: None,
             help: false,
+            help_scroll: 0,
             input: None,
             keys: Keymap::default(),
             event_filter: String::new(),
@@ -529,9 +533,7 @@ impl Model {
             };
         }
         if self.help {
-            if matches!(action, Action::Cancel | Action::Help) {
-                self.help = false;
-            }
+            self.act_help(action);
             return Vec::new();
         }
         if self.history_open {
@@ -562,8 +564,7 @@ impl Model {
             return self.act_prompt(action);
         }
         if let Action::Pointer(pointer) = action {
-            self.point(pointer);
-            return Vec::new();
+            return self.point(pointer);
         }
         match self.view {
             View::Fleet => self.act_fleet(action, now),

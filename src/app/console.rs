@@ -19,9 +19,6 @@ pub const TRANSCRIPT_LEN: usize = 5000;
 pub const LINE_BYTES: usize = 4096;
 /// Memory the text of a VM's transcript may take: the oldest lines go first beyond it.
 pub const TRANSCRIPT_BYTES: usize = 2 * 1024 * 1024;
-/// Lines a page key scrolls the transcript (an overlapping page: a long reply stays in view
-/// while it is read).
-pub const PAGE: usize = 10;
 
 /// What a transcript line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

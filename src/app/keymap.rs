@@ -327,6 +327,7 @@ const LISTS: &[K] = &[
     K::Network,
     K::Hotplug,
     K::Messages,
+    K::Help,
 ];
 /// Lists that page and jump to their ends (the message history pages on its own rows).
 const PAGED: &[K] = &[
@@ -336,6 +337,7 @@ const PAGED: &[K] = &[
     K::Media,
     K::Network,
     K::Hotplug,
+    K::Help,
 ];
 const VM_SCREENS: &[K] = &[K::Vm, K::Media, K::Network, K::Hotplug, K::Migration];
 
@@ -350,6 +352,12 @@ const fn sort(digit: u8, keys: &'static [KeyPattern]) -> Row {
         short: None,
     }
 }
+
+/// The widest a row's keys may be as the help shows them, in columns.
+pub const HELP_KEYS_WIDTH: usize = 16;
+/// The widest a row's help label may be, in columns: the help shows one row a line, and on
+/// the smallest screen (`ui::MIN_SIZE`) the key column and the borders leave this much.
+pub const HELP_LABEL_WIDTH: usize = 40;
 
 /// Every row, in the order the help lists them.
 pub const ROWS: &[Row] = &[
@@ -459,14 +467,14 @@ pub const ROWS: &[Row] = &[
         &[K::Vm],
         &[code(C::Enter)],
         A::Open,
-        "the selected event's full data (event log)",
+        "the selected event's data (event log)",
         H,
     ),
     row(
         &[K::Vm],
         &[code(C::Esc)],
         A::Cancel,
-        "clear the event filter, else back to the fleet",
+        "clear the filter, else back to the fleet",
         H,
     ),
     // The devices screen's tabs.
@@ -746,7 +754,7 @@ pub const ROWS: &[Row] = &[
         &[K::Console],
         &[ch('/')],
         A::Filter,
-        "filter the output (on an empty line; else types /)",
+        "filter output (empty line, else types /)",
         H,
     ),
     row(&[K::Console], &[code(C::Esc)], A::Cancel, "back", F(6)),
@@ -1069,6 +1077,18 @@ mod tests {
             keymap.action_for(K::Confirm, KeyEvent::from(KeyCode::Char('p'))),
             None
         );
+    }
+
+    #[test]
+    fn every_help_row_fits_the_smallest_screen() {
+        use unicode_width::UnicodeWidthStr;
+        let keymap = Keymap::default();
+        for context in KeyContext::ALL {
+            for (keys, label) in keymap.help(context) {
+                assert!(keys.width() <= HELP_KEYS_WIDTH, "{context:?}: {keys}");
+                assert!(label.width() <= HELP_LABEL_WIDTH, "{context:?}: {label}");
+            }
+        }
     }
 
     #[test]
