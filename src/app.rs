@@ -13,12 +13,13 @@ pub mod help;
 pub mod input;
 pub mod keymap;
 pub mod lists;
+mod pointer;
 mod prompt;
 mod question;
 pub mod snapshots;
 pub mod vm;
 
-use crate::collect::{AppEvent, EventRecord, VmCommand, VmId};
+use crate::news::{AppEvent, EventRecord, VmCommand, VmId};
 use crate::qmp::Client;
 use crate::snapshot::Operation;
 pub use dashboard::Panel;
@@ -404,7 +405,7 @@ impl Model {
     /// Applies news from a background task.
     pub fn apply(&mut self, event: AppEvent, now: Instant) {
         self.clock = Some(now);
-        let vm_id = crate::runtime::vm_of(&event);
+        let vm_id = event.vm();
         let Some(vm) = self.vms.get_mut(vm_id) else {
             return;
         };
@@ -564,7 +565,11 @@ impl Model {
             return self.act_prompt(action);
         }
         if let Action::Pointer(pointer) = action {
-            return self.point(pointer);
+            if let lists::Pointer::Tab(index) = pointer {
+                return self.click_tab(index);
+            }
+            self.point(pointer);
+            return Vec::new();
         }
         match self.view {
             View::Fleet => self.act_fleet(action, now),

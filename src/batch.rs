@@ -15,7 +15,7 @@
 
 use crate::app::{Model, Vm};
 use crate::collect::watch::WatchOptions;
-use crate::collect::{AppEvent, EventRecord};
+use crate::news::{AppEvent, EventRecord};
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};
 use anyhow::{Context, bail};
@@ -77,7 +77,7 @@ pub async fn run(
                 continue;
             }
         };
-        let vm = crate::runtime::vm_of(&news);
+        let vm = news.vm();
         match &news {
             AppEvent::Disconnected { reason, .. } => {
                 // Say how the VM ended when QEMU said so (SHUTDOWN) before the socket closed.
@@ -177,7 +177,7 @@ pub struct BatchLine<'a> {
     figures_age_s: Option<f64>,
     host: BatchHost<'a>,
     machine: Option<&'a str>,
-    memory: &'a crate::collect::poller::MemorySample,
+    memory: &'a crate::news::MemorySample,
     name: Option<&'a str>,
     not_answering_for_s: Option<f64>,
     poll_problem: Option<&'a str>,
@@ -189,7 +189,7 @@ pub struct BatchLine<'a> {
     status: Option<&'a str>,
     target: &'a str,
     time: String,
-    vcpus: &'a [crate::collect::poller::VcpuSample],
+    vcpus: &'a [crate::news::VcpuSample],
 }
 
 /// `host` in a batch line.
@@ -210,7 +210,7 @@ struct BatchBlock<'a> {
     io_status: Option<&'a str>,
     node_name: Option<&'a str>,
     qdev: Option<&'a str>,
-    rates: Option<&'a crate::collect::rates::BlockRates>,
+    rates: Option<&'a crate::news::BlockRates>,
     totals: &'a crate::qmp::types::BlockDeviceStats,
 }
 

@@ -19,6 +19,7 @@ pub mod exporter;
 pub mod format;
 pub mod libvirt;
 pub mod monitor;
+pub mod news;
 pub mod qmp;
 pub mod runtime;
 pub mod safe_text;

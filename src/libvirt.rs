@@ -5,7 +5,7 @@
 //! API and forwards QEMU's events. This module starts that proxy (one per connection, its
 //! socket in a private directory, killed when the connection is dropped), finds the domain's
 //! QEMU pid for `/proc` figures, and lists the running domains for `--libvirt`. It does not
-//! speak QMP: [`crate::qmp::Client`] does, through the proxy's socket.
+//! speak QMP: the `qmp` module's client does, through the proxy's socket.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;

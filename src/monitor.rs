@@ -2,7 +2,9 @@
 //! networking, migration and hot-plug.
 //!
 //! A [`Job`] is what the user asked for, already validated by the model; [`run`] carries it
-//! out on a spawned task and reports the outcome as [`News`] inside [`AppEvent::Monitor`].
+//! out on a spawned task and reports the outcome as [`News`] to a function its caller gives
+//! (the runtime wraps it in the app's news), so this module knows nothing of the app or of
+//! the collectors.
 //! QEMU's errors are kept verbatim. This module speaks QMP and never imports ratatui.
 
 pub mod console;
@@ -12,9 +14,8 @@ pub mod media;
 pub mod migration;
 pub mod network;
 
-use crate::collect::{AppEvent, VmId};
-use crate::qmp::Client;
 use crate::qmp::types::BlockInfo;
+use crate::qmp::{Client, QmpError};
 use console::ConsoleCommand;
 use hotplug::{DeviceSpec, Peripheral};
 use media::FormatChoice;
@@ -118,14 +119,14 @@ pub enum News {
         /// The line as typed.
         line: String,
         /// The output, or the error (QEMU's verbatim).
-        result: Result<String, String>,
+        result: Result<String, MonitorError>,
     },
     /// Fresh `query-block`.
     BlockInfo(Vec<BlockInfo>),
     /// NICs, netdevs and user-mode networking, or why they could not be read.
-    Network(Result<NetworkInfo, String>),
+    Network(Result<NetworkInfo, MonitorError>),
     /// Devices with ids, or why they could not be listed.
-    Devices(Result<Vec<Peripheral>, String>),
+    Devices(Result<Vec<Peripheral>, MonitorError>),
     /// The migration's state.
     Migration(MigrationInfo),
     /// An action finished: a sentence for the message line, or the error.
@@ -133,7 +134,7 @@ pub enum News {
         /// What it was, for the error message ("eject cd0").
         what: String,
         /// Success text, or the error (QEMU's verbatim).
-        result: Result<String, String>,
+        result: Result<String, MonitorError>,
     },
     /// `device_del` was accepted; the device goes when `DEVICE_DELETED` says so.
     UnplugRequested {
@@ -145,7 +146,7 @@ pub enum News {
     /// The command names the console completes (empty where they could not be read).
     CommandNames(CommandNames),
     /// The device drivers `device_add` takes, or why they could not be read.
-    DeviceTypes(Result<Vec<String>, String>),
+    DeviceTypes(Result<Vec<String>, MonitorError>),
     /// The paths that complete `typed` (a directory ends with `/`).
     Paths {
         /// The path as typed.
@@ -153,6 +154,63 @@ pub enum News {
         /// Whole paths that start with it.
         candidates: Vec<String>,
     },
+}
+
+/// Why the monitor's work failed. QEMU's words are kept verbatim; the variants say what a
+/// caller may do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MonitorError {
+    /// QEMU refused the command.
+    #[error("{desc} ({class})")]
+    Qemu {
+        /// QEMU's error class.
+        class: String,
+        /// QEMU's description, verbatim.
+        desc: String,
+    },
+    /// The guest holds the tray locked: the medium comes out only by force.
+    #[error("{desc} ({class})")]
+    TrayLocked {
+        /// QEMU's error class (`GenericError`).
+        class: String,
+        /// QEMU's description, verbatim.
+        desc: String,
+    },
+    /// HMP printed an error instead of doing what was asked (its words, verbatim).
+    #[error("{0}")]
+    Hmp(String),
+    /// No answer QEMU meant came back: the connection dropped, the command timed out, the
+    /// reply could not be read.
+    #[error("{0}")]
+    Connection(String),
+    /// Refused before anything was sent: an image that cannot be inserted, an invalid rule.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<QmpError> for MonitorError {
+    fn from(error: QmpError) -> MonitorError {
+        match error {
+            QmpError::Qemu { class, desc } => MonitorError::Qemu { class, desc },
+            other => MonitorError::Connection(other.to_string()),
+        }
+    }
+}
+
+impl MonitorError {
+    /// An `eject` without force failed: a locked tray says so in QEMU's own words (a
+    /// `GenericError` whose description says the device "is locked"), any other error stays
+    /// as it is.
+    fn of_eject(error: QmpError) -> MonitorError {
+        match error {
+            QmpError::Qemu { class, desc }
+                if class == "GenericError" && desc.contains("is locked") =>
+            {
+                MonitorError::TrayLocked { class, desc }
+            }
+            other => other.into(),
+        }
+    }
 }
 
 /// Names the console completes.
@@ -189,19 +247,26 @@ impl Job {
     }
 }
 
-/// Runs `job` on `client` and reports to `app`.
-pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::NewsSender) {
+/// Nobody listens to the monitor's news any more (the dashboard stopped): the task may end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("nobody listens to the monitor's news")]
+pub struct Unheard;
+
+/// Runs `job` on `client` and tells `report` what happened.
+pub async fn run(
+    client: Client,
+    job: Job,
+    report: impl Fn(News) -> Result<(), Unheard> + Send + Sync,
+) {
+    // The job runs to its end even when nobody listens: a command sent is not taken back.
     let send = |news: News| {
-        let _ = app.send(AppEvent::Monitor { vm, news });
+        let _ = report(news);
     };
     let what = job.what();
-    let done = |result: Result<String, String>| {
-        let _ = app.send(AppEvent::Monitor {
-            vm,
-            news: News::Done {
-                what: what.clone(),
-                result,
-            },
+    let done = |result: Result<String, MonitorError>| {
+        send(News::Done {
+            what: what.clone(),
+            result,
         });
     };
     match job {
@@ -221,7 +286,7 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                 .execute("eject", Some(arguments))
                 .await
                 .map(|_| format!("{name}: medium ejected, tray open"))
-                .map_err(|e| e.to_string());
+                .map_err(MonitorError::of_eject);
             done(result);
             refresh_blocks(&client, &send).await;
         }
@@ -243,10 +308,10 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                     if output.trim().is_empty() {
                         Ok(format!("host forward {rule} added on {netdev}"))
                     } else {
-                        Err(output.trim().to_string())
+                        Err(MonitorError::Hmp(output.trim().to_string()))
                     }
                 }),
-                Err(error) => Err(error.to_string()),
+                Err(error) => Err(MonitorError::Refused(error.to_string())),
             };
             done(result);
             send(News::Network(network_info(&client).await));
@@ -260,10 +325,10 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                     } else if output.is_empty() {
                         Ok(format!("host forward {key} removed from {netdev}"))
                     } else {
-                        Err(output)
+                        Err(MonitorError::Hmp(output))
                     }
                 }),
-                Err(error) => Err(error.to_string()),
+                Err(error) => Err(MonitorError::Refused(error.to_string())),
             };
             done(result);
             send(News::Network(network_info(&client).await));
@@ -274,7 +339,7 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                 .execute("device_add", Some(spec.arguments()))
                 .await
                 .map(|_| format!("device {} ({}) added", spec.id, spec.driver))
-                .map_err(|e| e.to_string());
+                .map_err(MonitorError::from);
             done(result);
             send(News::Devices(list_devices(&client).await));
         }
@@ -284,7 +349,7 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                 .await
             {
                 Ok(_) => send(News::UnplugRequested { id }),
-                Err(error) => done(Err(error.to_string())),
+                Err(error) => done(Err(error.into())),
             }
         }
         Job::Migrate { uri } => {
@@ -300,7 +365,7 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                 .execute_with_timeout("migrate", Some(json!({ "uri": uri })), MIGRATE_TIMEOUT)
                 .await
                 .map(|_| format!("migration to {uri} started"))
-                .map_err(|e| e.to_string());
+                .map_err(MonitorError::from);
             let started = result.is_ok();
             done(result);
             if started {
@@ -320,7 +385,7 @@ pub async fn run(vm: VmId, client: Client, job: Job, app: crate::collect::news::
                 .execute("migrate_cancel", None)
                 .await
                 .map(|_| "migration cancel requested".to_string())
-                .map_err(|e| e.to_string());
+                .map_err(MonitorError::from);
             done(result);
             if let Ok(info) = migration::query(&client).await {
                 send(News::Migration(info));
@@ -373,10 +438,9 @@ async fn command_names(client: &Client, hmp_help: bool) -> CommandNames {
 
 /// Appends a command to the console history file; a failure is reported, never fatal.
 pub async fn save_history(
-    vm: VmId,
     path: Option<PathBuf>,
     line: String,
-    app: crate::collect::news::NewsSender,
+    report: impl Fn(News) -> Result<(), Unheard>,
 ) {
     let result = match path {
         None => Err("neither XDG_DATA_HOME nor HOME is set".to_string()),
@@ -389,22 +453,18 @@ pub async fn save_history(
         }
     };
     if let Err(error) = result {
-        let _ = app.send(AppEvent::Monitor {
-            vm,
-            news: News::HistoryNotSaved(error),
-        });
+        let _ = report(News::HistoryNotSaved(error));
     }
 }
 
-async fn hmp(client: &Client, line: &str) -> Result<String, String> {
-    client
+async fn hmp(client: &Client, line: &str) -> Result<String, MonitorError> {
+    let reply = client
         .execute(
             "human-monitor-command",
             Some(json!({ "command-line": line })),
         )
-        .await
-        .map(|reply| console::hmp_text(&reply))
-        .map_err(|e| e.to_string())
+        .await?;
+    Ok(console::hmp_text(&reply))
 }
 
 async fn refresh_blocks(client: &Client, send: &impl Fn(News)) {
@@ -420,18 +480,18 @@ async fn change_medium(
     path: &str,
     format: FormatChoice,
     local: bool,
-) -> Result<String, String> {
+) -> Result<String, MonitorError> {
     let typed = path.to_string();
     let checked = tokio::task::spawn_blocking(move || media::check_image(&typed, format, local))
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| MonitorError::Refused(e.to_string()))?
+        .map_err(MonitorError::Refused)?;
     let mut arguments = device;
     arguments["filename"] = json!(checked.path);
     arguments["format"] = json!(checked.format.label());
     client
         .execute_with_timeout("blockdev-change-medium", Some(arguments), MEDIUM_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(format!(
         "{name}: inserted {} ({})",
         media::file_name(&checked.path),
@@ -439,7 +499,7 @@ async fn change_medium(
     ))
 }
 
-async fn network_info(client: &Client) -> Result<NetworkInfo, String> {
+async fn network_info(client: &Client) -> Result<NetworkInfo, MonitorError> {
     let network = hmp(client, "info network").await?;
     let usernet = hmp(client, "info usernet").await?;
     Ok(NetworkInfo {
@@ -449,10 +509,9 @@ async fn network_info(client: &Client) -> Result<NetworkInfo, String> {
     })
 }
 
-async fn list_devices(client: &Client) -> Result<Vec<Peripheral>, String> {
-    client
+async fn list_devices(client: &Client) -> Result<Vec<Peripheral>, MonitorError> {
+    let reply = client
         .execute("qom-list", Some(json!({ "path": "/machine/peripheral" })))
-        .await
-        .map(hotplug::peripherals)
-        .map_err(|e| e.to_string())
+        .await?;
+    Ok(hotplug::peripherals(reply))
 }

@@ -2,9 +2,9 @@
 //! Shared by the terminal UI and batch mode.
 
 use crate::app::Effect;
-use crate::collect::news::{self, NewsReceiver, NewsSender};
 use crate::collect::watch::{self, WatchOptions};
-use crate::collect::{AppEvent, VmId};
+use crate::news::{self, NewsReceiver, NewsSender};
+use crate::news::{AppEvent, VmId};
 use crate::qmp::{Client, Target};
 use crate::snapshot::{self, Operation, SnapshotError, SnapshotOptions};
 use std::time::Duration;
@@ -116,11 +116,12 @@ impl Collectors {
                     let _ = self.interval.send(interval);
                 }
                 Effect::Monitor { vm, client, job } => {
-                    tokio::spawn(crate::monitor::run(vm, client, job, self.sender.clone()));
+                    let report = self.sender.monitor_reporter(vm);
+                    tokio::spawn(crate::monitor::run(client, job, report));
                 }
                 Effect::SaveHistory { vm, path, line } => {
-                    let sender = self.sender.clone();
-                    tokio::spawn(crate::monitor::save_history(vm, path, line, sender));
+                    let report = self.sender.monitor_reporter(vm);
+                    tokio::spawn(crate::monitor::save_history(path, line, report));
                 }
                 Effect::ListSnapshots { vm, client } => {
                     tokio::spawn(send_snapshot_list(vm, client, self.sender.clone()));
@@ -241,11 +242,6 @@ fn same_socket_key(target: &Target) -> Target {
         ),
         other => other.clone(),
     }
-}
-
-/// The VM a piece of news is about.
-pub fn vm_of(event: &AppEvent) -> VmId {
-    event.vm()
 }
 
 /// Everything a watching mode (dashboard, batch, exporter) needs, worked out from the command

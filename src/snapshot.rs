@@ -18,11 +18,11 @@ mod tag;
 
 pub use cli::{SnapshotCommand, format_table, run_cli};
 pub use job::{
-    DEFAULT_TIMEOUT, Method, MethodChoice, Operation, Outcome, Progress, SnapshotOptions, delete,
+    DEFAULT_TIMEOUT, MethodChoice, Operation, Outcome, Progress, SnapshotOptions, delete,
     detect_method, load, save,
 };
 pub use list::{Snapshot, format_vm_clock, list, merge, sort_by_date, sort_by_name};
-pub use plan::{BlockedDisk, Plan, PlanDisk, plan_from_blocks, preflight};
+pub use plan::{BlockedDisk, Method, Plan, PlanDisk, plan_from_blocks, preflight};
 pub use stale::{DismissedJob, describe_dismissed, dismiss_stale_jobs};
 pub use tag::{
     HMP_SAFE_PUNCTUATION, MAX_TAG_BYTES, TagError, check_hmp_tag, suggest_free_tag, suggest_tag,

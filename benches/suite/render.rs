@@ -10,10 +10,10 @@
 
 use crate::cpu;
 use qemu_dash::app::{ConnectionState, HISTORY_LEN, Model};
-use qemu_dash::collect::host::{HostSample, VcpuHost};
-use qemu_dash::collect::poller::{BlockSample, MemorySample, Sample, SlowSample, VcpuSample};
-use qemu_dash::collect::rates::BlockRates;
-use qemu_dash::collect::{AppEvent, EventRecord};
+use qemu_dash::news::BlockRates;
+use qemu_dash::news::{AppEvent, EventRecord};
+use qemu_dash::news::{BlockSample, MemorySample, Sample, SlowSample, VcpuSample};
+use qemu_dash::news::{HostSample, VcpuHost};
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
 use qemu_dash::qmp::{Event, QemuVersion};
 use ratatui::backend::{CrosstermBackend, TestBackend};

@@ -7,7 +7,7 @@ use super::lists::{ListId, Movement};
 use super::prompt::{InputLine, InputPurpose};
 use super::question::{Dangerous, Question};
 use super::{Effect, INTERVAL_RANGE, Message, Model, View};
-use crate::collect::VmCommand;
+use crate::news::VmCommand;
 
 /// The panel that arrows act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

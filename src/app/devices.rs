@@ -11,12 +11,12 @@ pub use form::{Form, FormKind};
 use super::console::Transcript;
 use super::keymap::{Action, KeyContext, MonitorKey};
 use super::{Effect, Message, Model, Question, View, Vm};
-use crate::collect::EventRecord;
 use crate::monitor::hotplug::Peripheral;
 use crate::monitor::media;
 use crate::monitor::migration::MigrationInfo;
 use crate::monitor::network::{self, NetworkInfo};
-use crate::monitor::{CommandNames, Job, News};
+use crate::monitor::{CommandNames, Job, MonitorError, News};
+use crate::news::EventRecord;
 use crate::qmp::types::BlockInfo;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -187,9 +187,9 @@ pub struct VmMonitor {
     /// The console transcript.
     pub console: Transcript,
     /// NICs and user-mode networking, once read.
-    pub network: Option<Result<NetworkInfo, String>>,
+    pub network: Option<Result<NetworkInfo, MonitorError>>,
     /// Devices with ids, once listed.
-    pub devices: Option<Result<Vec<Peripheral>, String>>,
+    pub devices: Option<Result<Vec<Peripheral>, MonitorError>>,
     /// The latest migration state.
     pub migration: Option<MigrationInfo>,
     /// Unplug requests without `DEVICE_DELETED` yet.
@@ -197,7 +197,7 @@ pub struct VmMonitor {
     /// The command names the console completes (asked for when the console first opens).
     pub commands: Option<CommandNames>,
     /// The device drivers the hot-plug prompt completes (asked for when it first opens).
-    pub device_types: Option<Result<Vec<String>, String>>,
+    pub device_types: Option<Result<Vec<String>, MonitorError>>,
 }
 
 impl VmMonitor {
@@ -239,7 +239,10 @@ impl Vm {
                 console.pending = console.pending.saturating_sub(1);
                 match result {
                     Ok(text) => console.push(super::console::LineKind::Output, &text),
-                    Err(text) => console.push(super::console::LineKind::Error, &text),
+                    Err(error) => console.push(
+                        super::console::LineKind::Error,
+                        &crate::monitor::console::error_text(&error),
+                    ),
                 }
             }
             News::BlockInfo(blocks) => self.block_info = blocks,
@@ -281,11 +284,9 @@ impl Vm {
             News::Done { what, result } => {
                 return Some(match result {
                     Ok(text) => Message::info(text),
-                    Err(error) if what.starts_with("eject ") && error.contains("locked") => {
-                        Message::error(format!(
-                            "{what} failed: {error}; E ejects by force (asks first)"
-                        ))
-                    }
+                    Err(error @ MonitorError::TrayLocked { .. }) => Message::error(format!(
+                        "{what} failed: {error}; E ejects by force (asks first)"
+                    )),
                     Err(error) => Message::error(format!("{what} failed: {error}")),
                 });
             }
@@ -351,6 +352,14 @@ impl Model {
         }
         self.devices.form = None;
         self.load_tab()
+    }
+
+    /// A click on the tab at `index` of the tab bar: opens it.
+    pub(super) fn click_tab(&mut self, index: usize) -> Vec<Effect> {
+        match Tab::ALL.get(index) {
+            Some(&tab) => self.open_tab(tab),
+            None => Vec::new(),
+        }
     }
 
     /// Re-reads what the current tab shows (only queries).

@@ -3,7 +3,7 @@
 
 use super::keymap::Action;
 use super::{Effect, InputLine, InputPurpose, Message, Question, View, Vm};
-use crate::collect::VmId;
+use crate::news::VmId;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::time::Instant;

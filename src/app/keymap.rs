@@ -89,7 +89,7 @@ pub enum Action {
     /// Go to the last row of the list.
     Last,
     /// The mouse wheel or a click over a list (not a key: the terminal loop sends it).
-    Pointer(super::lists::Pointer),
+    Pointer(super::pointer::Pointer),
 }
 
 /// Which screen or overlay the keys go to (the rows say where they apply).

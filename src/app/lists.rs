@@ -7,6 +7,7 @@
 //! ([`crate::app::Model::page_rows`], set by the terminal loop).
 
 use super::keymap::Action;
+pub use super::pointer::{ListId, Pointer};
 
 /// How a selection moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,50 +78,6 @@ pub fn moved(selected: usize, len: usize, movement: Movement, page: usize) -> us
     selected.min(last).saturating_add_signed(by).min(last)
 }
 
-/// A list on screen that the pointer can reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListId {
-    /// The dashboard's vCPU table.
-    Cpus,
-    /// The dashboard's block device table.
-    Blocks,
-    /// The dashboard's event log.
-    Events,
-    /// The fleet table.
-    Fleet,
-    /// The snapshot table.
-    Snapshots,
-    /// The removable media table.
-    Media,
-    /// The host forwards table.
-    Forwards,
-    /// The hot-plug device table.
-    Hotplug,
-    /// The monitor console's transcript.
-    Console,
-}
-
-/// What the mouse did to a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pointer {
-    /// A wheel notch over the list.
-    Wheel {
-        /// Which list.
-        list: ListId,
-        /// Towards the end of the list.
-        down: bool,
-    },
-    /// A click on the list: on a row, or elsewhere in its panel.
-    Click {
-        /// Which list.
-        list: ListId,
-        /// The row clicked (an index into the list), if a row was hit.
-        row: Option<usize>,
-    },
-    /// A click on a tab of the devices screen.
-    Tab(super::devices::Tab),
-}
-
 impl super::Model {
     /// Moves the selection of `list` (a list of the screen showing now).
     pub(super) fn move_list(&mut self, list: ListId, movement: Movement) {
@@ -180,12 +137,12 @@ impl super::Model {
         }
     }
 
-    /// Applies a wheel notch or a click: the panel under the pointer takes the focus (on the
-    /// dashboard), a clicked row is selected, the wheel moves the selection, a clicked tab
-    /// opens (reading what it shows).
-    pub(super) fn point(&mut self, pointer: Pointer) -> Vec<super::Effect> {
+    /// Applies a wheel notch or a click on a list: the panel under the pointer takes the
+    /// focus (on the dashboard), a clicked row is selected, the wheel moves the selection.
+    pub(super) fn point(&mut self, pointer: Pointer) {
         let (list, row) = match pointer {
-            Pointer::Tab(tab) => return self.open_tab(tab),
+            // The devices screen opens its tabs (`Model::click_tab`).
+            Pointer::Tab(_) => return,
             Pointer::Wheel { list, down } => {
                 let rows = if down { WHEEL_ROWS } else { -WHEEL_ROWS };
                 self.move_list(list, Movement::By(rows));
@@ -202,7 +159,6 @@ impl super::Model {
             self.move_list(list, Movement::First);
             self.move_list(list, Movement::By(row as isize));
         }
-        Vec::new()
     }
 }
 

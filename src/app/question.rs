@@ -3,7 +3,7 @@
 
 use super::devices::DeviceQuestion;
 use super::{Effect, Model, PowerdownRequest};
-use crate::collect::{VmCommand, VmId};
+use crate::news::{VmCommand, VmId};
 use crate::snapshot::Operation;
 use std::time::Instant;
 

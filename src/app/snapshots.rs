@@ -3,7 +3,7 @@
 
 use super::keymap::Action;
 use super::{Effect, InputLine, InputPurpose, Message, Question, View};
-use crate::collect::VmId;
+use crate::news::VmId;
 use crate::snapshot::{Operation, Progress, Snapshot, sort_by_date, sort_by_name};
 
 /// How the list is ordered.

@@ -3,8 +3,8 @@
 
 use super::Message;
 use super::snapshots::{RunningJob, SnapshotView};
-use crate::collect::poller::{BlockSample, MemorySample, VcpuSample};
-use crate::collect::{AppEvent, EventKind, EventRecord, VmCommand};
+use crate::news::{AppEvent, EventKind, EventRecord, VmCommand};
+use crate::news::{BlockSample, MemorySample, VcpuSample};
 use crate::qmp::types::BlockDeviceInfo;
 use crate::qmp::types::{BlockInfo, StatusInfo};
 use crate::qmp::{Client, QemuVersion};
@@ -254,7 +254,7 @@ pub struct Vm {
     /// How long the QEMU process had run, and when that was read.
     pub qemu_uptime: Option<(Duration, Instant)>,
     /// Accelerator, machine type and CPU model.
-    pub machine: crate::collect::poller::MachineFacts,
+    pub machine: crate::news::MachineFacts,
     /// Block devices.
     pub blocks: Vec<BlockRow>,
     /// Media info from `query-block`.
@@ -339,7 +339,7 @@ impl Vm {
         self.sum_rates(|r| r.write_bytes_per_sec)
     }
 
-    fn sum_rates(&self, pick: fn(&crate::collect::rates::BlockRates) -> f64) -> Option<f64> {
+    fn sum_rates(&self, pick: fn(&crate::news::BlockRates) -> f64) -> Option<f64> {
         let rates: Vec<f64> = self
             .blocks
             .iter()

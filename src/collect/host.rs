@@ -16,7 +16,7 @@
 
 pub mod remote;
 
-use serde::Serialize;
+use crate::news::{HostSample, VcpuHost};
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -26,36 +26,6 @@ use std::time::{Duration, Instant};
 /// Linux reports process times in USER_HZ ticks, 100 per second on every mainstream
 /// architecture (it is fixed ABI, independent of the kernel's HZ).
 const TICKS_PER_SECOND: f64 = 100.0;
-
-/// Host figures of one vCPU thread over the last interval.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct VcpuHost {
-    /// Share of one host CPU the thread ran, percent.
-    pub cpu_percent: Option<f64>,
-    /// Share of the interval the thread waited to run (steal), percent.
-    pub steal_percent: Option<f64>,
-    /// CPU time the thread has run in all, seconds (a counter, for the exporter).
-    pub cpu_seconds: Option<f64>,
-    /// Time the thread has waited to run in all (steal), seconds.
-    pub steal_seconds: Option<f64>,
-}
-
-/// Host figures of the QEMU process.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct HostSample {
-    /// The QEMU process id.
-    pub pid: u32,
-    /// How long the QEMU process has run.
-    pub uptime: Option<Duration>,
-    /// CPU of the whole process, percent of one host CPU.
-    pub process_cpu_percent: Option<f64>,
-    /// Resident memory, bytes.
-    pub rss_bytes: Option<u64>,
-    /// CPU time of the whole process in all (user and system), seconds.
-    pub process_cpu_seconds: Option<f64>,
-    /// Per vCPU thread id.
-    pub vcpus: HashMap<u32, VcpuHost>,
-}
 
 /// `(run_ns, wait_ns)` from a `schedstat` file.
 pub fn parse_schedstat(text: &str) -> Option<(u64, u64)> {

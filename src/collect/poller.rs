@@ -21,12 +21,13 @@
 //! connects and when the interval changes, then on the grid. A poll for events stands in
 //! for a tick less than half an interval away.
 
-use super::host::{HostReader, HostSample, HostSampler, VcpuHost, remote::RemoteSampler};
-use super::rates::BlockRates;
-use super::{AppEvent, VmId};
-use crate::qmp::types::{BlockDeviceStats, BlockInfo, StatusInfo};
+use super::host::{HostReader, HostSampler, remote::RemoteSampler};
+use crate::news::{
+    AppEvent, BlockRates, BlockSample, MachineFacts, MemorySample, Sample, SlowSample, VcpuSample,
+    VmId,
+};
+use crate::qmp::types::BlockDeviceStats;
 use crate::qmp::{Client, Notice, QmpError};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -76,55 +77,6 @@ const REFRESHING_EVENTS: &[&str] = &[
     "MEMORY_DEVICE_SIZE_CHANGE",
 ];
 
-/// One vCPU in a sample.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct VcpuSample {
-    /// QEMU's cpu index.
-    pub index: u32,
-    /// Host thread id.
-    pub thread_id: u32,
-    /// Host CPU and steal over the last interval.
-    #[serde(flatten)]
-    pub host: VcpuHost,
-}
-
-/// One block device in a sample.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct BlockSample {
-    /// Drive id (may be empty for -blockdev devices).
-    pub device: String,
-    /// Node name.
-    pub node_name: Option<String>,
-    /// Guest device.
-    pub qdev: Option<String>,
-    /// Cumulative counters.
-    pub totals: BlockDeviceStats,
-    /// Rates over the last interval (`None` on the first sample or after a counter reset).
-    pub rates: Option<BlockRates>,
-}
-
-/// Memory figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct MemorySample {
-    /// Boot memory, bytes.
-    pub base_bytes: Option<u64>,
-    /// Hot-plugged memory, bytes.
-    pub plugged_bytes: Option<u64>,
-    /// Memory the balloon leaves the guest, bytes (with a balloon device).
-    pub balloon_bytes: Option<u64>,
-}
-
-/// What QEMU runs the VM on, read once per connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct MachineFacts {
-    /// "KVM" or "TCG" (`query-kvm`).
-    pub accelerator: Option<String>,
-    /// The machine type ("pc-i440fx-7.2", "q35", "none").
-    pub machine: Option<String>,
-    /// The first vCPU's model ("qemu64", "max", "host"), when QEMU tells it.
-    pub cpu_model: Option<String>,
-}
-
 /// The QEMU target names that CPU type names carry ("max-x86_64-cpu", "cortex-a57-arm-cpu").
 const CPU_TYPE_TARGETS: &[&str] = &[
     "x86_64",
@@ -160,36 +112,6 @@ pub fn strip_qom_suffix(type_name: &str, suffix: &str) -> String {
     }
 }
 
-/// Slow-changing facts, refreshed every few ticks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SlowSample {
-    /// `-name`.
-    pub name: Option<String>,
-    /// Block devices and their media.
-    pub block_info: Vec<BlockInfo>,
-    /// Memory.
-    pub memory: MemorySample,
-    /// Accelerator, machine type, CPU model.
-    pub machine: MachineFacts,
-}
-
-/// Everything one tick learned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Run state.
-    pub status: StatusInfo,
-    /// vCPUs with host figures.
-    pub vcpus: Vec<VcpuSample>,
-    /// Block devices with rates.
-    pub blocks: Vec<BlockSample>,
-    /// The QEMU process on the host, or why it cannot be read.
-    pub host: Result<HostSample, String>,
-    /// Slow facts, when refreshed at this tick.
-    pub slow: Option<SlowSample>,
-    /// How long the fast queries took.
-    pub round_trip: Duration,
-}
-
 /// Where the host figures come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostSource {
@@ -207,7 +129,7 @@ pub async fn run(
     client: Client,
     mut interval: watch::Receiver<Duration>,
     host_source: HostSource,
-    app: crate::collect::news::NewsSender,
+    app: crate::news::NewsSender,
 ) -> QmpError {
     let mut events = client.subscribe();
     let mut state = PollState::new(host_source);

@@ -3,26 +3,9 @@
 //! Pure functions: a counter that goes backwards (QEMU restarted, a device re-created, a
 //! reconnect) yields no rate rather than a negative or absurd one.
 
+use crate::news::BlockRates;
 use crate::qmp::types::BlockDeviceStats;
-use serde::Serialize;
 use std::time::Duration;
-
-/// Rates of one block device between two samples.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct BlockRates {
-    /// Bytes read per second.
-    pub read_bytes_per_sec: f64,
-    /// Bytes written per second.
-    pub write_bytes_per_sec: f64,
-    /// Read operations per second.
-    pub read_iops: f64,
-    /// Write operations per second.
-    pub write_iops: f64,
-    /// Mean latency of the reads in the interval, milliseconds (`None` without reads).
-    pub read_latency_ms: Option<f64>,
-    /// Mean latency of the writes in the interval, milliseconds (`None` without writes).
-    pub write_latency_ms: Option<f64>,
-}
 
 /// The increase of a counter, or `None` when it went backwards.
 pub fn delta(previous: u64, current: u64) -> Option<u64> {

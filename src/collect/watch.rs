@@ -10,8 +10,9 @@
 //! was removed, the app quit), so nothing keeps a removed VM's socket open.
 
 use super::eventlog::{EventLog, NameSlot};
+use super::listener;
 use super::poller::{self, HostSource};
-use super::{AppEvent, VmId, listener};
+use crate::news::{AppEvent, VmId};
 use crate::qmp::{Client, ConnectOptions, Target};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -111,7 +112,7 @@ pub fn host_source(target: &Target, client: &Client, pid_override: Option<u32>) 
 pub const EXIT_WATCH: Duration = Duration::from_secs(3);
 
 /// Tells the app when QEMU `pid` has exited, if it does within [`EXIT_WATCH`].
-async fn report_exit(vm: VmId, pid: u32, app: crate::collect::news::NewsSender) {
+async fn report_exit(vm: VmId, pid: u32, app: crate::news::NewsSender) {
     let start = tokio::time::Instant::now();
     while start.elapsed() < EXIT_WATCH {
         if super::host::process_exited(pid) {
@@ -148,7 +149,7 @@ pub async fn run(
     target: Target,
     options: WatchOptions,
     interval: watch::Receiver<Duration>,
-    app: crate::collect::news::NewsSender,
+    app: crate::news::NewsSender,
 ) {
     if options.connect.polite {
         return run_polite(vm, target, options, interval, app).await;
@@ -195,9 +196,8 @@ pub async fn run(
                 }
                 let mut events = Owned::spawn(listener::run(vm, subscription, app.clone()));
                 let migration = Owned::spawn(crate::monitor::migration::follow(
-                    vm,
                     client.clone(),
-                    app.clone(),
+                    app.monitor_reporter(vm),
                 ));
                 let source = host_source(&target, &client, options.pid);
                 if let HostSource::Pid(pid) = source {
@@ -238,7 +238,7 @@ pub async fn run_polite(
     target: Target,
     options: WatchOptions,
     mut interval: watch::Receiver<Duration>,
-    app: crate::collect::news::NewsSender,
+    app: crate::news::NewsSender,
 ) {
     let mut memory: Option<poller::PollMemory> = None;
     let mut connected = false;

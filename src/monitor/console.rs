@@ -4,8 +4,9 @@
 //! within [`REPLY_BUDGET`] straight from the text QEMU sent, so a huge one is cut (and says
 //! so) instead of filling memory.
 
+use super::MonitorError;
 use crate::qmp::message::RawJson;
-use crate::qmp::{Client, QmpError, capped};
+use crate::qmp::{Client, capped};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
@@ -142,7 +143,7 @@ impl ConsoleCommand {
     }
 
     /// Runs the command; the reply as text, or the error as text (QEMU's verbatim).
-    pub async fn run(&self, client: &Client) -> Result<String, String> {
+    pub async fn run(&self, client: &Client) -> Result<String, MonitorError> {
         match self {
             ConsoleCommand::Hmp(line) => client
                 .execute_raw(
@@ -152,7 +153,7 @@ impl ConsoleCommand {
                 )
                 .await
                 .map(|reply| reply_text(&reply, hmp_text))
-                .map_err(|e| error_text(&e)),
+                .map_err(MonitorError::from),
             ConsoleCommand::Qmp { execute, arguments } => client
                 .execute_raw(execute, arguments.clone(), CONSOLE_TIMEOUT)
                 .await
@@ -163,7 +164,7 @@ impl ConsoleCommand {
                         pretty(&Value::Object(object))
                     })
                 })
-                .map_err(|e| error_text(&e)),
+                .map_err(MonitorError::from),
         }
     }
 }
@@ -197,9 +198,9 @@ fn pretty(value: &Value) -> String {
 
 /// An error reply as QEMU sent it (`{"error": {"class": …, "desc": …}}`), or the client's
 /// error (a timeout, a lost connection) in words.
-pub fn error_text(error: &QmpError) -> String {
+pub fn error_text(error: &MonitorError) -> String {
     match error {
-        QmpError::Qemu { class, desc } => {
+        MonitorError::Qemu { class, desc } | MonitorError::TrayLocked { class, desc } => {
             pretty(&json!({ "error": { "class": class, "desc": desc } }))
         }
         other => other.to_string(),
@@ -307,11 +308,11 @@ mod tests {
 
     #[test]
     fn errors_are_shown_as_qemu_sent_them() {
-        let error = QmpError::Qemu {
+        let error = crate::qmp::QmpError::Qemu {
             class: "CommandNotFound".into(),
             desc: "The command nosuch has not been found".into(),
         };
-        let text = error_text(&error);
+        let text = error_text(&error.into());
         assert!(text.contains("\"class\": \"CommandNotFound\""), "{text}");
         assert!(text.contains("\"desc\": \"The command nosuch has not been found\""));
         assert_eq!(

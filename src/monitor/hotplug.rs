@@ -168,14 +168,13 @@ struct QomProperty {
 }
 
 /// The device drivers `device_add` takes: `qom-list-types` of concrete device types.
-pub async fn device_types(client: &crate::qmp::Client) -> Result<Vec<String>, String> {
+pub async fn device_types(client: &crate::qmp::Client) -> Result<Vec<String>, super::MonitorError> {
     let reply = client
         .execute(
             "qom-list-types",
             Some(serde_json::json!({"implements": "device", "abstract": false})),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let mut names: Vec<String> = reply
         .as_array()
         .into_iter()

@@ -9,7 +9,6 @@
 //! `query-migrate` too; [`MigrationInfo::is_snapshot_save`] tells them apart.
 
 use super::News;
-use crate::collect::{AppEvent, VmId};
 use crate::qmp::{Client, Notice};
 use serde::Deserialize;
 use std::time::Duration;
@@ -150,7 +149,8 @@ pub async fn query(client: &Client) -> Result<MigrationInfo, crate::qmp::QmpErro
 
 /// Follows migrations on one connection until it closes, sending [`News::Migration`] when
 /// the status changes and at every poll while one runs.
-pub async fn follow(vm: VmId, client: Client, app: crate::collect::news::NewsSender) {
+/// Ends when the connection closes or `report` says nobody listens.
+pub async fn follow(client: Client, report: impl Fn(News) -> Result<(), super::Unheard>) {
     let mut events = client.subscribe();
     // The whole last reply: a migration that starts and completes between two polls leaves
     // the status word as it was ("completed") but not its figures.
@@ -161,14 +161,7 @@ pub async fn follow(vm: VmId, client: Client, app: crate::collect::news::NewsSen
                 let active = info.is_active();
                 let changed = last.as_ref() != Some(&info);
                 last = Some(info.clone());
-                if (changed || active)
-                    && app
-                        .send(AppEvent::Monitor {
-                            vm,
-                            news: News::Migration(info),
-                        })
-                        .is_err()
-                {
+                if (changed || active) && report(News::Migration(info)).is_err() {
                     return;
                 }
                 active

@@ -30,7 +30,7 @@ pub enum Target {
         /// The socket's absolute path on that host.
         path: String,
     },
-    /// A libvirt domain, reached through libvirt's QMP proxy (see [`crate::libvirt`]).
+    /// A libvirt domain, reached through libvirt's QMP proxy (see the `libvirt` module).
     Libvirt {
         /// The domain's name (or id or UUID).
         domain: String,

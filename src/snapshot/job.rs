@@ -10,7 +10,7 @@
 //! caller's callback as [`Progress`] values.
 
 use super::list::merge;
-use super::plan::{Plan, PlanDisk, disk_name, plan_from_blocks};
+use super::plan::{Method, Plan, PlanDisk, disk_name, plan_from_blocks};
 use super::stale::JOB_PREFIX;
 use super::tag::{check_hmp_tag, validate_tag};
 use super::{Snapshot, SnapshotError};
@@ -64,15 +64,6 @@ impl std::fmt::Display for Operation {
             Operation::Delete => "delete",
         })
     }
-}
-
-/// How an operation talks to QEMU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// QMP jobs: `snapshot-save`, `snapshot-load`, `snapshot-delete` (QEMU ≥ 6.0).
-    Qmp,
-    /// HMP through `human-monitor-command`: `savevm`, `loadvm`, `delvm`.
-    Hmp,
 }
 
 /// Which [`Method`] to use.

@@ -5,10 +5,19 @@
 //! QMP commands can be given the disks to use, so the dashboard can offer to snapshot the
 //! others. [`plan_from_blocks`] is the pure part; [`preflight`] runs `query-block` first.
 
-use super::{SnapshotError, job::Method};
+use super::SnapshotError;
 use crate::qmp::Client;
 use crate::qmp::types::{BlockDeviceInfo, BlockInfo};
 use serde::Serialize;
+
+/// How an operation talks to QEMU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// QMP jobs: `snapshot-save`, `snapshot-load`, `snapshot-delete` (QEMU ≥ 6.0).
+    Qmp,
+    /// HMP through `human-monitor-command`: `savevm`, `loadvm`, `delvm`.
+    Hmp,
+}
 
 /// Image formats that can hold internal snapshots. Other formats (raw, vmdk, vdi...) cannot;
 /// a raw format over a protocol that snapshots (e.g. rbd) is treated as unable too.

@@ -143,12 +143,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
             None => Cell::from("none"),
         };
         let rates = sample.rates;
-        let rate = |pick: fn(&crate::collect::rates::BlockRates) -> f64| {
+        let rate = |pick: fn(&crate::news::BlockRates) -> f64| {
             rates
                 .as_ref()
                 .map_or_else(|| "-".to_string(), |r| format::rate(pick(r)))
         };
-        let ops = |pick: fn(&crate::collect::rates::BlockRates) -> f64| {
+        let ops = |pick: fn(&crate::news::BlockRates) -> f64| {
             rates
                 .as_ref()
                 .map_or_else(|| "-".to_string(), |r| format::per_sec(pick(r)))
@@ -237,7 +237,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
 }
 
 /// The name a block device goes by: its drive id, else its guest device path.
-fn device_name(sample: &crate::collect::poller::BlockSample) -> String {
+fn device_name(sample: &crate::news::BlockSample) -> String {
     if sample.device.is_empty() {
         sample.qdev.clone().unwrap_or_default()
     } else {

@@ -10,7 +10,7 @@ use super::columns::{self, Column};
 use super::{console, events, footer, header, migration, panel, scroll, theme};
 use crate::app::Model;
 use crate::app::devices::{Form, Tab};
-use crate::collect::EventRecord;
+use crate::news::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

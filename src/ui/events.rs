@@ -5,7 +5,7 @@
 
 use super::{is_focused, panel, scroll, theme};
 use crate::app::{InputLine, InputPurpose, Model, Panel, Vm};
-use crate::collect::EventRecord;
+use crate::news::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

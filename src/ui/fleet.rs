@@ -5,8 +5,8 @@
 use super::{footer, panel, theme};
 use crate::app::Model;
 use crate::app::fleet::FleetColumn;
-use crate::collect::VmId;
 use crate::format;
+use crate::news::VmId;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

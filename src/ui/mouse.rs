@@ -44,13 +44,14 @@ fn hit(model: &Model, area: Rect, now: Instant, at: Position) -> Option<(ListId,
 
 /// The tab of the devices screen at `at`, if the screen shows and no prompt is open there
 /// (its typing would be lost).
-fn tab_at(model: &Model, area: Rect, now: Instant, at: Position) -> Option<Tab> {
+fn tab_at(model: &Model, area: Rect, now: Instant, at: Position) -> Option<usize> {
     if model.view != View::Devices || model.devices.form.is_some() {
         return None;
     }
-    devices::tab_areas(area, model, now)
+    let (tab, _) = devices::tab_areas(area, model, now)
         .into_iter()
-        .find_map(|(tab, label)| label.contains(at).then_some(tab))
+        .find(|(_, label)| label.contains(at))?;
+    Tab::ALL.iter().position(|&t| t == tab)
 }
 
 /// The index of the row at `at` among `shown` entries drawn in `rows`, one a row.

@@ -5,7 +5,7 @@ use super::{scroll, theme};
 use crate::app::Model;
 use crate::app::help::HelpLine;
 use crate::app::keymap::{KeyContext, Keymap};
-use crate::collect::EventRecord;
+use crate::news::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};

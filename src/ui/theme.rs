@@ -1,7 +1,7 @@
 //! The one place styles come from. Colours carry meaning (running green, paused yellow,
 //! shutdown and errors red), and the word is always written too.
 
-use crate::collect::EventKind;
+use crate::news::EventKind;
 use ratatui::style::{Color, Modifier, Style};
 use std::sync::atomic::{AtomicBool, Ordering};
 

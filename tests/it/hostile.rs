@@ -490,9 +490,9 @@ async fn two_dashboards_at_once_keep_both_histories() {
     .unwrap();
 }
 
-fn many_blocks(count: usize, reversed: bool) -> qemu_dash::collect::poller::Sample {
-    use qemu_dash::collect::poller::{BlockSample, Sample, SlowSample};
-    use qemu_dash::collect::rates::BlockRates;
+fn many_blocks(count: usize, reversed: bool) -> qemu_dash::news::Sample {
+    use qemu_dash::news::BlockRates;
+    use qemu_dash::news::{BlockSample, Sample, SlowSample};
     use qemu_dash::qmp::types::{BlockDeviceInfo, BlockInfo, StatusInfo};
     let mut order: Vec<usize> = (0..count).collect();
     if reversed {
@@ -538,7 +538,7 @@ fn many_blocks(count: usize, reversed: bool) -> qemu_dash::collect::poller::Samp
 #[test]
 fn block_rows_keep_their_history_by_key_and_only_the_rows_in_view_are_drawn() {
     use qemu_dash::app::Model;
-    use qemu_dash::collect::AppEvent;
+    use qemu_dash::news::AppEvent;
     let mut model = Model::new(vec!["vm".into()], Duration::from_secs(1), false);
     for reversed in [false, true] {
         let sample = Box::new(many_blocks(200, reversed));

@@ -13,6 +13,7 @@ mod fleet;
 mod guest_real;
 mod hmp;
 mod hostile;
+mod layers;
 mod libvirt;
 mod monitor_model;
 mod monitor_real;

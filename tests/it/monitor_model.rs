@@ -5,10 +5,10 @@ use qemu_dash::app::devices::Tab;
 use qemu_dash::app::input::Edit;
 use qemu_dash::app::keymap::{Action, MonitorKey as M};
 use qemu_dash::app::{ConnectionState, Effect, Model, View};
-use qemu_dash::collect::AppEvent;
 use qemu_dash::monitor::migration::MigrationInfo;
 use qemu_dash::monitor::network::{NetworkInfo, parse_info_network, parse_info_usernet};
-use qemu_dash::monitor::{Job, News};
+use qemu_dash::monitor::{Job, MonitorError, News};
+use qemu_dash::news::AppEvent;
 use qemu_dash::qmp::QemuVersion;
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockInfo};
 use ratatui::Terminal;
@@ -209,7 +209,7 @@ fn a_change_medium_error_comes_back_into_the_prompt() {
         &mut model,
         News::Done {
             what: "change medium of cd0".into(),
-            result: Err("no such file: /nope.iso".into()),
+            result: Err(MonitorError::Refused("no such file: /nope.iso".into())),
         },
     );
     let form = model.devices.form.as_ref().unwrap();
@@ -342,7 +342,7 @@ fn an_unplug_without_device_deleted_is_explained_after_a_while() {
         },
         start,
     );
-    let record = qemu_dash::collect::EventRecord::decode(&qemu_dash::qmp::Event {
+    let record = qemu_dash::news::EventRecord::decode(&qemu_dash::qmp::Event {
         name: "DEVICE_DELETED".into(),
         data: json!({"device": "t0", "path": "/machine/peripheral/t0"}),
         timestamp: (0, 0),
@@ -358,7 +358,7 @@ fn an_unplug_without_device_deleted_is_explained_after_a_while() {
 #[test]
 fn tray_events_update_the_media_tab_at_once() {
     let mut model = model(false);
-    let record = qemu_dash::collect::EventRecord::decode(&qemu_dash::qmp::Event {
+    let record = qemu_dash::news::EventRecord::decode(&qemu_dash::qmp::Event {
         name: "DEVICE_TRAY_MOVED".into(),
         data: json!({"device": "cd0", "tray-open": true, "id": "/machine/peripheral-anon/device[0]"}),
         timestamp: (0, 0),
@@ -508,4 +508,97 @@ fn path_completion_lists_this_hosts_files() {
     );
     assert!(qemu_dash::monitor::media::complete_path(&base).len() == 2);
     assert!(qemu_dash::monitor::media::complete_path("/no/such/dir/x").is_empty());
+}
+
+/// A guest that locked its tray refuses a plain eject (QEMU: a `GenericError` saying the
+/// device "is locked"; no guest here locks one on demand, so a scripted QEMU says it): the
+/// error comes back as QEMU wrote it, with the forced eject offered. Another refusal of the
+/// same class offers nothing.
+#[tokio::test]
+async fn a_locked_tray_offers_the_forced_eject_and_other_refusals_do_not() {
+    use crate::support::FakeQmp;
+    use qemu_dash::qmp::{Client, ConnectOptions};
+    let locked = "Device 'cd0' is locked and force was not specified, wait for tray to open and \
+                  try again";
+    let fake = FakeQmp::start(move |mut conn| async move {
+        conn.handshake().await;
+        while let Some(command) = conn.command().await {
+            let id = command["id"].clone();
+            match (
+                command["execute"].as_str(),
+                command["arguments"]["id"].as_str(),
+            ) {
+                (Some("eject"), Some("cd0")) if command["arguments"]["force"] == false => {
+                    let error = json!({"class": "GenericError", "desc": locked});
+                    conn.send(json!({"error": error, "id": id})).await;
+                }
+                (Some("eject"), Some("disk0")) => {
+                    let desc = "Device 'disk0' is not removable";
+                    let error = json!({"class": "GenericError", "desc": desc});
+                    conn.send(json!({"error": error, "id": id})).await;
+                }
+                _ => conn.reply(&id, json!({})).await,
+            }
+        }
+    });
+    let client = Client::connect(&fake.target().parse().unwrap(), &ConnectOptions::default())
+        .await
+        .unwrap();
+    let eject = |id: &str, force: bool| Job::Eject {
+        device: json!({ "id": id }),
+        name: id.to_string(),
+        force,
+    };
+    let run = |job: Job| {
+        let client = client.clone();
+        async move {
+            let (tx, mut rx) = qemu_dash::news::channel();
+            qemu_dash::monitor::run(client, job, tx.monitor_reporter(0)).await;
+            let mut done = None;
+            while let Ok(event) = rx.try_recv() {
+                if let AppEvent::Monitor {
+                    news: news @ News::Done { .. },
+                    ..
+                } = event
+                {
+                    done = Some(news);
+                }
+            }
+            done.expect("the job reports its end")
+        }
+    };
+    let mut model = model(false);
+
+    let refused = run(eject("cd0", false)).await;
+    let News::Done {
+        result: Err(error), ..
+    } = &refused
+    else {
+        panic!("{refused:?}");
+    };
+    assert!(
+        matches!(error, MonitorError::TrayLocked { .. }),
+        "{error:?}"
+    );
+    news(&mut model, refused);
+    let message = model.message.clone().unwrap();
+    assert!(message.is_error);
+    assert_eq!(
+        message.text,
+        format!("eject cd0 failed: {locked} (GenericError); E ejects by force (asks first)")
+    );
+
+    let forced = run(eject("cd0", true)).await;
+    assert!(
+        matches!(&forced, News::Done { result: Ok(_), .. }),
+        "{forced:?}"
+    );
+
+    let not_removable = run(eject("disk0", false)).await;
+    news(&mut model, not_removable);
+    let text = model.message.clone().unwrap().text;
+    assert_eq!(
+        text,
+        "eject disk0 failed: Device 'disk0' is not removable (GenericError)"
+    );
 }

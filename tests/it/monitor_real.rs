@@ -3,12 +3,12 @@
 //! checked through the independent observer socket.
 
 use crate::support::Qemu;
-use qemu_dash::collect::AppEvent;
 use qemu_dash::monitor::console::{ConsoleCommand, Mode};
 use qemu_dash::monitor::hotplug::DeviceSpec;
 use qemu_dash::monitor::media::FormatChoice;
 use qemu_dash::monitor::migration::{self, MigrationInfo};
 use qemu_dash::monitor::{self, Job, News};
+use qemu_dash::news::AppEvent;
 use qemu_dash::qmp::types::BlockInfo;
 use qemu_dash::qmp::{Client, ConnectOptions};
 use serde_json::{Value, json};
@@ -39,8 +39,8 @@ async fn connect(qemu: &Qemu) -> Client {
 
 /// Runs a job to its end and returns everything it reported.
 async fn run(client: &Client, job: Job) -> Vec<News> {
-    let (tx, mut rx) = qemu_dash::collect::news::channel();
-    monitor::run(0, client.clone(), job, tx).await;
+    let (tx, mut rx) = qemu_dash::news::channel();
+    monitor::run(client.clone(), job, tx.monitor_reporter(0)).await;
     let mut news = Vec::new();
     while let Ok(event) = rx.try_recv() {
         if let AppEvent::Monitor { news: item, .. } = event {
@@ -53,7 +53,7 @@ async fn run(client: &Client, job: Job) -> Vec<News> {
 fn done(news: &[News]) -> Result<String, String> {
     news.iter()
         .find_map(|n| match n {
-            News::Done { result, .. } => Some(result.clone()),
+            News::Done { result, .. } => Some(result.clone().map_err(|error| error.to_string())),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no Done in {news:?}"))
@@ -108,14 +108,14 @@ async fn console_runs_hmp_and_raw_qmp_and_shows_errors_verbatim() {
     let bare = ConsoleCommand::parse("query-name", Mode::Qmp).unwrap();
     assert!(bare.run(&client).await.unwrap().contains("return"));
     let missing = ConsoleCommand::parse(r#"{"execute": "nosuch"}"#, Mode::Qmp).unwrap();
-    let error = missing.run(&client).await.unwrap_err();
+    let error = monitor::console::error_text(&missing.run(&client).await.unwrap_err());
     assert!(error.contains(r#""class": "CommandNotFound""#), "{error}");
     assert!(
         error.contains("The command nosuch has not been found"),
         "{error}"
     );
     let bad_args = ConsoleCommand::parse(r#"query-status {"x": 1}"#, Mode::Qmp).unwrap();
-    let error = bad_args.run(&client).await.unwrap_err();
+    let error = bad_args.run(&client).await.unwrap_err().to_string();
     assert!(error.contains("Parameter 'x' is unexpected"), "{error}");
     let unknown = ConsoleCommand::parse("nosuchcmd", Mode::Hmp).unwrap();
     assert!(
@@ -352,7 +352,7 @@ async fn host_forward_is_added_listed_and_removed() {
 
 /// Collects migration news from the follower until `done` says stop.
 async fn follow_until(
-    rx: &mut qemu_dash::collect::news::NewsReceiver,
+    rx: &mut qemu_dash::news::NewsReceiver,
     mut done: impl FnMut(&MigrationInfo) -> bool,
 ) -> Vec<MigrationInfo> {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -386,8 +386,8 @@ async fn migration_to_a_file_completes_with_progress() {
         json!({"max-bandwidth": 512 * 1024}),
     );
     let client = connect(&qemu).await;
-    let (tx, mut rx) = qemu_dash::collect::news::channel();
-    let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
+    let (tx, mut rx) = qemu_dash::news::channel();
+    let follower = tokio::spawn(migration::follow(client.clone(), tx.monitor_reporter(0)));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vm.mig");
     let uri = migration::check_uri(&format!("exec:cat > {}", file.display())).unwrap();
@@ -422,8 +422,8 @@ async fn unreachable_migration_uri_fails_with_qemu_reason_and_cancel_works() {
     let qemu = Qemu::builder().observer().start();
     let mut observer = qemu.observer();
     let client = connect(&qemu).await;
-    let (tx, mut rx) = qemu_dash::collect::news::channel();
-    let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
+    let (tx, mut rx) = qemu_dash::news::channel();
+    let follower = tokio::spawn(migration::follow(client.clone(), tx.monitor_reporter(0)));
     let port = free_port();
     let uri = migration::check_uri(&format!("tcp:127.0.0.1:{port}")).unwrap();
     // QEMU accepts the command and fails in the background.

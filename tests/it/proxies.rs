@@ -157,7 +157,7 @@ fn limits_come_from_the_model_controls_off_and_polite_mode_say_why() {
     model.act(Action::TogglePause, Instant::now());
     assert!(model.message.clone().unwrap().text.contains("polite mode"));
     assert!(draw(&model).contains("events not available: polite mode"));
-    model.apply(qemu_dash::collect::AppEvent::Busy { vm: 0 }, Instant::now());
+    model.apply(qemu_dash::news::AppEvent::Busy { vm: 0 }, Instant::now());
     assert_eq!(model.vms[0].state_word(), qemu_dash::app::vm::BUSY);
     assert!(draw(&model).contains("busy (another client has the socket)"));
 }

@@ -4,12 +4,10 @@
 use chrono::{Local, TimeZone};
 use qemu_dash::app::keymap::Action;
 use qemu_dash::app::{ConnectionState, Model, Question, View};
-use qemu_dash::collect::host::{HostSample, VcpuHost};
-use qemu_dash::collect::poller::{
-    BlockSample, MachineFacts, MemorySample, Sample, SlowSample, VcpuSample,
+use qemu_dash::news::{
+    AppEvent, BlockRates, BlockSample, EventRecord, HostSample, MachineFacts, MemorySample, Sample,
+    SlowSample, VcpuHost, VcpuSample,
 };
-use qemu_dash::collect::rates::BlockRates;
-use qemu_dash::collect::{AppEvent, EventRecord};
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
 use qemu_dash::qmp::{Event, QemuVersion};
 use ratatui::Terminal;
@@ -430,7 +428,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     model.apply(
         AppEvent::CommandDone {
             vm: 1,
-            command: qemu_dash::collect::VmCommand::Pause,
+            command: qemu_dash::news::VmCommand::Pause,
             result: Err("QEMU said no".into()),
         },
         start,

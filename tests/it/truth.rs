@@ -295,12 +295,12 @@ fn migration_tab(model: &mut qemu_dash::app::Model) -> String {
 /// the messages the model said on the way.
 async fn apply_migration_news_until(
     model: &mut qemu_dash::app::Model,
-    news: &mut qemu_dash::collect::news::NewsReceiver,
+    news: &mut qemu_dash::news::NewsReceiver,
     what: &str,
     mut done: impl FnMut(&qemu_dash::monitor::migration::MigrationInfo) -> bool,
 ) -> Vec<String> {
-    use qemu_dash::collect::AppEvent;
     use qemu_dash::monitor::News;
+    use qemu_dash::news::AppEvent;
     let mut said = Vec::new();
     loop {
         let event = tokio::time::timeout(WAIT, news.recv())
@@ -333,8 +333,8 @@ async fn snapshot_saves_are_not_migrations_but_real_migrations_still_show() {
     .await
     .unwrap();
     let mut model = qemu_dash::app::Model::new(vec![qemu.target()], Duration::from_secs(1), false);
-    let (tx, mut news) = qemu_dash::collect::news::channel();
-    let follower = tokio::spawn(migration::follow(0, client.clone(), tx));
+    let (tx, mut news) = qemu_dash::news::channel();
+    let follower = tokio::spawn(migration::follow(client.clone(), tx.monitor_reporter(0)));
     let said =
         apply_migration_news_until(&mut model, &mut news, "the first report", |_| true).await;
     assert!(said.is_empty(), "{said:?}");

@@ -7,12 +7,12 @@ use super::DeviceQuestion;
 use crate::app::input::LineEditor;
 use crate::app::keymap::{Action, MonitorKey};
 use crate::app::{Effect, Message, Model, Question};
-use crate::collect::AppEvent;
 use crate::monitor::hotplug::DeviceSpec;
 use crate::monitor::media::FormatChoice;
 use crate::monitor::migration;
 use crate::monitor::network::{self, HostForward};
 use crate::monitor::{Job, News};
+use crate::news::AppEvent;
 use serde_json::Value;
 
 /// What a prompt is for.
@@ -321,7 +321,7 @@ impl Model {
             Ok(_) => self.devices.form = None,
             Err(error) => {
                 form.waiting = None;
-                form.error = Some(error.clone());
+                form.error = Some(error.to_string());
             }
         }
     }

@@ -5,7 +5,8 @@
 //! `--pid` gives it. The script prints each file after a marker line; [`parse_output`] splits
 //! them into [`ProcReadings`]. Nothing here blocks the runtime: ssh runs as a child process.
 
-use super::{HostRates, HostSample, ProcReadings};
+use super::{HostRates, ProcReadings};
+use crate::news::HostSample;
 use crate::ssh::{SshHost, shell_quote};
 use std::time::{Duration, Instant};
 

@@ -112,6 +112,24 @@ impl NewsSender {
     }
 }
 
+impl NewsSender {
+    /// A function for the monitor's tasks ([`crate::monitor::run`],
+    /// [`crate::monitor::migration::follow`]) that wraps their news as
+    /// [`AppEvent::Monitor`] about `vm`.
+    pub fn monitor_reporter(
+        &self,
+        vm: VmId,
+    ) -> impl Fn(crate::monitor::News) -> Result<(), crate::monitor::Unheard> + Send + Sync + 'static
+    {
+        let sender = self.clone();
+        move |news| {
+            sender
+                .send(AppEvent::Monitor { vm, news })
+                .map_err(|Closed| crate::monitor::Unheard)
+        }
+    }
+}
+
 /// The receiving end, read by the app loop.
 pub struct NewsReceiver {
     inner: mpsc::UnboundedReceiver<AppEvent>,
@@ -161,7 +179,7 @@ impl NewsReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::EventRecord;
+    use crate::news::EventRecord;
 
     fn event(text: &str) -> AppEvent {
         AppEvent::Event {
