@@ -16,6 +16,7 @@ use crate::collect::discover;
 use crate::collect::watch::WatchOptions;
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};
+use crate::ui::theme::Theme;
 use anyhow::Context;
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyCode, KeyEvent,
@@ -76,6 +77,7 @@ pub async fn run(
     interval: Duration,
     read_only: bool,
     keys: Keymap,
+    theme: Theme,
     mouse: bool,
 ) -> anyhow::Result<()> {
     let targets: Vec<Target> = watchlist.vms.iter().map(|(t, _)| t.clone()).collect();
@@ -136,7 +138,7 @@ pub async fn run(
         if dirty {
             let now = Instant::now();
             let frame = terminal
-                .draw(|frame| crate::ui::render(frame, &model, now))
+                .draw(|frame| crate::ui::render(frame, &model, now, &theme))
                 .context("drawing the dashboard")?;
             model.page_rows = crate::ui::page_rows(&model, frame.area, now);
             dirty = false;

@@ -1,6 +1,7 @@
-//! Drawing: [`render`] is a pure function of the [`Model`] (and the current instant, for
-//! "time in state"). One file per panel; styles come from [`theme`]. No widget is given an
-//! area it cannot handle: below [`MIN_SIZE`] a message replaces the panels.
+//! Drawing: [`render`] draws a frame from the [`Model`], the current instant (for "time in
+//! state") and the [`Theme`], and from nothing else: no global, no clock of its own. One file
+//! per panel; every style comes from the theme passed down. No widget is given an area it
+//! cannot handle: below [`MIN_SIZE`] a message replaces the panels.
 
 pub mod blocks;
 pub mod chart;
@@ -28,13 +29,14 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use std::time::Instant;
+use theme::Theme;
 
 /// The smallest terminal the dashboard draws in: (columns, rows).
 pub const MIN_SIZE: (u16, u16) = (60, 18);
 
-/// Draws the whole screen.
-pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
-    draw(frame, model, now);
+/// Draws the whole screen in `theme`'s styles.
+pub fn render(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
+    draw(frame, model, now, theme);
     replace_unsafe_cells(frame.buffer_mut());
 }
 
@@ -67,32 +69,32 @@ pub fn too_small(width: u16, height: u16) -> bool {
     width < MIN_SIZE.0 || height < MIN_SIZE.1
 }
 
-fn draw(frame: &mut Frame, model: &Model, now: Instant) {
+fn draw(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
     let area = frame.area();
     if too_small(area.width, area.height) {
         render_too_small(frame, area, model.ignored_keys);
         return;
     }
     match model.view {
-        View::Fleet => fleet::render(frame, area, model, now),
-        View::Vm => render_vm(frame, area, model, now),
-        View::Snapshots => snapshots::render(frame, area, model, now),
-        View::Console => console::render(frame, area, model, now),
-        View::Devices => devices::render(frame, area, model, now),
+        View::Fleet => fleet::render(frame, area, model, now, theme),
+        View::Vm => render_vm(frame, area, model, now, theme),
+        View::Snapshots => snapshots::render(frame, area, model, now, theme),
+        View::Console => console::render(frame, area, model, now, theme),
+        View::Devices => devices::render(frame, area, model, now, theme),
     }
     if let Some(record) = &model.event_detail {
-        overlay::render_event_detail(frame, area, record);
+        overlay::render_event_detail(frame, area, record, theme);
     }
     if model.history_open {
-        overlay::render_history(frame, area, model);
+        overlay::render_history(frame, area, model, theme);
     }
     if model.help {
-        overlay::render_help(frame, area, model);
+        overlay::render_help(frame, area, model, theme);
     }
     if let Some(question) = &model.confirm {
         let vm = question.vm().map_or(model.vm(), |id| model.vms.get(id));
         let name = vm.map_or("", |vm| vm.display_name());
-        overlay::render_confirm(frame, area, &question.text(name), &model.keys);
+        overlay::render_confirm(frame, area, &question.text(name), &model.keys, theme);
     }
 }
 
@@ -174,23 +176,23 @@ pub fn vm_areas(area: Rect, model: &Model, now: Instant) -> VmAreas {
     }
 }
 
-fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
     let areas = vm_areas(area, model, now);
     let Some(vm) = model.vm() else {
         return;
     };
     let stale = stale_label(vm, now);
     let stale = stale.as_deref();
-    header::render(frame, areas.header, model, vm, now);
-    cpus::render_cpus(frame, areas.cpus, model, vm, stale);
-    cpus::render_memory(frame, areas.memory, vm, stale);
+    header::render(frame, areas.header, model, vm, now, theme);
+    cpus::render_cpus(frame, areas.cpus, model, vm, stale, theme);
+    cpus::render_memory(frame, areas.memory, vm, stale, theme);
     if let (Some(panel), Some(info)) = (areas.migration, vm.monitor.migration.as_ref()) {
-        migration::render(frame, panel, info, " (M: details, x there cancels)");
+        migration::render(frame, panel, info, " (M: details, x there cancels)", theme);
     }
-    blocks::render(frame, areas.blocks, model, vm, stale);
-    events::render(frame, areas.events, model, vm);
-    footer::render_message(frame, areas.message, model, now);
-    footer::render_keys(frame, areas.footer, model);
+    blocks::render(frame, areas.blocks, model, vm, stale, theme);
+    events::render(frame, areas.events, model, vm, theme);
+    footer::render_message(frame, areas.message, model, now, theme);
+    footer::render_keys(frame, areas.footer, model, theme);
 }
 
 /// Rows a page key moves in the list the keys act on now, on a screen of `area`: the rows
@@ -235,21 +237,21 @@ pub fn with_stale(title: &str, stale: Option<&str>) -> String {
     }
 }
 
-/// A bordered panel block with a title; dimmed when stale. The focused panel shows it three
-/// ways, so that it shows without colours too: its border colour, a bold border and a
-/// marker before its title.
-pub fn panel(title: &str, focused: bool, stale: bool) -> Block<'static> {
+/// A bordered panel block with a title, in `theme`; dimmed when stale. The focused panel
+/// shows it three ways, so that it shows without colours too: its border colour, a bold
+/// border and a marker before its title.
+pub fn panel(title: &str, focused: bool, stale: bool, theme: &Theme) -> Block<'static> {
     let block = if focused {
         Block::bordered()
-            .border_style(theme::focused_border())
-            .title(Line::styled(format!(" ▶ {title} "), theme::title()))
+            .border_style(theme.focused_border())
+            .title(Line::styled(format!(" ▶ {title} "), theme.title()))
     } else {
         Block::bordered()
-            .border_style(theme::border())
-            .title(Line::styled(format!(" {title} "), theme::title()))
+            .border_style(theme.border())
+            .title(Line::styled(format!(" {title} "), theme.title()))
     };
     if stale {
-        block.style(theme::stale())
+        block.style(theme.stale())
     } else {
         block.style(Style::new())
     }

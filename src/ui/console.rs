@@ -1,7 +1,7 @@
 //! The monitor console: the VM's transcript of commands and replies (scrollable) and the
 //! input line with its mode (HMP or QMP) and cursor.
 
-use super::{footer, header, panel, scroll, theme};
+use super::{footer, header, panel, scroll, theme::Theme};
 use crate::app::console::LineKind;
 use crate::app::input::LineEditor;
 use crate::app::{InputPurpose, Model, Vm};
@@ -50,12 +50,12 @@ pub fn transcript_window(model: &Model, vm: &Vm, rows: u16) -> Range<usize> {
 }
 
 /// Draws the console.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
     let Some(vm) = model.vm() else {
         return;
     };
     let [header_area, output_area, input_area, message, keys] = areas(area, model, now);
-    header::render(frame, header_area, model, vm, now);
+    header::render(frame, header_area, model, vm, now, theme);
 
     let transcript = &vm.monitor.console;
     let shown = model.shown_transcript(vm);
@@ -71,12 +71,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     if !model.console.filter.is_empty() {
         title.push_str(&format!(" (filter: {})", model.console.filter));
     }
-    let block = panel(&title, false, !vm.is_connected());
+    let block = panel(&title, false, !vm.is_connected(), theme);
     let width = inner.width as usize;
     let lines: Vec<Line> = if transcript.lines.is_empty() {
         INTRO
             .iter()
-            .map(|text| Line::styled(*text, theme::muted()))
+            .map(|text| Line::styled(*text, theme.muted()))
             .collect()
     } else {
         // Only what fits is drawn: the lines in view, each up to the panel's width.
@@ -85,9 +85,9 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             .map(|line| {
                 let text: String = line.text.chars().take(width).collect();
                 match line.kind {
-                    LineKind::Command => Line::styled(text, theme::key()),
+                    LineKind::Command => Line::styled(text, theme.key()),
                     LineKind::Output => Line::raw(text),
-                    LineKind::Error => Line::styled(text, theme::error()),
+                    LineKind::Error => Line::styled(text, theme.error()),
                 }
             })
             .collect()
@@ -98,6 +98,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         scroll::border_beside(output_area, inner),
         window,
         shown.len(),
+        theme,
     );
 
     let input = &model.console.input;
@@ -116,26 +117,34 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             &filter.editor,
             " Filter the output (Enter keeps it, Esc clears it) ",
             filter.purpose.label(),
+            theme,
         ),
-        _ => render_input(frame, input_area, input, mode, ""),
+        _ => render_input(frame, input_area, input, mode, "", theme),
     }
-    footer::render_message(frame, message, model, now);
-    footer::render_keys(frame, keys, model);
+    footer::render_message(frame, message, model, now, theme);
+    footer::render_keys(frame, keys, model, theme);
 }
 
 /// Draws a bordered one-line input titled `title`; `label` goes before the text.
-pub fn render_input(frame: &mut Frame, area: Rect, input: &LineEditor, title: &str, label: &str) {
+pub fn render_input(
+    frame: &mut Frame,
+    area: Rect,
+    input: &LineEditor,
+    title: &str,
+    label: &str,
+    theme: &Theme,
+) {
     let block = Block::bordered()
-        .border_style(theme::focused_border())
-        .title(Line::styled(title.to_string(), theme::title()));
+        .border_style(theme.focused_border())
+        .title(Line::styled(title.to_string(), theme.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    render_text(frame, inner, input, label);
+    render_text(frame, inner, input, label, theme);
 }
 
 /// Draws `label` and the editor's text on the first row of `area`, scrolled so the cursor
 /// shows (wide characters take two columns), and puts the terminal cursor there.
-pub fn render_text(frame: &mut Frame, area: Rect, input: &LineEditor, label: &str) {
+pub fn render_text(frame: &mut Frame, area: Rect, input: &LineEditor, label: &str, theme: &Theme) {
     use unicode_width::UnicodeWidthChar;
     let inner = Rect {
         height: area.height.min(1),
@@ -158,7 +167,7 @@ pub fn render_text(frame: &mut Frame, area: Rect, input: &LineEditor, label: &st
     }
     frame.render_widget(
         Paragraph::new(Line::from(vec![
-            ratatui::text::Span::styled(label.to_string(), theme::muted()),
+            ratatui::text::Span::styled(label.to_string(), theme.muted()),
             ratatui::text::Span::raw(visible),
         ])),
         inner,

@@ -1,7 +1,8 @@
 //! Overlays drawn over the dashboard: the confirmation dialog, the help and the message
 //! history.
 
-use super::{scroll, theme};
+use super::scroll;
+use super::theme::Theme;
 use crate::app::Model;
 use crate::app::help::HelpLine;
 use crate::app::keymap::{KeyContext, Keymap};
@@ -22,7 +23,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 /// Draws a yes/no question, as tall as its text needs; its keys come from the key table.
-pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keymap) {
+pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keymap, theme: &Theme) {
     let width = area.width.min(72);
     let mut text: Vec<Line> = super::footer::wrap(question, width.saturating_sub(2) as usize)
         .into_iter()
@@ -33,7 +34,7 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keym
             .into_iter()
             .flat_map(|(keys, label)| {
                 [
-                    Span::styled(keys, theme::key()),
+                    Span::styled(keys, theme.key()),
                     Span::raw(format!(" {label}    ")),
                 ]
             })
@@ -43,7 +44,7 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keym
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(text)
-            .block(Block::bordered().title(Line::styled(" Confirm ", theme::error()))),
+            .block(Block::bordered().title(Line::styled(" Confirm ", theme.error()))),
         popup,
     );
 }
@@ -68,12 +69,12 @@ pub fn help_rows(area: Rect, model: &Model) -> usize {
 /// Draws the help overlay from the key table: the rows of the screen under it, and what `q`
 /// does there. Where it does not fit, it shows its position ("1–14/40"), a scrollbar and
 /// the keys that scroll it.
-pub fn render_help(frame: &mut Frame, area: Rect, model: &Model) {
+pub fn render_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let help = model.help_lines();
     let popup = help_area(area, model);
     let mut block = Block::bordered().title(Line::styled(
         format!(" Help: {} ", model.base_context().name()),
-        theme::title(),
+        theme.title(),
     ));
     let inner = block.inner(popup);
     let rows = usize::from(inner.height);
@@ -85,14 +86,14 @@ pub fn render_help(frame: &mut Frame, area: Rect, model: &Model) {
             .title_top(
                 Line::styled(
                     format!(" {} ", scroll::span_position(&shown, help.len())),
-                    theme::title(),
+                    theme.title(),
                 )
                 .right_aligned(),
             )
             .title_bottom(Line::from(vec![
-                Span::styled(" ↑/↓ PgUp/PgDn g/G", theme::key()),
+                Span::styled(" ↑/↓ PgUp/PgDn g/G", theme.key()),
                 Span::raw(" scroll  "),
-                Span::styled("?/Esc", theme::key()),
+                Span::styled("?/Esc", theme.key()),
                 Span::raw(" close "),
             ]));
     }
@@ -100,11 +101,11 @@ pub fn render_help(frame: &mut Frame, area: Rect, model: &Model) {
         .iter()
         .map(|line| match line {
             HelpLine::Key { keys, label } => Line::from(vec![
-                Span::styled(format!("{keys:>16}  "), theme::key()),
+                Span::styled(format!("{keys:>16}  "), theme.key()),
                 Span::raw(*label),
             ]),
             HelpLine::Blank => Line::default(),
-            HelpLine::Note(text) => Line::styled(text.clone(), theme::muted()),
+            HelpLine::Note(text) => Line::styled(text.clone(), theme.muted()),
         })
         .collect();
     frame.render_widget(Clear, popup);
@@ -115,13 +116,14 @@ pub fn render_help(frame: &mut Frame, area: Rect, model: &Model) {
             scroll::border_beside(popup, inner),
             shown,
             help.len(),
+            theme,
         );
     }
 }
 
 /// Draws the message history: every message with its time and VM, wrapped whole, newest at
 /// the bottom, scrolled up by `model.history_scroll` messages.
-pub fn render_history(frame: &mut Frame, area: Rect, model: &Model) {
+pub fn render_history(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let popup = centered(
         area,
         area.width.saturating_sub(4),
@@ -138,19 +140,19 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &Model) {
         format!(" Messages ({total}, newest last) ")
     };
     let block = Block::bordered()
-        .border_style(theme::focused_border())
-        .title(Line::styled(title, theme::title()))
+        .border_style(theme.focused_border())
+        .title(Line::styled(title, theme.title()))
         .title_bottom(Line::from(vec![
-            Span::styled(" ↑/↓ PgUp/PgDn", theme::key()),
+            Span::styled(" ↑/↓ PgUp/PgDn", theme.key()),
             Span::raw(" scroll  "),
-            Span::styled("!/Esc", theme::key()),
+            Span::styled("!/Esc", theme.key()),
             Span::raw(" close "),
         ]));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     if model.messages.is_empty() {
         frame.render_widget(
-            Paragraph::new(Line::styled("no messages yet", theme::muted())),
+            Paragraph::new(Line::styled("no messages yet", theme.muted())),
             inner,
         );
         return;
@@ -161,7 +163,7 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines: Vec<Line> = Vec::new();
     for message in model.messages.iter().take(shown) {
         let style = if message.is_error {
-            theme::error()
+            theme.error()
         } else {
             ratatui::style::Style::new()
         };
@@ -181,7 +183,7 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &Model) {
                 " ".repeat(TIME_WIDTH)
             };
             lines.push(Line::from(vec![
-                Span::styled(time, theme::muted()),
+                Span::styled(time, theme.muted()),
                 Span::styled(part, style),
             ]));
         }
@@ -191,7 +193,7 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &Model) {
 }
 
 /// Draws one event's full data: its name, time, sentence and the data as indented JSON.
-pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord) {
+pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord, theme: &Theme) {
     let popup = centered(
         area,
         area.width.saturating_sub(4),
@@ -199,17 +201,17 @@ pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord) 
     );
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
-        .border_style(theme::focused_border())
+        .border_style(theme.focused_border())
         .title(Line::styled(
             format!(
                 " {} at {} ",
                 record.name,
                 record.time.format("%H:%M:%S%.3f")
             ),
-            theme::title(),
+            theme.title(),
         ))
         .title_bottom(Line::from(vec![
-            Span::styled(" Esc/Enter", theme::key()),
+            Span::styled(" Esc/Enter", theme.key()),
             Span::raw(" close "),
         ]));
     let inner = block.inner(popup);
@@ -220,7 +222,7 @@ pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord) 
     if record.cut_bytes > 0 {
         lines.push(Line::styled(
             format!("({} bytes of this event were not kept)", record.cut_bytes),
-            theme::muted(),
+            theme.muted(),
         ));
     }
     frame.render_widget(

@@ -557,7 +557,14 @@ fn block_rows_keep_their_history_by_key_and_only_the_rows_in_view_are_drawn() {
     model.selected_block = 150;
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
     terminal
-        .draw(|frame| qemu_dash::ui::render(frame, &model, Instant::now()))
+        .draw(|frame| {
+            qemu_dash::ui::render(
+                frame,
+                &model,
+                Instant::now(),
+                &qemu_dash::ui::theme::Theme::COLOUR,
+            )
+        })
         .unwrap();
     let screen = terminal.backend().to_string();
     // Row 150 in QEMU's (reversed) order is d49, with its own medium.

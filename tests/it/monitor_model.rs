@@ -62,7 +62,14 @@ fn news(model: &mut Model, news: News) {
 fn draw(model: &Model) -> String {
     let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
     terminal
-        .draw(|frame| qemu_dash::ui::render(frame, model, Instant::now()))
+        .draw(|frame| {
+            qemu_dash::ui::render(
+                frame,
+                model,
+                Instant::now(),
+                &qemu_dash::ui::theme::Theme::COLOUR,
+            )
+        })
         .unwrap();
     terminal.backend().to_string()
 }
@@ -382,7 +389,14 @@ fn every_monitor_screen_draws_at_the_smallest_and_a_large_size() {
     let draw_at = |model: &Model, width, height| {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         terminal
-            .draw(|frame| qemu_dash::ui::render(frame, model, Instant::now()))
+            .draw(|frame| {
+                qemu_dash::ui::render(
+                    frame,
+                    model,
+                    Instant::now(),
+                    &qemu_dash::ui::theme::Theme::COLOUR,
+                )
+            })
             .unwrap();
     };
     let screens = [
