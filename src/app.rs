@@ -6,34 +6,39 @@
 //! [`AppEvent::CommandDone`]. Keyed by VM: one VM shows the dashboard, several show the fleet
 //! table first.
 
-pub mod console;
+mod console;
 mod dashboard;
-pub mod devices;
+mod devices;
 mod effect;
-pub mod fleet;
-pub mod input;
+mod fleet;
+mod input;
 pub mod keymap;
-pub mod lists;
+mod lists;
 mod message;
 mod pointer;
 mod prompt;
 mod question;
-pub mod snapshots;
-pub mod vm;
+mod snapshots;
+mod vm;
 
 use crate::news::{AppEvent, EventRecord, VmCommand, VmId};
 use crate::snapshot::Operation;
+pub use console::LineKind;
 pub use dashboard::Panel;
+pub use devices::{Form, Tab};
 pub use effect::Effect;
-use fleet::FleetState;
+pub use fleet::{FleetColumn, FleetState};
+pub use input::{Edit, LineEditor};
 use keymap::{Action, KeyContext, Keymap};
 pub use message::{ERROR_LIFETIME, INFO_LIFETIME, MESSAGE_HISTORY_LEN, Message};
+pub use pointer::{ListId, Pointer};
 pub use prompt::{InputLine, InputPurpose, matches_filter};
 pub use question::{Dangerous, Question};
+pub use snapshots::{RunningJob, SnapshotSort};
 use std::time::{Duration, Instant};
 pub use vm::{
-    BlockRow, ConnectionState, EVENT_LOG_BYTES, EVENT_LOG_LEN, HISTORY_LEN, History,
-    PowerdownRequest, Vm,
+    BUSY, BlockRow, ConnectionState, EVENT_LOG_BYTES, EVENT_LOG_LEN, HISTORY_LEN, History,
+    NOT_ANSWERING, PowerdownRequest, Vm,
 };
 
 /// Shortest and longest poll interval.

@@ -325,7 +325,7 @@ impl Setup {
         let libvirt_uri = args.libvirt_uri.clone().or(config.libvirt_uri.clone());
         let discover = match (&args.discover, &config.discover) {
             _ if args.libvirt => Some(crate::collect::discover::Place::Preset {
-                preset: crate::collect::presets::Preset::Libvirt,
+                preset: crate::collect::Preset::Libvirt,
                 libvirt_uri: None,
             }),
             (Some(place), _) => Some(place.clone()),

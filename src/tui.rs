@@ -209,7 +209,7 @@ pub async fn run(
                     let size = terminal.size().context("reading the terminal size")?;
                     let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
                     if let Some(pointer) =
-                        crate::ui::mouse::pointer_for(&model, area, Instant::now(), event)
+                        crate::ui::pointer_for(&model, area, Instant::now(), event)
                     {
                         let action = crate::app::keymap::Action::Pointer(pointer);
                         let effects = model.act(action, Instant::now());

@@ -3,22 +3,24 @@
 //! per panel; every style comes from the theme passed down. No widget is given an area it
 //! cannot handle: below [`MIN_SIZE`] a message replaces the panels.
 
-pub mod blocks;
-pub mod chart;
-pub mod columns;
-pub mod console;
-pub mod cpus;
-pub mod devices;
-pub mod events;
-pub mod fleet;
-pub mod footer;
-pub mod header;
-pub mod migration;
-pub mod mouse;
-pub mod overlay;
-pub mod scroll;
-pub mod snapshots;
+mod blocks;
+mod chart;
+mod columns;
+mod console;
+mod cpus;
+mod devices;
+mod events;
+mod fleet;
+mod footer;
+mod header;
+mod migration;
+mod mouse;
+mod overlay;
+mod scroll;
+mod snapshots;
 pub mod theme;
+
+pub use mouse::pointer_for;
 
 use crate::app::{Model, Panel, View};
 use ratatui::Frame;

@@ -178,7 +178,7 @@ impl Model {
                 } else {
                     super::lists::Movement::PageDown
                 };
-                self.move_list(super::lists::ListId::Console, movement);
+                self.move_list(super::ListId::Console, movement);
             }
             Action::Filter if self.console.input.text().is_empty() => {
                 self.input = Some(InputLine::new(

@@ -73,8 +73,8 @@ impl Tab {
     }
 
     /// The list the tab's movement keys move (the migration tab has none).
-    pub fn list(self) -> Option<super::lists::ListId> {
-        use super::lists::ListId;
+    pub fn list(self) -> Option<super::ListId> {
+        use super::ListId;
         match self {
             Tab::Media => Some(ListId::Media),
             Tab::Network => Some(ListId::Forwards),

@@ -219,7 +219,7 @@ impl FleetState {
 impl super::Model {
     pub(super) fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
         if let Some(movement) = super::lists::Movement::of(action) {
-            self.move_list(super::lists::ListId::Fleet, movement);
+            self.move_list(super::ListId::Fleet, movement);
             return Vec::new();
         }
         let rows = self.fleet.rows(&self.vms, now);

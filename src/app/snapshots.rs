@@ -201,7 +201,7 @@ impl super::Model {
 
     pub(super) fn act_snapshots(&mut self, action: Action) -> Vec<Effect> {
         if let Some(movement) = super::lists::Movement::of(action) {
-            self.move_list(super::lists::ListId::Snapshots, movement);
+            self.move_list(super::ListId::Snapshots, movement);
             return Vec::new();
         }
         let selected = self

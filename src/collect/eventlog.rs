@@ -14,7 +14,7 @@
 //! the model.
 
 use crate::qmp::Event;
-use crate::qmp::connection::EventTap;
+use crate::qmp::EventTap;
 use anyhow::Context;
 use chrono::{Local, TimeZone};
 use serde_json::json;

@@ -545,12 +545,12 @@ impl PollState {
             .run(client.command_timeout())
             .await?;
         let status = if with_status {
-            replies.next::<StatusInfo>()?
+            replies.take::<StatusInfo>()?
         } else {
             self.status.clone().unwrap_or_default()
         };
-        let cpus: Vec<CpuInfo> = replies.next()?;
-        let blockstats: Vec<BlockStats> = replies.next()?;
+        let cpus: Vec<CpuInfo> = replies.take()?;
+        let blockstats: Vec<BlockStats> = replies.take()?;
         if with_status {
             self.status = Some(status.clone());
         }

@@ -699,7 +699,7 @@ impl QueryBatch<'_> {
         self
     }
 
-    /// Runs the batch within `timeout`; take each reply with [`Replies::next`], in order.
+    /// Runs the batch within `timeout`; take each reply with [`Replies::take`], in order.
     pub async fn run(self, timeout: Duration) -> Result<Replies, QmpError> {
         let answers = self.client.answer_batch(&self.commands, timeout).await?;
         Ok(Replies {
@@ -719,7 +719,7 @@ pub struct Replies {
 
 impl Replies {
     /// The next query's reply as a `T` (the type it was added with).
-    pub fn next<T: DeserializeOwned + 'static>(&mut self) -> Result<T, QmpError> {
+    pub fn take<T: DeserializeOwned + 'static>(&mut self) -> Result<T, QmpError> {
         let command = self.commands.get(self.taken).copied().unwrap_or_default();
         self.taken += 1;
         match self.answers.next() {

@@ -3,9 +3,9 @@
 
 use super::{footer, header, panel, theme::Theme};
 use crate::app::InputPurpose;
+use crate::app::LineEditor;
+use crate::app::LineKind;
 use crate::app::Model;
-use crate::app::console::LineKind;
-use crate::app::input::LineEditor;
 use crate::monitor::console::Mode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};

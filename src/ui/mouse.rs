@@ -3,7 +3,7 @@
 //! functions and windows as the drawing, so a click lands on the row it shows.
 
 use super::{blocks, cpus, events, scroll, vm_areas};
-use crate::app::lists::{ListId, Pointer};
+use crate::app::{ListId, Pointer};
 use crate::app::{Model, View};
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};

@@ -1,8 +1,8 @@
 //! The console and devices screens without QEMU: keys through the model (what is sent, what
 //! is refused and why), and the screens drawn on a `TestBackend` with reviewed snapshots.
 
-use qemu_dash::app::devices::Tab;
-use qemu_dash::app::input::Edit;
+use qemu_dash::app::Edit;
+use qemu_dash::app::Tab;
 use qemu_dash::app::keymap::{Action, MonitorKey as M};
 use qemu_dash::app::{Effect, Model, View};
 use qemu_dash::monitor::migration::MigrationInfo;
@@ -201,7 +201,7 @@ fn console_screen() {
     let mut model = model(false);
     model.act(Action::Monitor(M::OpenConsole), Instant::now());
     let transcript = &mut model.vms[0].monitor.console;
-    use qemu_dash::app::console::LineKind;
+    use qemu_dash::app::LineKind;
     transcript.push(LineKind::Command, "(hmp) info status");
     transcript.push(LineKind::Output, "VM status: running\n");
     transcript.push(LineKind::Command, "(qmp) {\"execute\": \"nosuch\"}");

@@ -346,8 +346,8 @@ async fn a_batch_gets_its_replies_in_order_with_an_idless_error_in_its_turn() {
         .run(Duration::from_secs(2))
         .await
         .unwrap();
-    assert_eq!(replies.next::<StatusInfo>().unwrap().status, "running");
-    match replies.next::<Vec<CpuInfo>>().unwrap_err() {
+    assert_eq!(replies.take::<StatusInfo>().unwrap().status, "running");
+    match replies.take::<Vec<CpuInfo>>().unwrap_err() {
         QmpError::Qemu { class, desc } => {
             assert_eq!(
                 (class.as_str(), desc.as_str()),
@@ -356,7 +356,7 @@ async fn a_batch_gets_its_replies_in_order_with_an_idless_error_in_its_turn() {
         }
         other => panic!("{other:?}"),
     }
-    let blocks = replies.next::<Vec<BlockStats>>().unwrap();
+    let blocks = replies.take::<Vec<BlockStats>>().unwrap();
     assert_eq!(blocks.len(), 1);
     assert!(matches!(events.recv().await, Some(Notice::Event(e)) if e.name == "RESUME"));
     // The connection is in step after the batch.

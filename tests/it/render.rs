@@ -292,8 +292,8 @@ fn help_overlay() {
 
 #[test]
 fn snapshot_view_with_a_job_in_progress() {
+    use qemu_dash::app::RunningJob;
     use qemu_dash::app::View;
-    use qemu_dash::app::snapshots::RunningJob;
     use qemu_dash::snapshot::{Operation, Progress, Snapshot};
     let start = Instant::now();
     let mut model = model_in("running", start);
@@ -771,7 +771,7 @@ fn fleet_at_every_size() {
 
 #[test]
 fn snapshots_at_every_size() {
-    use qemu_dash::app::snapshots::RunningJob;
+    use qemu_dash::app::RunningJob;
     use qemu_dash::snapshot::{Operation, Progress, Snapshot};
     let start = Instant::now();
     let mut model = big_model(start);
@@ -823,7 +823,7 @@ fn snapshots_at_every_size() {
 
 #[test]
 fn console_and_devices_at_every_size() {
-    use qemu_dash::app::console::LineKind;
+    use qemu_dash::app::LineKind;
     use qemu_dash::app::keymap::MonitorKey;
     let start = Instant::now();
     let mut model = big_model(start);
