@@ -6,11 +6,12 @@ use super::theme::Theme;
 use crate::app::History;
 use crate::format;
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::symbols::Marker;
+use ratatui::style::{Color, Style};
+use ratatui::symbols;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Sparkline};
+use ratatui::widgets::{Paragraph, Sparkline};
 use std::time::Duration;
 
 /// Rows from which a history is drawn as a chart with axes rather than a sparkline.
@@ -125,45 +126,222 @@ pub fn render(frame: &mut Frame, area: Rect, series: &Series, interval: Duration
         );
         return;
     }
-    let seconds = interval.as_secs_f64();
-    let newest = data.len() as f64 - 1.0;
-    let points: Vec<(f64, f64)> = data
-        .iter()
-        .enumerate()
-        .map(|(at, &value)| ((at as f64 - newest) * seconds, value as f64))
-        .collect();
     let window = window(area, interval);
-    let span = window.as_secs_f64();
-    let x_labels = vec![
-        Span::styled(format!("-{}", format::duration(window)), theme.muted()),
-        Span::styled(format!("-{}", format::duration(window / 2)), theme.muted()),
-        Span::styled("now", theme.muted()),
-    ];
-    let y_labels = vec![
-        Span::styled("0", theme.muted()),
-        Span::styled((series.format)(scale), theme.muted()),
-    ];
-    let dataset = Dataset::default()
-        .marker(Marker::Braille)
-        .graph_type(GraphType::Line)
-        .style(series.style)
-        .data(&points);
-    frame.render_widget(
-        Chart::new(vec![dataset])
-            .x_axis(
-                Axis::default()
-                    .bounds([-span, 0.0])
-                    .labels(x_labels)
-                    .style(theme.muted()),
-            )
-            .y_axis(
-                Axis::default()
-                    .bounds([0.0, scale.max(1.0)])
-                    .labels(y_labels)
-                    .style(theme.muted()),
-            ),
+    let labels = AxisLabels {
+        x: [
+            format!("-{}", format::duration(window)),
+            format!("-{}", format::duration(window / 2)),
+            "now".to_string(),
+        ],
+        y: ["0".to_string(), (series.format)(scale)],
+    };
+    let plot_style = Style::default().fg(series.style.fg.unwrap_or(Color::Reset));
+    draw_line_chart(
+        frame.buffer_mut(),
         plot,
+        &labels,
+        &data,
+        capacity,
+        scale.max(1.0),
+        plot_style,
+        theme.muted(),
     );
+}
+
+/// The labels around a line chart: the time axis (oldest, middle, newest) and the value axis
+/// (bottom, top).
+struct AxisLabels {
+    x: [String; 3],
+    y: [String; 2],
+}
+
+/// Draws `data` (oldest first, the newest at the right edge; `slots` samples across the plot)
+/// as a braille line on a scale of 0 to `top`, with the axes and their labels, straight into
+/// the buffer: one pass over the history, each dot set in a grid of braille bits, then one
+/// write per cell with dots.
+///
+/// The layout is the one of ratatui's `Chart` with a left and a bottom axis: the value labels
+/// left of the vertical axis, the time labels under the horizontal one (the first right-aligned
+/// under the corner, the middle one centred in the middle third, the last at the right edge).
+#[allow(clippy::too_many_arguments)]
+fn draw_line_chart(
+    buf: &mut Buffer,
+    area: Rect,
+    labels: &AxisLabels,
+    data: &[u64],
+    slots: usize,
+    top: f64,
+    line_style: Style,
+    axis_style: Style,
+) {
+    let area = area.intersection(buf.area);
+    if area.width < 3 || area.height < 3 {
+        return;
+    }
+    let width_of = |text: &str| Span::raw(text).width() as u16;
+    let label_width = labels
+        .y
+        .iter()
+        .map(|label| width_of(label))
+        .chain(std::iter::once(width_of(&labels.x[0]).saturating_sub(1)))
+        .max()
+        .unwrap_or(0)
+        .min(area.width / 3);
+    let label_row = area.bottom() - 1;
+    let axis_row = label_row - 1;
+    let axis_column = area.x + label_width;
+    let graph = Rect {
+        x: axis_column + 1,
+        y: area.y,
+        width: area.right() - axis_column - 1,
+        height: axis_row - area.y,
+    };
+    // The value labels: 0 on the graph's bottom row, the top of the scale on its top row.
+    for (label, row) in labels.y.iter().zip([graph.bottom() - 1, graph.y]) {
+        buf.set_stringn(area.x, row, label, usize::from(label_width), axis_style);
+    }
+    // The time labels.
+    let third = graph.width / 3;
+    let [first, middle, last] = &labels.x;
+    let first_width = width_of(first).min(graph.x - area.x);
+    buf.set_stringn(
+        graph.x - first_width,
+        label_row,
+        first,
+        usize::from(first_width),
+        axis_style,
+    );
+    let middle_room = third.saturating_sub(1);
+    let middle_width = width_of(middle).min(middle_room);
+    buf.set_stringn(
+        graph.x + third + 1 + (middle_room - middle_width) / 2,
+        label_row,
+        middle,
+        usize::from(middle_width),
+        axis_style,
+    );
+    let last_width = width_of(last).min(third);
+    buf.set_stringn(
+        graph.right() - last_width,
+        label_row,
+        last,
+        usize::from(last_width),
+        axis_style,
+    );
+    // The axes.
+    for x in graph.left()..graph.right() {
+        buf[(x, axis_row)]
+            .set_symbol(symbols::line::HORIZONTAL)
+            .set_style(axis_style);
+    }
+    for y in graph.top()..graph.bottom() {
+        buf[(axis_column, y)]
+            .set_symbol(symbols::line::VERTICAL)
+            .set_style(axis_style);
+    }
+    buf[(axis_column, axis_row)]
+        .set_symbol(symbols::line::BOTTOM_LEFT)
+        .set_style(axis_style);
+    // The line, in braille dots (2 across and 4 down a cell).
+    let mut dots = BrailleGrid::new(graph.width, graph.height);
+    let (dots_wide, dots_high) = (dots.dots_wide(), dots.dots_high());
+    let slots = slots.max(1);
+    let newest = data.len().saturating_sub(1);
+    let point = |at: usize, value: u64| {
+        // The newest sample is at the right edge, the window's start (`slots` samples
+        // earlier) at the left one.
+        let slot = slots.saturating_sub(newest - at);
+        let x = (slot * (dots_wide - 1) + slots / 2) / slots;
+        let fraction = (value as f64 / top).clamp(0.0, 1.0);
+        let y = ((1.0 - fraction) * (dots_high - 1) as f64).round() as usize;
+        (x, y)
+    };
+    let mut previous = None;
+    for (at, &value) in data.iter().enumerate() {
+        let here = point(at, value);
+        match previous {
+            Some(from) => dots.line(from, here),
+            None => dots.set(here),
+        }
+        previous = Some(here);
+    }
+    dots.render(graph, buf, line_style);
+}
+
+/// Braille dots for a `width` × `height` cell area: two dots across and four down each cell,
+/// kept as the bits of the braille pattern (U+2800 plus the bits).
+struct BrailleGrid {
+    width: usize,
+    cells: Vec<u8>,
+}
+
+impl BrailleGrid {
+    /// The bit of each dot, by its row (0–3) and column (0–1) in the cell.
+    const BITS: [[u8; 2]; 4] = [[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]];
+
+    fn new(width: u16, height: u16) -> Self {
+        let width = usize::from(width);
+        BrailleGrid {
+            width,
+            cells: vec![0; width * usize::from(height)],
+        }
+    }
+
+    fn dots_wide(&self) -> usize {
+        self.width * 2
+    }
+
+    fn dots_high(&self) -> usize {
+        self.cells.len().checked_div(self.width).unwrap_or(0) * 4
+    }
+
+    /// Sets the dot at `(x, y)`, counted from the top left; outside the grid, nothing.
+    fn set(&mut self, (x, y): (usize, usize)) {
+        if let Some(cell) = self.cells.get_mut((y / 4) * self.width + x / 2)
+            && x / 2 < self.width
+        {
+            *cell |= Self::BITS[y % 4][x % 2];
+        }
+    }
+
+    /// Sets the dots of the straight line from `from` to `to` (both ends included).
+    fn line(&mut self, from: (usize, usize), to: (usize, usize)) {
+        let (x0, y0) = (from.0 as isize, from.1 as isize);
+        let (x1, y1) = (to.0 as isize, to.1 as isize);
+        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
+        let (step_x, step_y) = ((x1 - x0).signum(), (y1 - y0).signum());
+        let (mut x, mut y, mut error) = (x0, y0, dx + dy);
+        loop {
+            self.set((x as usize, y as usize));
+            if x == x1 && y == y1 {
+                return;
+            }
+            let doubled = 2 * error;
+            if doubled >= dy {
+                error += dy;
+                x += step_x;
+            }
+            if doubled <= dx {
+                error += dx;
+                y += step_y;
+            }
+        }
+    }
+
+    /// Writes the cells with dots into `area` of `buf`, in `style`; cells without dots are
+    /// left as they are.
+    fn render(&self, area: Rect, buf: &mut Buffer, style: Style) {
+        for (index, &bits) in self.cells.iter().enumerate() {
+            if bits == 0 {
+                continue;
+            }
+            let (column, row) = (index % self.width, index / self.width);
+            let symbol = char::from_u32(0x2800 + u32::from(bits)).unwrap_or(' ');
+            buf[(area.x + column as u16, area.y + row as u16)]
+                .set_char(symbol)
+                .set_style(style);
+        }
+    }
 }
 
 #[cfg(test)]
