@@ -42,6 +42,36 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
     replace_unsafe_cells(frame.buffer_mut());
 }
 
+/// Writes `line` (its spans' styles over the line's) on the row `area.y` from `area.x`, at most
+/// `area.width` columns, and returns the columns used. Spans of printable ASCII, most of what a
+/// log shows, go one byte a cell with no grapheme or width lookup; any other span goes through
+/// ratatui's [`Buffer::set_stringn`].
+pub fn put_line(buf: &mut Buffer, area: Rect, line: &Line) -> u16 {
+    let area = area.intersection(buf.area);
+    if area.is_empty() {
+        return 0;
+    }
+    let mut x = area.x;
+    for span in &line.spans {
+        let room = area.right() - x;
+        if room == 0 {
+            break;
+        }
+        let style = line.style.patch(span.style);
+        let text = span.content.as_ref();
+        if text.bytes().all(|byte| (0x20..0x7f).contains(&byte)) {
+            let shown = &text.as_bytes()[..text.len().min(usize::from(room))];
+            for &byte in shown {
+                buf[(x, area.y)].set_char(char::from(byte)).set_style(style);
+                x += 1;
+            }
+        } else {
+            x = buf.set_stringn(x, area.y, text, usize::from(room), style).0;
+        }
+    }
+    x - area.x
+}
+
 /// Everything [`render`] shows that changes with the clock alone (the model unchanged): each
 /// VM's time in its state, time since it ended or stopped answering, QEMU's uptime, the age
 /// of stale figures, an unplug's wait, and which message the footer shows (messages expire).

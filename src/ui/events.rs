@@ -9,7 +9,7 @@ use crate::news::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{List, ListState, Paragraph};
+use ratatui::widgets::Paragraph;
 
 /// One event as a line: time, name (coloured by kind), text.
 pub fn event_line(record: &EventRecord, theme: &Theme) -> Line<'static> {
@@ -108,16 +108,21 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &The
         );
         return;
     }
-    let lines: Vec<Line> = events[in_view.clone()]
-        .iter()
-        .map(|record| event_line(record, theme))
-        .collect();
-    let mut list = List::new(lines);
-    if focused {
-        list = list.highlight_style(theme.selected());
+    // Each line in view is written straight into its row (a `List` would measure every
+    // grapheme of every line); the selected one is highlighted when the panel has focus.
+    let selected_row = (focused && len > 0).then(|| selected - in_view.start);
+    let buf = frame.buffer_mut();
+    for (row, record) in (lines_area.y..lines_area.bottom()).zip(&events[in_view.clone()]) {
+        let row_area = Rect {
+            y: row,
+            height: 1,
+            ..lines_area
+        };
+        super::put_line(buf, row_area, &event_line(record, theme));
+        if selected_row == Some(usize::from(row - lines_area.y)) {
+            buf.set_style(row_area, theme.selected());
+        }
     }
-    let mut state = ListState::default().with_selected((len > 0).then(|| selected - in_view.start));
-    frame.render_stateful_widget(list, lines_area, &mut state);
     scroll::scrollbar(
         frame,
         scroll::border_beside(area, lines_area),
