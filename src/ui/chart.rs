@@ -261,7 +261,7 @@ fn draw_line_chart(
         let here = point(at, value);
         match previous {
             Some(from) => dots.line(from, here),
-            None => dots.set(here),
+            None => dots.column(here.0, here.1, here.1),
         }
         previous = Some(here);
     }
@@ -295,35 +295,45 @@ impl BrailleGrid {
         self.cells.len().checked_div(self.width).unwrap_or(0) * 4
     }
 
-    /// Sets the dot at `(x, y)`, counted from the top left; outside the grid, nothing.
-    fn set(&mut self, (x, y): (usize, usize)) {
-        if let Some(cell) = self.cells.get_mut((y / 4) * self.width + x / 2)
-            && x / 2 < self.width
-        {
-            *cell |= Self::BITS[y % 4][x % 2];
+    /// Sets the dots of the line from `from` to `to` (both ends included), a dot column at a
+    /// time: in each column, the dots between where the line enters and leaves it. A steep
+    /// line (a history jumping) is a few columns of whole cells, not a dot at a time.
+    fn line(&mut self, from: (usize, usize), to: (usize, usize)) {
+        let ((x0, y0), (x1, y1)) = if from.0 <= to.0 {
+            (from, to)
+        } else {
+            (to, from)
+        };
+        if x0 == x1 {
+            self.column(x0, y0.min(y1), y0.max(y1));
+            return;
+        }
+        let (left, right) = (x0 as f64, x1 as f64);
+        let (start, rise) = (y0 as f64, y1 as f64 - y0 as f64);
+        let y_at = |x: f64| start + rise * (x.clamp(left, right) - left) / (right - left);
+        for x in x0..=x1 {
+            let (enter, leave) = (y_at(x as f64 - 0.5), y_at(x as f64 + 0.5));
+            let (low, high) = (enter.min(leave).round(), enter.max(leave).round());
+            self.column(x, low as usize, high as usize);
         }
     }
 
-    /// Sets the dots of the straight line from `from` to `to` (both ends included).
-    fn line(&mut self, from: (usize, usize), to: (usize, usize)) {
-        let (x0, y0) = (from.0 as isize, from.1 as isize);
-        let (x1, y1) = (to.0 as isize, to.1 as isize);
-        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
-        let (step_x, step_y) = ((x1 - x0).signum(), (y1 - y0).signum());
-        let (mut x, mut y, mut error) = (x0, y0, dx + dy);
-        loop {
-            self.set((x as usize, y as usize));
-            if x == x1 && y == y1 {
-                return;
-            }
-            let doubled = 2 * error;
-            if doubled >= dy {
-                error += dy;
-                x += step_x;
-            }
-            if doubled <= dx {
-                error += dx;
-                y += step_y;
+    /// Sets the dots of column `x` from row `top` to row `bottom` (included), a cell at a time.
+    fn column(&mut self, x: usize, top: usize, bottom: usize) {
+        let (cell_column, side) = (x / 2, x % 2);
+        if cell_column >= self.width {
+            return;
+        }
+        for cell_row in top / 4..=bottom / 4 {
+            let first = if cell_row == top / 4 { top % 4 } else { 0 };
+            let last = if cell_row == bottom / 4 {
+                bottom % 4
+            } else {
+                3
+            };
+            let mask = (first..=last).fold(0, |mask, row| mask | Self::BITS[row][side]);
+            if let Some(cell) = self.cells.get_mut(cell_row * self.width + cell_column) {
+                *cell |= mask;
             }
         }
     }
