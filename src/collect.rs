@@ -2,8 +2,9 @@
 //!
 //! Tasks here never touch the dashboard's model; they send [`AppEvent`](crate::news::AppEvent)s
 //! over the news channel and the app loop applies them. [`watch`] runs one VM's connection
-//! (with reconnect), its [`poller`] and its [`listener`]; [`host`] samples `/proc`; [`rates`]
-//! turns cumulative counters into per-second rates.
+//! (with reconnect), its poller and its event listener; `host` samples `/proc`; `rates` turns
+//! cumulative counters into per-second rates; [`discover`] finds sockets in folders and
+//! through VM managers' presets ([`Preset`]); [`eventlog`] appends events to a file.
 
 pub mod discover;
 pub mod eventlog;
