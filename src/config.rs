@@ -61,31 +61,80 @@ pub struct Config {
     /// Default for `--libvirt-uri`.
     pub libvirt_uri: Option<String>,
     /// "default", or "mono" for no colours (as does the `NO_COLOR` environment variable).
-    pub theme: Option<String>,
+    #[serde(default)]
+    pub theme: ThemeName,
     /// Default `true`: the wheel scrolls lists and a click focuses; `false` as `--no-mouse`.
     pub mouse: Option<bool>,
-    /// Keys moved: action name → key or keys, or screen name → such a table.
+    /// Keys moved, as written: action name → key or keys, or screen name → such a table. The
+    /// key table checks them (names, keys, clashes) when it is built from them.
     #[serde(default)]
-    pub keys: std::collections::BTreeMap<String, toml::Value>,
+    pub keys: KeyOverrides,
     /// VMs to watch when none are given on the command line.
     #[serde(default)]
     pub vm: Vec<VmEntry>,
+    /// The file this was read from; `None` for the defaults or text parsed directly.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// The `[keys]` table as written: action name → key or keys, or screen name → such a table.
+pub type KeyOverrides = std::collections::BTreeMap<String, toml::Value>;
+
+/// The themes the config file's `theme` names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ThemeName {
+    /// Colours that carry meaning (running green, paused yellow, errors red).
+    #[default]
+    Default,
+    /// No colours: bold, reverse and dim only.
+    Mono,
+}
+
+impl ThemeName {
+    /// Every theme with its name in the config file.
+    pub const ALL: [(ThemeName, &'static str); 2] =
+        [(ThemeName::Default, "default"), (ThemeName::Mono, "mono")];
+}
+
+/// A `theme` the config file gives that names no theme.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown theme '{name}' (known: {known})")]
+pub struct UnknownTheme {
+    /// The name given.
+    name: String,
+    /// The names known, comma-separated.
+    known: String,
+}
+
+impl std::str::FromStr for ThemeName {
+    type Err = UnknownTheme;
+
+    fn from_str(name: &str) -> Result<ThemeName, UnknownTheme> {
+        ThemeName::ALL
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(theme, _)| *theme)
+            .ok_or_else(|| UnknownTheme {
+                name: name.to_string(),
+                known: ThemeName::ALL.map(|(_, known)| known).join(", "),
+            })
+    }
+}
+
+impl TryFrom<String> for ThemeName {
+    type Error = UnknownTheme;
+
+    fn try_from(name: String) -> Result<ThemeName, UnknownTheme> {
+        name.parse()
+    }
 }
 
 impl Config {
     /// Parses config text; errors name the line and field.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
-        config.keymap()?;
         config.interval()?;
-        if let Some(theme) = &config.theme
-            && !crate::ui::theme::THEMES.contains(&theme.as_str())
-        {
-            anyhow::bail!(
-                "unknown theme '{theme}' (known: {})",
-                crate::ui::theme::THEMES.join(", ")
-            );
-        }
         Ok(config)
     }
 
@@ -97,16 +146,14 @@ impl Config {
             .map_err(|error| anyhow::anyhow!("interval: {error}"))
     }
 
-    /// The key table with the `[keys]` table's moves, checked for clashes.
-    pub fn keymap(&self) -> anyhow::Result<crate::app::keymap::Keymap> {
-        crate::app::keymap::Keymap::parse(&self.keys)
-            .map_err(|error| anyhow::anyhow!("[keys]: {error}"))
-    }
-
-    /// True when colours are off: the `mono` theme, or `NO_COLOR` set and not empty.
-    pub fn monochrome(&self) -> bool {
-        self.theme.as_deref() == Some("mono")
-            || std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
+    /// `error`, found in this config's `field` after it was read (the `[keys]` table's clash),
+    /// told as [`Config::load`] tells its own: naming the file and the field.
+    pub fn error_in(&self, field: &str, error: impl std::fmt::Display) -> anyhow::Error {
+        let error = anyhow::anyhow!("{field}: {error}");
+        match &self.source {
+            Some(path) => error.context(format!("in the config file {}", path.display())),
+            None => error,
+        }
     }
 
     /// Reads `explicit` (which must exist), else the default file if it exists, else nothing.
@@ -120,7 +167,12 @@ impl Config {
         };
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading the config file {}", path.display()))?;
-        Config::parse(&text).with_context(|| format!("in the config file {}", path.display()))
+        let config = Config::parse(&text)
+            .with_context(|| format!("in the config file {}", path.display()))?;
+        Ok(Config {
+            source: Some(path),
+            ..config
+        })
     }
 
     /// The configured name of `target`, if the file lists it.
@@ -184,14 +236,15 @@ mod tests {
     #[test]
     fn themes_are_checked() {
         assert_eq!(
-            Config::parse("theme = \"mono\"\n")
-                .unwrap()
-                .theme
-                .as_deref(),
-            Some("mono")
+            Config::parse("theme = \"mono\"\n").unwrap().theme,
+            ThemeName::Mono
         );
+        assert_eq!(Config::parse("").unwrap().theme, ThemeName::Default);
         let error = Config::parse("theme = \"neon\"\n").unwrap_err().to_string();
-        assert!(error.contains("unknown theme 'neon'"), "{error}");
+        assert!(
+            error.contains("unknown theme 'neon' (known: default, mono)"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -79,7 +79,6 @@ const INSTALL_HINT: &str = "install it with `sudo apt-get install qemu-system-x8
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    crate::ui::theme::set_monochrome(crate::config::Config::default().monochrome());
     if !which(&args.qemu) {
         bail!("QEMU ({}) was not found: {INSTALL_HINT}", args.qemu);
     }
@@ -194,6 +193,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.interval,
         false,
         crate::app::keymap::Keymap::default(),
+        crate::ui::theme::Theme::new(
+            crate::config::ThemeName::default(),
+            crate::ui::theme::no_color_requested(),
+        ),
         true,
     )
     .await;

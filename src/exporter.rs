@@ -69,7 +69,7 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     );
     loop {
         tokio::select! {
-            news = collectors.events.recv() => {
+            news = collectors.next_news() => {
                 let Some(news) = news else { break };
                 model.apply(news, Instant::now());
             }

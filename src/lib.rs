@@ -33,8 +33,9 @@ use anyhow::bail;
 /// Watches the command line's targets, in the terminal UI or in batch mode.
 pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
     let setup = runtime::Setup::from_args(&cli.watch, cli.read_only || cli.batch)?;
-    ui::theme::set_monochrome(setup.config.monochrome());
-    let keymap = setup.config.keymap()?;
+    let theme = ui::theme::Theme::new(setup.config.theme, ui::theme::no_color_requested());
+    let keymap = app::keymap::Keymap::parse(&setup.config.keys)
+        .map_err(|error| setup.config.error_in("[keys]", error))?;
     let read_only = cli.read_only || setup.config.read_only.unwrap_or(false);
     let mouse = !cli.no_mouse && setup.config.mouse.unwrap_or(true);
     let runtime::Setup {
@@ -51,7 +52,10 @@ pub async fn watch(cli: cli::Cli) -> anyhow::Result<()> {
         }
         batch::run(watchlist, options, interval, cli.count).await
     } else {
-        tui::run(watchlist, options, interval, read_only, keymap, mouse).await
+        tui::run(
+            watchlist, options, interval, read_only, keymap, theme, mouse,
+        )
+        .await
     };
     // The terminal is back to normal by now: finish the log, and say if events are missing
     // from it without a gap line saying so.

@@ -1,6 +1,7 @@
-//! Drawing: [`render`] is a pure function of the [`Model`] (and the current instant, for
-//! "time in state"). One file per panel; styles come from [`theme`]. No widget is given an
-//! area it cannot handle: below [`MIN_SIZE`] a message replaces the panels.
+//! Drawing: [`render`] draws a frame from the [`Model`], the current instant (for "time in
+//! state") and the [`Theme`], and from nothing else: no global, no clock of its own. One file
+//! per panel; every style comes from the theme passed down. No widget is given an area it
+//! cannot handle: below [`MIN_SIZE`] a message replaces the panels.
 
 mod blocks;
 mod chart;
@@ -29,14 +30,50 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use std::time::Instant;
+use theme::Theme;
 
 /// The smallest terminal the dashboard draws in: (columns, rows).
 pub const MIN_SIZE: (u16, u16) = (60, 18);
 
-/// Draws the whole screen.
-pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
-    draw(frame, model, now);
+/// Draws the whole screen in `theme`'s styles.
+pub fn render(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
+    draw(frame, model, now, theme);
     replace_unsafe_cells(frame.buffer_mut());
+}
+
+/// Everything [`render`] shows that changes with the clock alone (the model unchanged): each
+/// VM's time in its state, time since it ended or stopped answering, QEMU's uptime, the age
+/// of stale figures, an unplug's wait, and which message the footer shows (messages expire).
+/// The dashboard compares it at each clock tick with its value at the last frame, and draws
+/// only when it differs: a frame whose text would not change is not rendered at all. It
+/// covers every VM, not only the one in view, so it errs towards drawing.
+pub fn clock_text(model: &Model, now: Instant) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    for vm in &model.vms {
+        // Only the text counts here: any theme writes the same words.
+        for span in header::state_spans(vm, now, &Theme::default()) {
+            text.push_str(&span.content);
+        }
+        if let Some(uptime) = vm.qemu_uptime_now(now) {
+            let _ = write!(text, "|{}", crate::format::duration(uptime));
+        }
+        if let Some(since) = vm.time_in_state(now) {
+            let _ = write!(text, "|{}", crate::format::duration(since));
+        }
+        if let Some(label) = stale_label(vm, now) {
+            let _ = write!(text, "|{label}");
+        }
+        for unplug in &vm.monitor.unplugs {
+            let waited = now.saturating_duration_since(unplug.since);
+            let _ = write!(text, "|{}", crate::format::duration(waited));
+        }
+        text.push('\n');
+    }
+    if let Some(message) = model.message_for_screen(now) {
+        let _ = write!(text, "{:?} {}", message.said, message.text);
+    }
+    text
 }
 
 /// Replaces, in every cell, the characters a terminal could take for a command or measure
@@ -48,6 +85,12 @@ pub fn replace_unsafe_cells(buffer: &mut Buffer) {
     use unicode_width::UnicodeWidthStr;
     for cell in &mut buffer.content {
         let symbol = cell.symbol();
+        // Most cells are one printable ASCII character: nothing to look up for those.
+        if let [byte] = symbol.as_bytes()
+            && (0x20..0x7f).contains(byte)
+        {
+            continue;
+        }
         if !symbol.chars().any(is_unsafe) {
             continue;
         }
@@ -68,32 +111,32 @@ pub fn too_small(width: u16, height: u16) -> bool {
     width < MIN_SIZE.0 || height < MIN_SIZE.1
 }
 
-fn draw(frame: &mut Frame, model: &Model, now: Instant) {
+fn draw(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
     let area = frame.area();
     if too_small(area.width, area.height) {
         render_too_small(frame, area, model.ignored_keys);
         return;
     }
     match model.view {
-        View::Fleet => fleet::render(frame, area, model, now),
-        View::Vm => render_vm(frame, area, model, now),
-        View::Snapshots => snapshots::render(frame, area, model, now),
-        View::Console => console::render(frame, area, model, now),
-        View::Devices => devices::render(frame, area, model, now),
+        View::Fleet => fleet::render(frame, area, model, now, theme),
+        View::Vm => render_vm(frame, area, model, now, theme),
+        View::Snapshots => snapshots::render(frame, area, model, now, theme),
+        View::Console => console::render(frame, area, model, now, theme),
+        View::Devices => devices::render(frame, area, model, now, theme),
     }
     if let Some(record) = &model.event_detail {
-        overlay::render_event_detail(frame, area, record);
+        overlay::render_event_detail(frame, area, record, theme);
     }
-    if model.history_open {
-        overlay::render_history(frame, area, model);
+    if model.messages_open {
+        overlay::render_messages(frame, area, model, theme);
     }
     if model.help {
-        overlay::render_help(frame, area, model.base_context(), &model.keys);
+        overlay::render_help(frame, area, model.base_context(), &model.keys, theme);
     }
     if let Some(question) = &model.confirm {
         let vm = question.vm().map_or(model.vm(), |id| model.vms.get(id));
         let name = vm.map_or("", |vm| vm.display_name());
-        overlay::render_confirm(frame, area, &question.text(name), &model.keys);
+        overlay::render_confirm(frame, area, &question.text(name), &model.keys, theme);
     }
 }
 
@@ -175,23 +218,23 @@ pub fn vm_areas(area: Rect, model: &Model, now: Instant) -> VmAreas {
     }
 }
 
-fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
     let areas = vm_areas(area, model, now);
     let Some(vm) = model.vm() else {
         return;
     };
     let stale = stale_label(vm, now);
     let stale = stale.as_deref();
-    header::render(frame, areas.header, model, vm, now);
-    cpus::render_cpus(frame, areas.cpus, model, vm, stale);
-    cpus::render_memory(frame, areas.memory, vm, stale);
+    header::render(frame, areas.header, model, vm, now, theme);
+    cpus::render_cpus(frame, areas.cpus, model, vm, stale, theme);
+    cpus::render_memory(frame, areas.memory, vm, stale, theme);
     if let (Some(panel), Some(info)) = (areas.migration, vm.monitor.migration.as_ref()) {
-        migration::render(frame, panel, info, " (M: details, x there cancels)");
+        migration::render(frame, panel, info, " (M: details, x there cancels)", theme);
     }
-    blocks::render(frame, areas.blocks, model, vm, stale);
-    events::render(frame, areas.events, model, vm);
-    footer::render_message(frame, areas.message, model, now);
-    footer::render_keys(frame, areas.footer, model);
+    blocks::render(frame, areas.blocks, model, vm, stale, theme);
+    events::render(frame, areas.events, model, vm, theme);
+    footer::render_message(frame, areas.message, model, now, theme);
+    footer::render_keys(frame, areas.footer, model, theme);
 }
 
 /// Rows a page key moves in the list the keys act on now, on a screen of `area`.
@@ -251,21 +294,21 @@ pub fn with_stale(title: &str, stale: Option<&str>) -> String {
     }
 }
 
-/// A bordered panel block with a title; dimmed when stale. The focused panel shows it three
-/// ways, so that it shows without colours too: its border colour, a bold border and a
-/// marker before its title.
-pub fn panel(title: &str, focused: bool, stale: bool) -> Block<'static> {
+/// A bordered panel block with a title, in `theme`; dimmed when stale. The focused panel
+/// shows it three ways, so that it shows without colours too: its border colour, a bold
+/// border and a marker before its title.
+pub fn panel(title: &str, focused: bool, stale: bool, theme: &Theme) -> Block<'static> {
     let block = if focused {
         Block::bordered()
-            .border_style(theme::focused_border())
-            .title(Line::styled(format!(" ▶ {title} "), theme::title()))
+            .border_style(theme.focused_border())
+            .title(Line::styled(format!(" ▶ {title} "), theme.title()))
     } else {
         Block::bordered()
-            .border_style(theme::border())
-            .title(Line::styled(format!(" {title} "), theme::title()))
+            .border_style(theme.border())
+            .title(Line::styled(format!(" {title} "), theme.title()))
     };
     if stale {
-        block.style(theme::stale())
+        block.style(theme.stale())
     } else {
         block.style(Style::new())
     }

@@ -247,7 +247,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let now = start + Duration::from_secs(i as u64);
             let began = Instant::now();
             let mut frame = test_terminal.get_frame();
-            qemu_dash::ui::render(&mut frame, &model, now);
+            qemu_dash::ui::render(
+                &mut frame,
+                &model,
+                now,
+                &qemu_dash::ui::theme::Theme::COLOUR,
+            );
             pure.frames.push(began.elapsed().as_secs_f64() * 1e6);
         }
         pure.cpu_ns = cpu::self_ns() - cpu0;
@@ -259,7 +264,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let sink = CountingSink::default();
         let written = sink.bytes.clone();
         let mut terminal = Terminal::with_options(CrosstermBackend::new(sink), options)?;
-        terminal.draw(|frame| qemu_dash::ui::render(frame, &model, start))?;
+        terminal.draw(|frame| {
+            qemu_dash::ui::render(frame, &model, start, &qemu_dash::ui::theme::Theme::COLOUR)
+        })?;
         let full_frame_bytes = written.swap(0, Ordering::Relaxed) as usize;
 
         for case in ["idle frame", "busy frame"] {
@@ -281,7 +288,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 written.store(0, Ordering::Relaxed);
                 let cpu0 = cpu::self_ns();
                 let began = Instant::now();
-                terminal.draw(|frame| qemu_dash::ui::render(frame, &model, now))?;
+                terminal.draw(|frame| {
+                    qemu_dash::ui::render(frame, &model, now, &qemu_dash::ui::theme::Theme::COLOUR)
+                })?;
                 timing.frames.push(began.elapsed().as_secs_f64() * 1e6);
                 cpu_ns += cpu::self_ns() - cpu0;
                 timing.bytes += written.load(Ordering::Relaxed);

@@ -1,5 +1,5 @@
 //! The fleet view's state: the table of every watched VM, its sort order, its filter, the
-//! selection and the marked VMs. Pure; the rows are computed from the VMs on demand.
+//! selection and the marked VMs. No I/O; the rows are computed from the VMs on demand.
 
 use super::keymap::Action;
 use super::{Effect, InputLine, InputPurpose, Message, Question, View, Vm};

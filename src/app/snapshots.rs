@@ -117,13 +117,8 @@ impl SnapshotView {
 impl super::Model {
     pub(super) fn list_snapshots(&mut self) -> Vec<Effect> {
         let vm = self.current;
-        match self.vms.get(vm).and_then(|v| v.client.clone()) {
-            Some(client) => vec![Effect::ListSnapshots { vm, client }],
-            None => {
-                self.say(Message::error("not connected: cannot list snapshots"));
-                Vec::new()
-            }
-        }
+        let refusal = "not connected: cannot list snapshots".to_string();
+        self.when_connected(vm, Effect::ListSnapshots { vm }, refusal)
     }
 
     /// Starts a snapshot job on `vm`, unless read-only or another job runs. QEMU has no job
@@ -142,12 +137,12 @@ impl super::Model {
             return Vec::new();
         };
         let name = entry.display_name().to_string();
-        let Some(client) = entry.client.clone() else {
+        if !entry.is_connected() {
             self.say(Message::error(format!(
                 "not connected: snapshot {operation} was not sent"
             )));
             return Vec::new();
-        };
+        }
         let job = RunningJob {
             operation,
             tag: tag.clone(),
@@ -167,7 +162,6 @@ impl super::Model {
         )));
         vec![Effect::SnapshotJob {
             vm,
-            client,
             operation,
             tag,
             skip_unsupported,

@@ -1,6 +1,7 @@
 //! Turns QMP events into readable records for the event log, and forwards them to the app.
 //!
-//! [`EventRecord::decode`] is pure: every known event gets a sentence, an unknown event shows
+//! [`EventRecord::decode`] reads nothing but the event (the clock only for a timestamp the
+//! local time zone cannot show): every known event gets a sentence, an unknown event shows
 //! its name and data, so a newer QEMU's events still appear. A record is bounded: its data
 //! was cut when it was read (see [`crate::qmp::EVENT_DATA_BUDGET`]), its text is cut
 //! to [`TEXT_BYTES`], and what was cut is counted in [`EventRecord::cut_bytes`].

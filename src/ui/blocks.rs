@@ -2,7 +2,7 @@
 //! operations, `io-status`), and read/write sparklines for the selected device.
 
 use super::columns::{self, Column};
-use super::{chart, is_focused, panel, theme, with_stale};
+use super::{chart, is_focused, panel, theme::Theme, with_stale};
 use crate::app::{BlockRow, Model, Panel, Vm};
 use crate::format;
 use ratatui::Frame;
@@ -75,7 +75,14 @@ fn chart_areas(area: Rect) -> [Rect; 2] {
 
 /// Draws the block device table (scrolling, with its position) and the selected device's
 /// read and write history.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Option<&str>) {
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    model: &Model,
+    vm: &Vm,
+    stale: Option<&str>,
+    theme: &Theme,
+) {
     let media = vm.media();
     let failing: Vec<String> = vm
         .blocks
@@ -111,18 +118,20 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
         &with_stale(&title, stale),
         is_focused(model, Panel::Blocks),
         stale.is_some(),
+        theme,
     );
     if chart_area.height > 1 {
         block = block.title_bottom(chart::legend(
             &format::rate(scale),
             chart::window(read_area, model.interval),
+            theme,
         ));
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if vm.blocks.is_empty() {
         frame.render_widget(
-            Paragraph::new("no block devices").style(theme::muted()),
+            Paragraph::new("no block devices").style(theme.muted()),
             inner,
         );
         return;
@@ -139,7 +148,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
         let sample = &row.sample;
         let medium = media.of(sample);
         let errors = match media.io_errors(sample) {
-            Some(text) => Cell::from(text).style(theme::error()),
+            Some(text) => Cell::from(text).style(theme.error()),
             None => Cell::from("none"),
         };
         let rates = sample.rates;
@@ -185,8 +194,8 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
         ])
     });
     let table = Table::new(rows, fitted.constraints())
-        .header(fitted.header(&columns).style(theme::header_row()))
-        .row_highlight_style(theme::selected());
+        .header(fitted.header(&columns).style(theme.header_row()))
+        .row_highlight_style(theme.selected());
     let mut state = TableState::default().with_selected(Some(selected - shown.start));
     frame.render_stateful_widget(table, table_area, &mut state);
     let rows_area = Rect {
@@ -199,6 +208,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
         super::scroll::border_beside(area, rows_area),
         shown,
         len,
+        theme,
     );
     let Some(row) = vm.blocks.get(selected) else {
         return;
@@ -210,14 +220,14 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
             "read",
             rates.map(|r| r.read_bytes_per_sec),
             &row.read_history,
-            theme::read_series(),
+            theme.read_series(),
         ),
         (
             write_area,
             "write",
             rates.map(|r| r.write_bytes_per_sec),
             &row.write_history,
-            theme::write_series(),
+            theme.write_series(),
         ),
     ] {
         chart::render(
@@ -232,6 +242,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Opti
                 style,
             },
             model.interval,
+            theme,
         );
     }
 }

@@ -2,7 +2,7 @@
 //! scale and the time window), then a braille line chart with a time axis where the panel is
 //! tall enough, else a sparkline as wide as the panel.
 
-use super::theme;
+use super::theme::Theme;
 use crate::app::History;
 use crate::format;
 use ratatui::Frame;
@@ -83,17 +83,17 @@ fn capacity(area: Rect) -> usize {
 }
 
 /// The legend for a panel's bottom border: the scale and the time shown.
-pub fn legend(scale: &str, window: Duration) -> Line<'static> {
+pub fn legend(scale: &str, window: Duration, theme: &Theme) -> Line<'static> {
     Line::styled(
         format!(" scale 0–{scale} · last {} ", format::duration(window)),
-        theme::muted(),
+        theme.muted(),
     )
     .right_aligned()
 }
 
 /// Draws `series` in `area`: a line with the figure now and the peak, then the history;
 /// one sample every `interval`.
-pub fn render(frame: &mut Frame, area: Rect, series: &Series, interval: Duration) {
+pub fn render(frame: &mut Frame, area: Rect, series: &Series, interval: Duration, theme: &Theme) {
     if area.height == 0 || area.width == 0 {
         return;
     }
@@ -108,7 +108,7 @@ pub fn render(frame: &mut Frame, area: Rect, series: &Series, interval: Duration
     let fits = Span::raw(format!("{head}{peak_text}")).width() <= usize::from(figures.width);
     let line = Line::from(vec![
         Span::styled(head, series.style),
-        Span::styled(if fits { peak_text } else { String::new() }, theme::muted()),
+        Span::styled(if fits { peak_text } else { String::new() }, theme.muted()),
     ]);
     frame.render_widget(Paragraph::new(line), figures);
     if plot.height == 0 {
@@ -135,13 +135,13 @@ pub fn render(frame: &mut Frame, area: Rect, series: &Series, interval: Duration
     let window = window(area, interval);
     let span = window.as_secs_f64();
     let x_labels = vec![
-        Span::styled(format!("-{}", format::duration(window)), theme::muted()),
-        Span::styled(format!("-{}", format::duration(window / 2)), theme::muted()),
-        Span::styled("now", theme::muted()),
+        Span::styled(format!("-{}", format::duration(window)), theme.muted()),
+        Span::styled(format!("-{}", format::duration(window / 2)), theme.muted()),
+        Span::styled("now", theme.muted()),
     ];
     let y_labels = vec![
-        Span::styled("0", theme::muted()),
-        Span::styled((series.format)(scale), theme::muted()),
+        Span::styled("0", theme.muted()),
+        Span::styled((series.format)(scale), theme.muted()),
     ];
     let dataset = Dataset::default()
         .marker(Marker::Braille)
@@ -154,13 +154,13 @@ pub fn render(frame: &mut Frame, area: Rect, series: &Series, interval: Duration
                 Axis::default()
                     .bounds([-span, 0.0])
                     .labels(x_labels)
-                    .style(theme::muted()),
+                    .style(theme.muted()),
             )
             .y_axis(
                 Axis::default()
                     .bounds([0.0, scale.max(1.0)])
                     .labels(y_labels)
-                    .style(theme::muted()),
+                    .style(theme.muted()),
             ),
         plot,
     );

@@ -1,7 +1,7 @@
 //! The monitor console: the VM's transcript of commands and replies (scrollable) and the
 //! input line with its mode (HMP or QMP) and cursor.
 
-use super::{footer, header, panel, theme};
+use super::{footer, header, panel, theme::Theme};
 use crate::app::InputPurpose;
 use crate::app::LineEditor;
 use crate::app::LineKind;
@@ -22,7 +22,7 @@ const INTRO: [&str; 5] = [
 ];
 
 /// Draws the console.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
     let Some(vm) = model.vm() else {
         return;
     };
@@ -34,7 +34,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, header_area, model, vm, now);
+    header::render(frame, header_area, model, vm, now, theme);
 
     let transcript = &vm.monitor.console;
     let mut title = "Monitor console".to_string();
@@ -48,13 +48,13 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         title.push_str(&format!(" (filter: {})", model.console.filter));
     }
     let shown = model.shown_transcript(vm);
-    let block = panel(&title, false, !vm.is_connected());
+    let block = panel(&title, false, !vm.is_connected(), theme);
     let inner = block.inner(output_area);
     let (height, width) = (inner.height as usize, inner.width as usize);
     let lines: Vec<Line> = if transcript.lines.is_empty() {
         INTRO
             .iter()
-            .map(|text| Line::styled(*text, theme::muted()))
+            .map(|text| Line::styled(*text, theme.muted()))
             .collect()
     } else {
         let end = shown.len().saturating_sub(model.console.scroll);
@@ -65,9 +65,9 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             .map(|line| {
                 let text: String = line.text.chars().take(width).collect();
                 match line.kind {
-                    LineKind::Command => Line::styled(text, theme::key()),
+                    LineKind::Command => Line::styled(text, theme.key()),
                     LineKind::Output => Line::raw(text),
-                    LineKind::Error => Line::styled(text, theme::error()),
+                    LineKind::Error => Line::styled(text, theme.error()),
                 }
             })
             .collect()
@@ -90,26 +90,34 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             &filter.editor,
             " Filter the output (Enter keeps it, Esc clears it) ",
             filter.purpose.label(),
+            theme,
         ),
-        _ => render_input(frame, input_area, input, mode, ""),
+        _ => render_input(frame, input_area, input, mode, "", theme),
     }
-    footer::render_message(frame, message, model, now);
-    footer::render_keys(frame, keys, model);
+    footer::render_message(frame, message, model, now, theme);
+    footer::render_keys(frame, keys, model, theme);
 }
 
 /// Draws a bordered one-line input titled `title`; `label` goes before the text.
-pub fn render_input(frame: &mut Frame, area: Rect, input: &LineEditor, title: &str, label: &str) {
+pub fn render_input(
+    frame: &mut Frame,
+    area: Rect,
+    input: &LineEditor,
+    title: &str,
+    label: &str,
+    theme: &Theme,
+) {
     let block = Block::bordered()
-        .border_style(theme::focused_border())
-        .title(Line::styled(title.to_string(), theme::title()));
+        .border_style(theme.focused_border())
+        .title(Line::styled(title.to_string(), theme.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    render_text(frame, inner, input, label);
+    render_text(frame, inner, input, label, theme);
 }
 
 /// Draws `label` and the editor's text on the first row of `area`, scrolled so the cursor
 /// shows (wide characters take two columns), and puts the terminal cursor there.
-pub fn render_text(frame: &mut Frame, area: Rect, input: &LineEditor, label: &str) {
+pub fn render_text(frame: &mut Frame, area: Rect, input: &LineEditor, label: &str, theme: &Theme) {
     use unicode_width::UnicodeWidthChar;
     let inner = Rect {
         height: area.height.min(1),
@@ -132,7 +140,7 @@ pub fn render_text(frame: &mut Frame, area: Rect, input: &LineEditor, label: &st
     }
     frame.render_widget(
         Paragraph::new(Line::from(vec![
-            ratatui::text::Span::styled(label.to_string(), theme::muted()),
+            ratatui::text::Span::styled(label.to_string(), theme.muted()),
             ratatui::text::Span::raw(visible),
         ])),
         inner,

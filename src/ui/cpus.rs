@@ -2,7 +2,7 @@
 //! scale) and the memory panel (with the QEMU process's own CPU and RSS).
 
 use super::columns::{self, Column};
-use super::{chart, is_focused, panel, scroll, theme, with_stale};
+use super::{chart, is_focused, panel, scroll, theme::Theme, with_stale};
 use crate::app::{Model, Panel, Vm};
 use crate::format;
 use ratatui::Frame;
@@ -23,7 +23,14 @@ const TABLE_WIDTH: u16 = 29;
 const SIDE_BY_SIDE: u16 = TABLE_WIDTH + 16;
 
 /// Draws the vCPU table (scrolling, with its position) and the total CPU history.
-pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale: Option<&str>) {
+pub fn render_cpus(
+    frame: &mut Frame,
+    area: Rect,
+    model: &Model,
+    vm: &Vm,
+    stale: Option<&str>,
+    theme: &Theme,
+) {
     let focused = is_focused(model, Panel::Cpus);
     let len = vm.vcpus.len();
     let [table_area, chart_area] = cpu_areas(area, len);
@@ -37,18 +44,19 @@ pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale:
         cpu_scale(peak / 10.0) * 10.0
     });
     let tenths = |value: f64| format!("{:.0}%", value / 10.0);
-    let mut block = panel(&with_stale(&title, stale), focused, stale.is_some());
+    let mut block = panel(&with_stale(&title, stale), focused, stale.is_some(), theme);
     if chart_area.height > 1 {
         block = block.title_bottom(chart::legend(
             &tenths(scale),
             chart::window(chart_area, model.interval),
+            theme,
         ));
     }
     frame.render_widget(block, area);
     if let Some(problem) = &vm.host_problem {
         frame.render_widget(
             Paragraph::new(format!("host CPU unavailable: {problem}"))
-                .style(theme::muted())
+                .style(theme.muted())
                 .wrap(ratatui::widgets::Wrap { trim: true }),
             inner_of(area),
         );
@@ -64,9 +72,9 @@ pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale:
         ])
     });
     let mut table = Table::new(rows, fitted.constraints())
-        .header(fitted.header(&CPU_COLUMNS).style(theme::header_row()));
+        .header(fitted.header(&CPU_COLUMNS).style(theme.header_row()));
     if focused {
-        table = table.row_highlight_style(theme::selected());
+        table = table.row_highlight_style(theme.selected());
     }
     let selected = model.selected_cpu.min(len.saturating_sub(1));
     let mut state = TableState::default().with_selected((len > 0).then(|| selected - shown.start));
@@ -86,7 +94,7 @@ pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale:
     } else {
         scroll::border_beside(area, rows_area)
     };
-    scroll::scrollbar(frame, bar, shown, len);
+    scroll::scrollbar(frame, bar, shown, len, theme);
     chart::render(
         frame,
         chart_area,
@@ -96,9 +104,10 @@ pub fn render_cpus(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, stale:
             history: &vm.cpu_history,
             scale,
             format: |value| format!("{:.1}%", value / 10.0),
-            style: theme::cpu_series(),
+            style: theme.cpu_series(),
         },
         model.interval,
+        theme,
     );
 }
 
@@ -149,8 +158,8 @@ pub fn cpu_scale(peak: f64) -> f64 {
 }
 
 /// Draws the memory figures.
-pub fn render_memory(frame: &mut Frame, area: Rect, vm: &Vm, stale: Option<&str>) {
-    let block = panel(&with_stale("Memory", stale), false, stale.is_some());
+pub fn render_memory(frame: &mut Frame, area: Rect, vm: &Vm, stale: Option<&str>, theme: &Theme) {
+    let block = panel(&with_stale("Memory", stale), false, stale.is_some(), theme);
     let memory = &vm.memory;
     let line = |label: &str, value: Option<u64>| {
         Line::raw(format!(
@@ -164,7 +173,7 @@ pub fn render_memory(frame: &mut Frame, area: Rect, vm: &Vm, stale: Option<&str>
     }
     lines.push(match memory.balloon_bytes {
         Some(bytes) => line("balloon size", Some(bytes)),
-        None => Line::styled("balloon       none", theme::muted()),
+        None => Line::styled("balloon       none", theme.muted()),
     });
     lines.push(Line::raw(format!(
         "{:<14}{}",
@@ -175,7 +184,7 @@ pub fn render_memory(frame: &mut Frame, area: Rect, vm: &Vm, stale: Option<&str>
     if let Some(rtt) = vm.round_trip {
         lines.push(Line::styled(
             format!("poll took     {:.2} ms", rtt.as_secs_f64() * 1000.0),
-            theme::muted(),
+            theme.muted(),
         ));
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);

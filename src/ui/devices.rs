@@ -7,7 +7,7 @@ mod media;
 mod network;
 
 use super::columns::{self, Column};
-use super::{console, events, footer, header, migration, panel, scroll, theme};
+use super::{console, events, footer, header, migration, panel, scroll, theme::Theme};
 use crate::app::Model;
 use crate::app::{Form, Tab};
 use crate::news::EventRecord;
@@ -18,7 +18,7 @@ use ratatui::widgets::{Clear, Paragraph, Row, Table, TableState, Wrap};
 use std::time::Instant;
 
 /// Draws the devices screen.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
     let Some(vm) = model.vm() else {
         return;
     };
@@ -30,13 +30,13 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, header_area, model, vm, now);
-    render_tabs(frame, tabs_area, model.devices.tab);
+    header::render(frame, header_area, model, vm, now, theme);
+    render_tabs(frame, tabs_area, model.devices.tab, theme);
     match model.devices.tab {
-        Tab::Media => media::render(frame, content, model, vm),
-        Tab::Network => network::render(frame, content, model, vm),
-        Tab::Hotplug => hotplug::render(frame, content, model, vm, now),
-        Tab::Migration => render_migration(frame, content, vm),
+        Tab::Media => media::render(frame, content, model, vm, theme),
+        Tab::Network => network::render(frame, content, model, vm, theme),
+        Tab::Hotplug => hotplug::render(frame, content, model, vm, now, theme),
+        Tab::Migration => render_migration(frame, content, vm, theme),
     }
     if let Some(form) = &model.devices.form {
         let height = 6.min(content.height);
@@ -45,21 +45,21 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             height,
             ..content
         };
-        render_form(frame, form_area, form);
+        render_form(frame, form_area, form, theme);
     }
-    footer::render_message(frame, message, model, now);
-    footer::render_keys(frame, keys, model);
+    footer::render_message(frame, message, model, now, theme);
+    footer::render_keys(frame, keys, model, theme);
 }
 
-fn render_tabs(frame: &mut Frame, area: Rect, current: Tab) {
+fn render_tabs(frame: &mut Frame, area: Rect, current: Tab, theme: &Theme) {
     let mut spans = Vec::new();
     for tab in Tab::ALL {
         let style = if tab == current {
-            theme::selected()
+            theme.selected()
         } else {
-            theme::muted()
+            theme.muted()
         };
-        spans.push(Span::styled(format!(" {} ", tab.key()), theme::key()));
+        spans.push(Span::styled(format!(" {} ", tab.key()), theme.key()));
         spans.push(Span::styled(format!("{} ", tab.title()), style));
         spans.push(Span::raw("  "));
     }
@@ -83,14 +83,20 @@ pub(super) fn events_named<'a>(
     found
 }
 
-pub(super) fn render_events(frame: &mut Frame, area: Rect, title: &str, records: &[&EventRecord]) {
-    let block = panel(title, false, false);
+pub(super) fn render_events(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    records: &[&EventRecord],
+    theme: &Theme,
+) {
+    let block = panel(title, false, false, theme);
     let lines: Vec<Line> = if records.is_empty() {
-        vec![Line::styled("none yet", theme::muted())]
+        vec![Line::styled("none yet", theme.muted())]
     } else {
         records
             .iter()
-            .map(|record| events::event_line(record))
+            .map(|record| events::event_line(record, theme))
             .collect()
     };
     frame.render_widget(Paragraph::new(lines).block(block), area);
@@ -113,6 +119,7 @@ pub(super) fn list_table(
     columns: &[Column],
     cells: Vec<Vec<ratatui::widgets::Cell<'static>>>,
     selected: Option<usize>,
+    theme: &Theme,
 ) {
     let highlighted = selected;
     let selected = selected.unwrap_or(0);
@@ -125,7 +132,7 @@ pub(super) fn list_table(
         block = block.title_top(
             Line::styled(
                 format!(" {} ", scroll::position(selected, len)),
-                theme::title(),
+                theme.title(),
             )
             .right_aligned(),
         );
@@ -137,8 +144,8 @@ pub(super) fn list_table(
         .map(|row| fitted.row(row))
         .collect();
     let table = Table::new(rows, fitted.constraints())
-        .header(fitted.header(columns).style(theme::header_row()))
-        .row_highlight_style(theme::selected())
+        .header(fitted.header(columns).style(theme.header_row()))
+        .row_highlight_style(theme.selected())
         .block(block);
     let selected = selected.min(len.saturating_sub(1));
     let mut state = TableState::default().with_selected(
@@ -152,10 +159,16 @@ pub(super) fn list_table(
         height: inner.height.saturating_sub(1),
         ..inner
     };
-    scroll::scrollbar(frame, scroll::border_beside(area, rows_area), shown, len);
+    scroll::scrollbar(
+        frame,
+        scroll::border_beside(area, rows_area),
+        shown,
+        len,
+        theme,
+    );
 }
 
-fn render_migration(frame: &mut Frame, area: Rect, vm: &crate::app::Vm) {
+fn render_migration(frame: &mut Frame, area: Rect, vm: &crate::app::Vm, theme: &Theme) {
     let [panel_area, events_area] = Layout::vertical([
         Constraint::Length(migration::HEIGHT + 1),
         Constraint::Min(3),
@@ -163,18 +176,18 @@ fn render_migration(frame: &mut Frame, area: Rect, vm: &crate::app::Vm) {
     .areas(area);
     match &vm.monitor.migration {
         Some(info) if info.status() != "none" => {
-            migration::render(frame, panel_area, info, "");
+            migration::render(frame, panel_area, info, "", theme);
         }
         _ => frame.render_widget(
             Paragraph::new(vec![
-                Line::styled("no migration on this VM yet", theme::muted()),
+                Line::styled("no migration on this VM yet", theme.muted()),
                 Line::styled(
                     "s starts one: to another QEMU started with -incoming (tcp:HOST:PORT), or to a file (exec:cat > /tmp/vm.mig)",
-                    theme::muted(),
+                    theme.muted(),
                 ),
             ])
             .wrap(Wrap { trim: true })
-            .block(panel("Migration", true, false)),
+            .block(panel("Migration", true, false, theme)),
             panel_area,
         ),
     }
@@ -184,14 +197,15 @@ fn render_migration(frame: &mut Frame, area: Rect, vm: &crate::app::Vm) {
         events_area,
         "Migration events",
         &events_named(vm, &["MIGRATION", "MIGRATION_PASS"], height),
+        theme,
     );
 }
 
-fn render_form(frame: &mut Frame, area: Rect, form: &Form) {
+fn render_form(frame: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
     frame.render_widget(Clear, area);
     let block = ratatui::widgets::Block::bordered()
-        .border_style(theme::focused_border())
-        .title(Line::styled(format!(" {} ", form.title()), theme::title()));
+        .border_style(theme.focused_border())
+        .title(Line::styled(format!(" {} ", form.title()), theme.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [input_row, hint_row, status_row] = Layout::vertical([
@@ -202,16 +216,16 @@ fn render_form(frame: &mut Frame, area: Rect, form: &Form) {
     .areas(inner);
     let mut hint = Vec::new();
     if let Some(choice) = form.choice() {
-        hint.push(Span::styled(choice, theme::key()));
-        hint.push(Span::styled(" (Tab changes)   ", theme::muted()));
+        hint.push(Span::styled(choice, theme.key()));
+        hint.push(Span::styled(" (Tab changes)   ", theme.muted()));
     }
-    hint.push(Span::styled(form.hint(), theme::muted()));
+    hint.push(Span::styled(form.hint(), theme.muted()));
     frame.render_widget(Paragraph::new(Line::from(hint)), hint_row);
     let status = match (&form.error, &form.waiting) {
-        (Some(error), _) => Line::styled(error.clone(), theme::error()),
-        (None, Some(_)) => Line::styled("sending…", theme::muted()),
+        (Some(error), _) => Line::styled(error.clone(), theme.error()),
+        (None, Some(_)) => Line::styled("sending…", theme.muted()),
         (None, None) => Line::default(),
     };
     frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: true }), status_row);
-    console::render_text(frame, input_row, &form.input, form.label());
+    console::render_text(frame, input_row, &form.input, form.label(), theme);
 }

@@ -3,7 +3,7 @@
 //! moved; Enter opens its data), its position in the title and a scrollbar. [`event_line`]
 //! draws one event for every event list (the devices screen's too).
 
-use super::{is_focused, panel, scroll, theme};
+use super::{is_focused, panel, scroll, theme::Theme};
 use crate::app::{InputLine, InputPurpose, Model, Panel, Vm};
 use crate::news::EventRecord;
 use ratatui::Frame;
@@ -12,10 +12,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListState, Paragraph};
 
 /// One event as a line: time, name (coloured by kind), text.
-pub fn event_line(record: &EventRecord) -> Line<'static> {
+pub fn event_line(record: &EventRecord, theme: &Theme) -> Line<'static> {
     Line::from(vec![
-        Span::styled(record.time.format("%H:%M:%S ").to_string(), theme::muted()),
-        Span::styled(format!("{:<18}", record.name), theme::event(record.kind)),
+        Span::styled(record.time.format("%H:%M:%S ").to_string(), theme.muted()),
+        Span::styled(format!("{:<18}", record.name), theme.event(record.kind)),
         Span::raw(record.text.clone()),
     ])
 }
@@ -51,7 +51,7 @@ pub fn lines_area(model: &Model, vm: &Vm, area: Rect) -> Rect {
 }
 
 /// Draws the event log.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &Theme) {
     let events = model.shown_events(vm);
     let len = events.len();
     let focused = is_focused(model, Panel::Events);
@@ -69,14 +69,14 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
     if in_view.len() < len || model.event_scroll > 0 {
         title.push_str(&format!(" · {}", scroll::position(selected, len)));
     }
-    let block = panel(&title, focused, false);
+    let block = panel(&title, focused, false, theme);
     let lacking = vm.abilities.events_unavailable();
     let typing = typing(model);
     if len == 0 && lacking.is_none() && model.event_filter.is_empty() && typing.is_none() {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 "no events yet: QEMU's events (pause, reset, shutdown, I/O errors, jobs…) appear here as they happen",
-                theme::muted(),
+                theme.muted(),
             ))
             .block(block),
             area,
@@ -86,7 +86,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if let Some(why) = lacking {
-        frame.render_widget(Paragraph::new(Line::styled(why, theme::muted())), inner);
+        frame.render_widget(Paragraph::new(Line::styled(why, theme.muted())), inner);
     }
     if let Some(input) = typing
         && inner.height > 0
@@ -96,13 +96,13 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             height: 1,
             ..inner
         };
-        super::console::render_text(frame, row, &input.editor, input.purpose.label());
+        super::console::render_text(frame, row, &input.editor, input.purpose.label(), theme);
     }
     if len == 0 && !model.event_filter.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 "no event matches the filter (Esc clears it)",
-                theme::muted(),
+                theme.muted(),
             )),
             lines_area,
         );
@@ -110,13 +110,19 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
     }
     let lines: Vec<Line> = events[in_view.clone()]
         .iter()
-        .map(|record| event_line(record))
+        .map(|record| event_line(record, theme))
         .collect();
     let mut list = List::new(lines);
     if focused {
-        list = list.highlight_style(theme::selected());
+        list = list.highlight_style(theme.selected());
     }
     let mut state = ListState::default().with_selected((len > 0).then(|| selected - in_view.start));
     frame.render_stateful_widget(list, lines_area, &mut state);
-    scroll::scrollbar(frame, scroll::border_beside(area, lines_area), in_view, len);
+    scroll::scrollbar(
+        frame,
+        scroll::border_beside(area, lines_area),
+        in_view,
+        len,
+        theme,
+    );
 }

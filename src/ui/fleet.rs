@@ -2,7 +2,8 @@
 //! arrow), filterable, with marks for bulk pause/resume. VMs with the same name show their
 //! target; columns that do not fit are left out, least important first.
 
-use super::{footer, panel, theme};
+use super::theme::{self, Theme};
+use super::{footer, panel};
 use crate::app::FleetColumn;
 use crate::app::Model;
 use crate::format;
@@ -48,7 +49,7 @@ pub fn table_area(area: Rect, model: &Model, now: Instant) -> Rect {
 }
 
 /// Draws the fleet table with its header, message line and key hints.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
     let [header, table_area, message, keys] = areas(area, model, now);
     let rows = model.fleet.rows(&model.vms, now);
     let watched = model.vms.iter().filter(|vm| !vm.removed).count();
@@ -58,7 +59,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         .filter(|vm| !vm.removed && vm.is_connected())
         .count();
     let mut spans = vec![
-        Span::styled("qemu-dash", theme::title()),
+        Span::styled("qemu-dash", theme.title()),
         Span::raw(format!(
             "  {watched} VMs, {connected} connected, {} shown  every {}",
             rows.len(),
@@ -66,7 +67,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         )),
     ];
     if model.read_only {
-        spans.push(Span::styled("  [read-only]", theme::key()));
+        spans.push(Span::styled("  [read-only]", theme.key()));
     }
     let typing = model
         .input
@@ -77,7 +78,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     } else if !model.fleet.filter.is_empty() {
         spans.push(Span::styled(
             format!("  filter: {}", model.fleet.filter),
-            theme::key(),
+            theme.key(),
         ));
     }
     let line = Line::from(spans);
@@ -89,7 +90,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             width: header.width - used,
             ..header
         };
-        super::console::render_text(frame, rest, &input.editor, input.purpose.label());
+        super::console::render_text(frame, rest, &input.editor, input.purpose.label(), theme);
     }
 
     let names = crate::app::FleetState::row_names(&model.vms);
@@ -207,7 +208,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let table_rows = cells[shown.clone()].iter().map(|(id, row)| {
         let vm = &model.vms[*id];
         let style = if vm.is_stale() {
-            theme::stale()
+            theme.stale()
         } else {
             ratatui::style::Style::new()
         };
@@ -218,7 +219,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             .map(|(at, text)| {
                 // Name and state always show: the state is the second cell.
                 if at == 1 {
-                    Cell::from(text).style(theme::run_state(&state))
+                    Cell::from(text).style(theme.run_state(&state))
                 } else {
                     Cell::from(text)
                 }
@@ -232,15 +233,15 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         "VMs".to_string()
     };
     let table = Table::new(table_rows, constraints)
-        .header(Row::new(keep(&titles)).style(theme::header_row()))
-        .row_highlight_style(theme::selected())
-        .block(panel(&title, true, false));
+        .header(Row::new(keep(&titles)).style(theme.header_row()))
+        .row_highlight_style(theme.selected())
+        .block(panel(&title, true, false, theme));
     let mut state = TableState::default()
         .with_selected((!rows.is_empty()).then(|| selected.saturating_sub(shown.start)));
     frame.render_stateful_widget(table, table_area, &mut state);
-    super::scroll::table_scrollbar(frame, table_area, inner, shown, cells.len());
-    footer::render_message(frame, message, model, now);
-    footer::render_keys(frame, keys, model);
+    super::scroll::table_scrollbar(frame, table_area, inner, shown, cells.len(), theme);
+    footer::render_message(frame, message, model, now, theme);
+    footer::render_keys(frame, keys, model, theme);
 }
 
 #[cfg(test)]

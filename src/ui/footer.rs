@@ -5,12 +5,11 @@
 //! [`message_height`] for the rows it needs); anything longer ends with a pointer to the
 //! message history, which keeps every message whole.
 
-use super::theme;
+use super::theme::Theme;
 use crate::app::keymap::Action;
 use crate::app::{Model, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use std::time::Instant;
@@ -58,15 +57,10 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The text and style of the message line now: the screen's message, else the VM's poll
-/// problem.
-fn message_text(model: &Model, now: Instant) -> Option<(String, Style)> {
+/// The text of the message line now, and whether it tells of an error: the screen's
+/// message, else the VM's poll problem.
+fn message_text(model: &Model, now: Instant) -> Option<(String, bool)> {
     if let Some(message) = model.message_for_screen(now) {
-        let style = if message.is_error {
-            theme::error()
-        } else {
-            theme::info()
-        };
         let mut text = message.text.clone();
         // In the fleet table, news about one VM says which.
         if model.view == View::Fleet
@@ -78,20 +72,19 @@ fn message_text(model: &Model, now: Instant) -> Option<(String, Style)> {
         {
             text = format!("{name}: {text}");
         }
-        return Some((text, style));
+        return Some((text, message.is_error));
     }
     if model.view == View::Fleet {
         return None;
     }
     let problem = model.vm().and_then(|vm| vm.problem.as_ref())?;
-    Some((format!("poll problem: {problem}"), theme::error()))
+    Some((format!("poll problem: {problem}"), true))
 }
 
-/// The message line's lines for `width` columns, wrapped and cut at [`MESSAGE_MAX_LINES`].
-fn message_lines(model: &Model, width: u16, now: Instant) -> Vec<Line<'static>> {
-    let Some((text, style)) = message_text(model, now) else {
-        return vec![Line::default()];
-    };
+/// The message line's lines for `width` columns, wrapped and cut at [`MESSAGE_MAX_LINES`],
+/// and whether they tell of an error; `None` without a message.
+fn message_lines(model: &Model, width: u16, now: Instant) -> Option<(Vec<String>, bool)> {
+    let (text, is_error) = message_text(model, now)?;
     let width = width as usize;
     let mut lines = wrap(&text, width);
     if lines.len() > MESSAGE_MAX_LINES {
@@ -108,33 +101,41 @@ fn message_lines(model: &Model, width: u16, now: Instant) -> Vec<Line<'static>> 
             *last = format!("{cut}{CUT}");
         }
     }
-    lines
-        .into_iter()
-        .map(|line| Line::styled(line, style))
-        .collect()
+    Some((lines, is_error))
 }
 
 /// Rows the message line needs at `width` columns now: none without a message (the row
 /// goes to the panels), else 1 to [`MESSAGE_MAX_LINES`].
 pub fn message_height(model: &Model, width: u16, now: Instant) -> u16 {
-    if message_text(model, now).is_none() {
-        return 0;
-    }
-    message_lines(model, width, now)
-        .len()
-        .clamp(1, MESSAGE_MAX_LINES) as u16
+    message_lines(model, width, now).map_or(0, |(lines, _)| {
+        lines.len().clamp(1, MESSAGE_MAX_LINES) as u16
+    })
 }
 
 /// Draws the message line: the screen's latest message that has not faded, else the VM's
 /// poll problem (on a VM's screens).
-pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
-    frame.render_widget(Paragraph::new(message_lines(model, area.width, now)), area);
+pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
+    let lines = match message_lines(model, area.width, now) {
+        Some((lines, is_error)) => {
+            let style = if is_error {
+                theme.error()
+            } else {
+                theme.info()
+            };
+            lines
+                .into_iter()
+                .map(|line| Line::styled(line, style))
+                .collect()
+        }
+        None => vec![Line::default()],
+    };
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 /// The key hints of the current mode that fit in `width` columns: the key table's footer
 /// rows in their priority order while whole hints fit, and the help key last, so that a
 /// narrow footer keeps the first keys and "? help" and never cuts a word.
-pub fn key_hints(model: &Model, width: u16) -> Line<'static> {
+pub fn key_hints(model: &Model, width: u16, theme: &Theme) -> Line<'static> {
     let context = model.key_context();
     let mut hints = model.keys.footer(context);
     let help_keys = model.keys.keys_for(context, Action::Help);
@@ -163,15 +164,15 @@ pub fn key_hints(model: &Model, width: u16) -> Line<'static> {
         if at > 0 {
             spans.push(Span::raw("  "));
         }
-        spans.push(Span::styled(keys, theme::key()));
+        spans.push(Span::styled(keys, theme.key()));
         spans.push(Span::raw(format!(" {label}")));
     }
     Line::from(spans)
 }
 
 /// Draws the key hints of the current mode.
-pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model) {
-    frame.render_widget(Paragraph::new(key_hints(model, area.width)), area);
+pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    frame.render_widget(Paragraph::new(key_hints(model, area.width, theme)), area);
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! has not answered), then QEMU's version, accelerator, machine type, CPU model, pid and
 //! uptime, the connection, the interval and the target, as many as fit.
 
-use super::theme;
+use super::theme::Theme;
 use crate::app::{ConnectionState, Model, Vm};
 use crate::format;
 use ratatui::Frame;
@@ -12,17 +12,17 @@ use ratatui::widgets::Paragraph;
 use std::time::Instant;
 
 /// " (last known: paused)": the state the figures on screen are from, when they are stale.
-fn last_known(vm: &Vm) -> Span<'static> {
+fn last_known(vm: &Vm, theme: &Theme) -> Span<'static> {
     let known = vm
         .status
         .as_ref()
         .map_or("nothing yet", |s| s.status.as_str());
-    Span::styled(format!(" (last known: {known})"), theme::muted())
+    Span::styled(format!(" (last known: {known})"), theme.muted())
 }
 
 /// The run state as the header says it: how the VM ended, a QEMU that does not answer, the
 /// live state with its time, or the last known state of a lost connection.
-pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
+pub fn state_spans(vm: &Vm, now: Instant, theme: &Theme) -> Vec<Span<'static>> {
     if let Some(ending) = vm.ended() {
         let mut spans = vec![
             Span::styled(
@@ -31,18 +31,18 @@ pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
                     ending.describe(),
                     ending.at.format("%H:%M:%S")
                 ),
-                theme::run_state("shutdown"),
+                theme.run_state("shutdown"),
             ),
             Span::styled(
                 format!(
                     ", {} ago",
                     format::duration(now.saturating_duration_since(ending.since))
                 ),
-                theme::muted(),
+                theme.muted(),
             ),
         ];
         if ending.exited && ending.word() != "exited" {
-            spans.push(Span::styled(" · QEMU exited", theme::muted()));
+            spans.push(Span::styled(" · QEMU exited", theme.muted()));
         }
         return spans;
     }
@@ -50,15 +50,15 @@ pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
         return vec![
             Span::styled(
                 format!("⚠ not answering for {}", format::duration(silent)),
-                theme::warning(),
+                theme.warning(),
             ),
-            last_known(vm),
+            last_known(vm, theme),
         ];
     }
     if vm.busy {
         return vec![
-            Span::styled(format!("◌ {}", crate::app::BUSY), theme::muted()),
-            last_known(vm),
+            Span::styled(format!("◌ {}", crate::app::BUSY), theme.muted()),
+            last_known(vm, theme),
         ];
     }
     match (&vm.status, vm.is_connected()) {
@@ -75,16 +75,16 @@ pub fn state_spans(vm: &Vm, now: Instant) -> Vec<Span<'static>> {
             vec![
                 Span::styled(
                     format!("● {}", status.status),
-                    theme::run_state(&status.status),
+                    theme.run_state(&status.status),
                 ),
-                Span::styled(since, theme::muted()),
+                Span::styled(since, theme.muted()),
             ]
         }
         (Some(status), false) => vec![Span::styled(
             format!("○ {} (last known: {})", vm.state_word(), status.status),
-            theme::stale(),
+            theme.stale(),
         )],
-        (None, _) => vec![Span::styled("state unknown", theme::muted())],
+        (None, _) => vec![Span::styled("state unknown", theme.muted())],
     }
 }
 
@@ -110,13 +110,13 @@ impl Item {
 /// first: the target, the interval, the CPU model, the machine type, the pid, the uptime,
 /// the accelerator, the version, and on the first line the details of the state; the name,
 /// the state and the connection always show.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instant) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instant, theme: &Theme) {
     let width = area.width as usize;
-    let mut state = state_spans(vm, now).into_iter();
+    let mut state = state_spans(vm, now, theme).into_iter();
     let mut first = vec![Item::new(
         0,
         [
-            Span::styled(vm.display_name().to_string(), theme::title()),
+            Span::styled(vm.display_name().to_string(), theme.title()),
             Span::raw("  "),
         ]
         .into_iter()
@@ -131,10 +131,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         });
     }
     if model.read_only {
-        first.push(Item::new(
-            1,
-            vec![Span::styled("[read-only]", theme::key())],
-        ));
+        first.push(Item::new(1, vec![Span::styled("[read-only]", theme.key())]));
     }
     let version = vm
         .version
@@ -142,17 +139,17 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         .map(|v| format!("QEMU {v}"))
         .unwrap_or_else(|| "QEMU ?".to_string());
     let connection = match &vm.connection {
-        Some(ConnectionState::Connected) => Span::styled("connected", theme::info()),
-        Some(ConnectionState::Connecting) | None => Span::styled("connecting…", theme::muted()),
+        Some(ConnectionState::Connected) => Span::styled("connected", theme.info()),
+        Some(ConnectionState::Connecting) | None => Span::styled("connecting…", theme.muted()),
         Some(ConnectionState::Disconnected { reason, retry_in }) => Span::styled(
             format!("DISCONNECTED: {reason} (retry in {retry_in:.1} s)"),
-            theme::error(),
+            theme.error(),
         ),
     };
     let facts = &vm.machine;
     let plain = |priority, text: String| Item::new(priority, vec![Span::raw(text)]);
     let muted =
-        |priority, text: String| Item::new(priority, vec![Span::styled(text, theme::muted())]);
+        |priority, text: String| Item::new(priority, vec![Span::styled(text, theme.muted())]);
     let mut second = vec![plain(1, version)];
     if let Some(accel) = &facts.accelerator {
         second.push(plain(2, accel.clone()));

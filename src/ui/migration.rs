@@ -2,7 +2,7 @@
 //! remaining, expected downtime. Shown on the dashboard while a migration runs, and on the
 //! devices screen's migration tab.
 
-use super::{panel, theme};
+use super::{panel, theme::Theme};
 use crate::format;
 use crate::monitor::migration::MigrationInfo;
 use ratatui::Frame;
@@ -45,8 +45,8 @@ pub fn figures(info: &MigrationInfo) -> String {
 }
 
 /// Draws the panel for `info`.
-pub fn render(frame: &mut Frame, area: Rect, info: &MigrationInfo, hint: &str) {
-    let block = panel(&format!("Migration{hint}"), false, false);
+pub fn render(frame: &mut Frame, area: Rect, info: &MigrationInfo, hint: &str, theme: &Theme) {
+    let block = panel(&format!("Migration{hint}"), false, false, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [status_area, gauge_area, figures_area, error_area] = Layout::vertical([
@@ -60,7 +60,7 @@ pub fn render(frame: &mut Frame, area: Rect, info: &MigrationInfo, hint: &str) {
         Span::raw("status "),
         Span::styled(
             info.status().to_string(),
-            theme::migration_status(info.status()),
+            theme.migration_status(info.status()),
         ),
     ];
     if let Some(ms) = info.total_time {
@@ -70,7 +70,7 @@ pub fn render(frame: &mut Frame, area: Rect, info: &MigrationInfo, hint: &str) {
                 if info.is_active() { "for" } else { "took" },
                 format::seconds(Duration::from_millis(ms))
             ),
-            theme::muted(),
+            theme.muted(),
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(status)), status_area);
@@ -84,13 +84,13 @@ pub fn render(frame: &mut Frame, area: Rect, info: &MigrationInfo, hint: &str) {
         Gauge::default()
             .ratio(ratio)
             .label(label)
-            .gauge_style(theme::migration_gauge()),
+            .gauge_style(theme.migration_gauge()),
         gauge_area,
     );
     frame.render_widget(Paragraph::new(figures(info)), figures_area);
     if let Some(error) = &info.error_desc {
         frame.render_widget(
-            Paragraph::new(Line::styled(format!("error: {error}"), theme::error())),
+            Paragraph::new(Line::styled(format!("error: {error}"), theme.error())),
             error_area,
         );
     }

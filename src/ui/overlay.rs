@@ -1,7 +1,7 @@
 //! Overlays drawn over the dashboard: the confirmation dialog, the help and the message
 //! history.
 
-use super::theme;
+use super::theme::Theme;
 use crate::app::keymap::{KeyContext, Keymap};
 use crate::news::EventRecord;
 use ratatui::Frame;
@@ -20,7 +20,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 /// Draws a yes/no question, as tall as its text needs; its keys come from the key table.
-pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keymap) {
+pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keymap, theme: &Theme) {
     let width = area.width.min(72);
     let mut text: Vec<Line> = super::footer::wrap(question, width.saturating_sub(2) as usize)
         .into_iter()
@@ -31,7 +31,7 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keym
             .into_iter()
             .flat_map(|(keys, label)| {
                 [
-                    Span::styled(keys, theme::key()),
+                    Span::styled(keys, theme.key()),
                     Span::raw(format!(" {label}    ")),
                 ]
             })
@@ -41,19 +41,25 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keym
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(text)
-            .block(Block::bordered().title(Line::styled(" Confirm ", theme::error()))),
+            .block(Block::bordered().title(Line::styled(" Confirm ", theme.error()))),
         popup,
     );
 }
 
 /// Draws the help overlay from the key table: the rows of `context`, and what `q` does there.
-pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext, keys: &Keymap) {
+pub fn render_help(
+    frame: &mut Frame,
+    area: Rect,
+    context: KeyContext,
+    keys: &Keymap,
+    theme: &Theme,
+) {
     let rows: Vec<Line> = keys
         .help(context)
         .into_iter()
         .map(|(keys, label)| {
             Line::from(vec![
-                Span::styled(format!("{keys:>16}  "), theme::key()),
+                Span::styled(format!("{keys:>16}  "), theme.key()),
                 Span::raw(label),
             ])
         })
@@ -61,11 +67,11 @@ pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext, keys: &Ke
             Line::default(),
             Line::styled(
                 format!("q here: {}.", keys.what_q_does(context)),
-                theme::muted(),
+                theme.muted(),
             ),
             Line::styled(
                 "Reset, power down and quit VM ask first. Esc goes back one level.",
-                theme::muted(),
+                theme.muted(),
             ),
         ])
         .collect();
@@ -73,14 +79,14 @@ pub fn render_help(frame: &mut Frame, area: Rect, context: KeyContext, keys: &Ke
     let popup = centered(area, 76, rows.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(rows).block(Block::bordered().title(Line::styled(title, theme::title()))),
+        Paragraph::new(rows).block(Block::bordered().title(Line::styled(title, theme.title()))),
         popup,
     );
 }
 
 /// Draws the message history: every message with its time and VM, wrapped whole, newest at
-/// the bottom, scrolled up by `model.history_scroll` messages.
-pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model) {
+/// the bottom, scrolled up by `model.messages_scroll` messages.
+pub fn render_messages(frame: &mut Frame, area: Rect, model: &crate::app::Model, theme: &Theme) {
     let popup = centered(
         area,
         area.width.saturating_sub(4),
@@ -88,39 +94,39 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model) 
     );
     frame.render_widget(Clear, popup);
     let total = model.messages.len();
-    let title = if model.history_scroll > 0 {
+    let title = if model.messages_scroll > 0 {
         format!(
             " Messages ({total}, newest last; scrolled up {}) ",
-            model.history_scroll
+            model.messages_scroll
         )
     } else {
         format!(" Messages ({total}, newest last) ")
     };
     let block = Block::bordered()
-        .border_style(theme::focused_border())
-        .title(Line::styled(title, theme::title()))
+        .border_style(theme.focused_border())
+        .title(Line::styled(title, theme.title()))
         .title_bottom(Line::from(vec![
-            Span::styled(" ↑/↓ PgUp/PgDn", theme::key()),
+            Span::styled(" ↑/↓ PgUp/PgDn", theme.key()),
             Span::raw(" scroll  "),
-            Span::styled("!/Esc", theme::key()),
+            Span::styled("!/Esc", theme.key()),
             Span::raw(" close "),
         ]));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     if model.messages.is_empty() {
         frame.render_widget(
-            Paragraph::new(Line::styled("no messages yet", theme::muted())),
+            Paragraph::new(Line::styled("no messages yet", theme.muted())),
             inner,
         );
         return;
     }
     const TIME_WIDTH: usize = 9;
     let text_width = (inner.width as usize).saturating_sub(TIME_WIDTH).max(1);
-    let shown = total.saturating_sub(model.history_scroll);
+    let shown = total.saturating_sub(model.messages_scroll);
     let mut lines: Vec<Line> = Vec::new();
     for message in model.messages.iter().take(shown) {
         let style = if message.is_error {
-            theme::error()
+            theme.error()
         } else {
             ratatui::style::Style::new()
         };
@@ -140,7 +146,7 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model) 
                 " ".repeat(TIME_WIDTH)
             };
             lines.push(Line::from(vec![
-                Span::styled(time, theme::muted()),
+                Span::styled(time, theme.muted()),
                 Span::styled(part, style),
             ]));
         }
@@ -150,7 +156,7 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &crate::app::Model) 
 }
 
 /// Draws one event's full data: its name, time, sentence and the data as indented JSON.
-pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord) {
+pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord, theme: &Theme) {
     let popup = centered(
         area,
         area.width.saturating_sub(4),
@@ -158,17 +164,17 @@ pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord) 
     );
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
-        .border_style(theme::focused_border())
+        .border_style(theme.focused_border())
         .title(Line::styled(
             format!(
                 " {} at {} ",
                 record.name,
                 record.time.format("%H:%M:%S%.3f")
             ),
-            theme::title(),
+            theme.title(),
         ))
         .title_bottom(Line::from(vec![
-            Span::styled(" Esc/Enter", theme::key()),
+            Span::styled(" Esc/Enter", theme.key()),
             Span::raw(" close "),
         ]));
     let inner = block.inner(popup);
@@ -179,7 +185,7 @@ pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord) 
     if record.cut_bytes > 0 {
         lines.push(Line::styled(
             format!("({} bytes of this event were not kept)", record.cut_bytes),
-            theme::muted(),
+            theme.muted(),
         ));
     }
     frame.render_widget(

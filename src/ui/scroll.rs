@@ -4,7 +4,7 @@
 //! Stateless: the window is a function of the selection, the length and the height, so the
 //! mouse code finds the row under the pointer from the same numbers the drawing used.
 
-use super::theme;
+use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState};
@@ -37,7 +37,7 @@ pub fn position(selected: usize, len: usize) -> String {
 /// Draws a scrollbar in the right-most column of `area` (the rows of the list, or the
 /// panel border beside them) when the list (`len` rows, `shown` of them) is longer than the
 /// rows it has.
-pub fn scrollbar(frame: &mut Frame, area: Rect, shown: Range<usize>, len: usize) {
+pub fn scrollbar(frame: &mut Frame, area: Rect, shown: Range<usize>, len: usize, theme: &Theme) {
     let height = shown.len();
     if len <= height || height == 0 || area.height == 0 {
         return;
@@ -49,8 +49,8 @@ pub fn scrollbar(frame: &mut Frame, area: Rect, shown: Range<usize>, len: usize)
         Scrollbar::new(ScrollbarOrientation::VerticalRight)
             .begin_symbol(None)
             .end_symbol(None)
-            .thumb_style(theme::focused_border())
-            .track_style(theme::border()),
+            .thumb_style(theme.focused_border())
+            .track_style(theme.border()),
         area,
         &mut state,
     );
@@ -73,13 +73,20 @@ pub fn table_scrollbar(
     inner: Rect,
     shown: Range<usize>,
     len: usize,
+    theme: &Theme,
 ) {
     let rows_area = Rect {
         y: inner.y + 1,
         height: inner.height.saturating_sub(1),
         ..inner
     };
-    scrollbar(frame, border_beside(table_area, rows_area), shown, len);
+    scrollbar(
+        frame,
+        border_beside(table_area, rows_area),
+        shown,
+        len,
+        theme,
+    );
 }
 
 #[cfg(test)]

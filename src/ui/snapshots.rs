@@ -2,7 +2,7 @@
 //! progress, and the tag prompt.
 
 use super::columns::{self, Column};
-use super::{footer, header, panel, theme};
+use super::{footer, header, panel, theme::Theme};
 use crate::app::{InputPurpose, Model};
 use crate::format;
 use crate::snapshot::format_vm_clock;
@@ -46,7 +46,7 @@ pub fn table_area(area: Rect, model: &Model, now: Instant) -> Rect {
 }
 
 /// Draws the snapshot view.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
     let Some(vm) = model.vm() else {
         return;
     };
@@ -59,7 +59,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         message,
         keys,
     ] = areas(area, model, now);
-    header::render(frame, header_area, model, vm, now);
+    header::render(frame, header_area, model, vm, now, theme);
 
     let order = match (view.sort, view.descending) {
         (crate::app::SnapshotSort::Date, false) => "by date",
@@ -82,19 +82,19 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     } else {
         format!("Snapshots ({len}, {order})")
     };
-    let block = panel(&title, true, !vm.is_connected());
+    let block = panel(&title, true, !vm.is_connected(), theme);
     if let Some(error) = &view.error {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 format!("cannot list snapshots: {error}"),
-                theme::error(),
+                theme.error(),
             ))
             .block(block),
             table_area,
         );
     } else if !view.loaded {
         frame.render_widget(
-            Paragraph::new(Line::styled("reading the snapshot list…", theme::muted())).block(block),
+            Paragraph::new(Line::styled("reading the snapshot list…", theme.muted())).block(block),
             table_area,
         );
     } else if view.snapshots.is_empty() {
@@ -110,7 +110,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
                         )
                         .unwrap_or_default()
                 ),
-                theme::muted(),
+                theme.muted(),
             ))
             .block(block),
             table_area,
@@ -147,19 +147,19 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
                 Cell::from(fitted.clip(5, disks)),
             ]);
             if snapshot.partial {
-                row.style(theme::error())
+                row.style(theme.error())
             } else {
                 row
             }
         });
         let table = Table::new(rows, fitted.constraints())
-            .header(fitted.header(&columns).style(theme::header_row()))
-            .row_highlight_style(theme::selected())
+            .header(fitted.header(&columns).style(theme.header_row()))
+            .row_highlight_style(theme.selected())
             .block(block);
         let selected = view.selected.min(len - 1);
         let mut state = TableState::default().with_selected(Some(selected - shown.start));
         frame.render_stateful_widget(table, table_area, &mut state);
-        super::scroll::table_scrollbar(frame, table_area, inner, shown, len);
+        super::scroll::table_scrollbar(frame, table_area, inner, shown, len, theme);
     }
 
     if let Some(job) = &view.job {
@@ -170,8 +170,8 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             .unwrap_or(0.0);
         frame.render_widget(
             Gauge::default()
-                .block(panel("Job", false, false))
-                .gauge_style(theme::info())
+                .block(panel("Job", false, false, theme))
+                .gauge_style(theme.info())
                 .ratio(fraction)
                 .label(job.describe()),
             job_area,
@@ -182,8 +182,14 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         .as_ref()
         .filter(|i| i.purpose == InputPurpose::SnapshotTag)
     {
-        super::console::render_text(frame, prompt_area, &input.editor, input.purpose.label());
+        super::console::render_text(
+            frame,
+            prompt_area,
+            &input.editor,
+            input.purpose.label(),
+            theme,
+        );
     }
-    footer::render_message(frame, message, model, now);
-    footer::render_keys(frame, keys, model);
+    footer::render_message(frame, message, model, now, theme);
+    footer::render_keys(frame, keys, model, theme);
 }

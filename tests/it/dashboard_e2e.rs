@@ -200,8 +200,10 @@ fn config_file_moves_keys() {
     assert_eq!(observer.status(), "paused");
 
     std::fs::write(&config, "[keys]\npause = \"r\"\n").unwrap();
-    crate::support::pty::run(["--config", &config_arg, &target])
-        .assert_one_line_error("the key 'r' already does reset");
+    // The error names the file and the table, as every config error does.
+    crate::support::pty::run(["--config", &config_arg, &target]).assert_one_line_error(&format!(
+        "in the config file {config_arg}: [keys]: the key 'r' already does reset"
+    ));
 }
 
 /// Behind the "terminal too small" screen keys do nothing (nothing happens that the user

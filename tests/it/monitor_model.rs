@@ -4,47 +4,18 @@
 use qemu_dash::app::Edit;
 use qemu_dash::app::Tab;
 use qemu_dash::app::keymap::{Action, MonitorKey as M};
-use qemu_dash::app::{ConnectionState, Effect, Model, View};
+use qemu_dash::app::{Effect, Model, View};
 use qemu_dash::monitor::migration::MigrationInfo;
 use qemu_dash::monitor::network::{NetworkInfo, parse_info_network, parse_info_usernet};
 use qemu_dash::monitor::{Job, MonitorError, News};
 use qemu_dash::news::AppEvent;
-use qemu_dash::qmp::QemuVersion;
-use qemu_dash::qmp::types::{BlockDeviceInfo, BlockInfo};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn model(read_only: bool) -> Model {
-    let mut model = Model::new(
-        vec!["unix:/run/web1.qmp".into()],
-        Duration::from_secs(1),
-        read_only,
-    );
-    let vm = &mut model.vms[0];
-    vm.connection = Some(ConnectionState::Connected);
-    vm.name = Some("web1".into());
-    vm.version = Some(QemuVersion {
-        major: 10,
-        minor: 0,
-        micro: 2,
-        package: String::new(),
-    });
-    vm.block_info = vec![BlockInfo {
-        device: "cd0".into(),
-        qdev: Some("/machine/peripheral-anon/device[0]".into()),
-        removable: true,
-        tray_open: Some(false),
-        inserted: Some(BlockDeviceInfo {
-            file: "/srv/iso/debian.iso".into(),
-            drv: "raw".into(),
-            ro: true,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }];
-    model
+    crate::support::model::connected_model(read_only)
 }
 
 fn typed(model: &mut Model, text: &str) -> Vec<Effect> {
@@ -62,7 +33,14 @@ fn news(model: &mut Model, news: News) {
 fn draw(model: &Model) -> String {
     let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
     terminal
-        .draw(|frame| qemu_dash::ui::render(frame, model, Instant::now()))
+        .draw(|frame| {
+            qemu_dash::ui::render(
+                frame,
+                model,
+                Instant::now(),
+                &qemu_dash::ui::theme::Theme::COLOUR,
+            )
+        })
         .unwrap();
     terminal.backend().to_string()
 }
@@ -174,16 +152,16 @@ fn forms_explain_bad_input_and_stay_open() {
         question.text("web1").contains("exec:cat > /tmp/vm.mig"),
         "{question:?}"
     );
-    // No connection in this model: the yes is refused with a message, not sent.
+    // The yes sends the migration to the URI as typed.
     let effects = model.act(Action::Confirm, Instant::now());
-    assert!(effects.is_empty());
-    assert!(
-        model
-            .message
-            .as_ref()
-            .unwrap()
-            .text
-            .starts_with("not connected")
+    assert_eq!(
+        effects,
+        vec![Effect::Monitor {
+            vm: 0,
+            job: Job::Migrate {
+                uri: "exec:cat > /tmp/vm.mig".into()
+            }
+        }]
     );
 }
 
@@ -382,7 +360,14 @@ fn every_monitor_screen_draws_at_the_smallest_and_a_large_size() {
     let draw_at = |model: &Model, width, height| {
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         terminal
-            .draw(|frame| qemu_dash::ui::render(frame, model, Instant::now()))
+            .draw(|frame| {
+                qemu_dash::ui::render(
+                    frame,
+                    model,
+                    Instant::now(),
+                    &qemu_dash::ui::theme::Theme::COLOUR,
+                )
+            })
             .unwrap();
     };
     let screens = [

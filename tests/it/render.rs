@@ -10,8 +10,10 @@ use qemu_dash::news::{
 };
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
 use qemu_dash::qmp::{Event, QemuVersion, QmpError};
+use qemu_dash::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -156,14 +158,26 @@ fn model_in(status: &str, start: Instant) -> Model {
 }
 
 fn draw(model: &Model, now: Instant, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|frame| qemu_dash::ui::render(frame, model, now))
-        .unwrap();
+    let terminal = draw_in(model, now, width, height, &Theme::COLOUR);
     if width == 0 || height == 0 {
         return String::new(); // drawn without panicking; nothing to show
     }
     terminal.backend().to_string()
+}
+
+/// The terminal after drawing `model` in `theme`: its cells keep their styles.
+fn draw_in(
+    model: &Model,
+    now: Instant,
+    width: u16,
+    height: u16,
+    theme: &Theme,
+) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| qemu_dash::ui::render(frame, model, now, theme))
+        .unwrap();
+    terminal
 }
 
 #[test]
@@ -346,7 +360,7 @@ fn invisible_and_bidi_characters_never_reach_the_terminal() {
     let (width, height) = (120, 34);
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|frame| qemu_dash::ui::render(frame, &model, start))
+        .draw(|frame| qemu_dash::ui::render(frame, &model, start, &Theme::COLOUR))
         .unwrap();
     let buffer = terminal.backend().buffer();
     let text = terminal.backend().to_string();
@@ -488,7 +502,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     assert!(!scrolled.contains("pause failed"), "{scrolled}");
     assert!(scrolled.contains("scrolled up 1"), "{scrolled}");
     model.act(Action::Cancel, much_later);
-    assert!(!model.history_open);
+    assert!(!model.messages_open);
 }
 
 #[test]
@@ -855,6 +869,38 @@ fn the_focused_panel_shows_without_colours() {
     // Focus on the block panel: a marker before its title (and a bold border).
     assert!(screen.contains("┌ ▶ Block devices"), "{screen}");
     assert!(screen.contains("┌ vCPUs"), "{screen}");
+    // The mono theme (or NO_COLOR) draws the same words without a colour; the focused
+    // border stays bold, the others do not.
+    let terminal = draw_in(&model, start, 100, 30, &Theme::MONO);
+    let buffer = terminal.backend().buffer();
+    assert_eq!(terminal.backend().to_string(), screen);
+    assert!(
+        buffer
+            .content
+            .iter()
+            .all(|cell| cell.fg == Color::Reset && cell.bg == Color::Reset),
+        "a colour was drawn in the mono theme"
+    );
+    // The top-left corner of the panel whose title starts with `title`.
+    let corner_of = |title: &str| {
+        let area = buffer.area;
+        (area.top()..area.bottom())
+            .flat_map(|y| (area.left()..area.right()).map(move |x| (x, y)))
+            .find(|&(x, y)| {
+                let text: String = (x..area.right().min(x + 20))
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect();
+                text.starts_with(&format!("┌ {title}"))
+            })
+            .map(|at| &buffer[at])
+            .unwrap()
+    };
+    assert!(
+        corner_of("▶ Block devices")
+            .modifier
+            .contains(Modifier::BOLD)
+    );
+    assert!(!corner_of("vCPUs").modifier.contains(Modifier::BOLD));
 }
 
 /// A VM watched over HMP: the event panel says that no events come, and the run-state

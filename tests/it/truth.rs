@@ -286,7 +286,9 @@ fn migration_tab(model: &mut qemu_dash::app::Model) -> String {
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
     let now = std::time::Instant::now();
     terminal
-        .draw(|frame| qemu_dash::ui::render(frame, model, now))
+        .draw(|frame| {
+            qemu_dash::ui::render(frame, model, now, &qemu_dash::ui::theme::Theme::COLOUR)
+        })
         .unwrap();
     terminal.backend().to_string()
 }

@@ -4,7 +4,7 @@
 use super::{events_named, list_table, render_events, split};
 use crate::app::{Model, Vm};
 use crate::ui::columns::Column;
-use crate::ui::{panel, theme};
+use crate::ui::{panel, theme::Theme};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -12,13 +12,14 @@ use ratatui::widgets::{Cell, Paragraph, Wrap};
 use std::time::Instant;
 
 /// Draws the hot-plug tab.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instant) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instant, theme: &Theme) {
     let list = vm.monitor.device_list();
     let (table_area, events_area) = split(area, list.len().max(2));
     let block = panel(
         &format!("Devices with ids ({})", list.len()),
         true,
         !vm.is_connected(),
+        theme,
     );
     let note = |text: &str, style| {
         Paragraph::new(Line::styled(text.to_string(), style))
@@ -29,21 +30,21 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         frame.render_widget(
             note(
                 "read-only: hot-plug is off (qom-list, device_add and device_del are not sent)",
-                theme::muted(),
+                theme.muted(),
             ),
             table_area,
         );
     } else {
         match &vm.monitor.devices {
-            None => frame.render_widget(note("reading the device list…", theme::muted()), table_area),
+            None => frame.render_widget(note("reading the device list…", theme.muted()), table_area),
             Some(Err(error)) => frame.render_widget(
-                note(&format!("cannot list devices: {error}"), theme::error()),
+                note(&format!("cannot list devices: {error}"), theme.error()),
                 table_area,
             ),
             Some(Ok(_)) if list.is_empty() => frame.render_widget(
                 note(
                     "no devices with ids: a adds one, e.g. usb-tablet,id=tablet0 (needs a USB controller) or virtio-balloon-pci,id=balloon0",
-                    theme::muted(),
+                    theme.muted(),
                 ),
                 table_area,
             ),
@@ -84,6 +85,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
                     &columns,
                     cells,
                     Some(model.devices.device_selected),
+                    theme,
                 );
             }
         }
@@ -94,5 +96,6 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         events_area,
         "Device events (DEVICE_DELETED)",
         &events_named(vm, &["DEVICE_DELETED"], height),
+        theme,
     );
 }

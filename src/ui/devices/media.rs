@@ -5,28 +5,29 @@ use super::{events_named, list_table, render_events, split};
 use crate::app::{Model, Vm};
 use crate::monitor::media;
 use crate::ui::columns::Column;
-use crate::ui::{panel, theme};
+use crate::ui::{panel, theme::Theme};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph};
 
 /// Draws the removable media tab.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &Theme) {
     let removable = vm.removable();
     let (table_area, events_area) = split(area, removable.len());
     let block = panel(
         &format!("Removable media ({})", removable.len()),
         true,
         !vm.is_connected(),
+        theme,
     );
     if removable.is_empty() {
         frame.render_widget(
             Paragraph::new(vec![
-                Line::styled("no removable block devices on this VM", theme::muted()),
+                Line::styled("no removable block devices on this VM", theme.muted()),
                 Line::styled(
                     "(a CD-ROM: -drive if=none,id=cd0,media=cdrom -device ide-cd,drive=cd0)",
-                    theme::muted(),
+                    theme.muted(),
                 ),
             ])
             .block(block),
@@ -91,6 +92,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             &columns,
             cells,
             Some(model.devices.media_selected),
+            theme,
         );
     }
     let height = events_area.height.saturating_sub(2) as usize;
@@ -99,5 +101,6 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
         events_area,
         "Tray events (DEVICE_TRAY_MOVED)",
         &events_named(vm, &["DEVICE_TRAY_MOVED"], height),
+        theme,
     );
 }

@@ -3,19 +3,19 @@
 use super::list_table;
 use crate::app::{Model, Vm};
 use crate::ui::columns::Column;
-use crate::ui::{panel, theme};
+use crate::ui::{panel, theme::Theme};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
 /// Draws the network tab.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &Theme) {
     let info = match &vm.monitor.network {
         None => {
             frame.render_widget(
-                Paragraph::new(Line::styled("reading info network…", theme::muted()))
-                    .block(panel("Network", true, false)),
+                Paragraph::new(Line::styled("reading info network…", theme.muted()))
+                    .block(panel("Network", true, false, theme)),
                 area,
             );
             return;
@@ -24,10 +24,10 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             frame.render_widget(
                 Paragraph::new(Line::styled(
                     format!("cannot read the network: {error}"),
-                    theme::error(),
+                    theme.error(),
                 ))
                 .wrap(Wrap { trim: true })
-                .block(panel("Network", true, false)),
+                .block(panel("Network", true, false, theme)),
                 area,
             );
             return;
@@ -90,10 +90,11 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
     list_table(
         frame,
         nic_area,
-        panel(&title, false, false),
+        panel(&title, false, false, theme),
         &nic_columns,
         nic_cells,
         None,
+        theme,
     );
     let user = info.user_netdevs();
     let forward_title = if user.is_empty() {
@@ -101,7 +102,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
     } else {
         format!("Host forwards ({}) on {}", forwards.len(), user.join(", "))
     };
-    let forward_block = panel(&forward_title, true, false);
+    let forward_block = panel(&forward_title, true, false, theme);
     if forwards.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(
@@ -110,7 +111,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
                 } else {
                     "none: a adds one (e.g. tcp::2222-:22 forwards host port 2222 to the guest's ssh)"
                 },
-                theme::muted(),
+                theme.muted(),
             ))
             .block(forward_block),
             forward_area,
@@ -140,15 +141,16 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm) {
             &columns,
             cells,
             Some(model.devices.forward_selected),
+            theme,
         );
     }
     let text: Vec<Line> = if info.usernet_text.is_empty() {
-        vec![Line::styled("(no output)", theme::muted())]
+        vec![Line::styled("(no output)", theme.muted())]
     } else {
         info.usernet_text.lines().map(Line::raw).collect()
     };
     frame.render_widget(
-        Paragraph::new(text).block(panel("info usernet", false, false)),
+        Paragraph::new(text).block(panel("info usernet", false, false, theme)),
         usernet_area,
     );
 }
