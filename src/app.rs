@@ -11,6 +11,7 @@ mod dashboard;
 mod devices;
 mod effect;
 mod fleet;
+mod help;
 mod input;
 pub mod keymap;
 mod lists;
@@ -28,6 +29,7 @@ pub use dashboard::Panel;
 pub use devices::{Form, Tab};
 pub use effect::Effect;
 pub use fleet::{FleetColumn, FleetState};
+pub use help::HelpLine;
 pub use input::{Edit, LineEditor};
 use keymap::{Action, KeyContext, Keymap};
 pub use message::{ERROR_LIFETIME, INFO_LIFETIME, MESSAGE_HISTORY_LEN, Message};
@@ -75,6 +77,8 @@ pub struct Model {
     pub confirm: Option<Question>,
     /// The help overlay is open.
     pub help: bool,
+    /// The help's first line in view (it scrolls on a small terminal).
+    pub help_scroll: usize,
     /// A prompt line is open (snapshot tag, a filter).
     pub input: Option<InputLine>,
     /// The key table, with the config's moves.
@@ -137,6 +141,7 @@ impl Model {
             view,
             confirm: None,
             help: false,
+            help_scroll: 0,
             input: None,
             keys: Keymap::default(),
             event_filter: String::new(),
@@ -364,9 +369,7 @@ impl Model {
             };
         }
         if self.help {
-            if matches!(action, Action::Cancel | Action::Help) {
-                self.help = false;
-            }
+            self.act_help(action);
             return Vec::new();
         }
         if self.messages_open {
@@ -397,6 +400,9 @@ impl Model {
             return self.act_prompt(action);
         }
         if let Action::Pointer(pointer) = action {
+            if let Pointer::Tab(index) = pointer {
+                return self.click_tab(index);
+            }
             self.point(pointer);
             return Vec::new();
         }

@@ -13,6 +13,7 @@ mod events;
 mod fleet;
 mod footer;
 mod header;
+mod lists;
 mod migration;
 mod mouse;
 mod overlay;
@@ -131,7 +132,7 @@ fn draw(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
         overlay::render_messages(frame, area, model, theme);
     }
     if model.help {
-        overlay::render_help(frame, area, model.base_context(), &model.keys, theme);
+        overlay::render_help(frame, area, model, theme);
     }
     if let Some(question) = &model.confirm {
         let vm = question.vm().map_or(model.vm(), |id| model.vms.get(id));
@@ -237,28 +238,13 @@ fn render_vm(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: 
     footer::render_keys(frame, areas.footer, model, theme);
 }
 
-/// Rows a page key moves in the list the keys act on now, on a screen of `area`.
+/// Rows a page key moves in the list the keys act on now, on a screen of `area`: the rows
+/// its panel shows (the help's rows while the help is open).
 pub fn page_rows(model: &Model, area: Rect, now: Instant) -> usize {
-    let rows = match model.view {
-        View::Vm => {
-            let areas = vm_areas(area, model, now);
-            let vm = model.vm();
-            match model.focus {
-                Panel::Cpus => {
-                    let vcpus = vm.map_or(0, |vm| vm.vcpus.len());
-                    cpus::rows_of(cpus::cpu_areas(areas.cpus, vcpus)[0])
-                }
-                Panel::Blocks => {
-                    let devices = vm.map_or(0, |vm| vm.blocks.len());
-                    cpus::rows_of(blocks::block_areas(areas.blocks, devices)[0])
-                }
-                Panel::Events => vm.map_or(0, |vm| {
-                    usize::from(events::lines_area(model, vm, areas.events).height)
-                }),
-            }
-        }
-        // The other screens' lists take the screen less about eight rows.
-        _ => usize::from(area.height.saturating_sub(8)),
+    let rows = if model.help {
+        overlay::help_rows(area, model)
+    } else {
+        lists::keyed(model, area, now).map_or(0, |list| usize::from(list.rows.height))
     };
     rows.max(1)
 }

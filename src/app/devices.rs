@@ -354,6 +354,14 @@ impl Model {
         self.load_tab()
     }
 
+    /// A click on the tab at `index` of the tab bar: opens it.
+    pub(super) fn click_tab(&mut self, index: usize) -> Vec<Effect> {
+        match Tab::ALL.get(index) {
+            Some(&tab) => self.open_tab(tab),
+            None => Vec::new(),
+        }
+    }
+
     /// Re-reads what the current tab shows (only queries).
     fn load_tab(&mut self) -> Vec<Effect> {
         match self.devices.tab {

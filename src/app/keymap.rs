@@ -15,6 +15,7 @@ mod help;
 mod monitor;
 mod overrides;
 mod rows;
+pub use help::{HELP_KEYS_WIDTH, HELP_LABEL_WIDTH};
 pub use monitor::MonitorKey;
 pub use overrides::KeyOverrideError;
 pub use rows::{ROWS, Row, Show};

@@ -28,10 +28,6 @@ pub enum Movement {
     By(isize),
 }
 
-/// Lines a page key scrolls the console's transcript (an overlapping page: a long reply stays
-/// in view while it is read).
-pub const CONSOLE_PAGE: usize = 10;
-
 /// Rows one notch of the mouse wheel moves.
 pub const WHEEL_ROWS: isize = 3;
 
@@ -86,11 +82,12 @@ impl super::Model {
     /// Moves the selection of `list` (a list of the screen showing now).
     pub(super) fn move_list(&mut self, list: ListId, movement: Movement) {
         let page = self.page_rows;
-        // The console's transcript as shown (its filter applied), counted from the newest.
+        // The console's transcript as shown (its filter applied), scrolled up from the newest
+        // line: a page is the rows its panel shows, and it stops with the oldest line on top.
         if list == ListId::Console {
             let len = self.vm().map_or(0, |vm| self.shown_transcript(vm).len());
-            let page = CONSOLE_PAGE;
-            self.console.scroll = moved(self.console.scroll, len, movement.reversed(), page);
+            let scrolls = len.saturating_sub(page) + 1;
+            self.console.scroll = moved(self.console.scroll, scrolls, movement.reversed(), page);
             return;
         }
         // The log as shown (its filter applied) counts from the newest line, at the bottom: up
@@ -140,27 +137,27 @@ impl super::Model {
         }
     }
 
-    /// Applies a wheel notch or a click: the panel under the pointer takes the focus (on the
-    /// dashboard), a clicked row is selected, the wheel moves the selection.
+    /// Applies a wheel notch or a click on a list: the panel under the pointer takes the
+    /// focus (on the dashboard), a clicked row is selected, the wheel moves the selection.
     pub(super) fn point(&mut self, pointer: Pointer) {
-        let list = pointer.list();
+        let (list, row) = match pointer {
+            // The devices screen opens its tabs (`Model::click_tab`).
+            Pointer::Tab(_) => return,
+            Pointer::Wheel { list, down } => {
+                let rows = if down { WHEEL_ROWS } else { -WHEEL_ROWS };
+                self.move_list(list, Movement::By(rows));
+                (list, None)
+            }
+            Pointer::Click { list, row } => (list, row),
+        };
         if let Some(panel) = super::Panel::of(list) {
             self.focus = panel;
         }
-        match pointer {
-            Pointer::Wheel { down, .. } => {
-                self.move_list(
-                    list,
-                    Movement::By(if down { WHEEL_ROWS } else { -WHEEL_ROWS }),
-                );
-            }
-            // Rows count from the top of the list as drawn; the log and the console, which
-            // count from their newest line, turn that around in `move_list`.
-            Pointer::Click { row: Some(row), .. } => {
-                self.move_list(list, Movement::First);
-                self.move_list(list, Movement::By(row as isize));
-            }
-            Pointer::Click { row: None, .. } => {}
+        // Rows count from the top of the list as drawn; the log and the console, which count
+        // from their newest line, turn that around in `move_list`.
+        if let Some(row) = row {
+            self.move_list(list, Movement::First);
+            self.move_list(list, Movement::By(row as isize));
         }
     }
 }

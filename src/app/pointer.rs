@@ -42,13 +42,7 @@ pub enum Pointer {
         /// The row clicked (an index into the list), if a row was hit.
         row: Option<usize>,
     },
-}
-
-impl Pointer {
-    /// The list pointed at.
-    pub fn list(self) -> ListId {
-        match self {
-            Pointer::Wheel { list, .. } | Pointer::Click { list, .. } => list,
-        }
-    }
+    /// A click on a tab of the devices screen: its place in the tab bar
+    /// (`devices::Tab::ALL`; an index, so this vocabulary needs nothing of the screens).
+    Tab(usize),
 }

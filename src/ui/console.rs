@@ -1,16 +1,14 @@
 //! The monitor console: the VM's transcript of commands and replies (scrollable) and the
 //! input line with its mode (HMP or QMP) and cursor.
 
-use super::{footer, header, panel, theme::Theme};
-use crate::app::InputPurpose;
-use crate::app::LineEditor;
-use crate::app::LineKind;
-use crate::app::Model;
+use super::{footer, header, panel, scroll, theme::Theme};
+use crate::app::{InputPurpose, LineEditor, LineKind, Model, Vm};
 use crate::monitor::console::Mode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph};
+use std::ops::Range;
 use std::time::Instant;
 
 const INTRO: [&str; 5] = [
@@ -21,46 +19,66 @@ const INTRO: [&str; 5] = [
     "Under --read-only only `info …` and `query-…` commands are sent.",
 ];
 
-/// Draws the console.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
-    let Some(vm) = model.vm() else {
-        return;
-    };
-    let [header_area, output_area, input_area, message, keys] = Layout::vertical([
+/// The console's parts: header, transcript, input line, message line, key hints.
+fn areas(area: Rect, model: &Model, now: Instant) -> [Rect; 5] {
+    Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(3),
         Constraint::Length(3),
         Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// Where the transcript's panel is drawn on a screen of `area` (page keys and the mouse use
+/// it).
+pub fn transcript_area(area: Rect, model: &Model, now: Instant) -> Rect {
+    areas(area, model, now)[1]
+}
+
+/// The transcript lines (of those the filter shows) in view in `rows` rows: scrolled up from
+/// the newest by the console's scroll, and never past the oldest (the top row then holds the
+/// oldest line).
+pub fn transcript_window(model: &Model, vm: &Vm, rows: u16) -> Range<usize> {
+    let len = model.shown_transcript(vm).len();
+    let rows = usize::from(rows);
+    let end = len.saturating_sub(model.console.scroll).max(rows.min(len));
+    end.saturating_sub(rows)..end
+}
+
+/// Draws the console.
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
+    let Some(vm) = model.vm() else {
+        return;
+    };
+    let [header_area, output_area, input_area, message, keys] = areas(area, model, now);
     header::render(frame, header_area, model, vm, now, theme);
 
     let transcript = &vm.monitor.console;
+    let shown = model.shown_transcript(vm);
+    let inner = Block::bordered().inner(output_area);
+    let window = transcript_window(model, vm, inner.height);
     let mut title = "Monitor console".to_string();
+    if window.len() < shown.len() {
+        title.push_str(&format!(" {}", scroll::span_position(&window, shown.len())));
+    }
     if transcript.pending > 0 {
         title.push_str(" (running…)");
-    }
-    if model.console.scroll > 0 {
-        title.push_str(&format!(" (scrolled up {})", model.console.scroll));
     }
     if !model.console.filter.is_empty() {
         title.push_str(&format!(" (filter: {})", model.console.filter));
     }
-    let shown = model.shown_transcript(vm);
     let block = panel(&title, false, !vm.is_connected(), theme);
-    let inner = block.inner(output_area);
-    let (height, width) = (inner.height as usize, inner.width as usize);
+    let width = inner.width as usize;
     let lines: Vec<Line> = if transcript.lines.is_empty() {
         INTRO
             .iter()
             .map(|text| Line::styled(*text, theme.muted()))
             .collect()
     } else {
-        let end = shown.len().saturating_sub(model.console.scroll);
-        let start = end.saturating_sub(height);
         // Only what fits is drawn: the lines in view, each up to the panel's width.
-        shown[start..end]
+        shown[window.clone()]
             .iter()
             .map(|line| {
                 let text: String = line.text.chars().take(width).collect();
@@ -73,6 +91,13 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme:
             .collect()
     };
     frame.render_widget(Paragraph::new(lines).block(block), output_area);
+    scroll::scrollbar(
+        frame,
+        scroll::border_beside(output_area, inner),
+        window,
+        shown.len(),
+        theme,
+    );
 
     let input = &model.console.input;
     let mode = if input.text().trim_start().starts_with('{') {

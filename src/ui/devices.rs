@@ -17,19 +17,67 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Row, Table, TableState, Wrap};
 use std::time::Instant;
 
-/// Draws the devices screen.
-pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
-    let Some(vm) = model.vm() else {
-        return;
-    };
-    let [header_area, tabs_area, content, message, keys] = Layout::vertical([
+/// The devices screen's parts: header, tab bar, the tab's content, message line, key hints.
+fn areas(area: Rect, model: &Model, now: Instant) -> [Rect; 5] {
+    Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(1),
         Constraint::Min(6),
         Constraint::Length(footer::message_height(model, area.width, now)),
         Constraint::Length(1),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// Where the tab bar is drawn on a screen of `area`, and the columns each tab's label takes
+/// in it (the mouse code finds the tab clicked with it).
+pub fn tab_areas(area: Rect, model: &Model, now: Instant) -> Vec<(Tab, Rect)> {
+    let bar = areas(area, model, now)[1];
+    let mut x = bar.x;
+    let mut tabs = Vec::new();
+    for (tab, [key, title, gap]) in Tab::ALL.into_iter().zip(tab_labels()) {
+        let width = Span::raw(key).width() + Span::raw(title).width();
+        let label = Rect {
+            x,
+            width: (width as u16).min(bar.right().saturating_sub(x)),
+            ..bar
+        };
+        tabs.push((tab, label));
+        x = x.saturating_add((width + Span::raw(gap).width()) as u16);
+    }
+    tabs
+}
+
+/// The texts of each tab's label: its key, its title, the gap after it.
+fn tab_labels() -> impl Iterator<Item = [String; 3]> {
+    Tab::ALL.into_iter().map(|tab| {
+        [
+            format!(" {} ", tab.key()),
+            format!("{} ", tab.title()),
+            "  ".into(),
+        ]
+    })
+}
+
+/// The panel of the tab's selectable table on a screen of `area` (media, host forwards or
+/// devices with ids), if the tab has one: page keys and the mouse use it.
+pub fn list_area(area: Rect, model: &Model, now: Instant) -> Option<Rect> {
+    let vm = model.vm()?;
+    let content = areas(area, model, now)[2];
+    match model.devices.tab {
+        Tab::Media => Some(media::table_area(content, vm)),
+        Tab::Network => network::forward_area(content, vm),
+        Tab::Hotplug => Some(hotplug::table_area(content, vm)),
+        Tab::Migration => None,
+    }
+}
+
+/// Draws the devices screen.
+pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme: &Theme) {
+    let Some(vm) = model.vm() else {
+        return;
+    };
+    let [header_area, tabs_area, content, message, keys] = areas(area, model, now);
     header::render(frame, header_area, model, vm, now, theme);
     render_tabs(frame, tabs_area, model.devices.tab, theme);
     match model.devices.tab {
@@ -53,15 +101,15 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme:
 
 fn render_tabs(frame: &mut Frame, area: Rect, current: Tab, theme: &Theme) {
     let mut spans = Vec::new();
-    for tab in Tab::ALL {
+    for (tab, [key, title, gap]) in Tab::ALL.into_iter().zip(tab_labels()) {
         let style = if tab == current {
             theme.selected()
         } else {
             theme.muted()
         };
-        spans.push(Span::styled(format!(" {} ", tab.key()), theme.key()));
-        spans.push(Span::styled(format!("{} ", tab.title()), style));
-        spans.push(Span::raw("  "));
+        spans.push(Span::styled(key, theme.key()));
+        spans.push(Span::styled(title, style));
+        spans.push(Span::raw(gap));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

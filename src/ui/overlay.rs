@@ -1,7 +1,10 @@
 //! Overlays drawn over the dashboard: the confirmation dialog, the help and the message
 //! history.
 
+use super::scroll;
 use super::theme::Theme;
+use crate::app::HelpLine;
+use crate::app::Model;
 use crate::app::keymap::{KeyContext, Keymap};
 use crate::news::EventRecord;
 use ratatui::Frame;
@@ -46,47 +49,81 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keym
     );
 }
 
-/// Draws the help overlay from the key table: the rows of `context`, and what `q` does there.
-pub fn render_help(
-    frame: &mut Frame,
-    area: Rect,
-    context: KeyContext,
-    keys: &Keymap,
-    theme: &Theme,
-) {
-    let rows: Vec<Line> = keys
-        .help(context)
-        .into_iter()
-        .map(|(keys, label)| {
-            Line::from(vec![
+/// Width of the help overlay (less on a narrow terminal).
+const HELP_WIDTH: u16 = 76;
+
+/// Where the help overlay goes on a screen of `area`: as tall as its lines, at most the
+/// screen.
+fn help_area(area: Rect, model: &Model) -> Rect {
+    let lines = model.help_lines().len() as u16;
+    centered(area, HELP_WIDTH, lines.saturating_add(2))
+}
+
+/// Rows of help lines the overlay shows on a screen of `area` (what a page key scrolls).
+/// One line a row: the key table keeps its help labels short enough for the smallest
+/// screen ([`crate::app::keymap::HELP_LABEL_WIDTH`]).
+pub fn help_rows(area: Rect, model: &Model) -> usize {
+    usize::from(Block::bordered().inner(help_area(area, model)).height)
+}
+
+/// Draws the help overlay from the key table: the rows of the screen under it, and what `q`
+/// does there. Where it does not fit, it shows its position ("1–14/40"), a scrollbar and
+/// the keys that scroll it.
+pub fn render_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let help = model.help_lines();
+    let popup = help_area(area, model);
+    let mut block = Block::bordered().title(Line::styled(
+        format!(" Help: {} ", model.base_context().name()),
+        theme.title(),
+    ));
+    let inner = block.inner(popup);
+    let rows = usize::from(inner.height);
+    let top = model.help_scroll.min(help.len().saturating_sub(rows));
+    let shown = top..(top + rows).min(help.len());
+    let scrolls = shown.len() < help.len();
+    if scrolls {
+        block = block
+            .title_top(
+                Line::styled(
+                    format!(" {} ", scroll::span_position(&shown, help.len())),
+                    theme.title(),
+                )
+                .right_aligned(),
+            )
+            .title_bottom(Line::from(vec![
+                Span::styled(" ↑/↓ PgUp/PgDn g/G", theme.key()),
+                Span::raw(" scroll  "),
+                Span::styled("?/Esc", theme.key()),
+                Span::raw(" close "),
+            ]));
+    }
+    let lines: Vec<Line> = help[shown.clone()]
+        .iter()
+        .map(|line| match line {
+            HelpLine::Key { keys, label } => Line::from(vec![
                 Span::styled(format!("{keys:>16}  "), theme.key()),
-                Span::raw(label),
-            ])
+                Span::raw(*label),
+            ]),
+            HelpLine::Blank => Line::default(),
+            HelpLine::Note(text) => Line::styled(text.clone(), theme.muted()),
         })
-        .chain([
-            Line::default(),
-            Line::styled(
-                format!("q here: {}.", keys.what_q_does(context)),
-                theme.muted(),
-            ),
-            Line::styled(
-                "Reset, power down and quit VM ask first. Esc goes back one level.",
-                theme.muted(),
-            ),
-        ])
         .collect();
-    let title = format!(" Help: {} ", context.name());
-    let popup = centered(area, 76, rows.len() as u16 + 2);
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(rows).block(Block::bordered().title(Line::styled(title, theme.title()))),
-        popup,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+    if scrolls {
+        scroll::scrollbar(
+            frame,
+            scroll::border_beside(popup, inner),
+            shown,
+            help.len(),
+            theme,
+        );
+    }
 }
 
 /// Draws the message history: every message with its time and VM, wrapped whole, newest at
 /// the bottom, scrolled up by `model.messages_scroll` messages.
-pub fn render_messages(frame: &mut Frame, area: Rect, model: &crate::app::Model, theme: &Theme) {
+pub fn render_messages(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let popup = centered(
         area,
         area.width.saturating_sub(4),

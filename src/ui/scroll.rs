@@ -34,6 +34,16 @@ pub fn position(selected: usize, len: usize) -> String {
     }
 }
 
+/// The position of a view of `shown` lines of `len` for a title ("21–40/80"), for a text
+/// that scrolls rather than selects.
+pub fn span_position(shown: &Range<usize>, len: usize) -> String {
+    if shown.is_empty() {
+        format!("0/{len}")
+    } else {
+        format!("{}–{}/{len}", shown.start + 1, shown.end)
+    }
+}
+
 /// Draws a scrollbar in the right-most column of `area` (the rows of the list, or the
 /// panel border beside them) when the list (`len` rows, `shown` of them) is longer than the
 /// rows it has.
@@ -104,5 +114,6 @@ mod tests {
         assert_eq!(window(3, 16, 0), 0..0);
         assert_eq!(position(2, 5), "3/5");
         assert_eq!(position(0, 0), "");
+        assert_eq!(span_position(&(20..40), 80), "21–40/80");
     }
 }

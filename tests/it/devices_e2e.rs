@@ -164,3 +164,69 @@ fn migration_from_the_keyboard_fails_clearly_then_completes_to_a_file() {
     dash.wait_for("status completed", WAIT);
     dash.wait_for("100% of RAM", WAIT);
 }
+
+/// A left click (SGR mouse report: press and release) at the first place `needle` shows on
+/// the screen, `offset` columns into it.
+fn click_on(dash: &mut Dashboard, needle: &str, offset: usize) {
+    let (row, text) = dash
+        .row_with(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not on screen: {}", dash.text()));
+    let at = text.find(needle).unwrap();
+    let column = text[..at].chars().count() + offset;
+    // SGR coordinates are 1-based: column;row.
+    dash.send(&format!(
+        "\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m",
+        x = column + 1,
+        y = row + 1
+    ));
+}
+
+/// The mouse on the devices screen: a click on a tab opens it, a click on a row of its
+/// table selects that row (the next key acts on it).
+#[test]
+fn a_click_opens_a_device_tab_and_selects_a_row() {
+    let qemu = Qemu::builder()
+        .name("click-vm")
+        .args(&CDROM)
+        .args(&USER_NIC)
+        .args(&USB)
+        .args(&["-device", "usb-kbd,id=kbd0"])
+        .observer()
+        .start();
+    let mut observer = qemu.observer();
+    let target = qemu.target();
+    let mut dash = Dashboard::start(&[&target], 100, 30);
+    dash.wait_for("● running", WAIT);
+    dash.send("m");
+    dash.wait_for("Removable media (1)", WAIT);
+
+    click_on(&mut dash, "Devices ", 2);
+    dash.wait_for("Devices with ids (2)", WAIT);
+    let (xhci, _) = dash.row_with("│xhci").expect("the controller's row");
+    let (kbd, _) = dash.row_with("│kbd0").expect("the keyboard's row");
+    assert_eq!(xhci.abs_diff(kbd), 1, "{}", dash.text());
+    // The first row is selected: a click on the second selects it, and x asks about it.
+    let second = if kbd > xhci { "kbd0" } else { "xhci" };
+    click_on(&mut dash, &format!("│{second}"), 2);
+    dash.send("x");
+    dash.wait_for(&format!("Unplug {second} from click-vm?"), WAIT);
+    dash.send("n");
+    dash.wait_for("cancelled", WAIT);
+
+    click_on(&mut dash, "Network ", 0);
+    dash.wait_for("Host forwards (0) on n0", WAIT);
+    click_on(&mut dash, "Media ", 0);
+    dash.wait_for("Removable media (1)", WAIT);
+    // Nothing was unplugged.
+    let devices = observer.execute("qom-list", json!({ "path": "/machine/peripheral" }));
+    assert!(
+        devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "kbd0"),
+        "{devices}"
+    );
+    dash.send("q");
+    assert_eq!(dash.wait_exit(WAIT), Some(true));
+}

@@ -958,3 +958,253 @@ fn a_vm_watched_without_events_says_so_and_logs_polled_state_changes() {
     assert!(!qmp.contains("no events"), "{qmp}");
     assert!(!qmp.contains("seen by polling"), "{qmp}");
 }
+
+/// Draws `model` as the terminal loop does: the frame, then the page size of that screen.
+fn draw_as_the_terminal(model: &mut Model, now: Instant, width: u16, height: u16) -> String {
+    let screen = draw(model, now, width, height);
+    model.page_rows =
+        qemu_dash::ui::page_rows(model, ratatui::layout::Rect::new(0, 0, width, height), now);
+    screen
+}
+
+/// Rows inside the bordered panel whose top border holds `title`: the lines between that
+/// border and the panel's bottom corner, as a user counts them.
+fn panel_rows(screen: &str, title: &str) -> usize {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let (top, column) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(n, line)| {
+            let text: String = line.iter().collect();
+            let at = text.find(title)?;
+            let before = text[..at].chars().count();
+            let corner = line[..before].iter().rposition(|c| *c == '┌')?;
+            Some((n, corner))
+        })
+        .unwrap_or_else(|| panic!("no panel titled {title:?}: {screen}"));
+    lines[top + 1..]
+        .iter()
+        .take_while(|line| line.get(column) != Some(&'└'))
+        .count()
+}
+
+fn with_snapshots(model: &mut Model, count: u32) {
+    use qemu_dash::snapshot::Snapshot;
+    let snapshots = (0..count)
+        .map(|n| Snapshot {
+            tag: format!("nightly-{n:03}"),
+            id: n.to_string(),
+            vm_state_size: 3 << 20,
+            date: Local.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+                + chrono::Duration::minutes(i64::from(n)),
+            vm_clock: Duration::from_secs(3600 + u64::from(n)),
+            disks: vec![DRIVES[0].into()],
+            vmstate_disk: Some(DRIVES[0].into()),
+            partial: false,
+            missing: vec![],
+        })
+        .collect();
+    model.vms[0].snapshots.set_list(snapshots);
+}
+
+/// PgDn and PgUp move by the rows the list's panel shows at this size, not by a guess: in
+/// the snapshot list, the event log and the console, at 80x24 and at 240x67.
+#[test]
+fn page_keys_move_by_the_rows_a_panel_shows() {
+    use qemu_dash::app::LineKind;
+    use qemu_dash::app::keymap::MonitorKey;
+    let start = Instant::now();
+    for (width, height) in [(80, 24), (240, 67)] {
+        let at = format!("{width}x{height}");
+        // The snapshot list: the first row selected, a page down selects the first row
+        // that was not in view.
+        let mut model = big_model(start);
+        with_snapshots(&mut model, 150);
+        model.act(Action::Snapshots, start);
+        model.act(Action::First, start);
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        let rows = panel_rows(&screen, "Snapshots 1/150") - 1; // less the header row
+        assert!(
+            screen.contains(&format!("nightly-{:03}", rows - 1)),
+            "{at}: {screen}"
+        );
+        assert!(
+            !screen.contains(&format!("nightly-{rows:03}")),
+            "{at}: {screen}"
+        );
+        model.act(Action::PageDown, start);
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        assert!(
+            screen.contains(&format!("Snapshots {}/150", rows + 1)),
+            "{at}: {rows} rows: {screen}"
+        );
+        model.act(Action::PageUp, start);
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        assert!(screen.contains("Snapshots 1/150"), "{at}: {screen}");
+
+        // The event log, from its oldest line: a page down moves by its rows.
+        let mut model = big_model(start);
+        for second in 0..60 {
+            model.apply(event("RESUME", serde_json::Value::Null, second % 60), start);
+        }
+        model.act(Action::FocusPrevious, start);
+        model.act(Action::FocusPrevious, start);
+        assert_eq!(model.focus, qemu_dash::app::Panel::Events);
+        model.act(Action::First, start);
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        let len = model.shown_events(&model.vms[0]).len();
+        let rows = panel_rows(&screen, &format!("· 1/{len}"));
+        model.act(Action::PageDown, start);
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        assert!(
+            screen.contains(&format!("· {}/{len}", rows + 1)),
+            "{at}: {rows} rows: {screen}"
+        );
+
+        // The console: a page up shows the lines just above the ones in view, and the
+        // scrolling stops with the oldest line on the top row.
+        let mut model = big_model(start);
+        model.act(Action::Monitor(MonitorKey::OpenConsole), start);
+        let transcript = &mut model.vms[0].monitor.console;
+        for n in 0..150 {
+            transcript.push(LineKind::Command, &format!("(hmp) info block {n}"));
+        }
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        let rows = panel_rows(&screen, "Monitor console");
+        assert!(
+            screen.contains(&format!("Monitor console {}–150/150", 151 - rows)),
+            "{at}: {rows} rows: {screen}"
+        );
+        assert!(screen.contains('█'), "{at}: a scrollbar: {screen}");
+        model.act(Action::PageUp, start);
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        assert!(
+            screen.contains(&format!(
+                "Monitor console {}–{}/150",
+                151 - 2 * rows,
+                150 - rows
+            )),
+            "{at}: {rows} rows: {screen}"
+        );
+        assert!(
+            screen.contains(&format!("info block {} ", 149 - rows)),
+            "{at}: {screen}"
+        );
+        for _ in 0..20 {
+            model.act(Action::PageUp, start);
+        }
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        assert!(
+            screen.contains(&format!("Monitor console 1–{rows}/150")),
+            "{at}: the oldest line stays on top: {screen}"
+        );
+        assert!(screen.contains("info block 0 "), "{at}: {screen}");
+        model.act(Action::PageDown, start);
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        assert!(
+            screen.contains(&format!("Monitor console {}–{}/150", rows + 1, 2 * rows)),
+            "{at}: one page back down: {screen}"
+        );
+    }
+}
+
+/// On a terminal too small for the whole help, it shows its position and scrolls through
+/// every row; `?` closes it.
+#[test]
+fn the_help_scrolls_on_small_terminals() {
+    let start = Instant::now();
+    for (width, height) in [(80, 24), (60, 18)] {
+        let at = format!("{width}x{height}");
+        let mut model = big_model(start);
+        model.act(Action::Help, start);
+        let expected = model.help_lines();
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        let rows = panel_rows(&screen, "Help: vm");
+        assert!(rows < expected.len(), "{at}: the help fits: {screen}");
+        let len = expected.len();
+        assert!(
+            screen.contains(" 1–") && screen.contains(&format!("/{len} ┐")),
+            "{at}: the position: {screen}"
+        );
+        assert!(screen.contains("PgUp/PgDn g/G scroll"), "{at}: {screen}");
+        insta::assert_snapshot!(format!("help_top_{width}x{height}"), screen);
+        // Every row can be reached, a page at a time, and the end stays at the bottom.
+        let mut seen = String::new();
+        for _ in 0..expected.len() {
+            seen.push_str(&draw_as_the_terminal(&mut model, start, width, height));
+            model.act(Action::PageDown, start);
+        }
+        for line in &expected {
+            if let qemu_dash::app::HelpLine::Key { label, .. } = line {
+                assert!(seen.contains(label), "{at}: {label:?} never shows");
+            }
+        }
+        let screen = draw_as_the_terminal(&mut model, start, width, height);
+        assert!(
+            screen.contains(&format!("–{len}/{len} ┐")),
+            "{at}: {screen}"
+        );
+        assert!(
+            screen.contains("Esc goes back one level."),
+            "{at}: {screen}"
+        );
+        insta::assert_snapshot!(format!("help_end_{width}x{height}"), screen);
+        model.act(Action::Help, start);
+        assert!(!model.help, "{at}: ? closes the help");
+        assert!(!draw(&model, start, width, height).contains("Help:"));
+    }
+}
+
+/// A click on a tab of the devices screen opens it; a click on a row of its table selects
+/// that row.
+#[test]
+fn a_click_picks_a_device_tab_and_a_row() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use qemu_dash::app::Tab;
+    use qemu_dash::app::keymap::MonitorKey;
+    let start = Instant::now();
+    let mut model = big_model(start);
+    model.act(Action::Monitor(MonitorKey::OpenMedia), start);
+    let area = ratatui::layout::Rect::new(0, 0, 100, 30);
+    let screen = draw(&model, start, 100, 30);
+    let click = |column: usize, row: usize| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: column as u16,
+        row: row as u16,
+        modifiers: KeyModifiers::NONE,
+    };
+    let find = |screen: &str, text: &str| {
+        screen
+            .lines()
+            .enumerate()
+            .find_map(|(row, line)| {
+                let at = line.find(text)?;
+                // Less the quote that starts each row of the test screen.
+                Some((line[..at].chars().count() - 1, row))
+            })
+            .unwrap_or_else(|| panic!("{text:?} not on screen: {screen}"))
+    };
+    let (column, row) = find(&screen, "Network ");
+    let pointer = qemu_dash::ui::pointer_for(&model, area, start, click(column + 2, row));
+    let pointer = pointer.expect("the tab is hit");
+    model.act(Action::Pointer(pointer), start);
+    assert_eq!(model.devices.tab, Tab::Network);
+    // Back on the media tab (by a click too), a click on a row of the media table.
+    let (column, row) = find(&screen, "Media ");
+    let pointer = qemu_dash::ui::pointer_for(&model, area, start, click(column, row));
+    model.act(Action::Pointer(pointer.expect("the tab is hit")), start);
+    assert_eq!(model.devices.tab, Tab::Media);
+    let (column, row) = find(&screen, "installer-cdrom");
+    let pointer = qemu_dash::ui::pointer_for(&model, area, start, click(column, row));
+    assert_eq!(
+        pointer,
+        Some(qemu_dash::app::Pointer::Click {
+            list: qemu_dash::app::ListId::Media,
+            row: Some(0)
+        })
+    );
+    // Between the tabs, nothing.
+    let (column, row) = find(&screen, "Network ");
+    let gap = qemu_dash::ui::pointer_for(&model, area, start, click(column - 4, row));
+    assert_eq!(gap, None, "{screen}");
+}

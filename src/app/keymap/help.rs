@@ -3,6 +3,12 @@
 //! prompts and questions) and what `q` does on a screen.
 
 use super::{Action, KeyContext, KeyPattern, Keymap, Row, Show};
+
+/// The widest a row's keys may be as the help shows them, in columns.
+pub const HELP_KEYS_WIDTH: usize = 16;
+/// The widest a row's help label may be, in columns: the help shows one row a line, and on
+/// the smallest screen (`ui::MIN_SIZE`) the key column and the borders leave this much.
+pub const HELP_LABEL_WIDTH: usize = 40;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 impl Keymap {
@@ -70,6 +76,18 @@ impl Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_help_row_fits_the_smallest_screen() {
+        use unicode_width::UnicodeWidthStr;
+        let keymap = Keymap::default();
+        for context in KeyContext::ALL {
+            for (keys, label) in keymap.help(context) {
+                assert!(keys.width() <= HELP_KEYS_WIDTH, "{context:?}: {keys}");
+                assert!(label.width() <= HELP_LABEL_WIDTH, "{context:?}: {label}");
+            }
+        }
+    }
 
     #[test]
     fn the_help_says_what_q_does() {

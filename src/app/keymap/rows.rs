@@ -117,6 +117,7 @@ const LISTS: &[K] = &[
     K::Network,
     K::Hotplug,
     K::Messages,
+    K::Help,
 ];
 /// Lists that page and jump to their ends (the message history pages on its own rows).
 const PAGED: &[K] = &[
@@ -126,6 +127,7 @@ const PAGED: &[K] = &[
     K::Media,
     K::Network,
     K::Hotplug,
+    K::Help,
 ];
 const VM_SCREENS: &[K] = &[K::Vm, K::Media, K::Network, K::Hotplug, K::Migration];
 
@@ -249,14 +251,14 @@ pub const ROWS: &[Row] = &[
         &[K::Vm],
         &[code(C::Enter)],
         A::Open,
-        "the selected event's full data (event log)",
+        "the selected event's data (event log)",
         H,
     ),
     row(
         &[K::Vm],
         &[code(C::Esc)],
         A::Cancel,
-        "clear the event filter, else back to the fleet",
+        "clear the filter, else back to the fleet",
         H,
     ),
     // The devices screen's tabs.
@@ -536,7 +538,7 @@ pub const ROWS: &[Row] = &[
         &[K::Console],
         &[ch('/')],
         A::Filter,
-        "filter the output (on an empty line; else types /)",
+        "filter output (empty line, else types /)",
         H,
     ),
     row(&[K::Console], &[code(C::Esc)], A::Cancel, "back", F(6)),

@@ -11,6 +11,11 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 use std::time::Instant;
 
+/// Where the device table goes in the tab's `area`.
+pub fn table_area(area: Rect, vm: &Vm) -> Rect {
+    split(area, vm.monitor.device_list().len().max(2)).0
+}
+
 /// Draws the hot-plug tab.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instant, theme: &Theme) {
     let list = vm.monitor.device_list();

@@ -11,6 +11,11 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph};
 
+/// Where the media table goes in the tab's `area`.
+pub fn table_area(area: Rect, vm: &Vm) -> Rect {
+    split(area, vm.removable().len()).0
+}
+
 /// Draws the removable media tab.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &Theme) {
     let removable = vm.removable();

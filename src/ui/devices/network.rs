@@ -2,12 +2,37 @@
 
 use super::list_table;
 use crate::app::{Model, Vm};
+use crate::monitor::network::NetworkInfo;
 use crate::ui::columns::Column;
 use crate::ui::{panel, theme::Theme};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Wrap};
+
+/// The tab's parts: NICs, host forwards, `info usernet`.
+fn areas(area: Rect, info: &NetworkInfo) -> [Rect; 3] {
+    let nic_height = (info.nics().len().max(1) as u16 + 3)
+        .min(area.height / 3)
+        .max(3);
+    let forward_height = (info.forwards().len().max(1) as u16 + 3)
+        .min(area.height / 3)
+        .max(4);
+    Layout::vertical([
+        Constraint::Length(nic_height),
+        Constraint::Length(forward_height),
+        Constraint::Min(3),
+    ])
+    .areas(area)
+}
+
+/// Where the host forwards table goes in the tab's `area`, once the network is read.
+pub fn forward_area(area: Rect, vm: &Vm) -> Option<Rect> {
+    match &vm.monitor.network {
+        Some(Ok(info)) => Some(areas(area, info)[1]),
+        _ => None,
+    }
+}
 
 /// Draws the network tab.
 pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &Theme) {
@@ -36,16 +61,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &The
     };
     let nics = info.nics();
     let forwards = info.forwards();
-    let nic_height = (nics.len().max(1) as u16 + 3).min(area.height / 3).max(3);
-    let forward_height = (forwards.len().max(1) as u16 + 3)
-        .min(area.height / 3)
-        .max(4);
-    let [nic_area, forward_area, usernet_area] = Layout::vertical([
-        Constraint::Length(nic_height),
-        Constraint::Length(forward_height),
-        Constraint::Min(3),
-    ])
-    .areas(area);
+    let [nic_area, forward_area, usernet_area] = areas(area, info);
     let others = |entry: &crate::monitor::network::NetEntry| {
         entry
             .fields
