@@ -263,6 +263,37 @@ class Report:
                          "bytes per changed cell"], rows)
             )
 
+    def fleet(self):
+        records = self.by_bench["fleet"]
+        if not records:
+            return
+        rows = []
+        for key in sorted({(r["vms"], r["interval_s"], r["size"]) for r in records}):
+            runs = [r for r in records if (r["vms"], r["interval_s"], r["size"]) == key]
+            cpu = [r["cpu_percent"] for r in runs]
+            frames = [r["frames_per_s"] for r in runs]
+            loads = [r["load"] for r in runs if r.get("load") is not None]
+            vms, interval, size = key
+            rows.append([vms, f"{interval:g} s", size, len(runs),
+                         f"{median(cpu):.2f} % ({min(cpu):.2f}–{max(cpu):.2f})",
+                         f"{median(frames):.2f}", f"{1 / interval:g}",
+                         f"{median([r['bytes_per_s'] for r in runs]):.0f}",
+                         f"{median(loads):.2f}" if loads else "-"])
+            if vms >= 50 and interval <= 0.25:
+                self.goals.append((f"fleet view: {vms} VMs at {interval:g} s under 3 % of a core ({size})",
+                                   f"{median(cpu):.2f} %", median(cpu) < 3.0))
+                self.goals.append((f"fleet view: at most one frame per poll interval ({vms} VMs at {interval:g} s)",
+                                   f"{median(frames):.2f} frames/s", median(frames) <= 1 / interval * 1.05))
+        self.sections.append(
+            "### The fleet table\n\n"
+            "The real binary in a pseudo-terminal showing the fleet table of the `-M none` QEMUs, polling "
+            "every 0.25 s: the CPU of the whole qemu-dash process (collectors, model, rendering, output) "
+            "over each round's window, one dashboard per round. Median (min–max) over the rounds; the load "
+            "average is the machine's at the start of each window.\n\n"
+            + table(["VMs", "interval", "size", "rounds", "CPU, % of one core", "frames/s",
+                     "poll rounds/s", "bytes/s", "load"], rows)
+        )
+
     def keys(self):
         records = self.by_bench["keys"]
         if not records:
@@ -351,6 +382,7 @@ def main():
     report.rtt()
     report.collector()
     report.render()
+    report.fleet()
     report.keys()
     report.memory()
     report.exporter()

@@ -12,7 +12,7 @@
 # Knobs (environment): BENCH_WINDOW (measured seconds per collector window, default 10),
 # BENCH_ROUNDS (collector rounds, 5), BENCH_MEMORY_MINUTES (2), BENCH_VMS (largest VM count,
 # 100), BENCH_COUNTS (collector VM counts, 1,10,50,BENCH_VMS), BENCH_STEPS (the steps to run,
-# comma-separated: rtt,render,collector,plain,exporter,bytes,keys,memory; default all),
+# comma-separated: rtt,render,collector,plain,exporter,bytes,fleet,keys,memory; default all),
 # BENCH_APPEND=1 (add to the raw figures of the previous run instead of starting afresh, so
 # a long run can be split into several shorter ones on a shared machine), BENCH_PYTHON (the
 # interpreter of the Python baselines, /usr/bin/python3: the distribution's optimised build),
@@ -46,7 +46,7 @@ else
     many=${BENCH_VMS:-100}
     results_md=${BENCH_RESULTS:-$root/bench/RESULTS.md}
 fi
-steps=${BENCH_STEPS:-rtt,render,collector,plain,exporter,bytes,keys,memory}
+steps=${BENCH_STEPS:-rtt,render,collector,plain,exporter,bytes,fleet,keys,memory}
 wants() { [[ ,$steps, == *,$1,* ]]; }
 base_python=${BENCH_PYTHON:-/usr/bin/python3}
 [[ -x $base_python ]] || base_python=$(command -v python3)
@@ -140,7 +140,7 @@ dash=$target_dir/release/qemu-dash
 [[ -x $suite && -x $dash ]] || die "build did not produce the binaries"
 
 step "start $many QEMUs (-M none, qcow2 disk), one plain VM (pc, 1 vCPU, virtio disk, no OS), one for round trips"
-wants collector || wants exporter || wants memory || many=1
+wants collector || wants exporter || wants memory || wants fleet || many=1
 for i in $(seq 0 $((many - 1))); do
     start_qemu "$work/none.list" "none$i" -M none \
         -drive "file=$work/none$i/disk.qcow2,format=qcow2,if=none,id=disk0"
@@ -191,6 +191,13 @@ fi
 if wants bytes; then
     step "4b. bytes written to the terminal, idle VM"
     "$suite" bytes --binary "$dash" --socket "$plain_socket" --label idle >>"$results"
+fi
+
+if wants fleet; then
+    fleet_vms=$((many < 50 ? many : 50))
+    step "4c. the fleet table: $fleet_vms VMs at 0.25 s, 240x67, the dashboard's CPU and frames"
+    "$suite" fleet --binary "$dash" --vms "$work/none.list" --count "$fleet_vms" --interval 0.25 \
+        --seconds "$window" --rounds "$rounds" >>"$results"
 fi
 
 if wants keys; then

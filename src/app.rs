@@ -1,36 +1,46 @@
-//! The dashboard's state ([`Model`]) and the only code that changes it ([`Model::apply`] for
-//! background news, [`Model::act`] for keys, [`Model::tick`] for time).
+//! The dashboard's state ([`Model`]) and how it changes: [`Model::apply`] for background
+//! news, [`Model::act`] for keys, [`Model::tick`] for time.
 //!
-//! Pure: no I/O, no terminal. Keys that need QEMU return [`Effect`]s that the runtime
-//! spawns; their results come back as [`AppEvent::CommandDone`]. Keyed by VM: one VM shows
-//! the dashboard, several show the fleet table first.
+//! No I/O and no terminal; the one outside thing it reads is the clock. Keys that need QEMU
+//! return [`Effect`]s that the runtime spawns; their results come back as
+//! [`AppEvent::CommandDone`]. Keyed by VM: one VM shows the dashboard, several show the fleet
+//! table first.
 
-pub mod console;
+mod console;
 mod dashboard;
-pub mod devices;
-pub mod fleet;
-pub mod help;
-pub mod input;
+mod devices;
+mod effect;
+mod fleet;
+mod help;
+mod input;
 pub mod keymap;
-pub mod lists;
+mod lists;
+mod message;
 mod pointer;
 mod prompt;
 mod question;
-pub mod snapshots;
-pub mod vm;
+mod snapshots;
+mod vm;
 
 use crate::news::{AppEvent, EventRecord, VmCommand, VmId};
-use crate::qmp::Client;
 use crate::snapshot::Operation;
+pub use console::LineKind;
 pub use dashboard::Panel;
-use fleet::FleetState;
+pub use devices::{Form, Tab};
+pub use effect::Effect;
+pub use fleet::{FleetColumn, FleetState};
+pub use help::HelpLine;
+pub use input::{Edit, LineEditor};
 use keymap::{Action, KeyContext, Keymap};
+pub use message::{ERROR_LIFETIME, INFO_LIFETIME, MESSAGE_HISTORY_LEN, Message};
+pub use pointer::{ListId, Pointer};
 pub use prompt::{InputLine, InputPurpose, matches_filter};
 pub use question::{Dangerous, Question};
+pub use snapshots::{RunningJob, SnapshotSort};
 use std::time::{Duration, Instant};
 pub use vm::{
-    BlockRow, ConnectionState, EVENT_LOG_BYTES, EVENT_LOG_LEN, HISTORY_LEN, History,
-    PowerdownRequest, Vm,
+    BUSY, BlockRow, ConnectionState, EVENT_LOG_BYTES, EVENT_LOG_LEN, HISTORY_LEN, History,
+    NOT_ANSWERING, PowerdownRequest, Vm,
 };
 
 /// Shortest and longest poll interval.
@@ -52,121 +62,6 @@ pub enum View {
     Console,
     /// Removable media, network, hot-plug and migration.
     Devices,
-}
-
-/// How long an information message stays on the message line.
-pub const INFO_LIFETIME: Duration = Duration::from_secs(10);
-/// How long an error stays on the message line.
-pub const ERROR_LIFETIME: Duration = Duration::from_secs(30);
-/// Messages kept in the history.
-pub const MESSAGE_HISTORY_LEN: usize = 500;
-
-/// A message for the message line, kept in the history afterwards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The text (QEMU's errors verbatim).
-    pub text: String,
-    /// Shown as an error.
-    pub is_error: bool,
-    /// When it was said (wall clock, for the history).
-    pub at: chrono::DateTime<chrono::Local>,
-    /// When it was said (monotonic, for fading); set when the model says it.
-    pub said: Option<Instant>,
-    /// The VM it is about, if any.
-    pub vm: Option<VmId>,
-    /// The screen it was said on; `None` for news from the background, which belongs to
-    /// every screen of its VM and to the fleet table.
-    pub view: Option<View>,
-}
-
-impl Message {
-    /// A success or information message.
-    pub fn info(text: impl Into<String>) -> Message {
-        Message::new(text.into(), false)
-    }
-
-    /// An error message.
-    pub fn error(text: impl Into<String>) -> Message {
-        Message::new(text.into(), true)
-    }
-
-    fn new(text: String, is_error: bool) -> Message {
-        Message {
-            text,
-            is_error,
-            at: chrono::Local::now(),
-            said: None,
-            vm: None,
-            view: None,
-        }
-    }
-
-    /// True while it is young enough for the message line (errors stay longer).
-    pub fn is_fresh(&self, now: Instant) -> bool {
-        let lifetime = if self.is_error {
-            ERROR_LIFETIME
-        } else {
-            INFO_LIFETIME
-        };
-        self.said
-            .is_none_or(|said| now.saturating_duration_since(said) < lifetime)
-    }
-}
-
-/// Work for the runtime.
-#[derive(Debug)]
-pub enum Effect {
-    /// Send a command to a VM; report the result as [`AppEvent::CommandDone`].
-    Execute {
-        /// Which VM.
-        vm: VmId,
-        /// The connection to use.
-        client: Client,
-        /// The command.
-        command: VmCommand,
-    },
-    /// Change the poll interval.
-    SetInterval(Duration),
-    /// Read the VM's snapshot list; reported as [`AppEvent::SnapshotList`].
-    ListSnapshots {
-        /// Which VM.
-        vm: VmId,
-        /// The connection.
-        client: Client,
-    },
-    /// Console, media, network, migration or hot-plug work; reported as
-    /// [`AppEvent::Monitor`].
-    Monitor {
-        /// Which VM.
-        vm: VmId,
-        /// The connection.
-        client: Client,
-        /// What to do.
-        job: crate::monitor::Job,
-    },
-    /// Append a command to the console history file; a failure comes back as
-    /// [`AppEvent::Monitor`].
-    SaveHistory {
-        /// The VM whose console was used (for the message).
-        vm: VmId,
-        /// Where (`None`: nowhere known).
-        path: Option<std::path::PathBuf>,
-        /// The command as the history keeps it.
-        line: String,
-    },
-    /// Run a snapshot job; reported as progress and [`AppEvent::SnapshotDone`].
-    SnapshotJob {
-        /// Which VM.
-        vm: VmId,
-        /// The connection.
-        client: Client,
-        /// Save, load or delete.
-        operation: Operation,
-        /// The tag.
-        tag: String,
-        /// Leave out writable disks that cannot take internal snapshots.
-        skip_unsupported: bool,
-    },
 }
 
 /// The whole state of the dashboard.
@@ -219,9 +114,9 @@ pub struct Model {
     /// Every message said, oldest first, bounded by [`MESSAGE_HISTORY_LEN`].
     pub messages: std::collections::VecDeque<Message>,
     /// The message history overlay is open.
-    pub history_open: bool,
-    /// History scroll, lines up from the newest.
-    pub history_scroll: usize,
+    pub messages_open: bool,
+    /// The message history's scroll, messages up from the newest.
+    pub messages_scroll: usize,
     /// The latest instant the model was given (act, apply, tick): when messages are said.
     clock: Option<Instant>,
     /// Set when the user quits the dashboard.
@@ -262,8 +157,8 @@ impl Model {
             read_only,
             message: None,
             messages: std::collections::VecDeque::new(),
-            history_open: false,
-            history_scroll: 0,
+            messages_open: false,
+            messages_scroll: 0,
             clock: None,
             should_quit: false,
             console: console::Console::default(),
@@ -319,12 +214,12 @@ impl Model {
             KeyContext::Confirm
         } else if self.help {
             KeyContext::Help
-        } else if self.history_open {
+        } else if self.messages_open {
             KeyContext::Messages
         } else if self.event_detail.is_some() {
             KeyContext::EventDetail
         } else if self.input.is_some() {
-            KeyContext::Input
+            KeyContext::Prompt
         } else {
             self.base_context()
         }
@@ -341,67 +236,6 @@ impl Model {
         }
     }
 
-    /// Says `message` on the screen showing now (the fleet, or a screen of the current VM).
-    pub fn say(&mut self, message: Message) {
-        let vm = (self.view != View::Fleet).then_some(self.current);
-        self.record(Message {
-            vm,
-            view: Some(self.view),
-            ..message
-        });
-    }
-
-    /// Says `message` on every screen: news about the whole program (the event log file, the
-    /// discovery directory, the targets), not about one VM.
-    pub fn say_everywhere(&mut self, message: Message) {
-        self.record(Message {
-            vm: None,
-            view: None,
-            ..message
-        });
-    }
-
-    /// Says `message` as news about `vm` from the background, for every screen of that VM.
-    pub(crate) fn say_about(&mut self, vm: VmId, message: Message) {
-        self.record(Message {
-            vm: Some(vm),
-            view: None,
-            ..message
-        });
-    }
-
-    fn record(&mut self, mut message: Message) {
-        message.said = Some(self.clock.unwrap_or_else(Instant::now));
-        if self.messages.len() == MESSAGE_HISTORY_LEN {
-            self.messages.pop_front();
-        }
-        self.messages.push_back(message.clone());
-        self.message = Some(message);
-    }
-
-    /// Shows an information message from outside the model on every screen (e.g. a note about
-    /// the targets).
-    pub fn note(&mut self, text: &str) {
-        self.say_everywhere(Message::info(text));
-    }
-
-    /// The message the message line shows now: the newest that belongs to this screen (said
-    /// on it, or background news about its VM; the fleet shows news about every VM) and has
-    /// not faded.
-    pub fn message_for_screen(&self, now: Instant) -> Option<&Message> {
-        self.messages.iter().rev().find(|message| {
-            let everywhere = message.vm.is_none() && message.view.is_none();
-            let belongs = everywhere
-                || match (self.view, message.view) {
-                    (View::Fleet, view) => view.is_none_or(|v| v == View::Fleet),
-                    (view, said_on) => {
-                        message.vm == Some(self.current) && said_on.is_none_or(|v| v == view)
-                    }
-                };
-            belongs && message.is_fresh(now)
-        })
-    }
-
     /// Applies news from a background task.
     pub fn apply(&mut self, event: AppEvent, now: Instant) {
         self.clock = Some(now);
@@ -413,10 +247,9 @@ impl Model {
             return;
         }
         if let AppEvent::SnapshotDone {
-            unsupported_disks: true,
             operation: Operation::Save,
             tag,
-            result: Err(warning),
+            result: Err(warning @ crate::snapshot::SnapshotError::UnsupportedDisks { .. }),
             ..
         } = &event
         {
@@ -424,7 +257,7 @@ impl Model {
             self.confirm = Some(Question::SnapshotSkipDisks {
                 vm: vm_id,
                 tag: tag.clone(),
-                warning: warning.clone(),
+                warning: warning.to_string(),
             });
             return;
         }
@@ -441,8 +274,9 @@ impl Model {
         }
     }
 
-    /// Time passes: reports a power-down the guest has not answered.
-    pub fn tick(&mut self, now: Instant) {
+    /// Time passes: reports a power-down the guest has not answered (and an unplug QEMU
+    /// still waits for). Returns whether it said something.
+    pub fn tick(&mut self, now: Instant) -> bool {
         self.clock = Some(now);
         let mut silent = None;
         for (id, vm) in self.vms.iter_mut().enumerate() {
@@ -454,13 +288,14 @@ impl Model {
                 silent = Some((id, vm.display_name().to_string()));
             }
         }
+        let said = silent.is_some();
         if let Some((id, name)) = silent {
             self.say_about(id, Message::error(format!(
                     "{name}: the guest has not answered the power-down request after {} s (no ACPI support, or it is still shutting down; Q quits QEMU)",
                     POWERDOWN_PATIENCE.as_secs()
             )));
         }
-        self.tick_monitor(now);
+        self.tick_monitor(now) || said
     }
 
     /// Why `what` may not be sent to `vm`, if it may not: read-only mode, controls off for
@@ -498,18 +333,18 @@ impl Model {
         if self.refuse(vm, what) {
             return Vec::new();
         }
-        match self.vms.get(vm).and_then(|vm| vm.client.clone()) {
-            Some(client) => vec![Effect::Execute {
-                vm,
-                client,
-                command,
-            }],
-            None => {
-                self.say(Message::error(format!(
-                    "not connected: {what} was not sent"
-                )));
-                Vec::new()
-            }
+        let refusal = format!("not connected: {what} was not sent");
+        self.when_connected(vm, Effect::Execute { vm, command }, refusal)
+    }
+
+    /// `effect`, when `vm` is connected; otherwise nothing, and `refusal` on the message line.
+    /// (The runtime holds the connections; the model only knows whether there is one.)
+    fn when_connected(&mut self, vm: VmId, effect: Effect, refusal: String) -> Vec<Effect> {
+        if self.vms.get(vm).is_some_and(Vm::is_connected) {
+            vec![effect]
+        } else {
+            self.say(Message::error(refusal));
+            Vec::new()
         }
     }
 
@@ -537,22 +372,22 @@ impl Model {
             self.act_help(action);
             return Vec::new();
         }
-        if self.history_open {
+        if self.messages_open {
             let last = self.messages.len().saturating_sub(1);
-            let scroll = self.history_scroll;
+            let scroll = self.messages_scroll;
             match action {
-                Action::Up => self.history_scroll = (scroll + 1).min(last),
-                Action::Down => self.history_scroll = scroll.saturating_sub(1),
-                Action::PageUp => self.history_scroll = (scroll + 10).min(last),
-                Action::PageDown => self.history_scroll = scroll.saturating_sub(10),
-                Action::Cancel | Action::Messages => self.history_open = false,
+                Action::Up => self.messages_scroll = (scroll + 1).min(last),
+                Action::Down => self.messages_scroll = scroll.saturating_sub(1),
+                Action::PageUp => self.messages_scroll = (scroll + 10).min(last),
+                Action::PageDown => self.messages_scroll = scroll.saturating_sub(10),
+                Action::Cancel | Action::Messages => self.messages_open = false,
                 _ => {}
             }
             return Vec::new();
         }
         if action == Action::Messages {
-            self.history_open = true;
-            self.history_scroll = 0;
+            self.messages_open = true;
+            self.messages_scroll = 0;
             return Vec::new();
         }
         if self.event_detail.is_some() {
@@ -565,7 +400,7 @@ impl Model {
             return self.act_prompt(action);
         }
         if let Action::Pointer(pointer) = action {
-            if let lists::Pointer::Tab(index) = pointer {
+            if let Pointer::Tab(index) = pointer {
                 return self.click_tab(index);
             }
             self.point(pointer);

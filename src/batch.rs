@@ -57,7 +57,7 @@ pub async fn run(
     // Lines waiting for the write at the end of this burst of news.
     let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
-        if !out.is_empty() && collectors.events.is_empty() {
+        if !out.is_empty() && collectors.no_news_waiting() {
             match write_out(&stdout, &mut out) {
                 Ok(()) => {}
                 // The reader went away (`| head`): nothing more to say, and nobody to say it to.
@@ -66,7 +66,7 @@ pub async fn run(
             }
         }
         let news = tokio::select! {
-            news = collectors.events.recv() => match news {
+            news = collectors.next_news() => match news {
                 Some(news) => news,
                 None => break,
             },

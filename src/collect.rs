@@ -7,9 +7,11 @@
 
 pub mod discover;
 pub mod eventlog;
-pub mod host;
-pub mod listener;
-pub mod poller;
-pub mod presets;
-pub mod rates;
+mod host;
+mod listener;
+mod poller;
+mod presets;
+mod rates;
 pub mod watch;
+
+pub use presets::Preset;

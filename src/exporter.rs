@@ -69,7 +69,7 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     );
     loop {
         tokio::select! {
-            news = collectors.events.recv() => {
+            news = collectors.next_news() => {
                 let Some(news) = news else { break };
                 model.apply(news, Instant::now());
             }
@@ -94,7 +94,7 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     match &options.event_log {
         Some(log) => log
             .close(crate::collect::eventlog::CLOSE_PATIENCE)
-            .map_err(|missing| anyhow::anyhow!("{missing}")),
+            .map_err(anyhow::Error::from),
         None => Ok(()),
     }
 }

@@ -14,8 +14,8 @@ mod sample;
 pub use channel::{Closed, NewsReceiver, NewsSender, QUEUE_BYTES, QUEUE_EVENTS, channel};
 pub use event::{EventKind, EventRecord, TEXT_BYTES};
 pub use sample::{
-    BlockRates, BlockSample, HostSample, MachineFacts, MemorySample, Sample, SlowSample, VcpuHost,
-    VcpuSample,
+    BlockRates, BlockSample, HostError, HostSample, MachineFacts, MemorySample, Sample, SlowSample,
+    VcpuHost, VcpuSample,
 };
 
 use crate::qmp::{Client, Greeting};
@@ -102,8 +102,8 @@ pub enum AppEvent {
     SnapshotList {
         /// Which VM.
         vm: VmId,
-        /// The list, or the error text.
-        result: Result<Vec<crate::snapshot::Snapshot>, String>,
+        /// The list, or why it could not be read.
+        result: Result<Vec<crate::snapshot::Snapshot>, crate::snapshot::SnapshotError>,
     },
     /// A snapshot job reported progress.
     SnapshotProgress {
@@ -120,11 +120,10 @@ pub enum AppEvent {
         operation: crate::snapshot::Operation,
         /// The tag.
         tag: String,
-        /// What it did, or QEMU's error verbatim.
-        result: Result<crate::snapshot::Outcome, String>,
-        /// The job did not start because some writable disks cannot take internal snapshots;
-        /// the user may agree to leave them out.
-        unsupported_disks: bool,
+        /// What it did, or why not (QEMU's words verbatim). With
+        /// [`SnapshotError::UnsupportedDisks`](crate::snapshot::SnapshotError::UnsupportedDisks)
+        /// the job did not start, and the user may agree to leave those disks out.
+        result: Result<crate::snapshot::Outcome, crate::snapshot::SnapshotError>,
     },
     /// News from the console, media, network, migration or hot-plug work.
     Monitor {
@@ -139,8 +138,8 @@ pub enum AppEvent {
         vm: VmId,
         /// Which command.
         command: VmCommand,
-        /// `Ok` or QEMU's error text verbatim.
-        result: Result<(), String>,
+        /// `Ok`, or QEMU's error (its words verbatim).
+        result: Result<(), crate::qmp::QmpError>,
     },
 }
 

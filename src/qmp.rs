@@ -4,19 +4,19 @@
 //! ratatui or crossterm and knows nothing about the dashboard. [`Client`] is the entry point;
 //! [`types`] holds lenient decodings of the `query-*` replies the dashboard uses.
 
-pub mod abilities;
+mod abilities;
 pub mod capped;
-pub mod client;
-pub mod connection;
-pub mod fanout;
-pub mod framing;
-pub mod hmp;
-pub mod message;
-pub mod target;
+mod client;
+mod connection;
+mod fanout;
+mod framing;
+mod hmp;
+mod message;
+mod target;
 pub mod types;
 
 pub use abilities::{Abilities, Dialect};
-pub use client::{Client, ConnectOptions};
+pub use client::{Client, ConnectOptions, Subscription};
 pub use connection::{EventTap, Notice};
-pub use message::{Event, Greeting, QemuVersion, QmpError};
+pub use message::{EVENT_DATA_BUDGET, Event, Greeting, QemuVersion, QmpError, RawJson, shorten};
 pub use target::Target;

@@ -6,15 +6,23 @@ use crate::collect::watch::{self, WatchOptions};
 use crate::news::{self, NewsReceiver, NewsSender};
 use crate::news::{AppEvent, VmId};
 use crate::qmp::{Client, Target};
-use crate::snapshot::{self, Operation, SnapshotError, SnapshotOptions};
+use crate::snapshot::{self, Operation, SnapshotOptions};
 use std::time::Duration;
 use tokio::sync::watch as watch_channel;
 
-/// The running collectors: the channel their news arrives on, and the interval control.
-/// VM ids are assigned in the order VMs are added, matching [`crate::app::Model::add_vm`].
+/// The running collectors: the channel their news arrives on, the interval control, and the
+/// connections the model's effects run on. VM ids are assigned in the order VMs are added,
+/// matching [`crate::app::Model::add_vm`].
+///
+/// The model only knows whether a VM is connected; the client handles live here. Both learn
+/// it from the same news, taken in the same loop ([`Collectors::next_news`] keeps the clients
+/// before the model applies the news), so an effect the model emits for a connected VM always
+/// finds its client.
 pub struct Collectors {
     /// News from every watched VM (bounded against event floods; see [`news`]).
-    pub events: NewsReceiver,
+    events: NewsReceiver,
+    /// The client of each connected VM, by VM id.
+    clients: Vec<Option<Client>>,
     sender: NewsSender,
     interval: watch_channel::Sender<Duration>,
     interval_receiver: watch_channel::Receiver<Duration>,
@@ -34,6 +42,7 @@ impl Collectors {
             interval_receiver: interval_rx,
             options: options.clone(),
             tasks: Vec::new(),
+            clients: Vec::new(),
         };
         for target in targets {
             collectors.add(target.clone());
@@ -87,24 +96,67 @@ impl Collectors {
         if let Some(task) = self.tasks.get_mut(vm).and_then(Option::take) {
             task.abort();
         }
+        self.set_client(vm, None);
+    }
+
+    /// The next news from the collectors; `None` once every sender is gone. Keeps the
+    /// connections the effects run on: take news only through here (or
+    /// [`Collectors::try_next_news`]).
+    pub async fn next_news(&mut self) -> Option<AppEvent> {
+        let news = self.events.recv().await?;
+        self.keep_client(&news);
+        Some(news)
+    }
+
+    /// News already waiting, if any.
+    pub fn try_next_news(&mut self) -> Option<AppEvent> {
+        let news = self.events.try_recv().ok()?;
+        self.keep_client(&news);
+        Some(news)
+    }
+
+    /// True when no news is waiting.
+    pub fn no_news_waiting(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Takes a new connection's client; forgets it when the connection ends.
+    fn keep_client(&mut self, news: &AppEvent) {
+        match news {
+            AppEvent::Connected { vm, client, .. } => self.set_client(*vm, Some(client.clone())),
+            AppEvent::Disconnected { vm, .. } => self.set_client(*vm, None),
+            _ => {}
+        }
+    }
+
+    fn set_client(&mut self, vm: VmId, client: Option<Client>) {
+        if self.clients.len() <= vm {
+            self.clients.resize_with(vm + 1, || None);
+        }
+        self.clients[vm] = client;
+    }
+
+    /// The client of a connected VM. The model emits effects only for VMs it saw connect, from
+    /// the same news, so a missing client means news was taken past [`Collectors::next_news`].
+    fn client(&self, vm: VmId) -> Option<Client> {
+        let client = self.clients.get(vm).cloned().flatten();
+        if client.is_none() {
+            tracing::error!(vm, "an effect for a VM without a connection was dropped");
+        }
+        client
     }
 
     /// Carries out effects: commands are spawned and report back as events.
     pub fn run_effects(&self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Execute {
-                    vm,
-                    client,
-                    command,
-                } => {
+                Effect::Execute { vm, command } => {
+                    let Some(client) = self.client(vm) else {
+                        continue;
+                    };
                     let sender = self.sender.clone();
                     tokio::spawn(async move {
-                        let result = client
-                            .execute(command.qmp(), None)
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string());
+                        let result = client.execute(command.qmp(), None).await.map(|_| ());
                         let _ = sender.send(AppEvent::CommandDone {
                             vm,
                             command,
@@ -115,7 +167,10 @@ impl Collectors {
                 Effect::SetInterval(interval) => {
                     let _ = self.interval.send(interval);
                 }
-                Effect::Monitor { vm, client, job } => {
+                Effect::Monitor { vm, job } => {
+                    let Some(client) = self.client(vm) else {
+                        continue;
+                    };
                     let report = self.sender.monitor_reporter(vm);
                     tokio::spawn(crate::monitor::run(client, job, report));
                 }
@@ -123,16 +178,21 @@ impl Collectors {
                     let report = self.sender.monitor_reporter(vm);
                     tokio::spawn(crate::monitor::save_history(path, line, report));
                 }
-                Effect::ListSnapshots { vm, client } => {
+                Effect::ListSnapshots { vm } => {
+                    let Some(client) = self.client(vm) else {
+                        continue;
+                    };
                     tokio::spawn(send_snapshot_list(vm, client, self.sender.clone()));
                 }
                 Effect::SnapshotJob {
                     vm,
-                    client,
                     operation,
                     tag,
                     skip_unsupported,
                 } => {
+                    let Some(client) = self.client(vm) else {
+                        continue;
+                    };
                     tokio::spawn(run_snapshot_job(
                         vm,
                         client,
@@ -161,7 +221,7 @@ impl Drop for Collectors {
 }
 
 async fn send_snapshot_list(vm: VmId, client: Client, sender: NewsSender) {
-    let result = snapshot::list(&client).await.map_err(|e| e.to_string());
+    let result = snapshot::list(&client).await;
     let _ = sender.send(AppEvent::SnapshotList { vm, result });
 }
 
@@ -187,13 +247,11 @@ async fn run_snapshot_job(
         Operation::Load => snapshot::load(&client, &tag, &options, report).await,
         Operation::Delete => snapshot::delete(&client, &tag, &options, report).await,
     };
-    let unsupported_disks = matches!(result, Err(SnapshotError::UnsupportedDisks { .. }));
     let _ = sender.send(AppEvent::SnapshotDone {
         vm,
         operation,
         tag,
-        result: result.map_err(|e| e.to_string()),
-        unsupported_disks,
+        result,
     });
     send_snapshot_list(vm, client, sender).await;
 }
@@ -267,7 +325,7 @@ impl Setup {
         let libvirt_uri = args.libvirt_uri.clone().or(config.libvirt_uri.clone());
         let discover = match (&args.discover, &config.discover) {
             _ if args.libvirt => Some(crate::collect::discover::Place::Preset {
-                preset: crate::collect::presets::Preset::Libvirt,
+                preset: crate::collect::Preset::Libvirt,
                 libvirt_uri: None,
             }),
             (Some(place), _) => Some(place.clone()),

@@ -60,8 +60,10 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
 /// kept; the others can only stand inside strings, so the JSON keeps its meaning.
 pub fn json_line(json: &str) -> Cow<'_, str> {
     let needs_escape = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t');
-    // Printable ASCII (nearly every line) is safe: checked a byte at a time, which is fast.
-    if json.bytes().all(|b| (0x20..0x7f).contains(&b)) || !json.chars().any(needs_escape) {
+    // ASCII without DEL (nearly every line) is safe: `serde_json` leaves no C0 control raw but
+    // its own whitespace, which is kept. Both checks run a word at a time.
+    let plain = json.is_ascii() && memchr::memchr(0x7f, json.as_bytes()).is_none();
+    if plain || !json.chars().any(needs_escape) {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 12);

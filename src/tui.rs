@@ -7,8 +7,10 @@
 //! applies them, and redraws only when something changed. A key (or a resize, a signal)
 //! draws at once; news waits a moment ([`NEWS_GATHER`], [`AWAITED_GATHER`]) so that the samples of one poll round
 //! (the pollers tick together) and a burst of events make one frame. Frames for routine news
-//! (samples) come at most twice per poll interval; news a user waits for (an event, a
-//! command's result) is drawn as soon as its burst is gathered.
+//! (samples) come at most once per poll interval; news a user waits for (an event, a
+//! command's result) is drawn as soon as its burst is gathered. The one-second tick draws
+//! nothing unless it changed what is shown (`ui::clock_text`), and then only when no frame
+//! for news came within the second.
 
 use crate::app::Model;
 use crate::app::keymap::{KeyContext, Keymap};
@@ -33,13 +35,32 @@ const NEWS_GATHER: Duration = Duration::from_millis(8);
 /// burst: short, since the key that caused it was pressed a moment ago.
 const AWAITED_GATHER: Duration = Duration::from_millis(2);
 
-/// When news that arrived `now` is drawn: after [`NEWS_GATHER`], and no sooner than half an
-/// interval after the previous frame drawn for news.
+/// How often the clock may change what is on screen (times are shown to the second).
+const CLOCK_TICK: Duration = Duration::from_secs(1);
+/// A change the clock made waits this much longer than [`CLOCK_TICK`] after the last frame
+/// for a frame drawn for news, which shows it too: with samples every second, the clock
+/// draws no frames of its own.
+const CLOCK_SLACK: Duration = Duration::from_millis(60);
+
+/// When news that arrived `now` is drawn: after [`NEWS_GATHER`], and no sooner than an
+/// interval after the previous frame drawn for news (samples that come later than their
+/// round are drawn with the next round).
 fn news_frame_at(now: Instant, last_news_frame: Option<Instant>, interval: Duration) -> Instant {
     let gathered = now + NEWS_GATHER;
     match last_news_frame {
-        Some(last) => gathered.max(last + interval / 2),
+        Some(last) => gathered.max(last + interval),
         None => gathered,
+    }
+}
+
+/// When a change the clock made at `now` is drawn, the last frame drawn at `last_frame`: at
+/// once when no frame came for a [`CLOCK_TICK`], else at most [`CLOCK_SLACK`] after a tick
+/// from that frame (a frame for news before then shows it, and cancels this one).
+fn clock_frame_at(now: Instant, last_frame: Instant) -> Instant {
+    if now >= last_frame + CLOCK_TICK {
+        now
+    } else {
+        last_frame + CLOCK_TICK + CLOCK_SLACK
     }
 }
 
@@ -123,8 +144,13 @@ pub async fn run(
     }
     let mut log_reports = options.event_log.as_ref().and_then(|log| log.reports());
     let mut keys = EventStream::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(CLOCK_TICK);
     let mut dirty = true;
+    // What the clock alone changes on screen, as of the last frame (see `ui::clock_text`).
+    let mut clock_text_drawn = String::new();
+    // When the last frame was drawn, and when a change the clock made waits to be drawn.
+    let mut last_frame = Instant::now();
+    let mut clock_frame: Option<Instant> = None;
     // News not drawn yet waits for this moment; `None` when there is none.
     let mut news_frame: Option<Instant> = None;
     // The last frame drawn for routine news only: the twice-per-interval cap counts those.
@@ -132,7 +158,9 @@ pub async fn run(
     // The news waiting for `news_frame` includes something a user waits for.
     let mut pending_awaited = false;
     loop {
-        if news_frame.is_some_and(|at| at <= Instant::now()) {
+        if news_frame.is_some_and(|at| at <= Instant::now())
+            || clock_frame.is_some_and(|at| at <= Instant::now())
+        {
             dirty = true;
         }
         if dirty {
@@ -141,6 +169,9 @@ pub async fn run(
                 .draw(|frame| crate::ui::render(frame, &model, now, &theme))
                 .context("drawing the dashboard")?;
             model.page_rows = crate::ui::page_rows(&model, frame.area, now);
+            clock_text_drawn = crate::ui::clock_text(&model, now);
+            last_frame = now;
+            clock_frame = None;
             dirty = false;
             if news_frame.take().is_some() && !std::mem::take(&mut pending_awaited) {
                 last_news_frame = Some(now);
@@ -148,6 +179,7 @@ pub async fn run(
         }
         tokio::select! {
             () = sleep_until(news_frame) => {}
+            () = sleep_until(clock_frame) => {}
             key = keys.next() => match key {
                 Some(Ok(TermEvent::Key(key))) if is_suspend(&key) => {
                     suspend(&mut terminal, mouse)?;
@@ -177,7 +209,7 @@ pub async fn run(
                     let size = terminal.size().context("reading the terminal size")?;
                     let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
                     if let Some(pointer) =
-                        crate::ui::mouse::pointer_for(&model, area, Instant::now(), event)
+                        crate::ui::pointer_for(&model, area, Instant::now(), event)
                     {
                         let action = crate::app::keymap::Action::Pointer(pointer);
                         let effects = model.act(action, Instant::now());
@@ -197,14 +229,14 @@ pub async fn run(
                 Some(Err(error)) => return Err(error).context("reading the terminal"),
                 None => break,
             },
-            news = collectors.events.recv() => {
+            news = collectors.next_news() => {
                 let Some(news) = news else { break };
                 let now = Instant::now();
                 let mut awaited = !news.is_routine();
                 model.apply(news, now);
                 // Take everything already queued before drawing once, so a flood of events
                 // costs one frame, not one per event.
-                while let Ok(more) = collectors.events.try_recv() {
+                while let Some(more) = collectors.try_next_news() {
                     awaited |= !more.is_routine();
                     model.apply(more, now);
                 }
@@ -235,8 +267,17 @@ pub async fn run(
                 dirty = true;
             }
             _ = tick.tick() => {
-                model.tick(Instant::now());
-                dirty = true;
+                // Drawn only when the tick said something, or changed what the clock shows
+                // (a time in state, an uptime, a message that expired): then with the next
+                // frame for news, or on its own when none comes within a second.
+                let now = Instant::now();
+                if model.tick(now) {
+                    dirty = true;
+                } else if clock_frame.is_none()
+                    && crate::ui::clock_text(&model, now) != clock_text_drawn
+                {
+                    clock_frame = Some(clock_frame_at(now, last_frame));
+                }
             }
             _ = terminate.recv() => break,
             _ = hangup.recv() => break,
@@ -312,20 +353,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn news_is_gathered_and_drawn_at_most_twice_per_interval() {
+    fn news_is_gathered_and_drawn_at_most_once_per_interval() {
         let start = Instant::now();
         let interval = Duration::from_millis(250);
         assert_eq!(news_frame_at(start, None, interval), start + NEWS_GATHER);
         let after_frame = start + Duration::from_millis(10);
         assert_eq!(
             news_frame_at(after_frame, Some(start), interval),
-            start + interval / 2,
-            "news right after a frame waits half an interval"
+            start + interval,
+            "news right after a frame waits for the next interval"
         );
         let later = start + Duration::from_secs(3);
         assert_eq!(
             news_frame_at(later, Some(start), interval),
             later + NEWS_GATHER
         );
+    }
+
+    #[test]
+    fn the_clock_draws_only_when_no_frame_came_for_a_second() {
+        let frame = Instant::now();
+        let soon = frame + Duration::from_millis(400);
+        assert_eq!(
+            clock_frame_at(soon, frame),
+            frame + CLOCK_TICK + CLOCK_SLACK,
+            "a frame for news due within the second shows the clock too"
+        );
+        let late = frame + Duration::from_millis(1500);
+        assert_eq!(clock_frame_at(late, frame), late);
     }
 }

@@ -3,23 +3,25 @@
 //! per panel; every style comes from the theme passed down. No widget is given an area it
 //! cannot handle: below [`MIN_SIZE`] a message replaces the panels.
 
-pub mod blocks;
-pub mod chart;
-pub mod columns;
-pub mod console;
-pub mod cpus;
-pub mod devices;
-pub mod events;
-pub mod fleet;
-pub mod footer;
-pub mod header;
-pub mod lists;
-pub mod migration;
-pub mod mouse;
-pub mod overlay;
-pub mod scroll;
-pub mod snapshots;
+mod blocks;
+mod chart;
+mod columns;
+mod console;
+mod cpus;
+mod devices;
+mod events;
+mod fleet;
+mod footer;
+mod header;
+mod lists;
+mod migration;
+mod mouse;
+mod overlay;
+mod scroll;
+mod snapshots;
 pub mod theme;
+
+pub use mouse::pointer_for;
 
 use crate::app::{Model, Panel, View};
 use ratatui::Frame;
@@ -40,6 +42,41 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
     replace_unsafe_cells(frame.buffer_mut());
 }
 
+/// Everything [`render`] shows that changes with the clock alone (the model unchanged): each
+/// VM's time in its state, time since it ended or stopped answering, QEMU's uptime, the age
+/// of stale figures, an unplug's wait, and which message the footer shows (messages expire).
+/// The dashboard compares it at each clock tick with its value at the last frame, and draws
+/// only when it differs: a frame whose text would not change is not rendered at all. It
+/// covers every VM, not only the one in view, so it errs towards drawing.
+pub fn clock_text(model: &Model, now: Instant) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    for vm in &model.vms {
+        // Only the text counts here: any theme writes the same words.
+        for span in header::state_spans(vm, now, &Theme::default()) {
+            text.push_str(&span.content);
+        }
+        if let Some(uptime) = vm.qemu_uptime_now(now) {
+            let _ = write!(text, "|{}", crate::format::duration(uptime));
+        }
+        if let Some(since) = vm.time_in_state(now) {
+            let _ = write!(text, "|{}", crate::format::duration(since));
+        }
+        if let Some(label) = stale_label(vm, now) {
+            let _ = write!(text, "|{label}");
+        }
+        for unplug in &vm.monitor.unplugs {
+            let waited = now.saturating_duration_since(unplug.since);
+            let _ = write!(text, "|{}", crate::format::duration(waited));
+        }
+        text.push('\n');
+    }
+    if let Some(message) = model.message_for_screen(now) {
+        let _ = write!(text, "{:?} {}", message.said, message.text);
+    }
+    text
+}
+
 /// Replaces, in every cell, the characters a terminal could take for a command or measure
 /// differently from us ([`crate::safe_text::is_unsafe`]): names, tags and texts come from
 /// peers. A cell keeps its width, so every row stays aligned: zero-width extras are dropped
@@ -49,6 +86,12 @@ pub fn replace_unsafe_cells(buffer: &mut Buffer) {
     use unicode_width::UnicodeWidthStr;
     for cell in &mut buffer.content {
         let symbol = cell.symbol();
+        // Most cells are one printable ASCII character: nothing to look up for those.
+        if let [byte] = symbol.as_bytes()
+            && (0x20..0x7f).contains(byte)
+        {
+            continue;
+        }
         if !symbol.chars().any(is_unsafe) {
             continue;
         }
@@ -85,8 +128,8 @@ fn draw(frame: &mut Frame, model: &Model, now: Instant, theme: &Theme) {
     if let Some(record) = &model.event_detail {
         overlay::render_event_detail(frame, area, record, theme);
     }
-    if model.history_open {
-        overlay::render_history(frame, area, model, theme);
+    if model.messages_open {
+        overlay::render_messages(frame, area, model, theme);
     }
     if model.help {
         overlay::render_help(frame, area, model, theme);

@@ -50,6 +50,8 @@ enum Command {
     Keys(tui::KeysArgs),
     /// Peak RSS of the dashboard watching VMs for a while.
     Memory(tui::MemoryArgs),
+    /// CPU and frames of the dashboard showing the fleet table of many VMs.
+    Fleet(tui::FleetArgs),
     /// Time per scrape of the Prometheus exporter watching N VMs.
     Exporter(exporter::Args),
     /// The floor reference client (runs until killed; `collector` starts it).
@@ -69,6 +71,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bytes(args) => tui::bytes(args),
         Command::Keys(args) => tui::keys(args),
         Command::Memory(args) => tui::memory(args),
+        Command::Fleet(args) => tui::fleet(args),
         Command::Exporter(args) => exporter::run(args),
         Command::Floor(args) => floor::run(args),
     }

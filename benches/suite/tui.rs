@@ -290,3 +290,79 @@ pub fn memory(args: MemoryArgs) -> anyhow::Result<()> {
     }));
     Ok(())
 }
+
+/// Options of `fleet`.
+#[derive(Debug, clap::Args)]
+pub struct FleetArgs {
+    /// The qemu-dash binary.
+    #[arg(long)]
+    binary: PathBuf,
+    /// The VM list from bench/run.sh; the first `count` are watched.
+    #[arg(long)]
+    vms: PathBuf,
+    /// How many VMs to watch (shown as the fleet table).
+    #[arg(long, default_value_t = 50)]
+    count: usize,
+    /// Poll interval, seconds.
+    #[arg(long, default_value_t = 0.25)]
+    interval: f64,
+    /// Terminal size, COLSxROWS.
+    #[arg(long, default_value = "240x67")]
+    size: String,
+    /// Seconds after every VM shows as running before measuring.
+    #[arg(long, default_value_t = 3.0)]
+    settle: f64,
+    /// Measured seconds per round.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Rounds (one dashboard each).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+}
+
+/// The dashboard's own CPU, frames and bytes per second while it shows the fleet table of
+/// `count` VMs polled every `interval`: the whole process (collectors, model, rendering).
+pub fn fleet(args: FleetArgs) -> anyhow::Result<()> {
+    let vms = crate::read_vms(&args.vms)?;
+    let chosen = vms.get(..args.count).context("not that many VMs")?;
+    let (cols, rows) = parse_size(&args.size)?;
+    let mut argv: Vec<String> = chosen
+        .iter()
+        .map(|vm| vm.socket.display().to_string())
+        .collect();
+    argv.extend(["--interval".into(), args.interval.to_string()]);
+    for round in 0..args.rounds {
+        let dash = Dashboard::start(&args.binary, &argv, cols, rows)?;
+        dash.wait_for("● running", WAIT)?;
+        std::thread::sleep(Duration::from_secs_f64(args.settle));
+        let load = cpu::loadavg();
+        let (before, cpu_before) = (dash.counters(), cpu::process_ns(dash.pid()));
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(args.seconds));
+        let (after, cpu_after) = (dash.counters(), cpu::process_ns(dash.pid()));
+        let seconds = start.elapsed().as_secs_f64();
+        let cpu_percent = cpu_after.saturating_sub(cpu_before) as f64 / 1e9 / seconds * 100.0;
+        let frames = (after.frames - before.frames) as f64 / seconds;
+        let bytes = (after.bytes - before.bytes) as f64 / seconds;
+        eprintln!(
+            "fleet {} VMs at {} s, {}: {cpu_percent:.2} % of a core, {frames:.2} frames/s, {bytes:.0} bytes/s (round {}, load {load:?})",
+            args.count,
+            args.interval,
+            args.size,
+            round + 1
+        );
+        crate::emit(json!({
+            "bench": "fleet",
+            "vms": args.count,
+            "interval_s": args.interval,
+            "size": args.size,
+            "seconds": seconds,
+            "round": round,
+            "cpu_percent": cpu_percent,
+            "frames_per_s": frames,
+            "bytes_per_s": bytes,
+            "load": load,
+        }));
+    }
+    Ok(())
+}

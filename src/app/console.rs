@@ -2,7 +2,7 @@
 //! HMP or QMP mode, the history (↑/↓, saved after every command), each VM's transcript of
 //! commands and replies, and a filter over it (`/` on an empty line).
 //!
-//! Pure like the rest of the model: running a command and saving the history are
+//! No I/O, like the rest of the model: running a command and saving the history are
 //! [`Effect`]s. Under `--read-only` only HMP `info …` and QMP `query-…` are sent.
 
 use super::input::LineEditor;
@@ -138,7 +138,7 @@ impl Model {
         self.console.scroll = 0;
         let needs_names = self
             .vm()
-            .is_some_and(|vm| vm.monitor.commands.is_none() && vm.client.is_some());
+            .is_some_and(|vm| vm.monitor.commands.is_none() && vm.is_connected());
         if needs_names {
             if let Some(vm) = self.vms.get_mut(self.current) {
                 vm.monitor.commands = Some(Default::default());
@@ -178,7 +178,7 @@ impl Model {
                 } else {
                     super::lists::Movement::PageDown
                 };
-                self.move_list(super::lists::ListId::Console, movement);
+                self.move_list(super::ListId::Console, movement);
             }
             Action::Filter if self.console.input.text().is_empty() => {
                 self.input = Some(InputLine::new(
@@ -300,7 +300,7 @@ impl Model {
         } else {
             self.refusal(vm, "this command")
         };
-        let client = self.vms.get(vm).and_then(|v| v.client.clone());
+        let connected = self.vms.get(vm).is_some_and(|v| v.is_connected());
         let Some(entry) = self.vms.get_mut(vm) else {
             return Vec::new();
         };
@@ -324,16 +324,14 @@ impl Model {
             transcript.push(LineKind::Error, &text);
             return effects;
         }
-        match client {
-            Some(client) => {
-                transcript.pending += 1;
-                effects.push(Effect::Monitor {
-                    vm,
-                    client,
-                    job: Job::Console { line, command },
-                });
-            }
-            None => transcript.push(LineKind::Error, "not connected: the command was not sent"),
+        if connected {
+            transcript.pending += 1;
+            effects.push(Effect::Monitor {
+                vm,
+                job: Job::Console { line, command },
+            });
+        } else {
+            transcript.push(LineKind::Error, "not connected: the command was not sent");
         }
         effects
     }

@@ -2,8 +2,9 @@
 //! details), pause/resume and the questions for reset, power down and quit, and the poll
 //! interval (shared with the fleet).
 
+use super::ListId;
 use super::keymap::Action;
-use super::lists::{ListId, Movement};
+use super::lists::Movement;
 use super::prompt::{InputLine, InputPurpose};
 use super::question::{Dangerous, Question};
 use super::{Effect, INTERVAL_RANGE, Message, Model, View};

@@ -2,7 +2,7 @@
 //! and questions, what each VM's monitor state is ([`VmMonitor`]) and how the monitor's news
 //! changes it. The tabs' prompts are in `form`.
 //!
-//! Pure like the rest of the model: input is validated here (rules, specs, URIs) and the
+//! No I/O, like the rest of the model: input is validated here (rules, specs, URIs) and the
 //! work goes out as [`Effect::Monitor`]. Under `--read-only` only queries are sent.
 
 mod form;
@@ -73,8 +73,8 @@ impl Tab {
     }
 
     /// The list the tab's movement keys move (the migration tab has none).
-    pub fn list(self) -> Option<super::lists::ListId> {
-        use super::lists::ListId;
+    pub fn list(self) -> Option<super::ListId> {
+        use super::ListId;
         match self {
             Tab::Media => Some(ListId::Media),
             Tab::Network => Some(ListId::Forwards),
@@ -376,16 +376,8 @@ impl Model {
     /// An effect running `job` on the VM on screen, or a message saying why not.
     pub(super) fn monitor_job(&mut self, job: Job) -> Vec<Effect> {
         let vm = self.current;
-        match self.vms.get(vm).and_then(|v| v.client.clone()) {
-            Some(client) => vec![Effect::Monitor { vm, client, job }],
-            None => {
-                self.say(Message::error(format!(
-                    "not connected: {} was not sent",
-                    job.what()
-                )));
-                Vec::new()
-            }
-        }
+        let refusal = format!("not connected: {} was not sent", job.what());
+        self.when_connected(vm, Effect::Monitor { vm, job }, refusal)
     }
 
     /// True (after saying so) when read-only mode forbids `what`.
@@ -567,7 +559,7 @@ impl Model {
     }
 
     /// Reports unplug requests that `DEVICE_DELETED` has not answered.
-    pub(super) fn tick_monitor(&mut self, now: Instant) {
+    pub(super) fn tick_monitor(&mut self, now: Instant) -> bool {
         let mut late = Vec::new();
         for (vm_id, vm) in self.vms.iter_mut().enumerate() {
             for unplug in &mut vm.monitor.unplugs {
@@ -582,6 +574,8 @@ impl Model {
                 "device_del {id}: no DEVICE_DELETED after {} s. QEMU waits for the guest to release it: PCI hot-unplug on the pc machine goes through ACPI and needs a guest OS that answers (USB devices go at once)",
                 UNPLUG_PATIENCE.as_secs()
             )));
+            return true;
         }
+        false
     }
 }

@@ -1,5 +1,5 @@
 //! The fleet view's state: the table of every watched VM, its sort order, its filter, the
-//! selection and the marked VMs. Pure; the rows are computed from the VMs on demand.
+//! selection and the marked VMs. No I/O; the rows are computed from the VMs on demand.
 
 use super::keymap::Action;
 use super::{Effect, InputLine, InputPurpose, Message, Question, View, Vm};
@@ -219,7 +219,7 @@ impl FleetState {
 impl super::Model {
     pub(super) fn act_fleet(&mut self, action: Action, now: Instant) -> Vec<Effect> {
         if let Some(movement) = super::lists::Movement::of(action) {
-            self.move_list(super::lists::ListId::Fleet, movement);
+            self.move_list(super::ListId::Fleet, movement);
             return Vec::new();
         }
         let rows = self.fleet.rows(&self.vms, now);

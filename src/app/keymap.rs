@@ -109,7 +109,7 @@ pub enum KeyContext {
     /// The snapshot view.
     Snapshots,
     /// A one-line prompt: the snapshot tag, a filter.
-    Input,
+    Prompt,
     /// A yes/no question.
     Confirm,
     /// The help overlay.
@@ -140,7 +140,7 @@ impl KeyContext {
         K::Vm,
         K::Fleet,
         K::Snapshots,
-        K::Input,
+        K::Prompt,
         K::Confirm,
         K::Help,
         K::Console,
@@ -160,7 +160,7 @@ impl KeyContext {
             K::Vm => "vm",
             K::Fleet => "fleet",
             K::Snapshots => "snapshots",
-            K::Input => "prompt",
+            K::Prompt => "prompt",
             K::Confirm => "confirm",
             K::Help => "help",
             K::Console => "console",
@@ -182,7 +182,7 @@ impl KeyContext {
 }
 
 /// Contexts with a line editor: printable characters no row claims are typed there.
-const EDITING: &[K] = &[K::Input, K::Console, K::Form];
+const EDITING: &[K] = &[K::Prompt, K::Console, K::Form];
 
 /// A key: its code and modifiers (Shift is part of the character, not a modifier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

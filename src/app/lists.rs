@@ -7,7 +7,7 @@
 //! ([`crate::app::Model::page_rows`], set by the terminal loop).
 
 use super::keymap::Action;
-pub use super::pointer::{ListId, Pointer};
+use super::pointer::{ListId, Pointer};
 
 /// How a selection moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

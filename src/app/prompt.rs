@@ -88,7 +88,7 @@ impl Model {
     /// its line breaks never submit.
     pub fn paste(&mut self, text: &str) {
         let editor = match self.key_context() {
-            KeyContext::Input => self.input.as_mut().map(|input| &mut input.editor),
+            KeyContext::Prompt => self.input.as_mut().map(|input| &mut input.editor),
             KeyContext::Console => Some(&mut self.console.input),
             KeyContext::Form => self.devices.form.as_mut().map(|form| &mut form.input),
             _ => None,

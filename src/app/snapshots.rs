@@ -41,6 +41,14 @@ impl RunningJob {
     }
 }
 
+/// A snapshot job already runs on the VM: one at a time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a snapshot job is running: {running}; wait for it to finish")]
+pub struct JobRunning {
+    /// The job that runs, described ([`RunningJob::describe`]).
+    pub running: String,
+}
+
 /// What the snapshot view knows about one VM.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotView {
@@ -109,13 +117,8 @@ impl SnapshotView {
 impl super::Model {
     pub(super) fn list_snapshots(&mut self) -> Vec<Effect> {
         let vm = self.current;
-        match self.vms.get(vm).and_then(|v| v.client.clone()) {
-            Some(client) => vec![Effect::ListSnapshots { vm, client }],
-            None => {
-                self.say(Message::error("not connected: cannot list snapshots"));
-                Vec::new()
-            }
-        }
+        let refusal = "not connected: cannot list snapshots".to_string();
+        self.when_connected(vm, Effect::ListSnapshots { vm }, refusal)
     }
 
     /// Starts a snapshot job on `vm`, unless read-only or another job runs. QEMU has no job
@@ -134,19 +137,19 @@ impl super::Model {
             return Vec::new();
         };
         let name = entry.display_name().to_string();
-        let Some(client) = entry.client.clone() else {
+        if !entry.is_connected() {
             self.say(Message::error(format!(
                 "not connected: snapshot {operation} was not sent"
             )));
             return Vec::new();
-        };
+        }
         let job = RunningJob {
             operation,
             tag: tag.clone(),
             progress: None,
         };
         if let Err(refusal) = entry.start_snapshot_job(job) {
-            self.say(Message::error(refusal));
+            self.say(Message::error(refusal.to_string()));
             return Vec::new();
         }
         let whose = if vm == self.current {
@@ -159,7 +162,6 @@ impl super::Model {
         )));
         vec![Effect::SnapshotJob {
             vm,
-            client,
             operation,
             tag,
             skip_unsupported,
@@ -172,11 +174,8 @@ impl super::Model {
             return false;
         }
         if let Some(job) = self.vm().and_then(|vm| vm.snapshots.job.as_ref()) {
-            let text = format!(
-                "a snapshot job is running: {}; wait for it to finish",
-                job.describe()
-            );
-            self.say(Message::error(text));
+            let running = job.describe();
+            self.say(Message::error(JobRunning { running }.to_string()));
             return false;
         }
         true
@@ -202,7 +201,7 @@ impl super::Model {
 
     pub(super) fn act_snapshots(&mut self, action: Action) -> Vec<Effect> {
         if let Some(movement) = super::lists::Movement::of(action) {
-            self.move_list(super::lists::ListId::Snapshots, movement);
+            self.move_list(super::ListId::Snapshots, movement);
             return Vec::new();
         }
         let selected = self

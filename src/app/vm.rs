@@ -1,13 +1,17 @@
 //! One watched VM as the dashboard knows it: the latest figures, histories, the event log,
 //! and how news from the collectors changes them.
 
+mod history;
+mod media;
+pub use history::History;
+pub use media::Media;
+
 use super::Message;
-use super::snapshots::{RunningJob, SnapshotView};
+use super::snapshots::{JobRunning, RunningJob, SnapshotView};
 use crate::news::{AppEvent, EventKind, EventRecord, VmCommand};
 use crate::news::{BlockSample, MemorySample, VcpuSample};
-use crate::qmp::types::BlockDeviceInfo;
+use crate::qmp::QemuVersion;
 use crate::qmp::types::{BlockInfo, StatusInfo};
-use crate::qmp::{Client, QemuVersion};
 use chrono::{DateTime, Local};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -24,119 +28,6 @@ pub const MAX_EVENT_NAMES: usize = 128;
 pub const NOT_ANSWERING: &str = "not answering";
 /// The state word while another client holds a socket watched in polite mode.
 pub const BUSY: &str = "busy (another client has the socket)";
-
-/// A bounded series for sparklines.
-#[derive(Debug, Clone, Default)]
-pub struct History {
-    values: VecDeque<u64>,
-}
-
-impl History {
-    /// Appends a value, dropping the oldest beyond [`HISTORY_LEN`].
-    pub fn push(&mut self, value: u64) {
-        if self.values.len() == HISTORY_LEN {
-            self.values.pop_front();
-        }
-        self.values.push_back(value);
-    }
-
-    /// The newest `count` values, oldest first.
-    pub fn last(&self, count: usize) -> Vec<u64> {
-        let skip = self.values.len().saturating_sub(count);
-        self.values.iter().skip(skip).copied().collect()
-    }
-
-    /// Number of values held.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
-
-/// The media of a VM's block devices, indexed by drive id and node name, so that matching
-/// every block row to its medium costs one lookup each.
-#[derive(Debug)]
-pub struct Media<'a> {
-    infos: &'a [BlockInfo],
-    by_device: HashMap<&'a str, usize>,
-    by_node: HashMap<&'a str, usize>,
-}
-
-impl<'a> Media<'a> {
-    fn new(infos: &'a [BlockInfo]) -> Media<'a> {
-        let mut by_device = HashMap::new();
-        let mut by_node = HashMap::new();
-        for (at, info) in infos.iter().enumerate() {
-            let Some(medium) = &info.inserted else {
-                continue;
-            };
-            if !info.device.is_empty() {
-                by_device.entry(info.device.as_str()).or_insert(at);
-            }
-            if let Some(node) = &medium.node_name {
-                by_node.entry(node.as_str()).or_insert(at);
-            }
-        }
-        Media {
-            infos,
-            by_device,
-            by_node,
-        }
-    }
-
-    /// The `query-block` entry of a block device: the first device with a medium whose drive
-    /// id or node name matches.
-    pub fn info_of(&self, block: &BlockSample) -> Option<&'a BlockInfo> {
-        let by_device = (!block.device.is_empty())
-            .then(|| self.by_device.get(block.device.as_str()))
-            .flatten();
-        let by_node = block
-            .node_name
-            .as_deref()
-            .and_then(|node| self.by_node.get(node));
-        let at = match (by_device, by_node) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) | (None, Some(&a)) => a,
-            (None, None) => return None,
-        };
-        self.infos.get(at)
-    }
-
-    /// The medium of a block device (see [`Media::info_of`]).
-    pub fn of(&self, block: &BlockSample) -> Option<&'a BlockDeviceInfo> {
-        self.info_of(block).and_then(|info| info.inserted.as_ref())
-    }
-
-    /// A block device's I/O errors in a few words ("failed: 2 reads, 1 write"), or `None`
-    /// when QEMU reports none: failed operations counted, and the error state of devices
-    /// with an error policy (`io-status` "failed" or "nospace").
-    pub fn io_errors(&self, block: &BlockSample) -> Option<String> {
-        let totals = &block.totals;
-        let mut parts = Vec::new();
-        let mut count = |n: u64, what: &str| {
-            if n > 0 {
-                parts.push(format!("{n} {what}{}", if n == 1 { "" } else { "s" }));
-            }
-        };
-        count(totals.failed_rd_operations, "read");
-        count(totals.failed_wr_operations, "write");
-        count(totals.failed_flush_operations, "flush");
-        let status = self
-            .info_of(block)
-            .and_then(|info| info.io_status.as_deref())
-            .filter(|status| *status != "ok");
-        match (status, parts.is_empty()) {
-            (None, true) => None,
-            (None, false) => Some(format!("failed {}", parts.join(", "))),
-            (Some(status), true) => Some(status.to_string()),
-            (Some(status), false) => Some(format!("{status}; failed {}", parts.join(", "))),
-        }
-    }
-}
 
 /// The state of the connection to one VM.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,8 +112,8 @@ pub struct PowerdownRequest {
 pub struct Vm {
     /// The target as given.
     pub target: String,
-    /// A handle for commands while connected.
-    pub client: Option<Client>,
+    /// QEMU is reached over TCP on another host (its files are not this host's).
+    pub remote_tcp: bool,
     /// The connection's state.
     pub connection: Option<ConnectionState>,
     /// The name from the config file, shown in preference to `-name`.
@@ -460,12 +351,11 @@ impl Vm {
     }
 
     /// Starts tracking a snapshot job (refused while another runs).
-    pub fn start_snapshot_job(&mut self, job: RunningJob) -> Result<(), String> {
+    pub fn start_snapshot_job(&mut self, job: RunningJob) -> Result<(), JobRunning> {
         if let Some(running) = &self.snapshots.job {
-            return Err(format!(
-                "a snapshot job is running: {}; wait for it to finish",
-                running.describe()
-            ));
+            return Err(JobRunning {
+                running: running.describe(),
+            });
         }
         self.snapshots.job = Some(job);
         Ok(())
@@ -480,7 +370,7 @@ impl Vm {
                 let was_disconnected =
                     matches!(self.connection, Some(ConnectionState::Disconnected { .. }));
                 self.abilities = client.abilities();
-                self.client = Some(client);
+                self.remote_tcp = client.target().is_remote_tcp();
                 self.unanswered_since = None;
                 self.ending = None;
                 // Perhaps another QEMU on the same socket: its facts come with its first poll.
@@ -507,7 +397,6 @@ impl Vm {
                 if was_connected {
                     self.dropped_at = Some((Local::now(), now));
                 }
-                self.client = None;
                 self.unanswered_since = None;
                 self.busy = false;
                 self.powerdown = None;
@@ -548,7 +437,7 @@ impl Vm {
                         }
                     }
                     Err(reason) => {
-                        self.host_problem = Some(reason);
+                        self.host_problem = Some(reason.to_string());
                         self.process_cpu_percent = None;
                         self.process_cpu_seconds = None;
                         self.rss_bytes = None;
@@ -665,7 +554,7 @@ impl Vm {
             }
             AppEvent::SnapshotList { result, .. } => match result {
                 Ok(list) => self.snapshots.set_list(list),
-                Err(error) => self.snapshots.error = Some(error),
+                Err(error) => self.snapshots.error = Some(error.to_string()),
             },
             AppEvent::SnapshotProgress { progress, .. } => {
                 let name = self.display_name().to_string();

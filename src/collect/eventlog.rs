@@ -14,7 +14,7 @@
 //! the model.
 
 use crate::qmp::Event;
-use crate::qmp::connection::EventTap;
+use crate::qmp::EventTap;
 use anyhow::Context;
 use chrono::{Local, TimeZone};
 use serde_json::json;
@@ -238,7 +238,7 @@ impl EventLog {
     /// Lets the writer drain the queue and stop. Waits while it makes progress, giving up
     /// after `patience` without any (a file that takes no writes). Fails, naming how many
     /// events are missing from the file without a gap line saying so.
-    pub fn close(&self, patience: Duration) -> Result<(), String> {
+    pub fn close(&self, patience: Duration) -> Result<(), EventsMissing> {
         let mut state = self.shared.state();
         state.closing = true;
         self.shared.changed.notify_all();
@@ -265,16 +265,28 @@ impl EventLog {
         if missing == 0 {
             return Ok(());
         }
-        Err(format!(
-            "event log {}: {missing} events are missing from the file{}",
-            self.shown,
-            if state.done {
-                " (it stopped taking writes)"
-            } else {
-                " (it stopped taking writes; gave up waiting)"
-            }
-        ))
+        Err(EventsMissing {
+            log: self.shown.clone(),
+            missing,
+            gave_up_waiting: !state.done,
+        })
     }
+}
+
+/// Events are missing from the log file without a gap line saying so (the file stopped
+/// taking writes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "event log {log}: {missing} events are missing from the file (it stopped taking writes{})",
+    if *gave_up_waiting { "; gave up waiting" } else { "" }
+)]
+pub struct EventsMissing {
+    /// The log file, as shown to the user.
+    pub log: String,
+    /// How many events are missing.
+    pub missing: u64,
+    /// The writer was still stuck when closing stopped waiting for it.
+    pub gave_up_waiting: bool,
 }
 
 /// The writer thread's side: the file, and the events it could not write.
@@ -555,6 +567,10 @@ mod tests {
         assert!(report.is_error);
         assert!(report.text.contains("No space left"), "{}", report.text);
         let closed = log.close(Duration::from_secs(5)).unwrap_err();
-        assert!(closed.contains("3 events are missing"), "{closed}");
+        assert_eq!(closed.missing, 3, "{closed}");
+        assert!(
+            closed.to_string().contains("3 events are missing"),
+            "{closed}"
+        );
     }
 }

@@ -16,7 +16,7 @@
 
 pub mod remote;
 
-use crate::news::{HostSample, VcpuHost};
+use crate::news::{HostError, HostSample, VcpuHost};
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -29,7 +29,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 /// `(run_ns, wait_ns)` from a `schedstat` file.
 pub fn parse_schedstat(text: &str) -> Option<(u64, u64)> {
-    let mut fields = text.split_whitespace();
+    let mut fields = text.split_ascii_whitespace();
     let run = fields.next()?.parse().ok()?;
     let wait = fields.next()?.parse().ok()?;
     Some((run, wait))
@@ -38,10 +38,10 @@ pub fn parse_schedstat(text: &str) -> Option<(u64, u64)> {
 /// `utime + stime` in ticks from a `stat` file (the command name may hold spaces and ')').
 pub fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
     let after_name = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
     // After the name: state is field 3 of stat(5), utime field 14, stime field 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let mut fields = after_name.split_ascii_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
     Some(utime + stime)
 }
 
@@ -49,12 +49,12 @@ pub fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
 pub fn parse_stat_start_ticks(text: &str) -> Option<u64> {
     let after_name = &text[text.rfind(')')? + 1..];
     // After the name the state is field 3 of stat(5): starttime, field 22, is the 20th here.
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    after_name.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
 /// Seconds since boot from `/proc/uptime`.
 pub fn parse_uptime(text: &str) -> Option<f64> {
-    text.split_whitespace().next()?.parse().ok()
+    text.split_ascii_whitespace().next()?.parse().ok()
 }
 
 /// How long a process started at `start_ticks` after boot has run, given the system's uptime.
@@ -66,7 +66,7 @@ fn process_uptime(start_ticks: u64, system_uptime: f64) -> Option<Duration> {
 /// The state letter from a `stat` file ('R', 'S', 'Z'…).
 pub fn parse_stat_state(text: &str) -> Option<char> {
     text[text.rfind(')')? + 1..]
-        .split_whitespace()
+        .split_ascii_whitespace()
         .next()?
         .chars()
         .next()
@@ -83,13 +83,13 @@ pub fn process_exited(pid: u32) -> bool {
 /// Resident pages (field 24) from a `stat` file.
 pub fn parse_stat_rss_pages(text: &str) -> Option<u64> {
     let after_name = &text[text.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(21)?.parse().ok()
+    after_name.split_ascii_whitespace().nth(21)?.parse().ok()
 }
 
 /// `VmRSS` in bytes from a `status` file.
 pub fn parse_status_rss(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    let kib: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
 
@@ -246,10 +246,11 @@ impl HostSampler {
     }
 
     /// Reads `/proc` now, on this thread. Fails with a reason when the process cannot be read at all.
-    pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
+    pub fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, HostError> {
         let now = Instant::now();
-        let cannot_read = |path: PathBuf, error: std::io::Error| {
-            format!("cannot read {}: {error}", path.display())
+        let cannot_read = |path: PathBuf, error: std::io::Error| HostError::Proc {
+            path: path.display().to_string(),
+            error: error.to_string(),
         };
         let first = self.stat.is_none();
         if first {
@@ -313,11 +314,11 @@ pub enum HostReader {
 
 impl HostReader {
     /// The figures now: read with a few `pread`s here, or by an ssh process.
-    pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
+    pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, HostError> {
         match self {
             HostReader::Local(sampler) => sampler.sample(vcpu_threads),
             HostReader::Remote(sampler) => sampler.sample(vcpu_threads).await,
-            HostReader::Unavailable(reason) => Err(reason.to_string()),
+            HostReader::Unavailable(reason) => Err(HostError::Unavailable(reason)),
         }
     }
 }
@@ -396,6 +397,10 @@ mod tests {
     fn missing_process_is_a_reason_not_zeros() {
         let mut sampler = HostSampler::new(u32::MAX);
         let error = sampler.sample(&[1]).unwrap_err();
-        assert!(error.contains("cannot read"), "{error}");
+        assert!(matches!(error, HostError::Proc { .. }), "{error:?}");
+        assert!(
+            error.to_string().starts_with("cannot read /proc/"),
+            "{error}"
+        );
     }
 }

@@ -3,13 +3,12 @@
 //! [`EventRecord::decode`] reads nothing but the event (the clock only for a timestamp the
 //! local time zone cannot show): every known event gets a sentence, an unknown event shows
 //! its name and data, so a newer QEMU's events still appear. A record is bounded: its data
-//! was cut when it was read (see [`crate::qmp::message::EVENT_DATA_BUDGET`]), its text is cut
+//! was cut when it was read (see [`crate::qmp::EVENT_DATA_BUDGET`]), its text is cut
 //! to [`TEXT_BYTES`], and what was cut is counted in [`EventRecord::cut_bytes`].
 
 use crate::news::{AppEvent, EventKind, EventRecord, TEXT_BYTES, VmId};
 use crate::qmp::capped;
-use crate::qmp::client::Subscription;
-use crate::qmp::{Event, Notice};
+use crate::qmp::{Event, Notice, Subscription};
 use chrono::{Local, TimeZone};
 use serde_json::Value;
 
@@ -141,7 +140,7 @@ impl EventRecord {
                 if data.is_null() {
                     String::new()
                 } else {
-                    crate::qmp::message::shorten(&data.to_string(), 160)
+                    crate::qmp::shorten(&data.to_string(), 160)
                 },
             ),
         };

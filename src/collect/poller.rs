@@ -26,7 +26,7 @@ use crate::news::{
     AppEvent, BlockRates, BlockSample, MachineFacts, MemorySample, Sample, SlowSample, VcpuSample,
     VmId,
 };
-use crate::qmp::types::BlockDeviceStats;
+use crate::qmp::types::{BlockDeviceStats, BlockStats, CpuInfo, StatusInfo};
 use crate::qmp::{Client, Notice, QmpError};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -35,6 +35,11 @@ use tokio::time::MissedTickBehavior;
 
 /// Slow queries run every this many ticks.
 pub const SLOW_EVERY: u32 = 10;
+/// Where QEMU sends events, `query-status` runs every this many ticks (a heartbeat of the
+/// run state), besides the polls that run-state events ask for: the events carry every change
+/// of run state, and the other fast queries, asked every tick, still prove that QEMU answers.
+pub const STATUS_EVERY: u32 = 10;
+
 /// Polls asked for by events start at most this often.
 pub const EVENT_POLL_SPACING: Duration = Duration::from_millis(100);
 /// Slow queries asked for by events run at most this often.
@@ -135,6 +140,10 @@ pub async fn run(
     let mut state = PollState::new(host_source);
     let mut ticks = grid_ticks(*interval.borrow_and_update());
     let mut schedule = Schedule::new();
+    if !client.abilities().events {
+        // Nothing tells of a change of run state: ask for it at every tick.
+        schedule.status_every = 1;
+    }
     // When the first poll QEMU has not answered was sent; `None` while QEMU answers.
     let mut unanswered_since: Option<Instant> = None;
     // Poll at once (on connecting, and when the interval changes), then on the grid.
@@ -191,6 +200,7 @@ pub async fn run(
         // the slow poll is a heartbeat of the block devices and the name, memory and balloon
         // are kept (the events that change them ask for a refresh).
         state.refresh_all = schedule.slow_due;
+        let with_status = schedule.status_wanted(tick);
         let with_slow = schedule.start(Instant::now(), tick);
         let patience = *interval.borrow();
         if !tick {
@@ -205,6 +215,7 @@ pub async fn run(
         let result = watched_poll(
             &mut state,
             &client,
+            with_status,
             with_slow,
             &mut ticks,
             started + patience,
@@ -218,6 +229,9 @@ pub async fn run(
             Ok(sample) => {
                 unanswered_since = None;
                 schedule.succeeded(with_slow);
+                if with_status {
+                    schedule.status_due = false;
+                }
                 if app
                     .send(AppEvent::Sample {
                         vm,
@@ -253,7 +267,7 @@ impl PollMemory {
 
     /// One poll over `client`, with the slow queries when `with_slow`.
     pub async fn poll(&mut self, client: &Client, with_slow: bool) -> Result<Sample, QmpError> {
-        self.0.poll(client, with_slow).await
+        self.0.poll(client, true, with_slow).await
     }
 }
 
@@ -279,6 +293,10 @@ struct Schedule {
     last_slow: Option<Instant>,
     /// Ticks polled so far.
     ticks: u32,
+    /// An event asked for the run state (or events were lost).
+    status_due: bool,
+    /// A tick asks for the run state every this many ticks.
+    status_every: u32,
 }
 
 impl Schedule {
@@ -289,6 +307,8 @@ impl Schedule {
             slow_due: true,
             last_slow: None,
             ticks: 0,
+            status_due: true,
+            status_every: STATUS_EVERY,
         }
     }
 
@@ -296,14 +316,24 @@ impl Schedule {
         if REFRESHING_EVENTS.contains(&name) || changes_memory(name) {
             self.slow_due = true;
         }
+        if STATE_EVENTS.contains(&name) {
+            self.status_due = true;
+        }
         if STATE_EVENTS.contains(&name) || changes_memory(name) {
             self.wanted = true;
         }
     }
 
+    /// Whether the poll about to start (at a tick or not) asks for the run state: polls for
+    /// events do, and ticks every [`Schedule::status_every`] (call before [`Schedule::start`]).
+    fn status_wanted(&self, tick: bool) -> bool {
+        !tick || self.status_due || self.ticks.is_multiple_of(self.status_every.max(1))
+    }
+
     /// Events were lost: any of them may have changed anything.
     fn on_missed(&mut self) {
         self.slow_due = true;
+        self.status_due = true;
         self.wanted = true;
     }
 
@@ -350,12 +380,13 @@ impl Schedule {
 async fn watched_poll(
     state: &mut PollState,
     client: &Client,
+    with_status: bool,
     with_slow: bool,
     ticks: &mut watch::Receiver<u64>,
     first_report: Instant,
     unanswered: &mut impl FnMut() -> bool,
 ) -> Result<Sample, QmpError> {
-    let poll = state.poll(client, with_slow);
+    let poll = state.poll(client, with_status, with_slow);
     tokio::pin!(poll);
     let started = Instant::now();
     let early = first_report.saturating_duration_since(started) / 10;
@@ -446,7 +477,9 @@ fn new_ticker(period: Duration) -> tokio::time::Interval {
 /// What the poller remembers between ticks.
 struct PollState {
     host: HostReader,
-    previous_blocks: HashMap<String, (Instant, BlockDeviceStats)>,
+    /// Each block device's counters at the previous poll, by device and node name (a short
+    /// list, searched in place: no key is built per poll).
+    previous_blocks: Vec<PreviousBlock>,
     has_balloon: bool,
     last_balloon: Option<u64>,
     /// Read once per connection (they cannot change while QEMU runs).
@@ -457,14 +490,22 @@ struct PollState {
     refresh_all: bool,
     /// Name, memory and balloon as last read.
     kept: Option<(Option<String>, MemorySample)>,
+    /// The run state as last read (a poll that does not ask for it reports this).
+    status: Option<StatusInfo>,
 }
 
-fn block_key(stats: &crate::qmp::types::BlockStats) -> String {
-    format!(
-        "{}/{}",
-        stats.device,
-        stats.node_name.as_deref().unwrap_or_default()
-    )
+/// A block device's counters at the previous poll.
+struct PreviousBlock {
+    device: String,
+    node_name: Option<String>,
+    at: Instant,
+    stats: BlockDeviceStats,
+}
+
+impl PreviousBlock {
+    fn is(&self, stats: &BlockStats) -> bool {
+        self.device == stats.device && self.node_name == stats.node_name
+    }
 }
 
 impl PollState {
@@ -475,24 +516,44 @@ impl PollState {
                 HostSource::Remote(host, pid) => HostReader::Remote(RemoteSampler::new(host, pid)),
                 HostSource::Unavailable(reason) => HostReader::Unavailable(reason),
             },
-            previous_blocks: HashMap::new(),
+            previous_blocks: Vec::new(),
             has_balloon: true,
             last_balloon: None,
             facts: None,
             first_cpu: None,
             refresh_all: true,
             kept: None,
+            status: None,
         }
     }
 
-    async fn poll(&mut self, client: &Client, with_slow: bool) -> Result<Sample, QmpError> {
+    async fn poll(
+        &mut self,
+        client: &Client,
+        with_status: bool,
+        with_slow: bool,
+    ) -> Result<Sample, QmpError> {
         let started = Instant::now();
-        let (status, cpus, blockstats) = tokio::join!(
-            client.query_status(),
-            client.query_cpus_fast(),
-            client.query_blockstats()
-        );
-        let (status, cpus, blockstats) = (status?, cpus?, blockstats?);
+        let with_status = with_status || self.status.is_none();
+        let mut batch = client.query_batch();
+        if with_status {
+            batch = batch.query::<StatusInfo>("query-status");
+        }
+        let mut replies = batch
+            .query::<Vec<CpuInfo>>("query-cpus-fast")
+            .query::<Vec<BlockStats>>("query-blockstats")
+            .run(client.command_timeout())
+            .await?;
+        let status = if with_status {
+            replies.take::<StatusInfo>()?
+        } else {
+            self.status.clone().unwrap_or_default()
+        };
+        let cpus: Vec<CpuInfo> = replies.take()?;
+        let blockstats: Vec<BlockStats> = replies.take()?;
+        if with_status {
+            self.status = Some(status.clone());
+        }
         let round_trip = started.elapsed();
         if self.first_cpu.is_none() {
             self.first_cpu = cpus.first().map(|cpu| cpu.qom_path.clone());
@@ -512,25 +573,45 @@ impl PollState {
                     .unwrap_or_default(),
             })
             .collect();
-        let mut seen = HashMap::new();
-        let blocks = blockstats
-            .iter()
-            .map(|stats| {
-                let key = block_key(stats);
-                let rates = self.previous_blocks.get(&key).and_then(|(then, previous)| {
-                    BlockRates::between(previous, &stats.stats, now.duration_since(*then))
-                });
-                seen.insert(key, (now, stats.stats));
-                BlockSample {
-                    device: stats.device.clone(),
-                    node_name: stats.node_name.clone(),
-                    qdev: stats.qdev.clone(),
-                    totals: stats.stats,
-                    rates,
-                }
+        // QEMU lists the devices in the same order at every poll: each is found at its place
+        // in the previous list; only when the list changed are they looked up by name.
+        let previous = std::mem::take(&mut self.previous_blocks);
+        let mut by_name: Option<HashMap<(&str, Option<&str>), &PreviousBlock>> = None;
+        let mut blocks = Vec::with_capacity(blockstats.len());
+        for (index, stats) in blockstats.iter().enumerate() {
+            let found = match previous.get(index) {
+                Some(at_place) if at_place.is(stats) => Some(at_place),
+                _ => by_name
+                    .get_or_insert_with(|| {
+                        previous
+                            .iter()
+                            .map(|p| ((p.device.as_str(), p.node_name.as_deref()), p))
+                            .collect()
+                    })
+                    .get(&(stats.device.as_str(), stats.node_name.as_deref()))
+                    .copied(),
+            };
+            let rates = found.and_then(|found| {
+                BlockRates::between(&found.stats, &stats.stats, now.duration_since(found.at))
+            });
+            blocks.push(BlockSample {
+                device: stats.device.clone(),
+                node_name: stats.node_name.clone(),
+                qdev: stats.qdev.clone(),
+                totals: stats.stats,
+                rates,
+            });
+        }
+        drop(by_name);
+        self.previous_blocks = blockstats
+            .into_iter()
+            .map(|stats| PreviousBlock {
+                device: stats.device,
+                node_name: stats.node_name,
+                at: now,
+                stats: stats.stats,
             })
             .collect();
-        self.previous_blocks = seen;
         let slow = if with_slow {
             Some(self.poll_slow(client).await?)
         } else {

@@ -5,8 +5,7 @@
 //! so) instead of filling memory.
 
 use super::MonitorError;
-use crate::qmp::message::RawJson;
-use crate::qmp::{Client, capped};
+use crate::qmp::{Client, RawJson, capped};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 

@@ -79,7 +79,7 @@ pub struct Sample {
     /// Block devices with rates.
     pub blocks: Vec<BlockSample>,
     /// The QEMU process on the host, or why it cannot be read.
-    pub host: Result<HostSample, String>,
+    pub host: Result<HostSample, HostError>,
     /// Slow facts, when refreshed at this tick.
     pub slow: Option<SlowSample>,
     /// How long the fast queries took.
@@ -131,4 +131,50 @@ pub struct BlockRates {
     pub read_latency_ms: Option<f64>,
     /// Mean latency of the writes in the interval, milliseconds (`None` without writes).
     pub write_latency_ms: Option<f64>,
+}
+
+/// Why the QEMU process's host figures could not be read; shown in the vCPU panel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// This connection gives no way to the process (the reason says why).
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// A file of this machine's `/proc` could not be read.
+    #[error("cannot read {path}: {error}")]
+    Proc {
+        /// The file.
+        path: String,
+        /// The system's words.
+        error: String,
+    },
+    /// On another host, QEMU's pid is found from its vCPU threads, and it has none.
+    #[error("QEMU has no vCPU thread to find its pid on {host} by: pass --pid")]
+    NoThreadToFindPid {
+        /// The host.
+        host: String,
+    },
+    /// On another host, QEMU's vCPU threads are not in its `/proc`.
+    #[error(
+        "QEMU's vCPU threads are not in /proc on {host} (is QEMU in a container there? pass --pid)"
+    )]
+    ThreadsNotFound {
+        /// The host.
+        host: String,
+    },
+    /// On another host, QEMU's `stat` could not be read.
+    #[error("cannot read /proc/{pid}/stat on {host}")]
+    RemoteStat {
+        /// The host.
+        host: String,
+        /// QEMU's pid there, or "?".
+        pid: String,
+    },
+    /// On another host, `/proc` could not be read (ssh failed, or the reply was cut short).
+    #[error("cannot read /proc on {host}: {why}")]
+    Remote {
+        /// The host.
+        host: String,
+        /// Why, in ssh's or the script's words.
+        why: String,
+    },
 }

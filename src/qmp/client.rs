@@ -14,11 +14,15 @@
 //! stops answering greets like QEMU, so it is never taken for such a proxy.
 
 use super::abilities::Abilities;
-use super::connection::{EventTap, FrameReader, Notice, Shared, run_reader, run_writer};
+use super::connection::{
+    Answer, BatchReply, EventTap, FrameReader, Notice, Shared, run_reader, run_writer,
+};
 use super::fanout::{self, Received};
 use super::framing::Frame;
 use super::hmp;
-use super::message::{Greeting, QemuVersion, QmpError, RawJson, decode_greeting};
+use super::message::{
+    Greeting, QemuVersion, QmpError, RawJson, ReturnDecoder, decode_greeting, decode_return,
+};
 use super::target::Target;
 use super::types;
 use serde::de::DeserializeOwned;
@@ -383,6 +387,11 @@ impl Client {
         self.inner.shared.closed_reason()
     }
 
+    /// The timeout of commands that do not name their own.
+    pub fn command_timeout(&self) -> Duration {
+        self.inner.command_timeout
+    }
+
     /// Commands sent and still waiting for a reply.
     pub fn pending_count(&self) -> usize {
         self.inner.shared.pending_count()
@@ -508,6 +517,110 @@ impl Client {
         }
     }
 
+    /// Runs several argument-less `commands` (queries) as one batch within one `timeout`:
+    /// they go out in one write and their replies come back together, one wake-up and one
+    /// timer for the lot. Returns each command's own result, in order; fails as a whole when
+    /// the connection is gone or the replies do not all come within `timeout` (naming the
+    /// first command left unanswered). Peers that take one command at a time (and HMP) run
+    /// them one after the other within the same `timeout`.
+    pub async fn execute_batch(
+        &self,
+        commands: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Result<RawJson, QmpError>>, QmpError> {
+        let commands: Vec<(&str, Option<ReturnDecoder>)> =
+            commands.iter().map(|command| (*command, None)).collect();
+        let answers = self.answer_batch(&commands, timeout).await?;
+        Ok(answers
+            .into_iter()
+            .map(|answer| match answer {
+                Ok(Answer::Raw(raw)) => Ok(raw),
+                Ok(Answer::Decoded(_)) => Err(QmpError::Protocol {
+                    message: "a decoded reply to an undecoded command".to_string(),
+                    line: String::new(),
+                }),
+                Err(error) => Err(error),
+            })
+            .collect())
+    }
+
+    /// Starts a batch of typed queries ([`Client::execute_batch`]): each reply that is a
+    /// plain `return` is decoded as the connection reads it, in one pass over the line.
+    pub fn query_batch(&self) -> QueryBatch<'_> {
+        QueryBatch {
+            client: self,
+            commands: Vec::new(),
+        }
+    }
+
+    /// Runs argument-less `commands`, each with the decoder of its reply, as one batch (see
+    /// [`Client::execute_batch`]).
+    async fn answer_batch(
+        &self,
+        commands: &[(&str, Option<ReturnDecoder>)],
+        timeout: Duration,
+    ) -> Result<Vec<BatchReply>, QmpError> {
+        if self.inner.hmp.is_some() || !self.inner.pipelining.load(Ordering::Relaxed) {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut results = Vec::with_capacity(commands.len());
+            for (command, _) in commands {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let result = match self.execute_raw(command, None, left).await {
+                    Err(QmpError::Timeout { command, .. }) => {
+                        return Err(QmpError::Timeout {
+                            command,
+                            after: timeout,
+                        });
+                    }
+                    Err(error) if error.is_disconnect() => return Err(error),
+                    result => result,
+                };
+                results.push(result.map(Answer::Raw));
+            }
+            return Ok(results);
+        }
+        let (seqs, receiver) = self
+            .inner
+            .shared
+            .send_batch(commands.len(), |index, id, out| {
+                let (command, decoder) = commands.get(index).copied().unwrap_or_default();
+                encode_command(command, None, id, out);
+                decoder
+            })?;
+        let _forget_on_exit = BatchForgetGuard {
+            shared: &self.inner.shared,
+            seqs,
+        };
+        match tokio::time::timeout(timeout, receiver).await {
+            Ok(Ok(mut replies)) => {
+                let lost = replies
+                    .iter()
+                    .position(|reply| reply.as_ref().is_err_and(QmpError::is_disconnect));
+                if let Some(Err(error)) = lost.map(|at| replies.swap_remove(at)) {
+                    return Err(error);
+                }
+                Ok(replies)
+            }
+            Ok(Err(_)) => Err(QmpError::Disconnected {
+                reason: self
+                    .closed_reason()
+                    .unwrap_or_else(|| "the connection task ended".to_string()),
+            }),
+            Err(_) => {
+                if self.inner.may_take_one_at_a_time && commands.len() > 1 {
+                    self.fall_back_to_one_at_a_time();
+                }
+                Err(QmpError::Timeout {
+                    command: commands
+                        .first()
+                        .map(|(command, _)| command.to_string())
+                        .unwrap_or_default(),
+                    after: timeout,
+                })
+            }
+        }
+    }
+
     /// Runs `command` and decodes its reply straight into `T`.
     pub async fn query<T: DeserializeOwned>(&self, command: &str) -> Result<T, QmpError> {
         let reply = self
@@ -571,6 +684,75 @@ impl Client {
 struct ForgetGuard<'a> {
     shared: &'a Shared,
     seq: u64,
+}
+
+/// A batch of typed queries being put together ([`Client::query_batch`]).
+pub struct QueryBatch<'a> {
+    client: &'a Client,
+    commands: Vec<(&'static str, Option<ReturnDecoder>)>,
+}
+
+impl QueryBatch<'_> {
+    /// Adds `command`, whose reply is a `T`.
+    pub fn query<T: DeserializeOwned + Send + 'static>(mut self, command: &'static str) -> Self {
+        self.commands.push((command, Some(decode_return::<T>)));
+        self
+    }
+
+    /// Runs the batch within `timeout`; take each reply with [`Replies::take`], in order.
+    pub async fn run(self, timeout: Duration) -> Result<Replies, QmpError> {
+        let answers = self.client.answer_batch(&self.commands, timeout).await?;
+        Ok(Replies {
+            commands: self.commands.into_iter().map(|(c, _)| c).collect(),
+            answers: answers.into_iter(),
+            taken: 0,
+        })
+    }
+}
+
+/// The replies of a [`QueryBatch`], taken in the order of its queries.
+pub struct Replies {
+    commands: Vec<&'static str>,
+    answers: std::vec::IntoIter<BatchReply>,
+    taken: usize,
+}
+
+impl Replies {
+    /// The next query's reply as a `T` (the type it was added with).
+    pub fn take<T: DeserializeOwned + 'static>(&mut self) -> Result<T, QmpError> {
+        let command = self.commands.get(self.taken).copied().unwrap_or_default();
+        self.taken += 1;
+        match self.answers.next() {
+            Some(Ok(Answer::Decoded(value))) => {
+                value
+                    .downcast::<T>()
+                    .map(|value| *value)
+                    .map_err(|_| QmpError::Protocol {
+                        message: format!("the reply to {command} was decoded as another type"),
+                        line: String::new(),
+                    })
+            }
+            Some(Ok(Answer::Raw(raw))) => decode_reply(command, &raw),
+            Some(Err(error)) => Err(error),
+            None => Err(QmpError::Protocol {
+                message: format!("no reply to {command} in its batch"),
+                line: String::new(),
+            }),
+        }
+    }
+}
+
+/// Forgets the commands of a batch whose caller gave up (or is done: forgetting an answered
+/// command does nothing).
+struct BatchForgetGuard<'a> {
+    shared: &'a Shared,
+    seqs: std::ops::Range<u64>,
+}
+
+impl Drop for BatchForgetGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.forget_all(self.seqs.clone());
+    }
 }
 
 impl Drop for ForgetGuard<'_> {

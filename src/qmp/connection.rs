@@ -16,7 +16,7 @@
 
 use super::fanout::{self, Fanout};
 use super::framing::{Frame, LineFramer, MAX_LINE_BYTES};
-use super::message::{Event, Incoming, QmpError, RawJson, decode_owned};
+use super::message::{Decoded, Event, Incoming, QmpError, RawJson, ReturnDecoder, decode_owned};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -47,9 +47,87 @@ pub enum Notice {
 /// The result a waiting caller gets: the reply's value as QEMU sent it.
 pub type Reply = Result<RawJson, QmpError>;
 
+/// One reply of a batch: decoded as the line was read when its command came with a
+/// [`ReturnDecoder`] and the reply was a plain one, else the value as QEMU sent it.
+pub enum Answer {
+    /// Decoded by the command's decoder.
+    Decoded(Decoded),
+    /// As QEMU sent it.
+    Raw(RawJson),
+}
+
+/// The result a batch's caller gets for each of its commands.
+pub type BatchReply = Result<Answer, QmpError>;
+
+/// The replies of a batch of commands ([`Shared::send_batch`]), gathered as they come and
+/// handed over together when the last one is in: one wake-up of the caller per batch.
+struct BatchReplies {
+    replies: Vec<Option<BatchReply>>,
+    left: usize,
+    done: Option<oneshot::Sender<Vec<BatchReply>>>,
+}
+
+/// Where a reply goes.
+enum Route {
+    /// To a caller of one command.
+    One(oneshot::Sender<Reply>),
+    /// Into place `index` of a batch.
+    Part {
+        batch: Arc<Mutex<BatchReplies>>,
+        index: usize,
+        /// Decodes a plain reply as the reader reads it.
+        decoder: Option<ReturnDecoder>,
+    },
+}
+
+impl Route {
+    /// Hands `reply` over (for a batch, once all its replies are in).
+    fn deliver(self, reply: Reply) {
+        match self {
+            Route::One(sender) => {
+                let _ = sender.send(reply);
+            }
+            Route::Part { .. } => self.deliver_answer(reply.map(Answer::Raw)),
+        }
+    }
+
+    /// Hands an answer over; only a batch's part takes one (a caller of one command gets
+    /// the value as sent).
+    fn deliver_answer(self, answer: BatchReply) {
+        match self {
+            Route::One(sender) => {
+                let reply = match answer {
+                    Ok(Answer::Raw(raw)) => Ok(raw),
+                    Ok(Answer::Decoded(_)) => Err(QmpError::Protocol {
+                        message: "a decoded reply for a single command".to_string(),
+                        line: String::new(),
+                    }),
+                    Err(error) => Err(error),
+                };
+                let _ = sender.send(reply);
+            }
+            Route::Part { batch, index, .. } => {
+                let mut batch = batch.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(slot) = batch.replies.get_mut(index)
+                    && slot.is_none()
+                {
+                    *slot = Some(answer);
+                    batch.left = batch.left.saturating_sub(1);
+                }
+                if batch.left == 0
+                    && let Some(done) = batch.done.take()
+                {
+                    let replies = std::mem::take(&mut batch.replies);
+                    let _ = done.send(replies.into_iter().flatten().collect());
+                }
+            }
+        }
+    }
+}
+
 struct PendingCall {
     /// Where the reply goes; `None` once the caller gave up (the reply is then dropped).
-    reply: Option<oneshot::Sender<Reply>>,
+    reply: Option<Route>,
     /// Sent with its sequence number as `id` (otherwise routed by order).
     tagged: bool,
 }
@@ -143,7 +221,7 @@ impl Shared {
             state.pending.insert(
                 seq,
                 PendingCall {
-                    reply: Some(reply),
+                    reply: Some(Route::One(reply)),
                     tagged,
                 },
             );
@@ -153,25 +231,80 @@ impl Shared {
         Ok(receiver)
     }
 
+    /// Queues `count` commands at once, like [`Shared::send`] each (`encode` is called with
+    /// the command's index, and returns the decoder of its reply, if it has one), and
+    /// registers one caller for all their replies: the receiver gets them together, in the
+    /// order of the commands, once the last one is in. Returns the sequence numbers of the
+    /// commands (for [`Shared::forget_all`]).
+    pub fn send_batch(
+        &self,
+        count: usize,
+        mut encode: impl FnMut(usize, Option<u64>, &mut Vec<u8>) -> Option<ReturnDecoder>,
+    ) -> Result<(std::ops::Range<u64>, oneshot::Receiver<Vec<BatchReply>>), QmpError> {
+        let (done, receiver) = oneshot::channel();
+        let batch = Arc::new(Mutex::new(BatchReplies {
+            replies: (0..count).map(|_| None).collect(),
+            left: count,
+            done: Some(done),
+        }));
+        let seqs = {
+            let mut state = self.state();
+            if let Some(reason) = &state.closed {
+                return Err(QmpError::Disconnected {
+                    reason: reason.clone(),
+                });
+            }
+            let first = state.next_seq;
+            let tagged = state.abandoned_untagged > 0;
+            for index in 0..count {
+                let seq = state.next_seq;
+                state.next_seq += 1;
+                let decoder = encode(index, tagged.then_some(seq), &mut state.outgoing);
+                let route = Route::Part {
+                    batch: batch.clone(),
+                    index,
+                    decoder,
+                };
+                state.pending.insert(
+                    seq,
+                    PendingCall {
+                        reply: Some(route),
+                        tagged,
+                    },
+                );
+            }
+            first..state.next_seq
+        };
+        self.writer_wake.notify_one();
+        Ok((seqs, receiver))
+    }
+
     /// Forgets a pending call (its caller gave up or timed out). A call sent without an id
     /// keeps its place in the order, so that its reply, if it comes, is dropped and not
     /// taken for the next one's.
     pub fn forget(&self, seq: u64) {
+        self.forget_all(seq..seq + 1);
+    }
+
+    /// Forgets the pending calls `seqs` (a batch), under one lock, like [`Shared::forget`].
+    pub fn forget_all(&self, seqs: std::ops::Range<u64>) {
         let mut state = self.state();
-        let untagged = match state.pending.get_mut(&seq) {
-            Some(call) if !call.tagged => {
-                if call.reply.take().is_none() {
-                    return;
+        for seq in seqs {
+            let untagged = match state.pending.get_mut(&seq) {
+                Some(call) if !call.tagged => {
+                    if call.reply.take().is_none() {
+                        continue;
+                    }
+                    true
                 }
-                true
+                Some(_) => false,
+                None => continue,
+            };
+            if untagged {
+                state.abandoned_untagged += 1;
+            } else {
+                state.pending.remove(&seq);
             }
-            Some(_) => false,
-            None => return,
-        };
-        if untagged {
-            state.abandoned_untagged += 1;
-        } else {
-            state.pending.remove(&seq);
         }
     }
 
@@ -213,8 +346,8 @@ impl Shared {
         };
         self.closing.send_replace(true);
         self.writer_wake.notify_one();
-        for reply in drained.into_values().filter_map(|call| call.reply) {
-            let _ = reply.send(Err(QmpError::Disconnected {
+        for route in drained.into_values().filter_map(|call| call.reply) {
+            route.deliver(Err(QmpError::Disconnected {
                 reason: reason.to_string(),
             }));
         }
@@ -266,9 +399,7 @@ impl Shared {
             }
         };
         match (call, reply) {
-            (Some(call), reply) => {
-                let _ = call.send(reply);
-            }
+            (Some(route), reply) => route.deliver(reply),
             (None, Err(error)) => {
                 self.notices.send(Notice::ProtocolError(error.to_string()));
             }
@@ -279,7 +410,50 @@ impl Shared {
         }
     }
 
+    /// Decodes `line` in one pass when it is the plain reply of the oldest call sent without
+    /// an id and that call came with a decoder; returns whether it did (and delivered it).
+    /// Anything else (an event, an error, an id, another type) is left to [`Shared::dispatch`].
+    fn complete_decoded(&self, line: &[u8]) -> bool {
+        let (seq, decoder) = {
+            let state = self.state();
+            let Some(seq) = state.oldest_untagged() else {
+                return false;
+            };
+            match state.pending.get(&seq).and_then(|call| call.reply.as_ref()) {
+                Some(Route::Part {
+                    decoder: Some(decoder),
+                    ..
+                }) => (seq, *decoder),
+                _ => return false,
+            }
+        };
+        let Some(value) = std::str::from_utf8(line).ok().and_then(decoder) else {
+            return false;
+        };
+        let route = {
+            let mut state = self.state();
+            if state.oldest_untagged() != Some(seq) {
+                return false;
+            }
+            match state.pending.remove(&seq).and_then(|call| call.reply) {
+                Some(route) => route,
+                None => {
+                    // Its caller gave up meanwhile: the order is back in step for it.
+                    state.abandoned_untagged = state.abandoned_untagged.saturating_sub(1);
+                    return true;
+                }
+            }
+        };
+        route.deliver_answer(Ok(Answer::Decoded(value)));
+        true
+    }
+
     fn dispatch(&self, frame: Frame) {
+        if let Frame::Line(line) = &frame
+            && self.complete_decoded(line)
+        {
+            return;
+        }
         let incoming = match frame {
             Frame::TooLong(seen) => Err(QmpError::LineTooLong {
                 seen,

@@ -35,7 +35,8 @@ impl LineFramer {
         }
     }
 
-    /// Bytes of an unfinished line held right now (bounded by the limit).
+    /// Bytes of an unfinished line held right now (bounded by the limit; the tests check it).
+    #[cfg(test)]
     pub fn buffered(&self) -> usize {
         self.partial.len()
     }
@@ -43,7 +44,7 @@ impl LineFramer {
     /// Feeds a chunk of bytes, appending every frame it completes to `out`.
     pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Frame>) {
         while !chunk.is_empty() {
-            let newline = chunk.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', chunk);
             let (piece, rest, complete) = match newline {
                 Some(at) => (&chunk[..at], &chunk[at + 1..], true),
                 None => (chunk, &chunk[chunk.len()..], false),

@@ -278,6 +278,39 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de Raw
     <&RawValue>::deserialize(deserializer).map(Some)
 }
 
+/// A reply's `return` value decoded by the connection as it read the line, in the type its
+/// caller asked for (see [`ReturnDecoder`]).
+pub type Decoded = Box<dyn std::any::Any + Send>;
+
+/// Decodes a reply line straight into its caller's type, in one pass over the line: `None`
+/// unless the line is a plain successful reply (`return`, no `id`, `error` or `event`) whose
+/// value has that type. Made by [`decode_return`].
+pub type ReturnDecoder = fn(&str) -> Option<Decoded>;
+
+/// The [`ReturnDecoder`] of replies of type `T`.
+pub fn decode_return<T: serde::de::DeserializeOwned + Send + 'static>(
+    line: &str,
+) -> Option<Decoded> {
+    use serde::de::IgnoredAny;
+    #[derive(Deserialize)]
+    struct Plain<T> {
+        #[serde(rename = "return")]
+        ret: Option<T>,
+        id: Option<IgnoredAny>,
+        error: Option<IgnoredAny>,
+        event: Option<IgnoredAny>,
+    }
+    match serde_json::from_str::<Plain<T>>(line).ok()? {
+        Plain {
+            ret: Some(value),
+            id: None,
+            error: None,
+            event: None,
+        } => Some(Box::new(value)),
+        _ => None,
+    }
+}
+
 /// Decodes one line from QEMU.
 pub fn decode_line(bytes: &[u8]) -> Result<Incoming, QmpError> {
     decode_owned(bytes.to_vec())

@@ -565,10 +565,7 @@ impl<'a> Run<'a> {
 
 /// Waits for a `JOB_STATUS_CHANGE` of `job_id` and returns its status; `None` when the
 /// connection is gone or events were missed (the caller polls `query-jobs` either way).
-async fn next_status(
-    events: &mut crate::qmp::client::Subscription,
-    job_id: &str,
-) -> Option<String> {
+async fn next_status(events: &mut crate::qmp::Subscription, job_id: &str) -> Option<String> {
     loop {
         match events.recv().await? {
             Notice::Event(event)

@@ -155,11 +155,6 @@ impl Fitted {
             None => text,
         }
     }
-
-    /// True when column `at` is shown.
-    pub fn shows(&self, at: usize) -> bool {
-        self.kept.contains(&at)
-    }
 }
 
 /// `text` cut to `width` columns, ending in "…" when cut.

@@ -2,9 +2,7 @@
 //! input line with its mode (HMP or QMP) and cursor.
 
 use super::{footer, header, panel, scroll, theme::Theme};
-use crate::app::console::LineKind;
-use crate::app::input::LineEditor;
-use crate::app::{InputPurpose, Model, Vm};
+use crate::app::{InputPurpose, LineEditor, LineKind, Model, Vm};
 use crate::monitor::console::Mode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};

@@ -9,7 +9,7 @@ mod network;
 use super::columns::{self, Column};
 use super::{console, events, footer, header, migration, panel, scroll, theme::Theme};
 use crate::app::Model;
-use crate::app::devices::{Form, Tab};
+use crate::app::{Form, Tab};
 use crate::news::EventRecord;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

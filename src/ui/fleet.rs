@@ -4,8 +4,8 @@
 
 use super::theme::{self, Theme};
 use super::{footer, panel};
+use crate::app::FleetColumn;
 use crate::app::Model;
-use crate::app::fleet::FleetColumn;
 use crate::format;
 use crate::news::VmId;
 use ratatui::Frame;
@@ -93,7 +93,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme:
         super::console::render_text(frame, rest, &input.editor, input.purpose.label(), theme);
     }
 
-    let names = crate::app::fleet::FleetState::row_names(&model.vms);
+    let names = crate::app::FleetState::row_names(&model.vms);
     let cells: Vec<(VmId, [String; 8])> = rows
         .iter()
         .map(|&id| {

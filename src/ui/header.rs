@@ -57,7 +57,7 @@ pub fn state_spans(vm: &Vm, now: Instant, theme: &Theme) -> Vec<Span<'static>> {
     }
     if vm.busy {
         return vec![
-            Span::styled(format!("◌ {}", crate::app::vm::BUSY), theme.muted()),
+            Span::styled(format!("◌ {}", crate::app::BUSY), theme.muted()),
             last_known(vm, theme),
         ];
     }

@@ -5,7 +5,7 @@
 //! ([`super::page_rows`]). Draws nothing.
 
 use super::{blocks, console, cpus, devices, events, fleet, snapshots, vm_areas};
-use crate::app::lists::ListId;
+use crate::app::ListId;
 use crate::app::{Model, View};
 use ratatui::layout::Rect;
 use ratatui::widgets::Block;

@@ -3,8 +3,7 @@
 //! functions and windows as the drawing, so a click lands on the row it shows.
 
 use super::{devices, lists};
-use crate::app::devices::Tab;
-use crate::app::lists::{ListId, Pointer};
+use crate::app::{ListId, Pointer, Tab};
 use crate::app::{Model, View};
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};

@@ -3,8 +3,8 @@
 
 use super::scroll;
 use super::theme::Theme;
+use crate::app::HelpLine;
 use crate::app::Model;
-use crate::app::help::HelpLine;
 use crate::app::keymap::{KeyContext, Keymap};
 use crate::news::EventRecord;
 use ratatui::Frame;
@@ -122,8 +122,8 @@ pub fn render_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) 
 }
 
 /// Draws the message history: every message with its time and VM, wrapped whole, newest at
-/// the bottom, scrolled up by `model.history_scroll` messages.
-pub fn render_history(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+/// the bottom, scrolled up by `model.messages_scroll` messages.
+pub fn render_messages(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let popup = centered(
         area,
         area.width.saturating_sub(4),
@@ -131,10 +131,10 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &Model, theme: &Them
     );
     frame.render_widget(Clear, popup);
     let total = model.messages.len();
-    let title = if model.history_scroll > 0 {
+    let title = if model.messages_scroll > 0 {
         format!(
             " Messages ({total}, newest last; scrolled up {}) ",
-            model.history_scroll
+            model.messages_scroll
         )
     } else {
         format!(" Messages ({total}, newest last) ")
@@ -159,7 +159,7 @@ pub fn render_history(frame: &mut Frame, area: Rect, model: &Model, theme: &Them
     }
     const TIME_WIDTH: usize = 9;
     let text_width = (inner.width as usize).saturating_sub(TIME_WIDTH).max(1);
-    let shown = total.saturating_sub(model.history_scroll);
+    let shown = total.saturating_sub(model.messages_scroll);
     let mut lines: Vec<Line> = Vec::new();
     for message in model.messages.iter().take(shown) {
         let style = if message.is_error {

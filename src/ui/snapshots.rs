@@ -62,10 +62,10 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme:
     header::render(frame, header_area, model, vm, now, theme);
 
     let order = match (view.sort, view.descending) {
-        (crate::app::snapshots::SnapshotSort::Date, false) => "by date",
-        (crate::app::snapshots::SnapshotSort::Date, true) => "by date, newest first",
-        (crate::app::snapshots::SnapshotSort::Name, false) => "by name",
-        (crate::app::snapshots::SnapshotSort::Name, true) => "by name, reversed",
+        (crate::app::SnapshotSort::Date, false) => "by date",
+        (crate::app::SnapshotSort::Date, true) => "by date, newest first",
+        (crate::app::SnapshotSort::Name, false) => "by name",
+        (crate::app::SnapshotSort::Name, true) => "by name, reversed",
     };
     let len = view.snapshots.len();
     let inner = ratatui::widgets::Block::bordered().inner(table_area);

@@ -105,7 +105,7 @@ impl Theme {
 
     /// A run state, by its QEMU name (or the dashboard's own words: "not answering").
     pub fn run_state(&self, status: &str) -> Style {
-        if status == crate::app::vm::NOT_ANSWERING {
+        if status == crate::app::NOT_ANSWERING {
             return self.warning();
         }
         let color = match status {
@@ -165,7 +165,7 @@ impl Theme {
 /// ended, ○ without a connection, else ● (QEMU's run states). The same in every theme.
 pub fn state_mark(state: &str) -> &'static str {
     match state {
-        crate::app::vm::NOT_ANSWERING => "⚠",
+        crate::app::NOT_ANSWERING => "⚠",
         "shut down" | "quit" | "exited" => "■",
         "disconnected" | "connecting" | "removed" => "○",
         _ => "●",

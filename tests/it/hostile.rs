@@ -514,7 +514,7 @@ fn many_blocks(count: usize, reversed: bool) -> qemu_dash::news::Sample {
                 ..Default::default()
             })
             .collect(),
-        host: Err("none".into()),
+        host: Err(qemu_dash::news::HostError::Unavailable("none")),
         slow: Some(SlowSample {
             block_info: order
                 .iter()
@@ -570,4 +570,65 @@ fn block_rows_keep_their_history_by_key_and_only_the_rows_in_view_are_drawn() {
     // Row 150 in QEMU's (reversed) order is d49, with its own medium.
     assert!(screen.contains("d49.qcow2"), "{screen}");
     assert!(!screen.contains("d199.qcow2"), "{screen}");
+}
+
+/// Answers like an idle VM; after the sixth poll sends STOP and reports paused from then on.
+async fn stops_after_six_polls(mut conn: FakeConn) {
+    if conn.handshake().await.is_none() {
+        return;
+    }
+    let mut polls = 0;
+    let mut paused = false;
+    while let Some(command) = conn.command().await {
+        let name = name_of(&command);
+        let reply = if name == "query-status" && paused {
+            json!({"status": "paused", "running": false})
+        } else {
+            plausible_reply(&name)
+        };
+        conn.reply(&command["id"], reply).await;
+        if name == "query-cpus-fast" {
+            polls += 1;
+            if polls == 6 {
+                paused = true;
+                conn.event("STOP", json!({})).await;
+            }
+        }
+    }
+}
+
+/// The run state comes from events: `query-status` is asked at the first poll, every tenth
+/// tick and after a run-state event, not every tick; a STOP still shows in the next line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_state_follows_events_without_asking_it_every_tick() {
+    let fake = FakeQmp::start(stops_after_six_polls);
+    let target = fake.target();
+    let finished = tokio::task::spawn_blocking(move || {
+        crate::support::pty::run(["--batch", "-n", "16", "--interval", "0.25", &target])
+    })
+    .await
+    .unwrap();
+    let lines = finished.json_lines();
+    let states: Vec<&str> = lines
+        .iter()
+        .map(|line| line["status"].as_str().unwrap_or_default())
+        .collect();
+    let first_paused = states.iter().position(|s| *s == "paused");
+    assert_eq!(states.first(), Some(&"running"), "{states:?}");
+    assert!(
+        first_paused.is_some_and(|at| at <= 7)
+            && states[first_paused.unwrap_or(0)..]
+                .iter()
+                .all(|s| *s == "paused"),
+        "the STOP after the sixth poll shows in the line after it, and stays: {states:?}"
+    );
+    let (status, polls) = (
+        count(&fake, "query-status"),
+        count(&fake, "query-cpus-fast"),
+    );
+    assert!(polls >= 16, "{polls} polls");
+    assert!(
+        status <= 5,
+        "query-status {status} times in {polls} polls: the first, the STOP's, a heartbeat every tenth tick"
+    );
 }

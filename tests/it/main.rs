@@ -15,6 +15,7 @@ mod hmp;
 mod hostile;
 mod layers;
 mod libvirt;
+mod model_effects;
 mod monitor_model;
 mod monitor_real;
 mod peer_text;

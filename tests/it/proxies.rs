@@ -165,6 +165,6 @@ fn limits_come_from_the_model_controls_off_and_polite_mode_say_why() {
     assert!(model.message.clone().unwrap().text.contains("polite mode"));
     assert!(draw(&model).contains("events not available: polite mode"));
     model.apply(qemu_dash::news::AppEvent::Busy { vm: 0 }, Instant::now());
-    assert_eq!(model.vms[0].state_word(), qemu_dash::app::vm::BUSY);
+    assert_eq!(model.vms[0].state_word(), qemu_dash::app::BUSY);
     assert!(draw(&model).contains("busy (another client has the socket)"));
 }

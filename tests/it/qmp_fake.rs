@@ -313,3 +313,107 @@ async fn oob_is_left_alone_when_turned_off() {
     let _client = Client::connect(&target, &options).await.unwrap();
     assert_eq!(fake.received()[0], json!({"execute": "qmp_capabilities"}));
 }
+
+#[tokio::test]
+async fn a_batch_gets_its_replies_in_order_with_an_idless_error_in_its_turn() {
+    use qemu_dash::qmp::types::{BlockStats, CpuInfo, StatusInfo};
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        let status = conn.command().await.unwrap();
+        let cpus = conn.command().await.unwrap();
+        let blocks = conn.command().await.unwrap();
+        assert_eq!(
+            [&status, &cpus, &blocks].map(|c| c["execute"].clone()),
+            ["query-status", "query-cpus-fast", "query-blockstats"]
+        );
+        conn.reply(&status["id"], fake::plausible_reply("query-status"))
+            .await;
+        conn.event("RESUME", json!({})).await;
+        // An error without an id: QEMU's answer to the command in its turn.
+        conn.send(json!({"error": {"class": "GenericError", "desc": "no vCPUs today"}}))
+            .await;
+        conn.reply(&blocks["id"], fake::plausible_reply("query-blockstats"))
+            .await;
+        conn.serve_plausibly().await;
+    });
+    let client = connect(&fake).await.unwrap();
+    let mut events = client.subscribe();
+    let mut replies = client
+        .query_batch()
+        .query::<StatusInfo>("query-status")
+        .query::<Vec<CpuInfo>>("query-cpus-fast")
+        .query::<Vec<BlockStats>>("query-blockstats")
+        .run(Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(replies.take::<StatusInfo>().unwrap().status, "running");
+    match replies.take::<Vec<CpuInfo>>().unwrap_err() {
+        QmpError::Qemu { class, desc } => {
+            assert_eq!(
+                (class.as_str(), desc.as_str()),
+                ("GenericError", "no vCPUs today")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let blocks = replies.take::<Vec<BlockStats>>().unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert!(matches!(events.recv().await, Some(Notice::Event(e)) if e.name == "RESUME"));
+    // The connection is in step after the batch.
+    let name = client.execute("query-name", None).await.unwrap();
+    assert_eq!(name, fake::plausible_reply("query-name"));
+}
+
+#[tokio::test]
+async fn a_batch_fails_at_once_when_the_connection_drops_mid_batch() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        let first = conn.command().await.unwrap();
+        conn.command().await.unwrap();
+        conn.reply(&first["id"], fake::plausible_reply("query-status"))
+            .await;
+        // Hangs up with the second reply owed.
+    });
+    let client = connect(&fake).await.unwrap();
+    let started = Instant::now();
+    let error = client
+        .execute_batch(&["query-status", "query-name"], Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(error.is_disconnect(), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_batch_that_times_out_leaves_the_replies_after_it_in_step() {
+    let fake = FakeQmp::start(|mut conn| async move {
+        conn.handshake().await;
+        let status = conn.command().await.unwrap();
+        let cpus = conn.command().await.unwrap();
+        // The next command comes after the batch gave up: only then the late replies.
+        let name = conn.command().await.unwrap();
+        conn.reply(&status["id"], json!({"status": "late", "running": false}))
+            .await;
+        conn.reply(&cpus["id"], json!([])).await;
+        conn.reply(&name["id"], json!({"name": "in step"})).await;
+        conn.serve_plausibly().await;
+    });
+    let client = connect(&fake).await.unwrap();
+    let error = client
+        .execute_batch(
+            &["query-status", "query-cpus-fast"],
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+    match error {
+        QmpError::Timeout { command, .. } => assert_eq!(command, "query-status"),
+        other => panic!("{other:?}"),
+    }
+    let name = client.execute("query-name", None).await.unwrap();
+    assert_eq!(name, json!({"name": "in step"}));
+}

@@ -12,10 +12,7 @@ async fn connect(qemu: &Qemu) -> Client {
         .expect("connect to QEMU")
 }
 
-async fn next_event(
-    sub: &mut qemu_dash::qmp::client::Subscription,
-    name: &str,
-) -> qemu_dash::qmp::Event {
+async fn next_event(sub: &mut qemu_dash::qmp::Subscription, name: &str) -> qemu_dash::qmp::Event {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match sub.recv().await {

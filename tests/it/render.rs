@@ -9,7 +9,7 @@ use qemu_dash::news::{
     SlowSample, VcpuHost, VcpuSample,
 };
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
-use qemu_dash::qmp::{Event, QemuVersion};
+use qemu_dash::qmp::{Event, QemuVersion, QmpError};
 use qemu_dash::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -292,8 +292,8 @@ fn help_overlay() {
 
 #[test]
 fn snapshot_view_with_a_job_in_progress() {
+    use qemu_dash::app::RunningJob;
     use qemu_dash::app::View;
-    use qemu_dash::app::snapshots::RunningJob;
     use qemu_dash::snapshot::{Operation, Progress, Snapshot};
     let start = Instant::now();
     let mut model = model_in("running", start);
@@ -395,7 +395,7 @@ fn flat(screen: &str) -> String {
         .join(" ")
 }
 
-const LONG_FAILURE: &str = "snapshot-save: Error: State blocked by non-migratable device '0000:00:01.0/nvme'; remove the device, or save the disks only with an external snapshot";
+const LONG_FAILURE: &str = "State blocked by non-migratable device '0000:00:01.0/nvme'; remove the device, or save the disks only with an external snapshot";
 
 #[test]
 fn a_long_message_wraps_whole_at_80_columns() {
@@ -407,14 +407,18 @@ fn a_long_message_wraps_whole_at_80_columns() {
             vm: 0,
             operation: Operation::Save,
             tag: "nightly".into(),
-            result: Err(LONG_FAILURE.into()),
-            unsupported_disks: false,
+            result: Err(qemu_dash::snapshot::SnapshotError::Qmp(QmpError::Qemu {
+                class: "GenericError".into(),
+                desc: LONG_FAILURE.into(),
+            })),
         },
         start,
     );
     let screen = draw(&model, start, 80, 24);
     assert!(
-        flat(&screen).contains(&format!("save 'nightly' failed: {LONG_FAILURE}")),
+        flat(&screen).contains(&format!(
+            "save 'nightly' failed: {LONG_FAILURE} (GenericError)"
+        )),
         "{screen}"
     );
     insta::assert_snapshot!(screen);
@@ -443,7 +447,10 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
         AppEvent::CommandDone {
             vm: 1,
             command: qemu_dash::news::VmCommand::Pause,
-            result: Err("QEMU said no".into()),
+            result: Err(QmpError::Qemu {
+                class: "GenericError".into(),
+                desc: "QEMU said no".into(),
+            }),
         },
         start,
     );
@@ -452,11 +459,11 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     assert_eq!(model.view, View::Fleet);
     assert_eq!(
         text(&model, start).as_deref(),
-        Some("pause failed: QEMU said no")
+        Some("pause failed: QEMU said no (GenericError)")
     );
     let fleet = draw(&model, start, 80, 24);
     assert!(
-        fleet.contains("vm-b: pause failed: QEMU said no"),
+        fleet.contains("vm-b: pause failed: QEMU said no (GenericError)"),
         "{fleet}"
     );
     // vm-a's key answer stays on vm-a's screen, and fades.
@@ -467,7 +474,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     model.act(Action::Cancel, later);
     assert_eq!(
         text(&model, later).as_deref(),
-        Some("pause failed: QEMU said no")
+        Some("pause failed: QEMU said no (GenericError)")
     );
     let much_later = start + qemu_dash::app::ERROR_LIFETIME + Duration::from_secs(1);
     assert_eq!(text(&model, much_later), None, "errors fade too, later");
@@ -486,7 +493,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
         "{history}"
     );
     assert!(
-        history.contains("12:00:01 vm-b: pause failed: QEMU said no"),
+        history.contains("12:00:01 vm-b: pause failed: QEMU said no (GenericError)"),
         "{history}"
     );
     insta::assert_snapshot!(history);
@@ -495,7 +502,7 @@ fn messages_belong_to_their_screen_fade_and_stay_in_the_history() {
     assert!(!scrolled.contains("pause failed"), "{scrolled}");
     assert!(scrolled.contains("scrolled up 1"), "{scrolled}");
     model.act(Action::Cancel, much_later);
-    assert!(!model.history_open);
+    assert!(!model.messages_open);
 }
 
 #[test]
@@ -764,7 +771,7 @@ fn fleet_at_every_size() {
 
 #[test]
 fn snapshots_at_every_size() {
-    use qemu_dash::app::snapshots::RunningJob;
+    use qemu_dash::app::RunningJob;
     use qemu_dash::snapshot::{Operation, Progress, Snapshot};
     let start = Instant::now();
     let mut model = big_model(start);
@@ -816,7 +823,7 @@ fn snapshots_at_every_size() {
 
 #[test]
 fn console_and_devices_at_every_size() {
-    use qemu_dash::app::console::LineKind;
+    use qemu_dash::app::LineKind;
     use qemu_dash::app::keymap::MonitorKey;
     let start = Instant::now();
     let mut model = big_model(start);
@@ -1004,7 +1011,7 @@ fn with_snapshots(model: &mut Model, count: u32) {
 /// the snapshot list, the event log and the console, at 80x24 and at 240x67.
 #[test]
 fn page_keys_move_by_the_rows_a_panel_shows() {
-    use qemu_dash::app::console::LineKind;
+    use qemu_dash::app::LineKind;
     use qemu_dash::app::keymap::MonitorKey;
     let start = Instant::now();
     for (width, height) in [(80, 24), (240, 67)] {
@@ -1128,7 +1135,7 @@ fn the_help_scrolls_on_small_terminals() {
             model.act(Action::PageDown, start);
         }
         for line in &expected {
-            if let qemu_dash::app::help::HelpLine::Key { label, .. } = line {
+            if let qemu_dash::app::HelpLine::Key { label, .. } = line {
                 assert!(seen.contains(label), "{at}: {label:?} never shows");
             }
         }
@@ -1153,7 +1160,7 @@ fn the_help_scrolls_on_small_terminals() {
 #[test]
 fn a_click_picks_a_device_tab_and_a_row() {
     use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-    use qemu_dash::app::devices::Tab;
+    use qemu_dash::app::Tab;
     use qemu_dash::app::keymap::MonitorKey;
     let start = Instant::now();
     let mut model = big_model(start);
@@ -1178,26 +1185,26 @@ fn a_click_picks_a_device_tab_and_a_row() {
             .unwrap_or_else(|| panic!("{text:?} not on screen: {screen}"))
     };
     let (column, row) = find(&screen, "Network ");
-    let pointer = qemu_dash::ui::mouse::pointer_for(&model, area, start, click(column + 2, row));
+    let pointer = qemu_dash::ui::pointer_for(&model, area, start, click(column + 2, row));
     let pointer = pointer.expect("the tab is hit");
     model.act(Action::Pointer(pointer), start);
     assert_eq!(model.devices.tab, Tab::Network);
     // Back on the media tab (by a click too), a click on a row of the media table.
     let (column, row) = find(&screen, "Media ");
-    let pointer = qemu_dash::ui::mouse::pointer_for(&model, area, start, click(column, row));
+    let pointer = qemu_dash::ui::pointer_for(&model, area, start, click(column, row));
     model.act(Action::Pointer(pointer.expect("the tab is hit")), start);
     assert_eq!(model.devices.tab, Tab::Media);
     let (column, row) = find(&screen, "installer-cdrom");
-    let pointer = qemu_dash::ui::mouse::pointer_for(&model, area, start, click(column, row));
+    let pointer = qemu_dash::ui::pointer_for(&model, area, start, click(column, row));
     assert_eq!(
         pointer,
-        Some(qemu_dash::app::lists::Pointer::Click {
-            list: qemu_dash::app::lists::ListId::Media,
+        Some(qemu_dash::app::Pointer::Click {
+            list: qemu_dash::app::ListId::Media,
             row: Some(0)
         })
     );
     // Between the tabs, nothing.
     let (column, row) = find(&screen, "Network ");
-    let gap = qemu_dash::ui::mouse::pointer_for(&model, area, start, click(column - 4, row));
+    let gap = qemu_dash::ui::pointer_for(&model, area, start, click(column - 4, row));
     assert_eq!(gap, None, "{screen}");
 }

@@ -3,6 +3,7 @@
 
 pub mod fake;
 pub mod libvirt;
+pub mod model;
 pub mod observer;
 pub mod pty;
 pub mod qemu;

@@ -282,7 +282,7 @@ async fn one_lost_balloon_reply_does_not_hide_the_balloon() {
 /// The migration tab of `model`'s VM, drawn.
 fn migration_tab(model: &mut qemu_dash::app::Model) -> String {
     model.view = qemu_dash::app::View::Devices;
-    model.devices.tab = qemu_dash::app::devices::Tab::Migration;
+    model.devices.tab = qemu_dash::app::Tab::Migration;
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
     let now = std::time::Instant::now();
     terminal

@@ -147,10 +147,7 @@ impl Model {
         };
         match form.kind {
             FormKind::ChangeMedium { .. } => {
-                let local = self
-                    .vm()
-                    .and_then(|vm| vm.client.as_ref())
-                    .is_none_or(|client| !client.target().is_remote_tcp());
+                let local = self.vm().is_none_or(|vm| !vm.remote_tcp);
                 if !local {
                     self.say(Message::error(
                         "paths are completed only for a QEMU on this host",
@@ -217,11 +214,7 @@ impl Model {
                     form.error = Some("type the path of an image file".to_string());
                     return Vec::new();
                 }
-                let local = self
-                    .vms
-                    .get(self.current)
-                    .and_then(|vm| vm.client.as_ref())
-                    .is_none_or(|client| !client.target().is_remote_tcp());
+                let local = self.vms.get(self.current).is_none_or(|vm| !vm.remote_tcp);
                 Job::ChangeMedium {
                     device: device.clone(),
                     name: name.clone(),

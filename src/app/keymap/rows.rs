@@ -544,8 +544,8 @@ pub const ROWS: &[Row] = &[
     row(&[K::Console], &[code(C::Esc)], A::Cancel, "back", F(6)),
     row(&[K::Console], &[code(C::F(1))], A::Help, "help", F(7)),
     // Prompts.
-    row(&[K::Input], &[code(C::Enter)], A::Submit, "done", F(1)),
-    row(&[K::Input], &[code(C::Esc)], A::Cancel, "cancel", F(2)),
+    row(&[K::Prompt], &[code(C::Enter)], A::Submit, "done", F(1)),
+    row(&[K::Prompt], &[code(C::Esc)], A::Cancel, "cancel", F(2)),
     row(&[K::Form], &[code(C::Enter)], A::Submit, "ok", F(1)),
     row(
         &[K::Form],

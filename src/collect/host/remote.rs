@@ -6,7 +6,7 @@
 //! them into [`ProcReadings`]. Nothing here blocks the runtime: ssh runs as a child process.
 
 use super::{HostRates, ProcReadings};
-use crate::news::HostSample;
+use crate::news::{HostError, HostSample};
 use crate::ssh::{SshHost, shell_quote};
 use std::time::{Duration, Instant};
 
@@ -114,38 +114,38 @@ impl RemoteSampler {
     }
 
     /// Reads the remote `/proc` now (one ssh command). Fails with a reason for the panel.
-    pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, String> {
-        let host = &self.host;
+    pub async fn sample(&mut self, vcpu_threads: &[u32]) -> Result<HostSample, HostError> {
+        let host = self.host.to_string();
         if self.pid.is_none() && vcpu_threads.is_empty() {
-            return Err(format!(
-                "QEMU has no vCPU thread to find its pid on {host} by: pass --pid"
-            ));
+            return Err(HostError::NoThreadToFindPid { host });
         }
         let line = command_line(self.pid, vcpu_threads);
-        let out = crate::ssh::run(host, &line, READ_TIMEOUT)
-            .await
-            .map_err(|error| format!("cannot read /proc on {host}: {error}"))?;
+        let out = match crate::ssh::run(&self.host, &line, READ_TIMEOUT).await {
+            Ok(out) => out,
+            Err(error) => {
+                let why = error.to_string();
+                return Err(HostError::Remote { host, why });
+            }
+        };
         let now = Instant::now();
         match out.code {
             Some(0) => {}
-            Some(3) => {
-                return Err(format!(
-                    "QEMU's vCPU threads are not in /proc on {host} (is QEMU in a container \
-                     there? pass --pid)"
-                ));
-            }
+            Some(3) => return Err(HostError::ThreadsNotFound { host }),
             Some(4) => {
                 let pid = self.pid.map_or("?".to_string(), |p| p.to_string());
-                return Err(format!("cannot read /proc/{pid}/stat on {host}"));
+                return Err(HostError::RemoteStat { host, pid });
             }
             _ => {
                 let why = out.stderr.lines().last().unwrap_or("no reason given");
-                return Err(format!("cannot read /proc on {host}: {why}"));
+                let why = why.to_string();
+                return Err(HostError::Remote { host, why });
             }
         }
         let text = String::from_utf8_lossy(&out.stdout);
-        let (pid, readings) = parse_output(&text)
-            .ok_or_else(|| format!("cannot read /proc on {host}: the reply was cut short"))?;
+        let Some((pid, readings)) = parse_output(&text) else {
+            let why = "the reply was cut short".to_string();
+            return Err(HostError::Remote { host, why });
+        };
         self.pid = Some(pid);
         Ok(self.rates.update(pid, now, &readings))
     }

@@ -110,12 +110,13 @@ impl Recorder {
         received.iter().filter(|c| c["execute"] == command).count()
     }
 
-    /// A barrier: waits until the client has polled (sent `query-status`) `polls` more times
-    /// than now, so that whatever it sent before those polls has arrived.
+    /// A barrier: waits until the client has polled (sent `query-cpus-fast`, which every
+    /// poll asks) `polls` more times than now, so that whatever it sent before those polls
+    /// has arrived.
     pub fn wait_for_polls(&self, polls: usize, timeout: Duration) {
-        let wanted = self.count("query-status") + polls;
+        let wanted = self.count("query-cpus-fast") + polls;
         crate::support::wait_until(timeout, &format!("{polls} more polls"), || {
-            (self.count("query-status") >= wanted).then_some(())
+            (self.count("query-cpus-fast") >= wanted).then_some(())
         });
     }
 }
