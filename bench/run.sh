@@ -2,7 +2,7 @@
 # qemu-dash benchmark suite: QMP round trip, collector CPU per VM-poll, cost to QEMU,
 # rendering, bytes written to the terminal, key-to-effect latency, peak memory.
 #
-#   bench/run.sh                 # ~9 minutes; writes bench/RESULTS.md
+#   bench/run.sh                 # ~28 minutes at 5 rounds (BENCH_ROUNDS=4: ~24); writes bench/RESULTS.md
 #   BENCH_LONG=1 bench/run.sh    # longer windows, more rounds, 10-minute memory run
 #   bench/run.sh --quick         # ~2-3 minutes, 10 VMs, short windows: for catching
 #                                # regressions before stopping work; writes

@@ -3,7 +3,8 @@
 //! functions and windows as the drawing, so a click lands on the row it shows.
 
 use super::{devices, lists};
-use crate::app::{ListId, Pointer, Tab};
+use crate::app::Tab;
+use crate::app::{ListId, Pointer};
 use crate::app::{Model, View};
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
