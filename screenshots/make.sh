@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes PNG screenshots of the real dashboard watching the demo VM (`qemu-dash demo`):
-# a virtual X server (Xvfb), an xterm running the demo, keys sent with xdotool and the
+# Makes PNG screenshots of the real dashboard watching the demo VM (`qemu-dash demo`), then
+# three VMs it starts itself (the fleet, a devices screen, a snapshot save in progress):
+# a virtual X server (Xvfb), an xterm running the dashboard, keys sent with xdotool and the
 # window captured with ImageMagick's `import`.
 #
 #   screenshots/make.sh            # from anywhere in the repo
@@ -20,10 +21,13 @@
 #   SHOTS_GEOMETRY   xterm size in cells for the large shots (default 200x55; main-80x24.png
 #                    is taken at 80x24)
 #   SHOTS_TEXT=1     also write NAME.txt, the screen as text, beside each NAME.png
+#   QEMU_DASH_QEMU, QEMU_DASH_QEMU_IMG, QEMU_DASH_GUEST_DIR: as for `qemu-dash demo`, for
+#                    the three VMs started after the demo
 #
-# To add a shot, add a line at the bottom: `shot NAME [KEY...]` sends the keys (xdotool
-# key names: question, r, n, Escape, Tab, shift+P ...), waits, and writes NAME.png;
-# `wait_for SECONDS REGEX` first waits until a line of the screen (as text) matches.
+# To add a shot, add a line below: `shot NAME [KEY...]` sends the keys (xdotool key names:
+# question, r, n, Escape, Tab, shift+P ...), waits, and writes NAME.png; `wait_for SECONDS
+# REGEX` first waits until a line of the screen (as text) matches; `shot_while NAME SECONDS
+# REGEX` catches a state that does not last.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -74,6 +78,7 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qemu-dash-shots.XXXXXX")
 xvfb_pid=
 xterm_pid=
+fleet_pids=()
 alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
 # stop_demo: if the dashboard is still running (it did not take `q`, or we failed early), stop
 # the demo's QEMU ourselves (it runs in its own process group, so killing the xterm would
@@ -105,6 +110,11 @@ cleanup() {
         kill "$xterm_pid" 2>/dev/null || true
         wait "$xterm_pid" 2>/dev/null || true
     fi
+    local vm
+    for vm in "${fleet_pids[@]}"; do
+        kill "$vm" 2>/dev/null || true
+        wait "$vm" 2>/dev/null || true
+    done
     if alive "$xvfb_pid"; then
         kill "$xvfb_pid" 2>/dev/null || true
         wait "$xvfb_pid" 2>/dev/null || true
@@ -118,8 +128,10 @@ trap 'exit 143' TERM
 
 # --- X server on a free display --------------------------------------------------------------
 # Xvfb picks a free display itself and writes its number on the -displayfd descriptor.
+# -noreset: without it the server resets when its last client leaves (the xdpyinfo check
+# below), and an xterm started during the reset cannot open the display.
 exec {dfd}>"$tmp/display"
-Xvfb -displayfd "$dfd" -screen 0 2560x1440x24 -nolisten tcp \
+Xvfb -displayfd "$dfd" -screen 0 2560x1440x24 -nolisten tcp -noreset \
     >"$tmp/xvfb.log" 2>&1 &
 xvfb_pid=$!
 exec {dfd}>&-
@@ -140,30 +152,44 @@ xdpyinfo >/dev/null 2>&1 || die "cannot connect to Xvfb on $DISPLAY: $(cat "$tmp
 say "Xvfb on $DISPLAY"
 
 # --- the dashboard in an xterm -----------------------------------------------------------------
-# run BIN DIR: records its pid (the dashboard's, after exec) and keeps stderr out of the screen.
+# run BIN DIR ARGS...: records its pid (the dashboard's, after exec) and keeps stderr out of
+# the screen.
 cat >"$tmp/run" <<'EOF'
 #!/usr/bin/env bash
 export TERM=xterm-256color
 unset COLORTERM
 echo $$ >"$2/dash.pid"
-exec "$1" demo 2>"$2/demo.log"
+exec "$1" "${@:3}" 2>"$2/demo.log"
 EOF
 chmod +x "$tmp/run"
-xterm -title qemu-dash-shot -geometry "$geometry+0+0" -fa "$font:pixelsize=$font_px" \
-    -bg '#1c1c1c' -fg '#d0d0d0' -b 0 -bw 0 +sb -xrm 'XTerm*cursorBlink: false' \
-    -xrm 'XTerm*renderFont: true' -xrm 'XTerm*forceBoxChars: true' -xrm 'XTerm*termName: xterm-256color' \
-    -xrm "XTerm*printFileImmediate: $tmp/screen." -xrm 'XTerm*printAttributes: 0' \
-    -xrm 'XTerm*VT100.translations: #override Ctrl Shift<Key>F12: print-immediate()' \
-    -e "$tmp/run" "$bin" "$tmp" >"$tmp/xterm.log" 2>&1 &
-xterm_pid=$!
-win=
-for _ in $(seq 100); do
-    win=$(xdotool search --limit 1 --name '^qemu-dash-shot$' 2>/dev/null | head -n1) || true
-    [[ -n $win ]] && break
-    alive "$xterm_pid" || die "xterm exited: $(cat "$tmp/xterm.log")"
-    sleep 0.1
-done
-[[ -n $win ]] || die "the xterm window did not appear"
+# start_xterm COLSxROWS ARGS...: the dashboard with ARGS in a new xterm of that size.
+start_xterm() {
+    local cells=$1
+    shift
+    xterm -title qemu-dash-shot -geometry "$cells+0+0" -fa "$font:pixelsize=$font_px" \
+        -bg '#1c1c1c' -fg '#d0d0d0' -b 0 -bw 0 +sb -xrm 'XTerm*cursorBlink: false' \
+        -xrm 'XTerm*renderFont: true' -xrm 'XTerm*forceBoxChars: true' -xrm 'XTerm*termName: xterm-256color' \
+        -xrm "XTerm*printFileImmediate: $tmp/screen." -xrm 'XTerm*printAttributes: 0' \
+        -xrm 'XTerm*VT100.translations: #override Ctrl Shift<Key>F12: print-immediate()' \
+        -e "$tmp/run" "$bin" "$tmp" "$@" >"$tmp/xterm.log" 2>&1 &
+    xterm_pid=$!
+    win=
+    for _ in $(seq 100); do
+        win=$(xdotool search --limit 1 --name '^qemu-dash-shot$' 2>/dev/null | head -n1) || true
+        [[ -n $win ]] && break
+        alive "$xterm_pid" || die "xterm exited: $(cat "$tmp/xterm.log")"
+        sleep 0.1
+    done
+    [[ -n $win ]] || die "the xterm window did not appear"
+}
+# quit_xterm: q to the dashboard, then wait for its xterm to close.
+quit_xterm() {
+    press q
+    for _ in $(seq 100); do alive "$xterm_pid" || break; sleep 0.1; done
+    if alive "$xterm_pid"; then die "the dashboard did not quit on q"; fi
+    xterm_pid=
+}
+start_xterm "$geometry" demo
 
 # press KEY: type a key into the xterm. Sent through XTEST to the focused window (xterm
 # ignores synthetic events from `xdotool key --window`); there is no window manager.
@@ -216,10 +242,33 @@ shot() {
     fi
     alive "$xterm_pid" || die "the dashboard exited before $name.png"
     import -window "$win" -strip "$tmp/$name.png"
-    if command -v optipng >/dev/null 2>&1; then optipng -quiet -o2 "$tmp/$name.png"; fi
-    mv "$tmp/$name.png" "$out/$name.png"
-    [[ -z ${SHOTS_TEXT:-} ]] || screen >"$out/$name.txt"
-    say "wrote $out/$name.png ($(($(stat -c %s "$out/$name.png") / 1024)) KiB)"
+    keep "$name"
+}
+
+# keep NAME: optimise the captured $tmp/NAME.png and move it to the output folder.
+keep() {
+    if command -v optipng >/dev/null 2>&1; then optipng -quiet -o2 "$tmp/$1.png"; fi
+    mv "$tmp/$1.png" "$out/$1.png"
+    [[ -z ${SHOTS_TEXT:-} ]] || screen >"$out/$1.txt"
+    say "wrote $out/$1.png ($(($(stat -c %s "$out/$1.png") / 1024)) KiB)"
+}
+
+# shot_while NAME SECONDS REGEX: save NAME.png as soon as the screen shows REGEX, for a
+# state that does not last (a job in progress): the capture counts only when the screen
+# showed REGEX both before and after it. False if that did not happen within SECONDS.
+shot_while() {
+    local name=$1 deadline=$((SECONDS + $2)) regex=$3
+    while ((SECONDS < deadline)); do
+        alive "$xterm_pid" || die "the dashboard exited before $name.png"
+        if screen | grep -Eq -- "$regex"; then
+            import -window "$win" -strip "$tmp/$name.png"
+            if screen | grep -Eq -- "$regex"; then
+                keep "$name"
+                return 0
+            fi
+        fi
+    done
+    return 1
 }
 
 wait_for 30 ' running ' || die "the demo VM is not running: $(cat "$tmp/demo.log" 2>/dev/null)"
@@ -256,20 +305,92 @@ wait_for 10 'disk0' || say "info block printed nothing"
 shot console
 press Escape
 sleep 0.5
-shot devices m
-press Escape
-sleep 0.5
-# The snapshot view while a save runs, then after it (the demo's save takes a moment: the
-# first shot may show it done).
+# The snapshot view after a save: the new snapshot in the list.
 press s
 sleep 1
 press c
 sleep 0.5
 press Return
-wait_for 10 "save '.*'" || say "no snapshot job seen"
+wait_for 30 "save '.*': done" || say "the save did not finish"
 shot snapshots
 # Quit the dashboard: the demo stops its VM and removes its temp dir.
-press q
-for _ in $(seq 100); do alive "$xterm_pid" || break; sleep 0.1; done
-if alive "$xterm_pid"; then die "the dashboard did not quit on q"; fi
-xterm_pid=
+quit_xterm
+
+# --- three VMs started here, watched together ------------------------------------------------
+# web-frontend runs the demo's guest (its disk busy) with a CD-ROM; its disk sits on a
+# throttle filter (4 MiB/s, a slow network disk) so that a snapshot's save lasts long enough
+# to be seen. build-cache and ci-runner-02 have no OS; one is paused from the dashboard.
+# Each has its QMP socket in the temp dir; cleanup stops them.
+qemu=${QEMU_DASH_QEMU:-qemu-system-x86_64}
+qemu_img=${QEMU_DASH_QEMU_IMG:-qemu-img}
+guest=${QEMU_DASH_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-dash/guest}
+fleet=$tmp/fleet
+mkdir -p "$fleet"
+# fleet_vm NAME QEMU-ARGS...: a VM with a QMP socket, its output in NAME.log.
+fleet_vm() {
+    local name=$1
+    shift
+    "$qemu" -name "$name" -accel tcg -nodefaults -display none \
+        -qmp "unix:$fleet/$name.qmp,server=on,wait=off" "$@" >"$fleet/$name.log" 2>&1 &
+    fleet_pids+=("$!")
+}
+for name in web-frontend build-cache ci-runner-02; do
+    "$qemu_img" create -q -f qcow2 "$fleet/$name.qcow2" 1G
+done
+"$qemu_img" create -q -f raw "$fleet/tools.iso" 4M
+os=()
+if [[ -f $guest/vmlinuz && -f $guest/initrd.gz ]]; then
+    os=(-kernel "$guest/vmlinuz" -initrd "$guest/initrd.gz" -append "console=ttyS0 quiet"
+        -serial "file:$fleet/web-frontend.serial")
+else
+    say "no guest in $guest: every VM runs without an OS"
+fi
+fleet_vm web-frontend -m 256 -smp 2 "${os[@]}" \
+    -object throttle-group,id=slow-disk,x-bps-total=4194304 \
+    -blockdev "driver=file,node-name=web-file,filename=$fleet/web-frontend.qcow2" \
+    -blockdev driver=throttle,node-name=web-slow,throttle-group=slow-disk,file=web-file \
+    -blockdev driver=qcow2,node-name=disk0,file=web-slow \
+    -device virtio-blk-pci,drive=disk0,id=vda \
+    -drive "if=none,id=cd0,media=cdrom,format=raw,readonly=on,file=$fleet/tools.iso" \
+    -device ide-cd,drive=cd0,id=cdrom0
+fleet_vm build-cache -m 512 -smp 4 -drive "file=$fleet/build-cache.qcow2,if=virtio,id=disk0"
+fleet_vm ci-runner-02 -m 1024 -smp 2 -drive "file=$fleet/ci-runner-02.qcow2,if=virtio,id=disk0"
+for name in web-frontend build-cache ci-runner-02; do
+    for _ in $(seq 100); do [[ -S $fleet/$name.qmp ]] && break; sleep 0.1; done
+    [[ -S $fleet/$name.qmp ]] || die "the VM $name did not start: $(cat "$fleet/$name.log")"
+done
+start_xterm 120x18 "unix:$fleet/web-frontend.qmp" "unix:$fleet/build-cache.qmp" \
+    "unix:$fleet/ci-runner-02.qmp"
+wait_for 30 '3 connected' || die "the VMs did not connect: $(screen)"
+say "waiting ${warmup}s for the fleet's figures to move"
+sleep "$warmup"
+# Mark ci-runner-02 (the second row: sorted by name) and pause it, which asks first: the
+# fleet shows a paused VM beside running ones.
+for key in Home Down space p y; do
+    press "$key"
+    sleep 0.4
+done
+wait_for 10 'paused' || say "no VM shows paused"
+sleep 2
+shot fleet
+# web-frontend's devices screen (its CD-ROM), then its snapshot view while a save runs.
+for key in slash w e b Return Return; do
+    press "$key"
+    sleep 0.4
+done
+size 160x36
+wait_for 10 'Block devices' || die "web-frontend did not open"
+press m
+wait_for 10 'tools.iso' || say "the CD-ROM's medium is not shown"
+shot devices
+press Escape
+sleep 0.5
+press s
+sleep 1
+press c
+sleep 0.5
+press Return
+shot_while snapshots-job 30 "save '[^']*' \(" ||
+    say "the save ran too quickly to be seen: no snapshots-job.png"
+wait_for 60 "save '.*': done" || say "the save did not finish"
+quit_xterm

@@ -14,7 +14,7 @@
 //! poll burst, not per line.
 
 use crate::app::{Model, Vm};
-use crate::collect::watch::WatchOptions;
+use crate::collect::session::WatchOptions;
 use crate::news::{AppEvent, EventRecord};
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};

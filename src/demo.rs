@@ -9,7 +9,7 @@
 pub mod guard;
 
 use crate::cli::DemoArgs;
-use crate::collect::watch::WatchOptions;
+use crate::collect::session::WatchOptions;
 use crate::qmp::{ConnectOptions, Target};
 use anyhow::{Context, bail};
 use std::ffi::{OsStr, OsString};

@@ -2,7 +2,7 @@
 //! Shared by the terminal UI and batch mode.
 
 use crate::app::Effect;
-use crate::collect::watch::{self, WatchOptions};
+use crate::collect::session::{self, WatchOptions};
 use crate::news::{self, NewsReceiver, NewsSender};
 use crate::news::{AppEvent, VmId};
 use crate::qmp::{Client, Target};
@@ -81,7 +81,7 @@ impl Collectors {
 
     fn spawn_watch(&self, vm: VmId, target: Target) -> tokio::task::JoinHandle<()> {
         let options = self.options.for_target(&target);
-        tokio::spawn(watch::run(
+        tokio::spawn(session::run(
             vm,
             target,
             options,
@@ -388,7 +388,7 @@ impl Setup {
                 libvirt_uri,
                 ..Default::default()
             },
-            share: crate::collect::watch::SharePolicy {
+            share: crate::collect::session::SharePolicy {
                 all: args.share || config.share.unwrap_or(false),
                 targets: shared,
             },
@@ -482,7 +482,7 @@ pub fn apply_dir_change(
                 collectors.share(target.clone());
             }
             let controls_off =
-                crate::collect::watch::controls_off(&target, collectors.options().allow_control);
+                crate::collect::session::controls_off(&target, collectors.options().allow_control);
             if let Some(vm) = model.restore_vm(&text) {
                 model.vms[vm].controls_off = controls_off;
                 collectors.restart(vm, target);

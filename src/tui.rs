@@ -15,7 +15,7 @@
 use crate::app::Model;
 use crate::app::keymap::{KeyContext, Keymap};
 use crate::collect::discover;
-use crate::collect::watch::WatchOptions;
+use crate::collect::session::WatchOptions;
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};
 use crate::ui::theme::Theme;
@@ -107,7 +107,7 @@ pub async fn run(
     model.keys = keys;
     for (vm, (target, name)) in model.vms.iter_mut().zip(&watchlist.vms) {
         vm.configured_name = name.clone();
-        vm.controls_off = crate::collect::watch::controls_off(target, options.allow_control);
+        vm.controls_off = crate::collect::session::controls_off(target, options.allow_control);
     }
     if watchlist.discover.is_some() {
         model.view = crate::app::View::Fleet;

@@ -5,7 +5,7 @@
 //! hung network mount) never stalls the runtime thread; a remote directory is listed by a
 //! shell loop over the host's ssh connection (no `find` or `ls` parsing needed there). A
 //! preset name (`lima`, `podman`, `quickemu`, `proxmox`, `libvirt`) looks where that manager
-//! keeps its sockets instead (see [`super::presets`]).
+//! keeps its sockets instead (see [`super::Preset`]).
 
 use super::presets::Preset;
 use crate::qmp::Target;

@@ -56,7 +56,12 @@ const HELP_WIDTH: u16 = 76;
 /// screen.
 fn help_area(area: Rect, model: &Model) -> Rect {
     let lines = model.help_lines().len() as u16;
-    centered(area, HELP_WIDTH, lines.saturating_add(2))
+    // The last row stays uncovered: the footer there says how to close the help.
+    let above_footer = Rect {
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    centered(above_footer, HELP_WIDTH, lines.saturating_add(2))
 }
 
 /// Rows of help lines the overlay shows on a screen of `area` (what a page key scrolls).
