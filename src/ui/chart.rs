@@ -136,16 +136,15 @@ pub fn render(frame: &mut Frame, area: Rect, series: &Series, interval: Duration
         y: ["0".to_string(), (series.format)(scale)],
     };
     let plot_style = Style::default().fg(series.style.fg.unwrap_or(Color::Reset));
-    draw_line_chart(
-        frame.buffer_mut(),
-        plot,
-        &labels,
-        &data,
-        capacity,
-        scale.max(1.0),
-        plot_style,
-        theme.muted(),
-    );
+    LineChart {
+        labels: &labels,
+        data: &data,
+        slots: capacity,
+        top: scale.max(1.0),
+        line_style: plot_style,
+        axis_style: theme.muted(),
+    }
+    .draw(frame.buffer_mut(), plot);
 }
 
 /// The labels around a line chart: the time axis (oldest, middle, newest) and the value axis
@@ -155,117 +154,135 @@ struct AxisLabels {
     y: [String; 2],
 }
 
-/// Draws `data` (oldest first, the newest at the right edge; `slots` samples across the plot)
-/// as a braille line on a scale of 0 to `top`, with the axes and their labels, straight into
-/// the buffer: one pass over the history, each dot set in a grid of braille bits, then one
-/// write per cell with dots.
-///
-/// The layout is the one of ratatui's `Chart` with a left and a bottom axis: the value labels
-/// left of the vertical axis, the time labels under the horizontal one (the first right-aligned
-/// under the corner, the middle one centred in the middle third, the last at the right edge).
-#[allow(clippy::too_many_arguments)]
-fn draw_line_chart(
-    buf: &mut Buffer,
-    area: Rect,
-    labels: &AxisLabels,
-    data: &[u64],
+/// A history drawn as a braille line on a scale of 0 to `top`, with axes and their labels.
+struct LineChart<'a> {
+    /// The labels of the time and value axes.
+    labels: &'a AxisLabels,
+    /// The values, oldest first; the newest at the right edge.
+    data: &'a [u64],
+    /// Samples across the plot (the window shown).
     slots: usize,
+    /// The top of the value axis.
     top: f64,
+    /// The line's style.
     line_style: Style,
+    /// The axes' and labels' style.
     axis_style: Style,
-) {
-    let area = area.intersection(buf.area);
-    if area.width < 3 || area.height < 3 {
-        return;
-    }
-    let width_of = |text: &str| Span::raw(text).width() as u16;
-    let label_width = labels
-        .y
-        .iter()
-        .map(|label| width_of(label))
-        .chain(std::iter::once(width_of(&labels.x[0]).saturating_sub(1)))
-        .max()
-        .unwrap_or(0)
-        .min(area.width / 3);
-    let label_row = area.bottom() - 1;
-    let axis_row = label_row - 1;
-    let axis_column = area.x + label_width;
-    let graph = Rect {
-        x: axis_column + 1,
-        y: area.y,
-        width: area.right() - axis_column - 1,
-        height: axis_row - area.y,
-    };
-    // The value labels: 0 on the graph's bottom row, the top of the scale on its top row.
-    for (label, row) in labels.y.iter().zip([graph.bottom() - 1, graph.y]) {
-        buf.set_stringn(area.x, row, label, usize::from(label_width), axis_style);
-    }
-    // The time labels.
-    let third = graph.width / 3;
-    let [first, middle, last] = &labels.x;
-    let first_width = width_of(first).min(graph.x - area.x);
-    buf.set_stringn(
-        graph.x - first_width,
-        label_row,
-        first,
-        usize::from(first_width),
-        axis_style,
-    );
-    let middle_room = third.saturating_sub(1);
-    let middle_width = width_of(middle).min(middle_room);
-    buf.set_stringn(
-        graph.x + third + 1 + (middle_room - middle_width) / 2,
-        label_row,
-        middle,
-        usize::from(middle_width),
-        axis_style,
-    );
-    let last_width = width_of(last).min(third);
-    buf.set_stringn(
-        graph.right() - last_width,
-        label_row,
-        last,
-        usize::from(last_width),
-        axis_style,
-    );
-    // The axes.
-    for x in graph.left()..graph.right() {
-        buf[(x, axis_row)]
-            .set_symbol(symbols::line::HORIZONTAL)
-            .set_style(axis_style);
-    }
-    for y in graph.top()..graph.bottom() {
-        buf[(axis_column, y)]
-            .set_symbol(symbols::line::VERTICAL)
-            .set_style(axis_style);
-    }
-    buf[(axis_column, axis_row)]
-        .set_symbol(symbols::line::BOTTOM_LEFT)
-        .set_style(axis_style);
-    // The line, in braille dots (2 across and 4 down a cell).
-    let mut dots = BrailleGrid::new(graph.width, graph.height);
-    let (dots_wide, dots_high) = (dots.dots_wide(), dots.dots_high());
-    let slots = slots.max(1);
-    let newest = data.len().saturating_sub(1);
-    let point = |at: usize, value: u64| {
-        // The newest sample is at the right edge, the window's start (`slots` samples
-        // earlier) at the left one.
-        let slot = slots.saturating_sub(newest - at);
-        let x = (slot * (dots_wide - 1) + slots / 2) / slots;
-        let fraction = (value as f64 / top).clamp(0.0, 1.0);
-        let y = ((1.0 - fraction) * (dots_high - 1) as f64).round() as usize;
-        (x, y)
-    };
-    let mut previous = None;
-    for (at, &value) in data.iter().enumerate() {
-        let here = point(at, value);
-        match previous {
-            Some(from) => dots.line(from, here),
-            None => dots.column(here.0, here.1, here.1),
+}
+
+impl LineChart<'_> {
+    /// Draws the chart in `area` straight into the buffer: one pass over the history, each dot
+    /// set in a grid of braille bits, then one write per cell with dots.
+    ///
+    /// The layout is the one of ratatui's `Chart` with a left and a bottom axis: the value
+    /// labels left of the vertical axis, the time labels under the horizontal one (the first
+    /// right-aligned under the corner, the middle one centred in the middle third, the last at
+    /// the right edge).
+    fn draw(&self, buf: &mut Buffer, area: Rect) {
+        let LineChart {
+            labels,
+            data,
+            slots,
+            top,
+            line_style,
+            axis_style,
+        } = *self;
+        let area = area.intersection(buf.area);
+        if area.width < 3 || area.height < 3 {
+            return;
         }
-        previous = Some(here);
+        let width_of = |text: &str| Span::raw(text).width() as u16;
+        let label_width = labels
+            .y
+            .iter()
+            .map(|label| width_of(label))
+            .chain(std::iter::once(width_of(&labels.x[0]).saturating_sub(1)))
+            .max()
+            .unwrap_or(0)
+            .min(area.width / 3);
+        let label_row = area.bottom() - 1;
+        let axis_row = label_row - 1;
+        let axis_column = area.x + label_width;
+        let graph = Rect {
+            x: axis_column + 1,
+            y: area.y,
+            width: area.right() - axis_column - 1,
+            height: axis_row - area.y,
+        };
+        if graph.width < 3 || graph.height == 0 {
+            return;
+        }
+        // The value labels: 0 on the graph's bottom row, the top of the scale on its top row.
+        for (label, row) in labels.y.iter().zip([graph.bottom() - 1, graph.y]) {
+            buf.set_stringn(area.x, row, label, usize::from(label_width), axis_style);
+        }
+        // The time labels.
+        let third = graph.width / 3;
+        let [first, middle, last] = &labels.x;
+        let first_width = width_of(first).min(graph.x - area.x);
+        buf.set_stringn(
+            graph.x - first_width,
+            label_row,
+            first,
+            usize::from(first_width),
+            axis_style,
+        );
+        let middle_room = third.saturating_sub(1);
+        let middle_width = width_of(middle).min(middle_room);
+        buf.set_stringn(
+            graph.x + third + 1 + (middle_room - middle_width) / 2,
+            label_row,
+            middle,
+            usize::from(middle_width),
+            axis_style,
+        );
+        let last_width = width_of(last).min(third);
+        buf.set_stringn(
+            graph.right() - last_width,
+            label_row,
+            last,
+            usize::from(last_width),
+            axis_style,
+        );
+        // The axes.
+        for x in graph.left()..graph.right() {
+            buf[(x, axis_row)]
+                .set_symbol(symbols::line::HORIZONTAL)
+                .set_style(axis_style);
+        }
+        for y in graph.top()..graph.bottom() {
+            buf[(axis_column, y)]
+                .set_symbol(symbols::line::VERTICAL)
+                .set_style(axis_style);
+        }
+        buf[(axis_column, axis_row)]
+            .set_symbol(symbols::line::BOTTOM_LEFT)
+            .set_style(axis_style);
+        // The line, in braille dots (2 across and 4 down a cell).
+        let mut dots = BrailleGrid::new(graph.width, graph.height);
+        let (dots_wide, dots_high) = (dots.dots_wide(), dots.dots_high());
+        let slots = slots.max(1);
+        let newest = data.len().saturating_sub(1);
+        let point = |at: usize, value: u64| {
+            // The newest sample is at the right edge, the window's start (`slots` samples
+            // earlier) at the left one.
+            let slot = slots.saturating_sub(newest - at);
+            let x = (slot * (dots_wide - 1) + slots / 2) / slots;
+            let fraction = (value as f64 / top).clamp(0.0, 1.0);
+            let y = ((1.0 - fraction) * (dots_high - 1) as f64).round() as usize;
+            (x, y)
+        };
+        let mut previous = None;
+        for (at, &value) in data.iter().enumerate() {
+            let here = point(at, value);
+            match previous {
+                Some(from) => dots.line(from, here),
+                None => dots.column(here.0, here.1, here.1),
+            }
+            previous = Some(here);
+        }
+        dots.render(graph, buf, line_style);
     }
-    dots.render(graph, buf, line_style);
 }
 
 /// Braille dots for a `width` × `height` cell area: two dots across and four down each cell,
@@ -356,7 +373,46 @@ impl BrailleGrid {
 
 #[cfg(test)]
 mod tests {
-    use super::{round_binary_scale, round_scale};
+    use super::{AxisLabels, LineChart, round_binary_scale, round_scale};
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::style::Style;
+
+    #[test]
+    fn a_spike_is_drawn_in_its_column_at_the_top_with_axes_and_labels() {
+        let area = Rect::new(0, 0, 30, 8);
+        let mut buf = Buffer::empty(area);
+        let labels = AxisLabels {
+            x: ["-6s".into(), "-3s".into(), "now".into()],
+            y: ["0".into(), "10".into()],
+        };
+        LineChart {
+            labels: &labels,
+            data: &[0, 0, 0, 10, 0, 0],
+            slots: 6,
+            top: 10.0,
+            line_style: Style::new(),
+            axis_style: Style::new(),
+        }
+        .draw(&mut buf, area);
+        let row = |y: u16| -> String { (0..30).map(|x| buf[(x, y)].symbol()).collect() };
+        // Labels two wide, the axis in column 2, the plot from column 3: 54 dots across for 6
+        // slots, the spike (4th of 6 samples, slot 4) at dot 35, so in cell column 3 + 17; the
+        // fall towards the next sample (dot 44) starts in the top row of the cell after it.
+        let top = row(0);
+        let dotted: Vec<usize> = top
+            .chars()
+            .enumerate()
+            .filter(|(_, c)| ('\u{2801}'..='\u{28ff}').contains(c))
+            .map(|(x, _)| x)
+            .collect();
+        assert_eq!(dotted, vec![20, 21], "{top}");
+        assert!(top.starts_with("10│"), "{top}");
+        assert!(row(5).starts_with("0 │"), "{}", row(5));
+        assert!(row(6).starts_with("  └───"), "{}", row(6));
+        assert!(row(7).starts_with("-6s"), "{}", row(7));
+        assert!(row(7).ends_with("now"), "{}", row(7));
+    }
 
     #[test]
     fn scales_are_round_figures_above_the_peak() {
