@@ -171,22 +171,16 @@ fn a_change_medium_error_comes_back_into_the_prompt() {
     model.act(Action::Monitor(M::OpenMedia), Instant::now());
     model.act(Action::Monitor(M::ChangeMedium), Instant::now());
     typed(&mut model, "/nope.iso");
-    let form = model.devices.form.as_mut().unwrap();
-    // As if the job were under way (this model has no connection to send it on).
-    form.waiting = Some(
-        Job::ChangeMedium {
-            device: json!({"id": "x"}),
-            name: "cd0".into(),
-            path: String::new(),
-            format: Default::default(),
-            local: true,
-        }
-        .what(),
-    );
+    let effects = model.act(Action::Submit, Instant::now());
+    let [Effect::Monitor { job, .. }] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert!(matches!(job, Job::ChangeMedium { path, .. } if path == "/nope.iso"));
+    assert!(model.devices.form.as_ref().unwrap().waiting.is_some());
     news(
         &mut model,
         News::Done {
-            what: "change medium of cd0".into(),
+            job: job.clone(),
             result: Err(MonitorError::Refused("no such file: /nope.iso".into())),
         },
     );
