@@ -9,8 +9,6 @@ use qemu_dash::monitor::migration::MigrationInfo;
 use qemu_dash::monitor::network::{NetworkInfo, parse_info_network, parse_info_usernet};
 use qemu_dash::monitor::{Job, MonitorError, News};
 use qemu_dash::news::AppEvent;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -31,18 +29,7 @@ fn news(model: &mut Model, news: News) {
 }
 
 fn draw(model: &Model) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
-    terminal
-        .draw(|frame| {
-            qemu_dash::ui::render(
-                frame,
-                model,
-                Instant::now(),
-                &qemu_dash::ui::theme::Theme::COLOUR,
-            )
-        })
-        .unwrap();
-    terminal.backend().to_string()
+    crate::support::model::draw_text(model, 120, 30)
 }
 
 fn text_of(screen: &str) -> String {
@@ -352,17 +339,7 @@ fn every_monitor_screen_draws_at_the_smallest_and_a_large_size() {
         })),
     );
     let draw_at = |model: &Model, width, height| {
-        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal
-            .draw(|frame| {
-                qemu_dash::ui::render(
-                    frame,
-                    model,
-                    Instant::now(),
-                    &qemu_dash::ui::theme::Theme::COLOUR,
-                )
-            })
-            .unwrap();
+        crate::support::model::draw_text(model, width, height);
     };
     let screens = [
         (M::OpenConsole, None),
