@@ -285,13 +285,13 @@ impl Model {
                 && now.duration_since(request.sent_at) >= POWERDOWN_PATIENCE
             {
                 request.reported_silence = true;
-                silent = Some((id, vm.display_name().to_string()));
+                silent = Some(id);
             }
         }
         let said = silent.is_some();
-        if let Some((id, name)) = silent {
+        if let Some(id) = silent {
             self.say_about(id, Message::error(format!(
-                    "{name}: the guest has not answered the power-down request after {} s (no ACPI support, or it is still shutting down; Q quits QEMU)",
+                    "the guest has not answered the power-down request after {} s (no ACPI support, or it is still shutting down; Q quits QEMU)",
                     POWERDOWN_PATIENCE.as_secs()
             )));
         }

@@ -131,8 +131,9 @@ pub enum News {
     Migration(MigrationInfo),
     /// An action finished: a sentence for the message line, or the error.
     Done {
-        /// What it was, for the error message ("eject cd0").
-        what: String,
+        /// The job that finished (its [`Job::what`] names it in messages; a prompt waiting
+        /// for it knows it by value).
+        job: Job,
         /// Success text, or the error (QEMU's verbatim).
         result: Result<String, MonitorError>,
     },
@@ -225,7 +226,7 @@ pub struct CommandNames {
 }
 
 impl Job {
-    /// What the job is called in messages; its [`News::Done`] carries the same words.
+    /// What the job is called in messages ("eject cd0").
     pub fn what(&self) -> String {
         match self {
             Job::Console { line, .. } => line.clone(),
@@ -262,10 +263,10 @@ pub async fn run(
     let send = |news: News| {
         let _ = report(news);
     };
-    let what = job.what();
+    let asked = job.clone();
     let done = |result: Result<String, MonitorError>| {
         send(News::Done {
-            what: what.clone(),
+            job: asked.clone(),
             result,
         });
     };

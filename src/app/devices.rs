@@ -281,7 +281,8 @@ impl Vm {
                 self.monitor.migration = Some(info);
                 return message;
             }
-            News::Done { what, result } => {
+            News::Done { job, result } => {
+                let what = job.what();
                 return Some(match result {
                     Ok(text) => Message::info(text),
                     Err(error @ MonitorError::TrayLocked { .. }) => Message::error(format!(

@@ -136,7 +136,6 @@ impl super::Model {
         let Some(entry) = self.vms.get_mut(vm) else {
             return Vec::new();
         };
-        let name = entry.display_name().to_string();
         if !entry.is_connected() {
             self.say(Message::error(format!(
                 "not connected: snapshot {operation} was not sent"
@@ -152,14 +151,14 @@ impl super::Model {
             self.say(Message::error(refusal.to_string()));
             return Vec::new();
         }
-        let whose = if vm == self.current {
-            String::new()
+        let checking = Message::info(format!("snapshot {operation} '{tag}': checking the disks…"));
+        // A job for another VM (a question answered in the background) is news about it: the
+        // message line names it wherever it shows.
+        if vm == self.current {
+            self.say(checking);
         } else {
-            format!("{name}: ")
-        };
-        self.say(Message::info(format!(
-            "{whose}snapshot {operation} '{tag}': checking the disks…"
-        )));
+            self.say_about(vm, checking);
+        }
         vec![Effect::SnapshotJob {
             vm,
             operation,

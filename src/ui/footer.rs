@@ -68,7 +68,6 @@ fn message_text(model: &Model, now: Instant) -> Option<(String, bool)> {
                 .vm
                 .and_then(|id| model.vms.get(id))
                 .map(|vm| vm.display_name())
-            && !text.starts_with(name)
         {
             text = format!("{name}: {text}");
         }

@@ -173,9 +173,7 @@ pub fn render_messages(frame: &mut Frame, area: Rect, model: &Model, theme: &The
             ratatui::style::Style::new()
         };
         let text = match message.vm.and_then(|id| model.vms.get(id)) {
-            Some(vm) if !message.text.starts_with(vm.display_name()) => {
-                format!("{}: {}", vm.display_name(), message.text)
-            }
+            Some(vm) => format!("{}: {}", vm.display_name(), message.text),
             _ => message.text.clone(),
         };
         for (n, part) in super::footer::wrap(&text, text_width)

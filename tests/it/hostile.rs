@@ -555,18 +555,7 @@ fn block_rows_keep_their_history_by_key_and_only_the_rows_in_view_are_drawn() {
         "every row kept its history across a reordering"
     );
     model.selected_block = 150;
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
-    terminal
-        .draw(|frame| {
-            qemu_dash::ui::render(
-                frame,
-                &model,
-                Instant::now(),
-                &qemu_dash::ui::theme::Theme::COLOUR,
-            )
-        })
-        .unwrap();
-    let screen = terminal.backend().to_string();
+    let screen = crate::support::model::draw_text(&model, 120, 30);
     // Row 150 in QEMU's (reversed) order is d49, with its own medium.
     assert!(screen.contains("d49.qcow2"), "{screen}");
     assert!(!screen.contains("d199.qcow2"), "{screen}");

@@ -9,8 +9,6 @@ use qemu_dash::monitor::migration::MigrationInfo;
 use qemu_dash::monitor::network::{NetworkInfo, parse_info_network, parse_info_usernet};
 use qemu_dash::monitor::{Job, MonitorError, News};
 use qemu_dash::news::AppEvent;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -31,18 +29,7 @@ fn news(model: &mut Model, news: News) {
 }
 
 fn draw(model: &Model) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
-    terminal
-        .draw(|frame| {
-            qemu_dash::ui::render(
-                frame,
-                model,
-                Instant::now(),
-                &qemu_dash::ui::theme::Theme::COLOUR,
-            )
-        })
-        .unwrap();
-    terminal.backend().to_string()
+    crate::support::model::draw_text(model, 120, 30)
 }
 
 fn text_of(screen: &str) -> String {
@@ -171,22 +158,16 @@ fn a_change_medium_error_comes_back_into_the_prompt() {
     model.act(Action::Monitor(M::OpenMedia), Instant::now());
     model.act(Action::Monitor(M::ChangeMedium), Instant::now());
     typed(&mut model, "/nope.iso");
-    let form = model.devices.form.as_mut().unwrap();
-    // As if the job were under way (this model has no connection to send it on).
-    form.waiting = Some(
-        Job::ChangeMedium {
-            device: json!({"id": "x"}),
-            name: "cd0".into(),
-            path: String::new(),
-            format: Default::default(),
-            local: true,
-        }
-        .what(),
-    );
+    let effects = model.act(Action::Submit, Instant::now());
+    let [Effect::Monitor { job, .. }] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    assert!(matches!(job, Job::ChangeMedium { path, .. } if path == "/nope.iso"));
+    assert!(model.devices.form.as_ref().unwrap().waiting.is_some());
     news(
         &mut model,
         News::Done {
-            what: "change medium of cd0".into(),
+            job: job.clone(),
             result: Err(MonitorError::Refused("no such file: /nope.iso".into())),
         },
     );
@@ -358,17 +339,7 @@ fn every_monitor_screen_draws_at_the_smallest_and_a_large_size() {
         })),
     );
     let draw_at = |model: &Model, width, height| {
-        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal
-            .draw(|frame| {
-                qemu_dash::ui::render(
-                    frame,
-                    model,
-                    Instant::now(),
-                    &qemu_dash::ui::theme::Theme::COLOUR,
-                )
-            })
-            .unwrap();
+        crate::support::model::draw_text(model, width, height);
     };
     let screens = [
         (M::OpenConsole, None),

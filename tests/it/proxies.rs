@@ -124,18 +124,7 @@ fn connected_model() -> qemu_dash::app::Model {
 }
 
 fn draw(model: &qemu_dash::app::Model) -> String {
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 30)).unwrap();
-    terminal
-        .draw(|frame| {
-            qemu_dash::ui::render(
-                frame,
-                model,
-                Instant::now(),
-                &qemu_dash::ui::theme::Theme::COLOUR,
-            )
-        })
-        .unwrap();
-    terminal.backend().to_string()
+    crate::support::model::draw_text(model, 140, 30)
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Render tests: the model in known states drawn on a `TestBackend`, compared with reviewed
 //! snapshots (cargo insta review).
 
+use crate::support::model::draw_terminal;
 use chrono::{Local, TimeZone};
 use qemu_dash::app::keymap::Action;
 use qemu_dash::app::{ConnectionState, Model, Question, View};
@@ -11,8 +12,6 @@ use qemu_dash::news::{
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
 use qemu_dash::qmp::{Event, QemuVersion, QmpError};
 use qemu_dash::ui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
 use serde_json::json;
 use std::collections::HashMap;
@@ -158,26 +157,11 @@ fn model_in(status: &str, start: Instant) -> Model {
 }
 
 fn draw(model: &Model, now: Instant, width: u16, height: u16) -> String {
-    let terminal = draw_in(model, now, width, height, &Theme::COLOUR);
+    let terminal = draw_terminal(model, now, width, height, &Theme::COLOUR);
     if width == 0 || height == 0 {
         return String::new(); // drawn without panicking; nothing to show
     }
     terminal.backend().to_string()
-}
-
-/// The terminal after drawing `model` in `theme`: its cells keep their styles.
-fn draw_in(
-    model: &Model,
-    now: Instant,
-    width: u16,
-    height: u16,
-    theme: &Theme,
-) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|frame| qemu_dash::ui::render(frame, model, now, theme))
-        .unwrap();
-    terminal
 }
 
 #[test]
@@ -358,10 +342,7 @@ fn invisible_and_bidi_characters_never_reach_the_terminal() {
         start,
     );
     let (width, height) = (120, 34);
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|frame| qemu_dash::ui::render(frame, &model, start, &Theme::COLOUR))
-        .unwrap();
+    let terminal = draw_terminal(&model, start, width, height, &Theme::COLOUR);
     let buffer = terminal.backend().buffer();
     let text = terminal.backend().to_string();
     assert!(text.contains("web"), "{text}");
@@ -871,7 +852,7 @@ fn the_focused_panel_shows_without_colours() {
     assert!(screen.contains("┌ vCPUs"), "{screen}");
     // The mono theme (or NO_COLOR) draws the same words without a colour; the focused
     // border stays bold, the others do not.
-    let terminal = draw_in(&model, start, 100, 30, &Theme::MONO);
+    let terminal = draw_terminal(&model, start, 100, 30, &Theme::MONO);
     let buffer = terminal.backend().buffer();
     assert_eq!(terminal.backend().to_string(), screen);
     assert!(

@@ -283,14 +283,7 @@ async fn one_lost_balloon_reply_does_not_hide_the_balloon() {
 fn migration_tab(model: &mut qemu_dash::app::Model) -> String {
     model.view = qemu_dash::app::View::Devices;
     model.devices.tab = qemu_dash::app::Tab::Migration;
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
-    let now = std::time::Instant::now();
-    terminal
-        .draw(|frame| {
-            qemu_dash::ui::render(frame, model, now, &qemu_dash::ui::theme::Theme::COLOUR)
-        })
-        .unwrap();
-    terminal.backend().to_string()
+    crate::support::model::draw_text(model, 100, 30)
 }
 
 /// Applies the follower's migration news to `model` until one satisfies `done`; returns

@@ -49,8 +49,8 @@ pub struct Form {
     pub format: FormatChoice,
     /// Why the last attempt was refused (kept on screen to fix it).
     pub error: Option<String>,
-    /// The job it waits for (its [`Job::what`]); the prompt closes when it succeeds.
-    pub waiting: Option<String>,
+    /// The job it waits for; the prompt closes when it succeeds.
+    pub waiting: Option<Job>,
 }
 
 impl Form {
@@ -265,7 +265,7 @@ impl Model {
             }
         };
         form.error = None;
-        form.waiting = Some(job.what());
+        form.waiting = Some(job.clone());
         let effects = self.monitor_job(job);
         if effects.is_empty()
             && let Some(form) = self.devices.form.as_mut()
@@ -296,7 +296,7 @@ impl Model {
         }
         let AppEvent::Monitor {
             vm,
-            news: News::Done { what, result },
+            news: News::Done { job, result },
         } = event
         else {
             return;
@@ -307,7 +307,7 @@ impl Model {
         let Some(form) = self.devices.form.as_mut() else {
             return;
         };
-        if form.waiting.as_deref() != Some(what.as_str()) {
+        if form.waiting.as_ref() != Some(job) {
             return;
         }
         match result {

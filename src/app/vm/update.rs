@@ -217,7 +217,6 @@ impl Vm {
                 Err(error) => self.snapshots.error = Some(error.to_string()),
             },
             AppEvent::SnapshotProgress { progress, .. } => {
-                let name = self.display_name().to_string();
                 if let Some(job) = self.snapshots.job.as_mut() {
                     // The first report means QEMU has the job (or runs the HMP command).
                     let started = job.progress.is_none().then(|| {
@@ -226,7 +225,7 @@ impl Vm {
                             None => "HMP".to_string(),
                         };
                         Message::info(format!(
-                            "{name}: snapshot {} '{}' started ({by})",
+                            "snapshot {} '{}' started ({by})",
                             job.operation, job.tag
                         ))
                     });

@@ -1,10 +1,14 @@
 //! A connected model without QEMU or a socket: the model knows only that a VM is connected
-//! (the runtime holds the client), so keys can be driven through it and their effects read.
+//! (the runtime holds the client), so keys can be driven through it and their effects read;
+//! and drawing a model on a test backend.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use qemu_dash::app::{ConnectionState, Effect, Model};
 use qemu_dash::qmp::QemuVersion;
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockInfo};
+use qemu_dash::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 use std::time::{Duration, Instant};
 
 /// One VM, "web1", connected to QEMU 10.0.2, with a CD-ROM drive holding an ISO.
@@ -58,4 +62,27 @@ pub fn type_keys(model: &mut Model, keys: &str) -> Vec<Effect> {
     keys.chars()
         .flat_map(|c| press(model, KeyCode::Char(c)))
         .collect()
+}
+
+/// The terminal after drawing `model` at `width`x`height` in `theme`, as of `now`: its cells
+/// keep their styles.
+pub fn draw_terminal(
+    model: &Model,
+    now: Instant,
+    width: u16,
+    height: u16,
+    theme: &Theme,
+) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| qemu_dash::ui::render(frame, model, now, theme))
+        .unwrap();
+    terminal
+}
+
+/// The screen's text after drawing `model` at `width`x`height` in colour, as of now.
+pub fn draw_text(model: &Model, width: u16, height: u16) -> String {
+    draw_terminal(model, Instant::now(), width, height, &Theme::COLOUR)
+        .backend()
+        .to_string()
 }
