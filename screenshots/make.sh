@@ -317,9 +317,10 @@ shot snapshots
 quit_xterm
 
 # --- three VMs started here, watched together ------------------------------------------------
-# web-frontend runs the demo's guest (its disk busy) with a CD-ROM; its disk sits on a
-# throttle filter (4 MiB/s, a slow network disk) so that a snapshot's save lasts long enough
-# to be seen. build-cache and ci-runner-02 have no OS; one is paused from the dashboard.
+# web-frontend runs the demo's guest (its disk busy) with a CD-ROM. build-cache and
+# ci-runner-02 have no OS; one is paused from the dashboard. build-cache has 16 GiB of guest
+# RAM (untouched, so it costs the host nothing): QEMU scans every page when it saves the VM
+# state, so a snapshot save lasts about a second, long enough to be seen.
 # Each has its QMP socket in the temp dir; cleanup stops them.
 qemu=${QEMU_DASH_QEMU:-qemu-system-x86_64}
 qemu_img=${QEMU_DASH_QEMU_IMG:-qemu-img}
@@ -346,14 +347,10 @@ else
     say "no guest in $guest: every VM runs without an OS"
 fi
 fleet_vm web-frontend -m 256 -smp 2 "${os[@]}" \
-    -object throttle-group,id=slow-disk,x-bps-total=4194304 \
-    -blockdev "driver=file,node-name=web-file,filename=$fleet/web-frontend.qcow2" \
-    -blockdev driver=throttle,node-name=web-slow,throttle-group=slow-disk,file=web-file \
-    -blockdev driver=qcow2,node-name=disk0,file=web-slow \
-    -device virtio-blk-pci,drive=disk0,id=vda \
+    -drive "file=$fleet/web-frontend.qcow2,if=virtio,id=disk0" \
     -drive "if=none,id=cd0,media=cdrom,format=raw,readonly=on,file=$fleet/tools.iso" \
     -device ide-cd,drive=cd0,id=cdrom0
-fleet_vm build-cache -m 512 -smp 4 -drive "file=$fleet/build-cache.qcow2,if=virtio,id=disk0"
+fleet_vm build-cache -m 16G -smp 4 -drive "file=$fleet/build-cache.qcow2,if=virtio,id=disk0"
 fleet_vm ci-runner-02 -m 1024 -smp 2 -drive "file=$fleet/ci-runner-02.qcow2,if=virtio,id=disk0"
 for name in web-frontend build-cache ci-runner-02; do
     for _ in $(seq 100); do [[ -S $fleet/$name.qmp ]] && break; sleep 0.1; done
@@ -373,7 +370,8 @@ done
 wait_for 10 'paused' || say "no VM shows paused"
 sleep 2
 shot fleet
-# web-frontend's devices screen (its CD-ROM), then its snapshot view while a save runs.
+# web-frontend's devices screen (its CD-ROM), then build-cache's snapshot view while a save
+# runs.
 for key in slash w e b Return Return; do
     press "$key"
     sleep 0.4
@@ -383,8 +381,12 @@ wait_for 10 'Block devices' || die "web-frontend did not open"
 press m
 wait_for 10 'tools.iso' || say "the CD-ROM's medium is not shown"
 shot devices
-press Escape
-sleep 0.5
+# Back to the fleet (devices, dashboard, fleet), and open build-cache.
+for key in Escape Escape Escape slash ctrl+u b u i l d Return Return; do
+    press "$key"
+    sleep 0.4
+done
+wait_for 10 'build-cache' || say "build-cache did not open"
 press s
 sleep 1
 press c
