@@ -203,6 +203,20 @@ impl Model {
         self.vms.len() > 1
     }
 
+    /// Whether `news` brings what a user waits to see: anything but routine news, and a sample
+    /// that changes a VM's run state (the `● paused` after `p` comes with the poll that the
+    /// STOP event asked for). Call before applying it.
+    pub fn awaits(&self, news: &AppEvent) -> bool {
+        match news {
+            AppEvent::Sample { vm, sample } => self.vms.get(*vm).is_some_and(|known| {
+                known.status.as_ref().is_none_or(|status| {
+                    status.running != sample.status.running || status.status != sample.status.status
+                })
+            }),
+            _ => !news.is_routine(),
+        }
+    }
+
     /// The VM on screen.
     pub fn vm(&self) -> Option<&Vm> {
         self.vms.get(self.current)

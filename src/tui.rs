@@ -232,16 +232,17 @@ pub async fn run(
             news = collectors.next_news() => {
                 let Some(news) = news else { break };
                 let now = Instant::now();
-                let mut awaited = !news.is_routine();
+                let mut awaited = model.awaits(&news);
                 model.apply(news, now);
                 // Take everything already queued before drawing once, so a flood of events
                 // costs one frame, not one per event.
                 while let Some(more) = collectors.try_next_news() {
-                    awaited |= !more.is_routine();
+                    awaited |= model.awaits(&more);
                     model.apply(more, now);
                 }
-                // What a user waits for (the STOP after `p`, a command's result) is drawn
-                // once its burst is gathered; routine samples keep the twice-per-interval cap.
+                // What a user waits for (the STOP after `p`, a command's result, the state
+                // the next poll reads) is drawn once its burst is gathered; routine samples
+                // keep the once-per-interval cap.
                 pending_awaited |= awaited;
                 let at = if awaited {
                     now + AWAITED_GATHER
