@@ -288,3 +288,33 @@ fn a_disconnected_vm_gets_nothing_sent_and_the_user_is_told() {
     assert_eq!(type_keys(&mut model, "ry"), vec![]);
     assert_eq!(press(&mut model, KeyCode::Char('m')), vec![]);
 }
+
+#[test]
+fn a_sample_that_changes_the_run_state_is_drawn_at_once_and_others_wait() {
+    use qemu_dash::news::{HostSample, Sample};
+    let mut model = connected_model(false);
+    running(&mut model, true);
+    let sample = |running: bool| AppEvent::Sample {
+        vm: 0,
+        sample: Box::new(Sample {
+            status: StatusInfo {
+                running,
+                status: if running { "running" } else { "paused" }.into(),
+                singlestep: None,
+            },
+            vcpus: Vec::new(),
+            blocks: Vec::new(),
+            host: Ok(HostSample::default()),
+            slow: None,
+            round_trip: Duration::from_millis(1),
+        }),
+    };
+    assert!(
+        !model.awaits(&sample(true)),
+        "the same state waits for the frame cap"
+    );
+    assert!(model.awaits(&sample(false)), "● paused is drawn at once");
+    model.apply(sample(false), Instant::now());
+    assert!(!model.awaits(&sample(false)));
+    assert!(model.awaits(&sample(true)), "● running is drawn at once");
+}
