@@ -115,11 +115,7 @@ fn render_tabs(frame: &mut Frame, area: Rect, current: Tab, theme: &Theme) {
 }
 
 /// The newest `count` events named one of `names`, oldest first.
-pub(super) fn events_named<'a>(
-    vm: &'a crate::app::Vm,
-    names: &[&str],
-    count: usize,
-) -> Vec<&'a EventRecord> {
+fn events_named<'a>(vm: &'a crate::app::Vm, names: &[&str], count: usize) -> Vec<&'a EventRecord> {
     let mut found: Vec<&EventRecord> = vm
         .events
         .iter()
@@ -131,13 +127,16 @@ pub(super) fn events_named<'a>(
     found
 }
 
+/// Draws the panel `title` with the newest events named one of `names` that fit in `area`.
 pub(super) fn render_events(
     frame: &mut Frame,
     area: Rect,
     title: &str,
-    records: &[&EventRecord],
+    vm: &crate::app::Vm,
+    names: &[&str],
     theme: &Theme,
 ) {
+    let records = events_named(vm, names, usize::from(area.height.saturating_sub(2)));
     let block = panel(title, false, false, theme);
     let lines: Vec<Line> = if records.is_empty() {
         vec![Line::styled("none yet", theme.muted())]
@@ -239,12 +238,12 @@ fn render_migration(frame: &mut Frame, area: Rect, vm: &crate::app::Vm, theme: &
             panel_area,
         ),
     }
-    let height = events_area.height.saturating_sub(2) as usize;
     render_events(
         frame,
         events_area,
         "Migration events",
-        &events_named(vm, &["MIGRATION", "MIGRATION_PASS"], height),
+        vm,
+        &["MIGRATION", "MIGRATION_PASS"],
         theme,
     );
 }

@@ -1,7 +1,7 @@
 //! The hot-plug tab: devices with ids (selectable, with unplugs waiting for the guest), and
 //! the device events below.
 
-use super::{events_named, list_table, render_events, split};
+use super::{list_table, render_events, split};
 use crate::app::{Model, Vm};
 use crate::ui::columns::Column;
 use crate::ui::{panel, theme::Theme};
@@ -95,12 +95,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
             }
         }
     }
-    let height = events_area.height.saturating_sub(2) as usize;
     render_events(
         frame,
         events_area,
         "Device events (DEVICE_DELETED)",
-        &events_named(vm, &["DEVICE_DELETED"], height),
+        vm,
+        &["DEVICE_DELETED"],
         theme,
     );
 }

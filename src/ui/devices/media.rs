@@ -1,7 +1,7 @@
 //! The removable media tab: trays and media of the VM's removable block devices, with the
 //! tray events below.
 
-use super::{events_named, list_table, render_events, split};
+use super::{list_table, render_events, split};
 use crate::app::{Model, Vm};
 use crate::monitor::media;
 use crate::ui::columns::Column;
@@ -100,12 +100,12 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &The
             theme,
         );
     }
-    let height = events_area.height.saturating_sub(2) as usize;
     render_events(
         frame,
         events_area,
         "Tray events (DEVICE_TRAY_MOVED)",
-        &events_named(vm, &["DEVICE_TRAY_MOVED"], height),
+        vm,
+        &["DEVICE_TRAY_MOVED"],
         theme,
     );
 }
