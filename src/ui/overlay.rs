@@ -22,6 +22,15 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     cell
 }
 
+/// A popup over all of `area` but a margin: two columns each side, a row above and below.
+fn nearly_full(area: Rect) -> Rect {
+    centered(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    )
+}
+
 /// Draws a yes/no question, as tall as its text needs; its keys come from the key table.
 pub fn render_confirm(frame: &mut Frame, area: Rect, question: &str, keys: &Keymap, theme: &Theme) {
     let width = area.width.min(72);
@@ -129,11 +138,7 @@ pub fn render_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) 
 /// Draws the message history: every message with its time and VM, wrapped whole, newest at
 /// the bottom, scrolled up by `model.messages_scroll` messages.
 pub fn render_messages(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let popup = centered(
-        area,
-        area.width.saturating_sub(4),
-        area.height.saturating_sub(2),
-    );
+    let popup = nearly_full(area);
     frame.render_widget(Clear, popup);
     let total = model.messages.len();
     let title = if model.messages_scroll > 0 {
@@ -197,11 +202,7 @@ pub fn render_messages(frame: &mut Frame, area: Rect, model: &Model, theme: &The
 
 /// Draws one event's full data: its name, time, sentence and the data as indented JSON.
 pub fn render_event_detail(frame: &mut Frame, area: Rect, record: &EventRecord, theme: &Theme) {
-    let popup = centered(
-        area,
-        area.width.saturating_sub(4),
-        area.height.saturating_sub(2),
-    );
+    let popup = nearly_full(area);
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .border_style(theme.focused_border())
