@@ -35,21 +35,42 @@ pub fn parse_schedstat(text: &str) -> Option<(u64, u64)> {
     Some((run, wait))
 }
 
-/// `utime + stime` in ticks from a `stat` file (the command name may hold spaces and ')').
-pub fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
-    let after_name = &text[text.rfind(')')? + 1..];
-    // After the name: state is field 3 of stat(5), utime field 14, stime field 15.
-    let mut fields = after_name.split_ascii_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+/// The fields of a `/proc/<pid>/stat` file that qemu-dash reads, found in one pass (the
+/// command name may hold spaces and ')': fields are counted after its last ')'). A field
+/// the file does not have, or cannot be read as a number, is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatFields {
+    /// The state letter, field 3 ('R', 'S', 'Z'…).
+    pub state: Option<char>,
+    /// `utime + stime` in ticks, fields 14 and 15.
+    pub cpu_ticks: Option<u64>,
+    /// When the process started, in ticks after boot, field 22.
+    pub start_ticks: Option<u64>,
+    /// Resident pages, field 24.
+    pub rss_pages: Option<u64>,
 }
 
-/// When the process started, in ticks after boot (field 22 of a `stat` file).
-pub fn parse_stat_start_ticks(text: &str) -> Option<u64> {
-    let after_name = &text[text.rfind(')')? + 1..];
-    // After the name the state is field 3 of stat(5): starttime, field 22, is the 20th here.
-    after_name.split_ascii_whitespace().nth(19)?.parse().ok()
+impl StatFields {
+    /// The fields of `text`, the contents of a `stat` file.
+    pub fn parse(text: &str) -> StatFields {
+        let Some(name_end) = text.rfind(')') else {
+            return StatFields::default();
+        };
+        let number = |field: Option<&str>| field.and_then(|f| f.parse::<u64>().ok());
+        // Counted from the state (field 3 of stat(5)) as 0.
+        let mut fields = text[name_end + 1..].split_ascii_whitespace();
+        let state = fields.next().and_then(|f| f.chars().next());
+        let utime = number(fields.nth(10));
+        let stime = number(fields.next());
+        let start_ticks = number(fields.nth(6));
+        let rss_pages = number(fields.nth(1));
+        StatFields {
+            state,
+            cpu_ticks: utime.zip(stime).map(|(user, system)| user + system),
+            start_ticks,
+            rss_pages,
+        }
+    }
 }
 
 /// Seconds since boot from `/proc/uptime`.
@@ -63,27 +84,12 @@ fn process_uptime(start_ticks: u64, system_uptime: f64) -> Option<Duration> {
     (age.is_finite() && age >= 0.0).then(|| Duration::from_secs_f64(age))
 }
 
-/// The state letter from a `stat` file ('R', 'S', 'Z'…).
-pub fn parse_stat_state(text: &str) -> Option<char> {
-    text[text.rfind(')')? + 1..]
-        .split_ascii_whitespace()
-        .next()?
-        .chars()
-        .next()
-}
-
 /// True when process `pid` is gone or a zombie (it exited and only awaits its parent).
 pub fn process_exited(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => matches!(parse_stat_state(&stat), Some('Z' | 'X')),
+        Ok(stat) => matches!(StatFields::parse(&stat).state, Some('Z' | 'X')),
         Err(error) => error.kind() == std::io::ErrorKind::NotFound,
     }
-}
-
-/// Resident pages (field 24) from a `stat` file.
-pub fn parse_stat_rss_pages(text: &str) -> Option<u64> {
-    let after_name = &text[text.rfind(')')? + 1..];
-    after_name.split_ascii_whitespace().nth(21)?.parse().ok()
 }
 
 /// `VmRSS` in bytes from a `status` file.
@@ -129,9 +135,10 @@ impl HostRates {
     /// previous readings.
     pub fn update(&mut self, pid: u32, now: Instant, readings: &ProcReadings) -> HostSample {
         let elapsed = self.last.map(|last| now.duration_since(last));
-        let stat = &readings.stat;
+        let stat = StatFields::parse(&readings.stat);
         let uptime = readings.uptime.as_deref().and_then(parse_uptime);
-        let uptime = match parse_stat_start_ticks(stat)
+        let uptime = match stat
+            .start_ticks
             .zip(uptime)
             .and_then(|(start, now)| process_uptime(start, now))
         {
@@ -143,7 +150,8 @@ impl HostRates {
         };
         let rss_bytes = match &readings.status {
             Some(status) => parse_status_rss(status),
-            None => parse_stat_rss_pages(stat)
+            None => stat
+                .rss_pages
                 .zip(readings.page_size)
                 .map(|(pages, size)| pages * size),
         };
@@ -153,7 +161,7 @@ impl HostRates {
             rss_bytes,
             ..Default::default()
         };
-        let ticks = parse_stat_cpu_ticks(stat);
+        let ticks = stat.cpu_ticks;
         sample.process_cpu_seconds = ticks.map(|t| t as f64 / TICKS_PER_SECOND);
         if let (Some(elapsed), Some(prev), Some(cur)) = (elapsed, self.last_process_ticks, ticks) {
             sample.process_cpu_percent = cur
@@ -220,7 +228,11 @@ fn read_proc_file(file: &File, buffer: &mut Vec<u8>, text: &mut String) -> std::
         let read = file.read_at(buffer, 0)?;
         if read < buffer.len() {
             text.clear();
-            text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+            // procfs writes ASCII but for the command name, which may hold anything.
+            match std::str::from_utf8(&buffer[..read]) {
+                Ok(read) => text.push_str(read),
+                Err(_) => text.push_str(&String::from_utf8_lossy(&buffer[..read])),
+            }
             return Ok(());
         }
         let bigger = buffer.len() * 2;
@@ -332,21 +344,23 @@ mod tests {
         assert_eq!(parse_schedstat("123 456 7\n"), Some((123, 456)));
         assert_eq!(parse_schedstat("garbage"), None);
         let stat = "4242 (qemu-system-x86) (x) S 1 4242 4242 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 1 2 3";
-        assert_eq!(parse_stat_cpu_ticks(stat), Some(300));
-        assert_eq!(parse_stat_cpu_ticks("1 (x) S"), None);
-        assert_eq!(parse_stat_state(stat), Some('S'));
+        assert_eq!(StatFields::parse(stat).cpu_ticks, Some(300));
+        assert_eq!(StatFields::parse(stat).rss_pages, Some(3));
+        assert_eq!(StatFields::parse("1 (x) S 1 2").rss_pages, None);
+        assert_eq!(StatFields::parse("1 (x) S").cpu_ticks, None);
+        assert_eq!(StatFields::parse(stat).state, Some('S'));
         let long = "7 (q) S 1 7 7 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 12345 2 3";
-        assert_eq!(parse_stat_start_ticks(long), Some(12345));
+        assert_eq!(StatFields::parse(long).start_ticks, Some(12345));
         let full = "7 (q) S 1 7 7 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 5 0 12345 999 321 18446744073709551615";
-        assert_eq!(parse_stat_rss_pages(full), Some(321));
+        assert_eq!(StatFields::parse(full).rss_pages, Some(321));
         assert_eq!(parse_uptime("350.25 1000.0\n"), Some(350.25));
         assert_eq!(
             process_uptime(12345, 350.25),
             Some(Duration::from_secs_f64(350.25 - 123.45))
         );
         assert_eq!(process_uptime(99999, 1.0), None);
-        assert_eq!(parse_stat_state("1 (a) b) Z 0"), Some('Z'));
-        assert_eq!(parse_stat_state("garbage"), None);
+        assert_eq!(StatFields::parse("1 (a) b) Z 0").state, Some('Z'));
+        assert_eq!(StatFields::parse("garbage"), StatFields::default());
         assert!(!process_exited(std::process::id()));
         assert!(process_exited(u32::MAX));
         assert_eq!(

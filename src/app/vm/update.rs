@@ -4,12 +4,49 @@
 
 use super::{BlockRow, ConnectionState, Ending, MAX_EVENT_NAMES, Vm};
 use crate::app::Message;
-use crate::news::{AppEvent, EventKind, EventRecord, VmCommand};
+use crate::news::{AppEvent, BlockSample, EventKind, EventRecord, VmCommand};
 use chrono::Local;
 use std::collections::HashMap;
 use std::time::Instant;
 
 impl Vm {
+    /// Takes a poll's block devices, each row keeping its histories. Rows are matched by
+    /// drive id and node name: in place when the devices come in the order of the last poll
+    /// (the usual case), through a map otherwise (thousands of devices stay cheap).
+    fn update_block_rows(&mut self, blocks: Vec<BlockSample>) {
+        let in_place = self.blocks.len() == blocks.len()
+            && self.blocks.iter().zip(&blocks).all(|(row, block)| {
+                row.sample.device == block.device && row.sample.node_name == block.node_name
+            });
+        if !in_place {
+            let mut previous: HashMap<(String, Option<String>), BlockRow> = self
+                .blocks
+                .drain(..)
+                .map(|row| {
+                    let key = (row.sample.device.clone(), row.sample.node_name.clone());
+                    (key, row)
+                })
+                .collect();
+            self.blocks = blocks
+                .iter()
+                .map(|block| {
+                    previous
+                        .remove(&(block.device.clone(), block.node_name.clone()))
+                        .unwrap_or_default()
+                })
+                .collect();
+        }
+        for (row, block) in self.blocks.iter_mut().zip(blocks) {
+            if let Some(rates) = &block.rates {
+                row.read_history
+                    .push(rates.read_bytes_per_sec.round() as u64);
+                row.write_history
+                    .push(rates.write_bytes_per_sec.round() as u64);
+            }
+            row.sample = block;
+        }
+    }
+
     /// Counts one event by name, up to [`MAX_EVENT_NAMES`] names.
     fn count_event(&mut self, name: &str) {
         if let Some(count) = self.event_counts.get_mut(name) {
@@ -103,32 +140,7 @@ impl Vm {
                         self.rss_bytes = None;
                     }
                 }
-                // Rows keep their histories, found by key (thousands of devices stay cheap).
-                let mut previous: HashMap<(String, Option<String>), BlockRow> = self
-                    .blocks
-                    .drain(..)
-                    .map(|row| {
-                        (
-                            (row.sample.device.clone(), row.sample.node_name.clone()),
-                            row,
-                        )
-                    })
-                    .collect();
-                let mut rows = Vec::with_capacity(sample.blocks.len());
-                for block in sample.blocks {
-                    let mut row = previous
-                        .remove(&(block.device.clone(), block.node_name.clone()))
-                        .unwrap_or_default();
-                    if let Some(rates) = block.rates {
-                        row.read_history
-                            .push(rates.read_bytes_per_sec.round() as u64);
-                        row.write_history
-                            .push(rates.write_bytes_per_sec.round() as u64);
-                    }
-                    row.sample = block;
-                    rows.push(row);
-                }
-                self.blocks = rows;
+                self.update_block_rows(sample.blocks);
                 if let Some(slow) = sample.slow {
                     self.machine = slow.machine;
                     self.name = slow.name;
