@@ -9,19 +9,23 @@
 //! age of the (stale) figures. A closed stdout (`qemu-dash --batch | head`) ends the run
 //! quietly with status 0, as Unix tools do.
 //!
-//! Lines are serialised straight from borrowed structs (no `Value` tree) into one buffer, and
+//! Lines are written from borrowed structs by [`line::BatchLine::write`] into one buffer, and
 //! the buffer is written once the news that arrived together has been handled: one write per
 //! poll burst, not per line.
 
-use crate::app::{Model, Vm};
+use crate::app::Model;
 use crate::collect::session::WatchOptions;
 use crate::news::{AppEvent, EventRecord};
 use crate::qmp::Target;
 use crate::runtime::{Collectors, Watchlist};
 use anyhow::{Context, bail};
-use serde::Serialize;
 use std::io::Write;
 use std::time::{Duration, Instant};
+
+mod json;
+mod line;
+
+use line::batch_line;
 
 /// What a piece of news means for the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +132,7 @@ pub async fn run(
         let events = std::mem::take(pending);
         let line = batch_line(vm_state, &events, std::mem::take(missed));
         let start = out.len();
-        serde_json::to_writer(&mut out, &line).context("formatting a line")?;
+        line.write(&mut out).context("formatting a line")?;
         // What could drive a terminal is escaped (a line may end up on one).
         if let Some(text) = out.get(start..).and_then(|l| std::str::from_utf8(l).ok())
             && let std::borrow::Cow::Owned(safe) = crate::safe_text::json_line(text)
@@ -161,126 +165,4 @@ fn write_out(stdout: &std::io::Stdout, out: &mut Vec<u8>) -> std::io::Result<()>
     let written = lock.write_all(out).and_then(|()| lock.flush());
     out.clear();
     written
-}
-
-/// The JSON object for one VM at one poll, with the events since the previous line and how
-/// many more were lost to a burst (`events_missed`). Field names are documented in README.md;
-/// they come in alphabetical order.
-#[derive(Debug, Serialize)]
-pub struct BatchLine<'a> {
-    accelerator: Option<&'a str>,
-    blocks: Vec<BatchBlock<'a>>,
-    cpu_model: Option<&'a str>,
-    events: Vec<BatchEvent<'a>>,
-    events_missed: u64,
-    events_total: u64,
-    figures_age_s: Option<f64>,
-    host: BatchHost<'a>,
-    machine: Option<&'a str>,
-    memory: &'a crate::news::MemorySample,
-    name: Option<&'a str>,
-    not_answering_for_s: Option<f64>,
-    poll_problem: Option<&'a str>,
-    qemu_pid: Option<u32>,
-    qemu_uptime_s: Option<f64>,
-    qemu_version: Option<String>,
-    running: Option<bool>,
-    state: String,
-    status: Option<&'a str>,
-    target: &'a str,
-    time: String,
-    vcpus: &'a [crate::news::VcpuSample],
-}
-
-/// `host` in a batch line.
-#[derive(Debug, Serialize)]
-struct BatchHost<'a> {
-    problem: Option<&'a str>,
-    process_cpu_percent: Option<f64>,
-    rss_bytes: Option<u64>,
-}
-
-/// One of `blocks` in a batch line.
-#[derive(Debug, Serialize)]
-struct BatchBlock<'a> {
-    device: &'a str,
-    file: Option<&'a str>,
-    format: Option<&'a str>,
-    io_errors: Option<String>,
-    io_status: Option<&'a str>,
-    node_name: Option<&'a str>,
-    qdev: Option<&'a str>,
-    rates: Option<&'a crate::news::BlockRates>,
-    totals: &'a crate::qmp::types::BlockDeviceStats,
-}
-
-/// One of `events` in a batch line.
-#[derive(Debug, Serialize)]
-struct BatchEvent<'a> {
-    data: &'a serde_json::Value,
-    event: &'a str,
-    text: &'a str,
-    time: String,
-}
-
-/// The line for `vm` now, with `events` since its previous line.
-pub fn batch_line<'a>(vm: &'a Vm, events: &'a [EventRecord], events_missed: u64) -> BatchLine<'a> {
-    let status = vm.status.as_ref();
-    let media = vm.media();
-    let now = Instant::now();
-    BatchLine {
-        time: chrono::Local::now().to_rfc3339(),
-        target: &vm.target,
-        name: vm.configured_name.as_deref().or(vm.name.as_deref()),
-        qemu_version: vm.version.as_ref().map(ToString::to_string),
-        state: vm.state_word(),
-        not_answering_for_s: vm.not_answering_for(now).map(|d| d.as_secs_f64()),
-        figures_age_s: vm.stale_age(now).map(|d| d.as_secs_f64()),
-        accelerator: vm.machine.accelerator.as_deref(),
-        machine: vm.machine.machine.as_deref(),
-        cpu_model: vm.machine.cpu_model.as_deref(),
-        qemu_pid: vm.qemu_pid,
-        qemu_uptime_s: vm.qemu_uptime_now(now).map(|d| d.as_secs_f64()),
-        status: status.map(|s| s.status.as_str()),
-        running: status.map(|s| s.running),
-        vcpus: &vm.vcpus,
-        host: BatchHost {
-            process_cpu_percent: vm.process_cpu_percent,
-            rss_bytes: vm.rss_bytes,
-            problem: vm.host_problem.as_deref(),
-        },
-        memory: &vm.memory,
-        blocks: vm
-            .blocks
-            .iter()
-            .map(|row| {
-                let medium = media.of(&row.sample);
-                BatchBlock {
-                    device: &row.sample.device,
-                    node_name: row.sample.node_name.as_deref(),
-                    qdev: row.sample.qdev.as_deref(),
-                    file: medium.map(|m| m.file.as_str()),
-                    format: medium.map(|m| m.drv.as_str()),
-                    io_status: media
-                        .info_of(&row.sample)
-                        .and_then(|i| i.io_status.as_deref()),
-                    io_errors: media.io_errors(&row.sample),
-                    totals: &row.sample.totals,
-                    rates: row.sample.rates.as_ref(),
-                }
-            })
-            .collect(),
-        events: events
-            .iter()
-            .map(|e| BatchEvent {
-                time: e.time.to_rfc3339(),
-                event: &e.name,
-                text: &e.text,
-                data: &e.data,
-            })
-            .collect(),
-        events_missed,
-        events_total: vm.events_total,
-        poll_problem: vm.problem.as_deref(),
-    }
 }
