@@ -120,7 +120,7 @@ impl FleetState {
             return true;
         }
         let needle = self.filter.to_lowercase();
-        [vm.display_name(), &vm.target, &vm.state_word()]
+        [vm.display_name(), &vm.target, vm.state_word()]
             .iter()
             .any(|field| field.to_lowercase().contains(&needle))
     }

@@ -242,19 +242,17 @@ impl Vm {
 
     /// The run state word, or the connection state when there is none: what the fleet row,
     /// the filter and batch mode's `state` field say.
-    pub fn state_word(&self) -> String {
+    pub fn state_word(&self) -> &str {
         match (&self.connection, &self.status) {
-            (_, _) if self.removed => "removed".to_string(),
-            (_, _) if self.busy => BUSY.to_string(),
+            (_, _) if self.removed => "removed",
+            (_, _) if self.busy => BUSY,
             (Some(ConnectionState::Connected), _) if self.unanswered_since.is_some() => {
-                NOT_ANSWERING.to_string()
+                NOT_ANSWERING
             }
-            (Some(ConnectionState::Connected), Some(status)) => status.status.clone(),
-            (_, _) if self.ended().is_some() => {
-                self.ended().map_or("ended", Ending::word).to_string()
-            }
-            (Some(ConnectionState::Disconnected { .. }), _) => "disconnected".to_string(),
-            _ => "connecting".to_string(),
+            (Some(ConnectionState::Connected), Some(status)) => &status.status,
+            (_, _) if self.ended().is_some() => self.ended().map_or("ended", Ending::word),
+            (Some(ConnectionState::Disconnected { .. }), _) => "disconnected",
+            _ => "connecting",
         }
     }
 

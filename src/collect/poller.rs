@@ -509,6 +509,74 @@ impl PreviousBlock {
 }
 
 impl PollState {
+    /// A poll's block devices with their rates since the previous poll, keeping this poll's
+    /// counters for the next. QEMU lists the devices in the same order at every poll: each
+    /// then pairs with the previous entry at its place, and the strings move instead of being
+    /// copied; only when the list changed are the previous entries looked up by name.
+    fn block_samples(&mut self, blockstats: Vec<BlockStats>, now: Instant) -> Vec<BlockSample> {
+        let previous = std::mem::take(&mut self.previous_blocks);
+        let rates = |before: &PreviousBlock, stats: &BlockStats| {
+            BlockRates::between(&before.stats, &stats.stats, now.duration_since(before.at))
+        };
+        let in_order = previous.len() == blockstats.len()
+            && previous
+                .iter()
+                .zip(&blockstats)
+                .all(|(before, stats)| before.is(stats));
+        if in_order {
+            let mut blocks = Vec::with_capacity(blockstats.len());
+            self.previous_blocks = previous
+                .into_iter()
+                .zip(blockstats)
+                .map(|(mut kept, stats)| {
+                    let rates = rates(&kept, &stats);
+                    kept.stats = stats.stats;
+                    kept.at = now;
+                    blocks.push(BlockSample {
+                        device: stats.device,
+                        node_name: stats.node_name,
+                        qdev: stats.qdev,
+                        totals: stats.stats,
+                        rates,
+                    });
+                    kept
+                })
+                .collect();
+            return blocks;
+        }
+        let by_name: HashMap<(&str, Option<&str>), &PreviousBlock> = previous
+            .iter()
+            .map(|before| {
+                (
+                    (before.device.as_str(), before.node_name.as_deref()),
+                    before,
+                )
+            })
+            .collect();
+        let blocks = blockstats
+            .iter()
+            .map(|stats| BlockSample {
+                device: stats.device.clone(),
+                node_name: stats.node_name.clone(),
+                qdev: stats.qdev.clone(),
+                totals: stats.stats,
+                rates: by_name
+                    .get(&(stats.device.as_str(), stats.node_name.as_deref()))
+                    .and_then(|before| rates(before, stats)),
+            })
+            .collect();
+        self.previous_blocks = blockstats
+            .into_iter()
+            .map(|stats| PreviousBlock {
+                device: stats.device,
+                node_name: stats.node_name,
+                at: now,
+                stats: stats.stats,
+            })
+            .collect();
+        blocks
+    }
+
     fn new(host_source: HostSource) -> Self {
         PollState {
             host: match host_source {
@@ -573,45 +641,7 @@ impl PollState {
                     .unwrap_or_default(),
             })
             .collect();
-        // QEMU lists the devices in the same order at every poll: each is found at its place
-        // in the previous list; only when the list changed are they looked up by name.
-        let previous = std::mem::take(&mut self.previous_blocks);
-        let mut by_name: Option<HashMap<(&str, Option<&str>), &PreviousBlock>> = None;
-        let mut blocks = Vec::with_capacity(blockstats.len());
-        for (index, stats) in blockstats.iter().enumerate() {
-            let found = match previous.get(index) {
-                Some(at_place) if at_place.is(stats) => Some(at_place),
-                _ => by_name
-                    .get_or_insert_with(|| {
-                        previous
-                            .iter()
-                            .map(|p| ((p.device.as_str(), p.node_name.as_deref()), p))
-                            .collect()
-                    })
-                    .get(&(stats.device.as_str(), stats.node_name.as_deref()))
-                    .copied(),
-            };
-            let rates = found.and_then(|found| {
-                BlockRates::between(&found.stats, &stats.stats, now.duration_since(found.at))
-            });
-            blocks.push(BlockSample {
-                device: stats.device.clone(),
-                node_name: stats.node_name.clone(),
-                qdev: stats.qdev.clone(),
-                totals: stats.stats,
-                rates,
-            });
-        }
-        drop(by_name);
-        self.previous_blocks = blockstats
-            .into_iter()
-            .map(|stats| PreviousBlock {
-                device: stats.device,
-                node_name: stats.node_name,
-                at: now,
-                stats: stats.stats,
-            })
-            .collect();
+        let blocks = self.block_samples(blockstats, now);
         let slow = if with_slow {
             Some(self.poll_slow(client).await?)
         } else {

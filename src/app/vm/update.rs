@@ -119,7 +119,7 @@ impl Vm {
                 let powered_down = !self.abilities.events
                     && sample.status.status == "shutdown"
                     && self.powerdown.take().is_some();
-                self.set_status(sample.status.clone(), now);
+                self.set_status(sample.status, now);
                 self.vcpus = sample.vcpus;
                 match sample.host {
                     Ok(host) => {
