@@ -138,7 +138,7 @@ impl FleetState {
             let (x, y) = (&vms[a], &vms[b]);
             let order = match self.sort {
                 FleetColumn::Name => x.display_name().cmp(y.display_name()),
-                FleetColumn::State => x.state_word().cmp(&y.state_word()),
+                FleetColumn::State => x.state_word().cmp(y.state_word()),
                 FleetColumn::Cpu => compare_option(x.process_cpu_percent, y.process_cpu_percent),
                 FleetColumn::Memory => {
                     compare_option(x.rss_bytes.map(|b| b as f64), y.rss_bytes.map(|b| b as f64))

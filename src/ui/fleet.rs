@@ -123,7 +123,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme:
                 id,
                 [
                     format!("{mark}{name}"),
-                    format!("{} {state}", theme::state_mark(&state)),
+                    format!("{} {state}", theme::state_mark(state)),
                     format::percent(vm.process_cpu_percent),
                     vm.rss_bytes.map_or("-".to_string(), format::bytes),
                     vm.read_rate().map_or("-".to_string(), format::rate),
@@ -219,7 +219,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, now: Instant, theme:
             .map(|(at, text)| {
                 // Name and state always show: the state is the second cell.
                 if at == 1 {
-                    Cell::from(text).style(theme.run_state(&state))
+                    Cell::from(text).style(theme.run_state(state))
                 } else {
                     Cell::from(text)
                 }
