@@ -497,6 +497,8 @@ pub struct FrameReader<R> {
     read: R,
     framer: LineFramer,
     ready: std::collections::VecDeque<Frame>,
+    /// The frames of one read, before they join `ready` (kept to reuse its allocation).
+    framed: Vec<Frame>,
     buffer: Vec<u8>,
 }
 
@@ -512,6 +514,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             read,
             framer: LineFramer::new(limit),
             ready: Default::default(),
+            framed: Vec::new(),
             buffer: vec![0; FIRST_READ_BUFFER],
         }
     }
@@ -526,9 +529,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if read == 0 {
                 return Ok(None);
             }
-            let mut frames = Vec::new();
-            self.framer.feed(&self.buffer[..read], &mut frames);
-            self.ready.extend(frames);
+            self.framer.feed(&self.buffer[..read], &mut self.framed);
+            self.ready.extend(self.framed.drain(..));
             // A full buffer means more was waiting: read in bigger pieces from now on.
             if read == self.buffer.len() && self.buffer.len() < MAX_READ_BUFFER {
                 self.buffer.resize(self.buffer.len() * 2, 0);
