@@ -18,6 +18,7 @@ mod migration;
 mod mouse;
 mod overlay;
 mod scroll;
+pub mod screen;
 mod snapshots;
 pub mod theme;
 
