@@ -168,7 +168,7 @@ pub async fn run(
             let frame = crate::ui::screen::draw(&mut terminal, |frame| {
                 crate::ui::render(frame, &model, now, &theme)
             })
-                .context("drawing the dashboard")?;
+            .context("drawing the dashboard")?;
             model.page_rows = crate::ui::page_rows(&model, frame.area, now);
             clock_text_drawn = crate::ui::clock_text(&model, now);
             last_frame = now;

@@ -17,8 +17,8 @@ mod lists;
 mod migration;
 mod mouse;
 mod overlay;
-mod scroll;
 pub mod screen;
+mod scroll;
 mod snapshots;
 pub mod theme;
 
@@ -121,6 +121,11 @@ pub fn replace_unsafe_cells(buffer: &mut Buffer) {
         if let [byte] = symbol.as_bytes()
             && (0x20..0x7f).contains(byte)
         {
+            continue;
+        }
+        // One box-drawing, block or braille character (U+2500 to U+25BF, U+2800 to U+28FF,
+        // the panels' borders and charts): safe.
+        if let [0xE2, 0x94..=0x96 | 0xA0..=0xA3, _] = symbol.as_bytes() {
             continue;
         }
         if !symbol.chars().any(is_unsafe) {

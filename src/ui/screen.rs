@@ -100,20 +100,21 @@ impl<W: Write> ScreenBackend<W> {
             if is_skip(cell) {
                 continue;
             }
-            let width = width_of(cell);
+            let symbol = cell.symbol();
+            let width = width_of(cell, symbol);
             if let CellDiffOption::ForcedWidth(forced) = cell.diff_option {
                 i += usize::from(forced.get().saturating_sub(1));
-                if !same_cell(cell, before) {
+                if !same_cell(cell, symbol, before) {
                     writer.cell(position_of(area, index), cell);
                 }
                 continue;
             }
-            if matches!(cell.diff_option, CellDiffOption::None) && same_cell(cell, before) {
+            if matches!(cell.diff_option, CellDiffOption::None) && same_cell(cell, symbol, before) {
                 i += width.saturating_sub(1);
                 continue;
             }
             writer.cell(position_of(area, index), cell);
-            let before_width = width_of(before);
+            let before_width = width_of(before, before.symbol());
             if width > 1 && cell.symbol().contains('\u{FE0F}') {
                 // Some terminals leave the trailing column of an emoji presentation sequence:
                 // redraw the trailing cells that changed.
@@ -474,13 +475,13 @@ fn is_skip(cell: &Cell) -> bool {
         || (cell.skip && matches!(cell.diff_option, CellDiffOption::None))
 }
 
-/// Columns `cell` takes, as ratatui measures them, or 1 for a symbol that takes at most one
-/// column (0 and 1 lead to the same decisions in the diff): ASCII, two-byte UTF-8 (below
-/// U+0800, no wide character), box drawing, block elements and braille, most of a dashboard,
-/// are known without a lookup.
-fn width_of(cell: &Cell) -> usize {
+/// Columns `cell` (whose symbol is `symbol`) takes, as ratatui measures them, or 1 for a
+/// symbol that takes at most one column (0 and 1 lead to the same decisions in the diff):
+/// ASCII, two-byte UTF-8 (below U+0800, no wide character), box drawing, block elements and
+/// braille, most of a dashboard, are known without a lookup.
+fn width_of(cell: &Cell, symbol: &str) -> usize {
     let narrow = matches!(
-        cell.symbol().as_bytes(),
+        symbol.as_bytes(),
         [..=0xDF, ..] | [0xE2, 0x94 | 0x95 | 0xA0..=0xA3, _] | [0xE2, 0x96, ..=0x9F]
     );
     if narrow && !matches!(cell.diff_option, CellDiffOption::ForcedWidth(_)) {
@@ -490,17 +491,25 @@ fn width_of(cell: &Cell) -> usize {
     }
 }
 
-/// `a == b` for cells (ratatui's `Cell::eq`), the cheap fields first: most cells of a frame
-/// are compared equal.
+/// `a == b` for cells (ratatui's `Cell::eq`; `symbol` is `a`'s), the cheap fields first:
+/// most cells of a frame compare equal.
 #[allow(deprecated)]
-fn same_cell(a: &Cell, b: &Cell) -> bool {
-    a.fg == b.fg
-        && a.bg == b.bg
-        && a.modifier == b.modifier
-        && a.underline_color == b.underline_color
-        && a.diff_option == b.diff_option
+fn same_cell(a: &Cell, symbol: &str, b: &Cell) -> bool {
+    a.modifier == b.modifier
         && a.skip == b.skip
-        && a.symbol().as_bytes() == b.symbol().as_bytes()
+        && a.diff_option == b.diff_option
+        && a.fg == b.fg
+        && a.bg == b.bg
+        && a.underline_color == b.underline_color
+        && same_symbol(symbol.as_bytes(), b.symbol().as_bytes())
+}
+
+/// `a == b`, one-byte symbols (most cells) without a call to `memcmp`.
+fn same_symbol(a: &[u8], b: &[u8]) -> bool {
+    match (a, b) {
+        ([x], [y]) => x == y,
+        _ => a == b,
+    }
 }
 
 fn position_of(area: Rect, index: usize) -> Position {
