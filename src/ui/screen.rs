@@ -92,30 +92,38 @@ impl<W: Write> ScreenBackend<W> {
         let cells = &next.content;
         let shown = &self.shown.content;
         let len = cells.len().min(shown.len());
-        let mut i = 0;
-        while i < len {
-            let (cell, before) = (&cells[i], &shown[i]);
-            let index = i;
-            i += 1;
-            if is_skip(cell) {
+        // Cells before this index are the trailing columns of a wide character: passed over.
+        let mut resume = 0;
+        for (index, (cell, before)) in cells.iter().zip(shown).enumerate() {
+            if index < resume {
+                continue;
+            }
+            let plain = matches!(cell.diff_option, CellDiffOption::None);
+            #[allow(deprecated)]
+            if plain && cell.skip {
                 continue;
             }
             let symbol = cell.symbol();
-            let width = width_of(cell, symbol);
-            if let CellDiffOption::ForcedWidth(forced) = cell.diff_option {
-                i += usize::from(forced.get().saturating_sub(1));
-                if !same_cell(cell, symbol, before) {
-                    writer.cell(position_of(area, index), cell);
-                }
+            // Most cells: unchanged, and one column wide.
+            if plain && same_cell(cell, symbol, before) {
+                resume = index + width_of(cell, symbol);
                 continue;
             }
-            if matches!(cell.diff_option, CellDiffOption::None) && same_cell(cell, symbol, before) {
-                i += width.saturating_sub(1);
-                continue;
+            match cell.diff_option {
+                CellDiffOption::Skip => continue,
+                CellDiffOption::ForcedWidth(forced) => {
+                    resume = index + usize::from(forced.get());
+                    if !same_cell(cell, symbol, before) {
+                        writer.cell(position_of(area, index), cell);
+                    }
+                    continue;
+                }
+                CellDiffOption::None | CellDiffOption::AlwaysUpdate => {}
             }
             writer.cell(position_of(area, index), cell);
+            let width = width_of(cell, symbol);
             let before_width = width_of(before, before.symbol());
-            if width > 1 && cell.symbol().contains('\u{FE0F}') {
+            if width > 1 && symbol.contains('\u{FE0F}') {
                 // Some terminals leave the trailing column of an emoji presentation sequence:
                 // redraw the trailing cells that changed.
                 let end = (index + width).min(len);
@@ -124,9 +132,9 @@ impl<W: Write> ScreenBackend<W> {
                         writer.cell(position_of(area, j), &cells[j]);
                     }
                 }
-                i = end;
+                resume = end;
             } else if width > 1 {
-                i += width - 1;
+                resume = index + width;
             } else if before_width > width
                 && (before.bg != Color::Reset || before.modifier.intersects(VISIBLE_ON_BLANK))
             {
@@ -137,7 +145,7 @@ impl<W: Write> ScreenBackend<W> {
                         writer.cell(position_of(area, j), &cells[j]);
                     }
                 }
-                i = end;
+                resume = end;
             }
         }
         writer.finish();
