@@ -127,9 +127,10 @@ impl<W: Write> ScreenBackend<W> {
                 // Some terminals leave the trailing column of an emoji presentation sequence:
                 // redraw the trailing cells that changed.
                 let end = (index + width).min(len);
-                for j in index + 1..end {
-                    if !is_skip(&cells[j]) && cells[j].symbol() != shown[j].symbol() {
-                        writer.cell(position_of(area, j), &cells[j]);
+                let trailing = cells.iter().zip(shown).enumerate();
+                for (j, (cell, before)) in trailing.take(end).skip(index + 1) {
+                    if !is_skip(cell) && cell.symbol() != before.symbol() {
+                        writer.cell(position_of(area, j), cell);
                     }
                 }
                 resume = end;
@@ -140,9 +141,9 @@ impl<W: Write> ScreenBackend<W> {
             {
                 // The wide character this replaces styled its trailing columns: redraw them.
                 let end = (index + before_width).min(len);
-                for j in index + 1..end {
-                    if !is_skip(&cells[j]) {
-                        writer.cell(position_of(area, j), &cells[j]);
+                for (j, cell) in cells.iter().enumerate().take(end).skip(index + 1) {
+                    if !is_skip(cell) {
+                        writer.cell(position_of(area, j), cell);
                     }
                 }
                 resume = end;

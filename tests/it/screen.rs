@@ -197,7 +197,7 @@ fn palette(frame: &mut Frame, round: usize) {
             .map(|(column, modifier)| {
                 let bg = named[(row + column + round) % named.len()];
                 let underline = named[(row * 3 + column + round) % named.len()];
-                let text = if (row + column + round) % 4 == 0 {
+                let text = if (row + column + round).is_multiple_of(4) {
                     "漢字"
                 } else {
                     "ab"
@@ -214,7 +214,11 @@ fn palette(frame: &mut Frame, round: usize) {
             .collect();
         lines.push(Line::from(spans));
     }
-    let emoji = if round % 2 == 0 { "☀\u{fe0f}x" } else { "yz" };
+    let emoji = if round.is_multiple_of(2) {
+        "☀\u{fe0f}x"
+    } else {
+        "yz"
+    };
     lines.push(Line::styled(emoji, Style::new().bg(Color::Blue)));
     frame.render_widget(Paragraph::new(lines), frame.area());
     if round % 3 != 2 {
