@@ -4,9 +4,9 @@
 //! shows in one pass of its own (ratatui's `Terminal::draw` would compare every cell again,
 //! measuring each one's width). The bytes are those crossterm writes (`CrosstermBackend`):
 //! a cursor move only where a change does not follow the previous one, SGR for modifier and
-//! colour changes, every attribute and colour reset at the end. Everything but drawing and
-//! flushing (size, clearing, cursor queries) is crossterm's. This module owns no state of
-//! the dashboard and draws nothing itself.
+//! colour changes, every attribute and colour reset at the end. Showing, hiding and placing
+//! the cursor are queued with the frame; sizes, clearing and cursor queries are crossterm's.
+//! This module owns no state of the dashboard and draws nothing itself.
 
 use crossterm::style::Colored;
 use ratatui::Terminal;
@@ -246,6 +246,8 @@ impl<W: Write> Backend for ScreenBackend<W> {
         Ok(())
     }
 
+    // The cursor's visibility and place are queued after the frame's cells and sent with
+    // them on `flush`, as `Terminal::draw` does right after drawing.
     fn hide_cursor(&mut self) -> io::Result<()> {
         self.out.extend_from_slice(b"\x1b[?25l");
         Ok(())
