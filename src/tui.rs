@@ -131,7 +131,7 @@ pub async fn run(
         .context("installing a SIGTSTP handler")?;
     let mut resumed = signal(SignalKind::from_raw(signal_hook::consts::SIGCONT))
         .context("installing a SIGCONT handler")?;
-    let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+    let mut terminal = crate::ui::screen::init().context("setting up the terminal")?;
     let _guard = TerminalGuard { mouse };
     enable_paste().context("setting up the terminal")?;
     if mouse {
@@ -165,9 +165,10 @@ pub async fn run(
         }
         if dirty {
             let now = Instant::now();
-            let frame = terminal
-                .draw(|frame| crate::ui::render(frame, &model, now, &theme))
-                .context("drawing the dashboard")?;
+            let frame = crate::ui::screen::draw(&mut terminal, |frame| {
+                crate::ui::render(frame, &model, now, &theme)
+            })
+            .context("drawing the dashboard")?;
             model.page_rows = crate::ui::page_rows(&model, frame.area, now);
             clock_text_drawn = crate::ui::clock_text(&model, now);
             last_frame = now;
@@ -315,9 +316,11 @@ fn is_suspend(key: &KeyEvent) -> bool {
 
 /// Gives the terminal back (normal screen, cooked mode, cursor) and stops the process, as a
 /// shell expects of Ctrl-Z; once continued, takes the terminal again.
-fn suspend(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
+fn suspend(terminal: &mut crate::ui::screen::ScreenTerminal, mouse: bool) -> anyhow::Result<()> {
     give_back(mouse);
     let _ = terminal.show_cursor();
+    // The backend sends what it queued (here, showing the cursor) when flushed.
+    let _ = ratatui::backend::Backend::flush(terminal.backend_mut());
     // SIGSTOP rather than SIGTSTP, whose handler is ours: the shell sees the job stopped.
     signal_hook::low_level::raise(signal_hook::consts::SIGSTOP).context("stopping the process")?;
     retake(terminal, mouse)
@@ -326,7 +329,7 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Resu
 /// After a stop, by Ctrl-Z or by a SIGSTOP from elsewhere: the shell may have put the terminal
 /// in cooked mode and written over the screen. Raw mode, the alternate screen, a blank screen,
 /// and the next frame draws every cell.
-fn retake(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Result<()> {
+fn retake(terminal: &mut crate::ui::screen::ScreenTerminal, mouse: bool) -> anyhow::Result<()> {
     use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen};
     // crossterm does nothing when asked for raw mode it believes is on: switch it off first.
     let _ = crossterm::terminal::disable_raw_mode();
@@ -344,8 +347,8 @@ fn retake(terminal: &mut ratatui::DefaultTerminal, mouse: bool) -> anyhow::Resul
         crossterm::execute!(std::io::stdout(), EnableMouseCapture)
             .context("setting up the terminal again")?;
     }
-    // Both buffers blank, like the screen: the next frame is drawn in full.
-    terminal.swap_buffers();
+    // Blank, like the screen: the next frame is drawn in full.
+    terminal.backend_mut().screen_cleared();
     Ok(())
 }
 

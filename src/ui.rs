@@ -17,6 +17,7 @@ mod lists;
 mod migration;
 mod mouse;
 mod overlay;
+pub mod screen;
 mod scroll;
 mod snapshots;
 pub mod theme;
@@ -120,6 +121,11 @@ pub fn replace_unsafe_cells(buffer: &mut Buffer) {
         if let [byte] = symbol.as_bytes()
             && (0x20..0x7f).contains(byte)
         {
+            continue;
+        }
+        // One box-drawing, block or braille character (U+2500 to U+25BF, U+2800 to U+28FF,
+        // the panels' borders and charts): safe.
+        if let [0xE2, 0x94..=0x96 | 0xA0..=0xA3, _] = symbol.as_bytes() {
             continue;
         }
         if !symbol.chars().any(is_unsafe) {
@@ -327,6 +333,39 @@ pub fn panel(title: &str, focused: bool, stale: bool, theme: &Theme) -> Block<'s
         block.style(theme.stale())
     } else {
         block.style(Style::new())
+    }
+}
+
+/// Draws `block`, a bordered panel from [`panel`], on `area`, on blank cells. A panel
+/// without a style of its own (`styled` false: not stale) changes only its border cells, so
+/// only those are written: the block is rendered on a three-row strip (top border and titles,
+/// one row of sides, bottom border and titles) whose rows are copied to the panel's edges,
+/// where ratatui's `Block::render` would also set the panel's empty style on every cell
+/// inside (a quarter of a frame's rendering at 240x67).
+pub fn render_panel(frame: &mut Frame, block: Block, area: Rect, styled: bool) {
+    let buf = frame.buffer_mut();
+    let area = area.intersection(buf.area);
+    if styled || area.width < 2 || area.height < 3 {
+        frame.render_widget(block, area);
+        return;
+    }
+    let strip_area = Rect::new(0, 0, area.width, 3);
+    let mut strip = Buffer::empty(strip_area);
+    ratatui::widgets::Widget::render(block, strip_area, &mut strip);
+    let width = usize::from(area.width);
+    let (top, sides, bottom) = (
+        &strip.content[..width],
+        &strip.content[width..2 * width],
+        &strip.content[2 * width..],
+    );
+    let first = buf.index_of(area.x, area.y);
+    buf.content[first..first + width].clone_from_slice(top);
+    let last = buf.index_of(area.x, area.bottom() - 1);
+    buf.content[last..last + width].clone_from_slice(bottom);
+    for y in area.y + 1..area.bottom() - 1 {
+        let row = buf.index_of(area.x, y);
+        buf.content[row].clone_from(&sides[0]);
+        buf.content[row + width - 1].clone_from(&sides[width - 1]);
     }
 }
 

@@ -1,6 +1,6 @@
 //! Rendering cost: time per frame of `ui::render` with full histories (every sparkline full,
 //! the event log full, four vCPUs, three disks), at 80x24 and 240x67, and the bytes a frame
-//! writes through the real backend (crossterm, into a byte-counting sink).
+//! writes through the dashboard's backend (`ui::screen`, into a byte-counting sink).
 //!
 //! Three cases per size: `render` (the pure `ui::render` into a frame, no diff, no output),
 //! `idle frame` (a full `Terminal::draw` when only the clock moved: the header's
@@ -16,7 +16,8 @@ use qemu_dash::news::{BlockSample, MemorySample, Sample, SlowSample, VcpuSample}
 use qemu_dash::news::{HostSample, VcpuHost};
 use qemu_dash::qmp::types::{BlockDeviceInfo, BlockDeviceStats, BlockInfo, StatusInfo};
 use qemu_dash::qmp::{Event, QemuVersion};
-use ratatui::backend::{CrosstermBackend, TestBackend};
+use qemu_dash::ui::screen::{self, ScreenBackend};
+use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde_json::json;
@@ -263,8 +264,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         let sink = CountingSink::default();
         let written = sink.bytes.clone();
-        let mut terminal = Terminal::with_options(CrosstermBackend::new(sink), options)?;
-        terminal.draw(|frame| {
+        let mut terminal = Terminal::with_options(ScreenBackend::new(sink), options)?;
+        screen::draw(&mut terminal, |frame| {
             qemu_dash::ui::render(frame, &model, start, &qemu_dash::ui::theme::Theme::COLOUR)
         })?;
         let full_frame_bytes = written.swap(0, Ordering::Relaxed) as usize;
@@ -288,7 +289,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 written.store(0, Ordering::Relaxed);
                 let cpu0 = cpu::self_ns();
                 let began = Instant::now();
-                terminal.draw(|frame| {
+                screen::draw(&mut terminal, |frame| {
                     qemu_dash::ui::render(frame, &model, now, &qemu_dash::ui::theme::Theme::COLOUR)
                 })?;
                 timing.frames.push(began.elapsed().as_secs_f64() * 1e6);

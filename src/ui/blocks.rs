@@ -128,7 +128,7 @@ pub fn render(
         ));
     }
     let inner = block.inner(area);
-    frame.render_widget(block, area);
+    super::render_panel(frame, block, area, stale.is_some());
     if vm.blocks.is_empty() {
         frame.render_widget(
             Paragraph::new("no block devices").style(theme.muted()),

@@ -52,7 +52,7 @@ pub fn render_cpus(
             theme,
         ));
     }
-    frame.render_widget(block, area);
+    super::render_panel(frame, block, area, stale.is_some());
     if let Some(problem) = &vm.host_problem {
         frame.render_widget(
             Paragraph::new(format!("host CPU unavailable: {problem}"))

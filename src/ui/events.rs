@@ -84,7 +84,7 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, theme: &The
         return;
     }
     let inner = block.inner(area);
-    frame.render_widget(block, area);
+    super::render_panel(frame, block, area, false);
     if let Some(why) = lacking {
         frame.render_widget(Paragraph::new(Line::styled(why, theme.muted())), inner);
     }

@@ -25,6 +25,7 @@ mod qmp_fake;
 mod qmp_real;
 mod reliability;
 mod render;
+mod screen;
 mod snapshot_e2e;
 mod snapshot_fake;
 mod snapshot_real;

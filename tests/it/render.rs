@@ -17,7 +17,8 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-fn sample(status: &str, tick: u64) -> Sample {
+/// A poll's sample of a VM in `status`, its figures moving with `tick`.
+pub fn sample(status: &str, tick: u64) -> Sample {
     let mut vcpus = HashMap::new();
     vcpus.insert(
         4242,
@@ -104,7 +105,7 @@ fn event(name: &str, data: serde_json::Value, second: u32) -> AppEvent {
 }
 
 /// A model that has seen a few polls and events of a VM now in `status`.
-fn model_in(status: &str, start: Instant) -> Model {
+pub fn model_in(status: &str, start: Instant) -> Model {
     let mut model = Model::new(
         vec!["unix:/run/web1.qmp".into()],
         Duration::from_secs(1),
