@@ -21,13 +21,14 @@ use crate::runtime::{Collectors, Watchlist};
 use crate::ui::theme::Theme;
 use anyhow::Context;
 use crossterm::event::{
-    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyCode, KeyEvent,
-    KeyEventKind, KeyModifiers,
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind,
+    KeyModifiers,
 };
-use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
+
+mod input;
 
 /// How long routine news (samples) waits for the rest of its poll round before it is drawn.
 const NEWS_GATHER: Duration = Duration::from_millis(8);
@@ -143,7 +144,7 @@ pub async fn run(
         panic!("panic forced by QEMU_DASH_TEST_PANIC");
     }
     let mut log_reports = options.event_log.as_ref().and_then(|log| log.reports());
-    let mut keys = EventStream::new();
+    let mut keys = input::Input::start().context("reading the terminal")?;
     let mut tick = tokio::time::interval(CLOCK_TICK);
     let mut dirty = true;
     // What the clock alone changes on screen, as of the last frame (see `ui::clock_text`).
