@@ -73,6 +73,15 @@ pub fn put_line(buf: &mut Buffer, area: Rect, line: &Line) -> u16 {
     x - area.x
 }
 
+/// Writes `lines` on the rows of `area`, one a row from the top, as far as `area` goes: the
+/// cells a `Paragraph` of left-aligned lines (no block, wrap or style of its own) would draw,
+/// through [`put_line`] rather than a paragraph's layout of every line.
+pub fn put_lines(buf: &mut Buffer, area: Rect, lines: &[Line]) {
+    for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
+        put_line(buf, Rect { y, height: 1, ..area }, line);
+    }
+}
+
 /// Everything [`render`] shows that changes with the clock alone (the model unchanged): each
 /// VM's time in its state, time since it ended or stopped answering, QEMU's uptime, the age
 /// of stale figures, an unplug's wait, and which message the footer shows (messages expire).
