@@ -31,6 +31,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
+use std::cell::RefCell;
 use std::time::Instant;
 use theme::Theme;
 
@@ -345,22 +346,53 @@ pub fn panel(title: &str, focused: bool, stale: bool, theme: &Theme) -> Block<'s
     }
 }
 
+/// Panels' strips kept between frames: at most this many (a screen shows a handful).
+const KEPT_STRIPS: usize = 8;
+
+thread_local! {
+    /// The strips [`render_panel`] rendered lately, with the block and width each was
+    /// rendered from: a panel whose block (titles, styles) and width did not change since a
+    /// frame before is copied from its strip rather than rendered again.
+    static PANEL_STRIPS: RefCell<Vec<(Block<'static>, Buffer)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Draws `block`, a bordered panel from [`panel`], on `area`, on blank cells. A panel
 /// without a style of its own (`styled` false: not stale) changes only its border cells, so
 /// only those are written: the block is rendered on a three-row strip (top border and titles,
 /// one row of sides, bottom border and titles) whose rows are copied to the panel's edges,
 /// where ratatui's `Block::render` would also set the panel's empty style on every cell
-/// inside (a quarter of a frame's rendering at 240x67).
-pub fn render_panel(frame: &mut Frame, block: Block, area: Rect, styled: bool) {
+/// inside (a quarter of a frame's rendering at 240x67). The strip is kept for the next frames
+/// (see [`PANEL_STRIPS`]): most panels' borders and titles do not change from one to the next.
+pub fn render_panel(frame: &mut Frame, block: Block<'static>, area: Rect, styled: bool) {
     let buf = frame.buffer_mut();
     let area = area.intersection(buf.area);
     if styled || area.width < 2 || area.height < 3 {
         frame.render_widget(block, area);
         return;
     }
-    let strip_area = Rect::new(0, 0, area.width, 3);
-    let mut strip = Buffer::empty(strip_area);
-    ratatui::widgets::Widget::render(block, strip_area, &mut strip);
+    PANEL_STRIPS.with_borrow_mut(|strips| {
+        let kept = strips
+            .iter()
+            .position(|(kept, strip)| strip.area.width == area.width && *kept == block);
+        let strip = match kept {
+            Some(index) => &strips[index].1,
+            None => {
+                let strip_area = Rect::new(0, 0, area.width, 3);
+                let mut strip = Buffer::empty(strip_area);
+                ratatui::widgets::Widget::render(&block, strip_area, &mut strip);
+                if strips.len() == KEPT_STRIPS {
+                    strips.remove(0);
+                }
+                strips.push((block, strip));
+                &strips[strips.len() - 1].1
+            }
+        };
+        copy_strip(buf, area, strip);
+    });
+}
+
+/// Copies a panel's strip (see [`render_panel`]) to the edges of `area`, `strip`'s width.
+fn copy_strip(buf: &mut Buffer, area: Rect, strip: &Buffer) {
     let width = usize::from(area.width);
     let (top, sides, bottom) = (
         &strip.content[..width],
