@@ -79,7 +79,15 @@ pub fn put_line(buf: &mut Buffer, area: Rect, line: &Line) -> u16 {
 /// through [`put_line`] rather than a paragraph's layout of every line.
 pub fn put_lines(buf: &mut Buffer, area: Rect, lines: &[Line]) {
     for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
-        put_line(buf, Rect { y, height: 1, ..area }, line);
+        put_line(
+            buf,
+            Rect {
+                y,
+                height: 1,
+                ..area
+            },
+            line,
+        );
     }
 }
 
@@ -422,5 +430,43 @@ pub fn right_aligned(area: Rect, width: usize) -> Rect {
         x: area.x + area.width - width,
         width,
         ..area
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    /// A panel drawn again with another title or width shows what `Block::render` draws for
+    /// it, not the strip kept from the frame before.
+    #[test]
+    fn a_panel_drawn_again_with_another_title_or_width_shows_the_new_one() {
+        let theme = Theme::COLOUR;
+        let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
+        for (title, focused, width) in [
+            ("first", false, 30),
+            ("second", false, 30),
+            ("second", true, 30),
+            ("second", true, 24),
+            ("first", false, 30),
+        ] {
+            let area = Rect::new(2, 1, width, 5);
+            let shown = terminal
+                .draw(|frame| {
+                    render_panel(frame, panel(title, focused, false, &theme), area, false)
+                })
+                .unwrap()
+                .buffer
+                .clone();
+            let mut expected = Buffer::empty(shown.area);
+            ratatui::widgets::Widget::render(
+                panel(title, focused, false, &theme),
+                area,
+                &mut expected,
+            );
+            assert_eq!(shown, expected, "{title} focused {focused} width {width}");
+        }
     }
 }

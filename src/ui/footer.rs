@@ -170,7 +170,11 @@ pub fn key_hints(model: &Model, width: u16, theme: &Theme) -> Line<'static> {
 
 /// Draws the key hints of the current mode.
 pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    super::put_line(frame.buffer_mut(), area, &key_hints(model, area.width, theme));
+    super::put_line(
+        frame.buffer_mut(),
+        area,
+        &key_hints(model, area.width, theme),
+    );
 }
 
 #[cfg(test)]
