@@ -31,6 +31,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
+use std::cell::RefCell;
 use std::time::Instant;
 use theme::Theme;
 
@@ -71,6 +72,23 @@ pub fn put_line(buf: &mut Buffer, area: Rect, line: &Line) -> u16 {
         }
     }
     x - area.x
+}
+
+/// Writes `lines` on the rows of `area`, one a row from the top, as far as `area` goes: the
+/// cells a `Paragraph` of left-aligned lines (no block, wrap or style of its own) would draw,
+/// through [`put_line`] rather than a paragraph's layout of every line.
+pub fn put_lines(buf: &mut Buffer, area: Rect, lines: &[Line]) {
+    for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
+        put_line(
+            buf,
+            Rect {
+                y,
+                height: 1,
+                ..area
+            },
+            line,
+        );
+    }
 }
 
 /// Everything [`render`] shows that changes with the clock alone (the model unchanged): each
@@ -336,22 +354,53 @@ pub fn panel(title: &str, focused: bool, stale: bool, theme: &Theme) -> Block<'s
     }
 }
 
+/// Panels' strips kept between frames: at most this many (a screen shows a handful).
+const KEPT_STRIPS: usize = 8;
+
+thread_local! {
+    /// The strips [`render_panel`] rendered lately, with the block and width each was
+    /// rendered from: a panel whose block (titles, styles) and width did not change since a
+    /// frame before is copied from its strip rather than rendered again.
+    static PANEL_STRIPS: RefCell<Vec<(Block<'static>, Buffer)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Draws `block`, a bordered panel from [`panel`], on `area`, on blank cells. A panel
 /// without a style of its own (`styled` false: not stale) changes only its border cells, so
 /// only those are written: the block is rendered on a three-row strip (top border and titles,
 /// one row of sides, bottom border and titles) whose rows are copied to the panel's edges,
 /// where ratatui's `Block::render` would also set the panel's empty style on every cell
-/// inside (a quarter of a frame's rendering at 240x67).
-pub fn render_panel(frame: &mut Frame, block: Block, area: Rect, styled: bool) {
+/// inside (a quarter of a frame's rendering at 240x67). The strip is kept for the next frames
+/// (see [`PANEL_STRIPS`]): most panels' borders and titles do not change from one to the next.
+pub fn render_panel(frame: &mut Frame, block: Block<'static>, area: Rect, styled: bool) {
     let buf = frame.buffer_mut();
     let area = area.intersection(buf.area);
     if styled || area.width < 2 || area.height < 3 {
         frame.render_widget(block, area);
         return;
     }
-    let strip_area = Rect::new(0, 0, area.width, 3);
-    let mut strip = Buffer::empty(strip_area);
-    ratatui::widgets::Widget::render(block, strip_area, &mut strip);
+    PANEL_STRIPS.with_borrow_mut(|strips| {
+        let kept = strips
+            .iter()
+            .position(|(kept, strip)| strip.area.width == area.width && *kept == block);
+        let strip = match kept {
+            Some(index) => &strips[index].1,
+            None => {
+                let strip_area = Rect::new(0, 0, area.width, 3);
+                let mut strip = Buffer::empty(strip_area);
+                ratatui::widgets::Widget::render(&block, strip_area, &mut strip);
+                if strips.len() == KEPT_STRIPS {
+                    strips.remove(0);
+                }
+                strips.push((block, strip));
+                &strips[strips.len() - 1].1
+            }
+        };
+        copy_strip(buf, area, strip);
+    });
+}
+
+/// Copies a panel's strip (see [`render_panel`]) to the edges of `area`, `strip`'s width.
+fn copy_strip(buf: &mut Buffer, area: Rect, strip: &Buffer) {
     let width = usize::from(area.width);
     let (top, sides, bottom) = (
         &strip.content[..width],
@@ -381,5 +430,43 @@ pub fn right_aligned(area: Rect, width: usize) -> Rect {
         x: area.x + area.width - width,
         width,
         ..area
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    /// A panel drawn again with another title or width shows what `Block::render` draws for
+    /// it, not the strip kept from the frame before.
+    #[test]
+    fn a_panel_drawn_again_with_another_title_or_width_shows_the_new_one() {
+        let theme = Theme::COLOUR;
+        let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
+        for (title, focused, width) in [
+            ("first", false, 30),
+            ("second", false, 30),
+            ("second", true, 30),
+            ("second", true, 24),
+            ("first", false, 30),
+        ] {
+            let area = Rect::new(2, 1, width, 5);
+            let shown = terminal
+                .draw(|frame| {
+                    render_panel(frame, panel(title, focused, false, &theme), area, false)
+                })
+                .unwrap()
+                .buffer
+                .clone();
+            let mut expected = Buffer::empty(shown.area);
+            ratatui::widgets::Widget::render(
+                panel(title, focused, false, &theme),
+                area,
+                &mut expected,
+            );
+            assert_eq!(shown, expected, "{title} focused {focused} width {width}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::symbols;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::widgets::Sparkline;
 use std::time::Duration;
 
 /// Rows from which a history is drawn as a chart with axes rather than a sparkline.
@@ -111,7 +111,7 @@ pub fn render(frame: &mut Frame, area: Rect, series: &Series, interval: Duration
         Span::styled(head, series.style),
         Span::styled(if fits { peak_text } else { String::new() }, theme.muted()),
     ]);
-    frame.render_widget(Paragraph::new(line), figures);
+    super::put_line(frame.buffer_mut(), figures, &line);
     if plot.height == 0 {
         return;
     }

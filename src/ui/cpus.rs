@@ -187,7 +187,9 @@ pub fn render_memory(frame: &mut Frame, area: Rect, vm: &Vm, stale: Option<&str>
             theme.muted(),
         ));
     }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    let inner = block.inner(area);
+    super::render_panel(frame, block, area, stale.is_some());
+    super::put_lines(frame.buffer_mut(), inner, &lines);
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use crate::app::{Model, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use std::time::Instant;
 
 /// The most lines the message line grows to.
@@ -128,7 +127,7 @@ pub fn render_message(frame: &mut Frame, area: Rect, model: &Model, now: Instant
         }
         None => vec![Line::default()],
     };
-    frame.render_widget(Paragraph::new(lines), area);
+    super::put_lines(frame.buffer_mut(), area, &lines);
 }
 
 /// The key hints of the current mode that fit in `width` columns: the key table's footer
@@ -171,7 +170,11 @@ pub fn key_hints(model: &Model, width: u16, theme: &Theme) -> Line<'static> {
 
 /// Draws the key hints of the current mode.
 pub fn render_keys(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    frame.render_widget(Paragraph::new(key_hints(model, area.width, theme)), area);
+    super::put_line(
+        frame.buffer_mut(),
+        area,
+        &key_hints(model, area.width, theme),
+    );
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use crate::format;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use std::time::Instant;
 
 /// " (last known: paused)": the state the figures on screen are from, when they are stale.
@@ -172,9 +171,10 @@ pub fn render(frame: &mut Frame, area: Rect, model: &Model, vm: &Vm, now: Instan
         format!("every {}", format::seconds(model.interval)),
     ));
     second.push(muted(8, vm.target.clone()));
-    frame.render_widget(
-        Paragraph::new(vec![fit(first, width), fit(second, width)]),
+    super::put_lines(
+        frame.buffer_mut(),
         area,
+        &[fit(first, width), fit(second, width)],
     );
 }
 

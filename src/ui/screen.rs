@@ -98,13 +98,16 @@ impl<W: Write> ScreenBackend<W> {
             if index < resume {
                 continue;
             }
+            // Most cells: unchanged, plain, and one column wide.
+            if unchanged_narrow(cell, before) {
+                continue;
+            }
             let plain = matches!(cell.diff_option, CellDiffOption::None);
             #[allow(deprecated)]
             if plain && cell.skip {
                 continue;
             }
             let symbol = cell.symbol();
-            // Most cells: unchanged, and one column wide.
             if plain && same_cell(cell, symbol, before) {
                 resume = index + width_of(cell, symbol);
                 continue;
@@ -487,19 +490,42 @@ fn is_skip(cell: &Cell) -> bool {
 }
 
 /// Columns `cell` (whose symbol is `symbol`) takes, as ratatui measures them, or 1 for a
-/// symbol that takes at most one column (0 and 1 lead to the same decisions in the diff):
-/// ASCII, two-byte UTF-8 (below U+0800, no wide character), box drawing, block elements and
-/// braille, most of a dashboard, are known without a lookup.
+/// [`narrow`] symbol.
 fn width_of(cell: &Cell, symbol: &str) -> usize {
-    let narrow = matches!(
-        symbol.as_bytes(),
-        [..=0xDF, ..] | [0xE2, 0x94 | 0x95 | 0xA0..=0xA3, _] | [0xE2, 0x96, ..=0x9F]
-    );
-    if narrow && !matches!(cell.diff_option, CellDiffOption::ForcedWidth(_)) {
+    if narrow(symbol.as_bytes()) && !matches!(cell.diff_option, CellDiffOption::ForcedWidth(_)) {
         1
     } else {
         usize::from(cell.cell_width())
     }
+}
+
+/// Whether `cell` is `before` unchanged, with nothing special to its comparison (no diff
+/// option, not passed over) and a symbol known to take one column (see [`narrow`]): the
+/// cheap fields first, each compared once, and each symbol decoded once.
+#[allow(deprecated)]
+fn unchanged_narrow(cell: &Cell, before: &Cell) -> bool {
+    if !(cell.modifier == before.modifier
+        && !(cell.skip | before.skip)
+        && matches!(cell.diff_option, CellDiffOption::None)
+        && matches!(before.diff_option, CellDiffOption::None)
+        && cell.fg == before.fg
+        && cell.bg == before.bg
+        && cell.underline_color == before.underline_color)
+    {
+        return false;
+    }
+    let symbol = cell.symbol().as_bytes();
+    same_symbol(symbol, before.symbol().as_bytes()) && narrow(symbol)
+}
+
+/// Whether a symbol takes at most one column, known without a lookup: ASCII, two-byte UTF-8
+/// (below U+0800, no wide character), box drawing, block elements and braille, most of a
+/// dashboard. 0 and 1 columns lead to the same decisions in the diff.
+fn narrow(symbol: &[u8]) -> bool {
+    matches!(
+        symbol,
+        [..=0xDF, ..] | [0xE2, 0x94 | 0x95 | 0xA0..=0xA3, _] | [0xE2, 0x96, ..=0x9F]
+    )
 }
 
 /// `a == b` for cells (ratatui's `Cell::eq`; `symbol` is `a`'s), the cheap fields first:
