@@ -181,10 +181,18 @@ fn a_vanished_socket_is_let_go_and_comes_back_as_the_same_row() {
         )
     });
     drop(second_client);
+    // The screen says so before the socket returns (else the next wait could match the
+    // frame from before it left).
+    dash.wait_for("0 VMs, 0 connected", WAIT);
     std::fs::rename(&outside, &inside).unwrap();
     dash.wait_for("1 VMs, 1 connected", WAIT);
-    let rows = fleet_rows(&dash.settled_text());
-    assert_eq!(rows.len(), 1, "one row for the VM that came back: {rows:?}");
+    let screen = dash.settled_text();
+    let rows = fleet_rows(&screen);
+    assert_eq!(
+        rows.len(),
+        1,
+        "one row for the VM that came back:\n{screen}"
+    );
     drop(vm);
     dash.send("q");
     assert_eq!(dash.wait_exit(WAIT), Some(true));
