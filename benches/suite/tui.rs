@@ -219,15 +219,21 @@ pub struct MemoryArgs {
     event_pairs_per_s: f64,
 }
 
+/// The dashboard's arguments to watch `vms` every `interval` seconds.
+fn watch_argv(vms: &[crate::Vm], interval: f64) -> Vec<String> {
+    let mut argv: Vec<String> = vms
+        .iter()
+        .map(|vm| vm.socket.display().to_string())
+        .collect();
+    argv.extend(["--interval".into(), interval.to_string()]);
+    argv
+}
+
 /// Peak and final RSS of the dashboard after watching VMs with full histories.
 pub fn memory(args: MemoryArgs) -> anyhow::Result<()> {
     let vms = crate::read_vms(&args.vms)?;
     let chosen = vms.get(..args.count).context("not that many VMs")?;
-    let mut argv: Vec<String> = chosen
-        .iter()
-        .map(|vm| vm.socket.display().to_string())
-        .collect();
-    argv.extend(["--interval".into(), args.interval.to_string()]);
+    let argv = watch_argv(chosen, args.interval);
     let dash = Dashboard::start(&args.binary, &argv, 120, 36)?;
     dash.wait_for("● running", WAIT)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -326,11 +332,7 @@ pub fn fleet(args: FleetArgs) -> anyhow::Result<()> {
     let vms = crate::read_vms(&args.vms)?;
     let chosen = vms.get(..args.count).context("not that many VMs")?;
     let (cols, rows) = parse_size(&args.size)?;
-    let mut argv: Vec<String> = chosen
-        .iter()
-        .map(|vm| vm.socket.display().to_string())
-        .collect();
-    argv.extend(["--interval".into(), args.interval.to_string()]);
+    let argv = watch_argv(chosen, args.interval);
     for round in 0..args.rounds {
         let dash = Dashboard::start(&args.binary, &argv, cols, rows)?;
         dash.wait_for("● running", WAIT)?;
